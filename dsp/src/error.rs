@@ -1,0 +1,54 @@
+//! The crate's one error type.
+
+use core::fmt;
+
+use crate::isa::Isa;
+
+/// Everything that can go wrong in teledsp. Variants carry the expected and
+/// actual values so the message says exactly what was wrong.
+///
+/// ```
+/// use teledsp::{g711, Error};
+/// let mut out = [0u8; 3];
+/// let err = g711::ulaw_encode(&[0i16; 4], &mut out).unwrap_err();
+/// assert_eq!(err, Error::LengthMismatch { expected: 4, actual: 3 });
+/// assert_eq!(err.to_string(), "output buffer holds 3 samples, 4 needed");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The output slice does not have the length the input requires.
+    LengthMismatch {
+        /// Length the output must have.
+        expected: usize,
+        /// Length it has.
+        actual: usize,
+    },
+    /// An explicit instruction set was asked for that this CPU (or build) lacks.
+    IsaUnavailable(Isa),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::LengthMismatch { expected, actual } => {
+                write!(f, "output buffer holds {actual} samples, {expected} needed")
+            }
+            Error::IsaUnavailable(isa) => {
+                write!(f, "instruction set {isa} is not available on this CPU")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Returns `LengthMismatch` unless `actual == expected`.
+#[inline]
+pub(crate) fn check_len(expected: usize, actual: usize) -> Result<(), Error> {
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch { expected, actual })
+    }
+}

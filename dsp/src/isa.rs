@@ -1,0 +1,93 @@
+//! Instruction-set detection: the one dispatch point every kernel family uses.
+//!
+//! Detection goes through `pulp`'s tokens (cached after the first call), so
+//! choosing a path costs a relaxed atomic load per call.
+
+use core::fmt;
+
+/// A kernel implementation. `Scalar` is the reference every other path is
+/// tested against, bit for bit.
+///
+/// ```
+/// use teledsp::Isa;
+/// let best = Isa::detect();
+/// assert!(Isa::available().contains(&best));
+/// assert!(Isa::available().contains(&Isa::Scalar));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Isa {
+    /// Plain Rust, one sample at a time: the reference.
+    Scalar,
+    /// x86-64-v3: AVX2, FMA, BMI2 (`pulp::x86::V3`).
+    Avx2,
+    /// x86-64-v4: AVX-512 F/BW/CD/DQ/VL (`pulp::x86::V4`).
+    Avx512,
+    /// aarch64 Advanced SIMD (`pulp::aarch64::Neon`).
+    Neon,
+}
+
+impl Isa {
+    /// Every path, in the order tests and benchmarks list them.
+    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
+
+    /// The fastest path this CPU supports.
+    #[inline]
+    pub fn detect() -> Isa {
+        if Isa::Avx512.is_available() {
+            Isa::Avx512
+        } else if Isa::Avx2.is_available() {
+            Isa::Avx2
+        } else if Isa::Neon.is_available() {
+            Isa::Neon
+        } else {
+            Isa::Scalar
+        }
+    }
+
+    /// Whether this CPU (and this build's target) can run the path.
+    #[inline]
+    pub fn is_available(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => pulp::x86::V3::is_available(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => pulp::x86::V4::is_available(),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => pulp::aarch64::Neon::is_available(),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    /// Every path this CPU supports, scalar first.
+    pub fn available() -> Vec<Isa> {
+        Isa::ALL.into_iter().filter(|i| i.is_available()).collect()
+    }
+
+    /// Short lowercase name, as used in benchmark ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+            Isa::Neon => "neon",
+        }
+    }
+
+    /// `Ok(self)` if available, else `Error::IsaUnavailable`.
+    pub(crate) fn require(self) -> Result<Isa, crate::Error> {
+        if self.is_available() {
+            Ok(self)
+        } else {
+            Err(crate::Error::IsaUnavailable(self))
+        }
+    }
+}
+
+impl fmt::Display for Isa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,27 @@
+//! # teledsp
+//!
+//! The audio core of a phone-call voice agent: everything between Twilio's
+//! 8 kHz G.711 and a model's 24 kHz PCM16, done exactly and fast.
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`g711`] | ITU-exact mu-law / A-law encode, decode and transcode, SIMD per ISA |
+//! | [`isa`] | runtime instruction-set detection shared by every kernel |
+//!
+//! Every kernel family has a scalar reference and one module per instruction
+//! set beside it; the dispatched path is tested bit-for-bit against the
+//! scalar one. Slice-in, slice-out functions never allocate.
+//!
+//! ```
+//! let ulaw = teledsp::g711::ulaw_encode_vec(&[0, 8159, -8159]);
+//! assert_eq!(teledsp::g711::ulaw_decode_vec(&ulaw), [0, 8316, -8316]);
+//! ```
+
+#![deny(missing_docs)]
+
+mod error;
+pub mod g711;
+pub mod isa;
+
+pub use error::Error;
+pub use isa::Isa;
