@@ -52,9 +52,7 @@ fn bench(c: &mut Criterion) {
             })
         });
         let src = ulaw.clone();
-        g.bench_function(BenchmarkId::from_parameter("memcpy"), |b| {
-            b.iter(|| codes.copy_from_slice(black_box(&src)))
-        });
+        g.bench_function(BenchmarkId::from_parameter("memcpy"), |b| b.iter(|| codes.copy_from_slice(black_box(&src))));
         g.finish();
 
         let mut g = c.benchmark_group(format!("g711_alaw_encode/{label}"));
@@ -71,9 +69,7 @@ fn bench(c: &mut Criterion) {
                 }
             })
         });
-        g.bench_function(BenchmarkId::from_parameter("memcpy"), |b| {
-            b.iter(|| codes.copy_from_slice(black_box(&src)))
-        });
+        g.bench_function(BenchmarkId::from_parameter("memcpy"), |b| b.iter(|| codes.copy_from_slice(black_box(&src))));
         g.finish();
 
         for (law, input, peer) in [

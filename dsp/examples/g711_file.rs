@@ -15,7 +15,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut r = hound::WavReader::open(path)?;
             let spec = r.spec();
             if spec.channels != 1 || spec.bits_per_sample != 16 {
-                return Err(format!("{path}: need 16-bit mono, got {} ch / {} bit", spec.channels, spec.bits_per_sample).into());
+                return Err(format!(
+                    "{path}: need 16-bit mono, got {} ch / {} bit",
+                    spec.channels, spec.bits_per_sample
+                )
+                .into());
             }
             (r.samples::<i16>().collect::<Result<Vec<_>, _>>()?, spec.sample_rate)
         }
@@ -49,7 +53,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all("out")?;
     std::fs::write("out/g711.ul", &ulaw)?;
     std::fs::write("out/g711.al", &alaw)?;
-    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create("out/g711_ulaw_decoded.wav", spec)?;
     for s in &ulaw_back {
         w.write_sample(*s)?;

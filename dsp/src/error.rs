@@ -46,9 +46,5 @@ impl std::error::Error for Error {}
 /// Returns `LengthMismatch` unless `actual == expected`.
 #[inline]
 pub(crate) fn check_len(expected: usize, actual: usize) -> Result<(), Error> {
-    if expected == actual {
-        Ok(())
-    } else {
-        Err(Error::LengthMismatch { expected, actual })
-    }
+    if expected == actual { Ok(()) } else { Err(Error::LengthMismatch { expected, actual }) }
 }

@@ -78,11 +78,7 @@ impl Isa {
 
     /// `Ok(self)` if available, else `Error::IsaUnavailable`.
     pub(crate) fn require(self) -> Result<Isa, crate::Error> {
-        if self.is_available() {
-            Ok(self)
-        } else {
-            Err(crate::Error::IsaUnavailable(self))
-        }
+        if self.is_available() { Ok(self) } else { Err(crate::Error::IsaUnavailable(self)) }
     }
 }
 

@@ -118,7 +118,8 @@ fn audioop_variant_matches_cpython_and_differs_from_g711_on_508_inputs() {
         let mut got = vec![0u8; src.len()];
         k.ulaw_encode_audioop(&src, &mut got).unwrap();
         assert_eq!(got, want, "{isa}");
-        let diff: Vec<i16> = src.iter().zip(got.iter().zip(&itu)).filter(|(_, (a, b))| a != b).map(|(&x, _)| x).collect();
+        let diff: Vec<i16> =
+            src.iter().zip(got.iter().zip(&itu)).filter(|(_, (a, b))| a != b).map(|(&x, _)| x).collect();
         assert_eq!(diff.len(), 508, "{isa}");
         assert!(diff.iter().all(|&x| x < 0));
     }

@@ -11,15 +11,7 @@ fn scalar() -> Kernels {
 
 /// A buffer plus an offset, so slices start at every alignment.
 fn pcm_with_offset() -> impl Strategy<Value = (Vec<i16>, usize)> {
-    let lens = prop_oneof![
-        Just(0usize),
-        Just(1),
-        Just(15),
-        Just(63),
-        Just(65),
-        Just(160),
-        0usize..600,
-    ];
+    let lens = prop_oneof![Just(0usize), Just(1), Just(15), Just(63), Just(65), Just(160), 0usize..600,];
     (lens, 0usize..64).prop_flat_map(|(n, off)| (proptest::collection::vec(any::<i16>(), n + off), Just(off)))
 }
 

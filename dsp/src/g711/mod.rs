@@ -28,8 +28,7 @@ use crate::error::{Error, check_len};
 use crate::isa::Isa;
 
 pub use scalar::{
-    alaw_decode_sample, alaw_encode_sample, ulaw_decode_sample, ulaw_encode_audioop_sample,
-    ulaw_encode_sample,
+    alaw_decode_sample, alaw_encode_sample, ulaw_decode_sample, ulaw_encode_audioop_sample, ulaw_encode_sample,
 };
 
 /// Encoder flavours, as const-generic parameters of the kernels.
@@ -225,11 +224,7 @@ mod tests {
     fn lanes_formulation_equals_reference_on_every_input() {
         for x in i16::MIN..=i16::MAX {
             assert_eq!(lanes::encode_one::<{ Enc::ULAW }>(x), ulaw_encode_sample(x), "ulaw {x}");
-            assert_eq!(
-                lanes::encode_one::<{ Enc::ULAW_AUDIOOP }>(x),
-                ulaw_encode_audioop_sample(x),
-                "audioop {x}"
-            );
+            assert_eq!(lanes::encode_one::<{ Enc::ULAW_AUDIOOP }>(x), ulaw_encode_audioop_sample(x), "audioop {x}");
             assert_eq!(lanes::encode_one::<{ Enc::ALAW }>(x), alaw_encode_sample(x), "alaw {x}");
         }
         for c in 0..=255u8 {
@@ -266,13 +261,11 @@ mod tests {
         }
         let mut by_level: Vec<u8> = (0..=255).collect();
         by_level.sort_by_key(|&c| ulaw_decode_sample(c));
-        let levels: Vec<i16> =
-            by_level.iter().map(|&c| alaw_decode_sample(tables::ULAW_TO_ALAW[c as usize])).collect();
+        let levels: Vec<i16> = by_level.iter().map(|&c| alaw_decode_sample(tables::ULAW_TO_ALAW[c as usize])).collect();
         assert!(levels.windows(2).all(|w| w[0] <= w[1]));
         let mut by_level: Vec<u8> = (0..=255).collect();
         by_level.sort_by_key(|&c| alaw_decode_sample(c));
-        let levels: Vec<i16> =
-            by_level.iter().map(|&c| ulaw_decode_sample(tables::ALAW_TO_ULAW[c as usize])).collect();
+        let levels: Vec<i16> = by_level.iter().map(|&c| ulaw_decode_sample(tables::ALAW_TO_ULAW[c as usize])).collect();
         assert!(levels.windows(2).all(|w| w[0] <= w[1]));
     }
 

@@ -97,10 +97,7 @@ fn decode16<const K: u8>(c: __m256i) -> __m256i {
     let mag = if K == Enc::ALAW {
         let ix = _mm256_and_si256(_mm256_xor_si256(c, splat(0x55)), splat(0x7F));
         let e = _mm256_srli_epi16(ix, 4);
-        let m = _mm256_or_si256(
-            _mm256_and_si256(ix, splat(0xF)),
-            _mm256_slli_epi16(_mm256_min_epu16(e, splat(1)), 4),
-        );
+        let m = _mm256_or_si256(_mm256_and_si256(ix, splat(0xF)), _mm256_slli_epi16(_mm256_min_epu16(e, splat(1)), 4));
         let k = _mm256_subs_epu16(e, splat(1));
         let pow = _mm256_shuffle_epi8(table(&POW2), _mm256_or_si256(k, splat(0x8000u16 as i16)));
         _mm256_mullo_epi16(_mm256_add_epi16(_mm256_slli_epi16(m, 4), splat(8)), pow)

@@ -79,10 +79,7 @@ fn decode32<const K: u8>(c: __m512i) -> __m512i {
     let mag = if K == Enc::ALAW {
         let ix = _mm512_and_si512(_mm512_xor_si512(c, splat(0x55)), splat(0x7F));
         let e = _mm512_srli_epi16(ix, 4);
-        let m = _mm512_or_si512(
-            _mm512_and_si512(ix, splat(0xF)),
-            _mm512_slli_epi16(_mm512_min_epu16(e, splat(1)), 4),
-        );
+        let m = _mm512_or_si512(_mm512_and_si512(ix, splat(0xF)), _mm512_slli_epi16(_mm512_min_epu16(e, splat(1)), 4));
         let mant = _mm512_add_epi16(_mm512_slli_epi16(m, 4), splat(8));
         _mm512_sllv_epi16(mant, _mm512_subs_epu16(e, splat(1)))
     } else {

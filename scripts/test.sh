@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Every test of the project: formatting, lints, Rust tests (one release
+# build), fuzz smoke runs. Installs what it needs itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "rustfmt"
+cargo fmt --all --check
+cargo fmt --check --manifest-path fuzz/Cargo.toml
+
+step "clippy (-D warnings)"
+cargo clippy --workspace --all-targets --release -- -D warnings
+
+step "Rust tests (release)"
+cargo test --workspace --release 2>&1 | tee -a "$log"
+
+step "benchmarks compile and run once (criterion --test)"
+cargo bench -p teledsp-benches -- --test >/dev/null
+
+step "fuzz smoke (${FUZZ_SECONDS}s per target)"
+if cargo +nightly --version >/dev/null 2>&1; then
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "installing cargo-fuzz from crates.io"
+    cargo install cargo-fuzz --locked --quiet
+  fi
+  for t in $(cargo fuzz list --fuzz-dir fuzz); do
+    echo "fuzzing $t"
+    cargo +nightly fuzz run --fuzz-dir fuzz "$t" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 2>&1 | tail -n 2
+  done
+else
+  echo "SKIPPED: no nightly toolchain, so no cargo-fuzz smoke runs"
+fi
+
+# One closing line over everything the runners counted.
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+echo
+echo "all: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
