@@ -26,6 +26,22 @@ pub enum Error {
     },
     /// An explicit instruction set was asked for that this CPU (or build) lacks.
     IsaUnavailable(Isa),
+    /// The output slice is shorter than the samples the call produces.
+    OutputTooSmall {
+        /// Samples the call writes.
+        needed: usize,
+        /// Room the output slice has.
+        actual: usize,
+    },
+    /// A resampler was asked for a rate pair it does not support.
+    UnsupportedRate {
+        /// Requested input rate, Hz.
+        in_rate: u32,
+        /// Requested output rate, Hz.
+        out_rate: u32,
+    },
+    /// A quality preset name that does not exist.
+    UnknownQuality,
 }
 
 impl fmt::Display for Error {
@@ -36,6 +52,16 @@ impl fmt::Display for Error {
             }
             Error::IsaUnavailable(isa) => {
                 write!(f, "instruction set {isa} is not available on this CPU")
+            }
+            Error::OutputTooSmall { needed, actual } => {
+                write!(f, "output buffer holds {actual} samples, this call writes {needed}")
+            }
+            Error::UnsupportedRate { in_rate, out_rate } => write!(
+                f,
+                "unsupported rate pair {in_rate} -> {out_rate} Hz; supported: 8000, 16000, 24000 and 48000 Hz in any pair"
+            ),
+            Error::UnknownQuality => {
+                f.write_str("unknown quality preset; expected one of: telephony, transparent, low_latency")
             }
         }
     }

@@ -76,6 +76,28 @@ impl Isa {
         }
     }
 
+    /// Runs a `pulp` generic kernel on this instruction set.
+    ///
+    /// Callers hold an `Isa` whose availability was checked (by `detect` or
+    /// `require`), which is what makes the unchecked tokens sound.
+    #[inline(always)]
+    pub(crate) fn vectorize<Op: pulp::WithSimd>(self, op: Op) -> Op::Output {
+        use pulp::Simd;
+        debug_assert!(self.is_available());
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: availability checked when this `Isa` was obtained.
+            Isa::Avx512 => Simd::vectorize(unsafe { pulp::x86::V4::new_unchecked() }, op),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Isa::Avx2 => Simd::vectorize(unsafe { pulp::x86::V3::new_unchecked() }, op),
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: as above.
+            Isa::Neon => Simd::vectorize(unsafe { pulp::aarch64::Neon::new_unchecked() }, op),
+            _ => Simd::vectorize(pulp::Scalar::new(), op),
+        }
+    }
+
     /// `Ok(self)` if available, else `Error::IsaUnavailable`.
     pub(crate) fn require(self) -> Result<Isa, crate::Error> {
         if self.is_available() { Ok(self) } else { Err(crate::Error::IsaUnavailable(self)) }

@@ -6,6 +6,7 @@
 //! | module | what it does |
 //! |---|---|
 //! | [`g711`] | ITU-exact mu-law / A-law encode, decode and transcode, SIMD per ISA |
+//! | [`resample`] | streaming polyphase resampling 8/16/24/48 kHz, exact output sizes, fused G.711 paths |
 //! | [`isa`] | runtime instruction-set detection shared by every kernel |
 //!
 //! Every kernel family has a scalar reference and one module per instruction
@@ -22,6 +23,7 @@
 mod error;
 pub mod g711;
 pub mod isa;
+pub mod resample;
 
 pub use error::Error;
 pub use isa::Isa;

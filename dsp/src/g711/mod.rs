@@ -31,6 +31,18 @@ pub use scalar::{
     alaw_decode_sample, alaw_encode_sample, ulaw_decode_sample, ulaw_encode_audioop_sample, ulaw_encode_sample,
 };
 
+/// Branch-free G.711 mu-law encode of one sample, for fused kernels.
+#[inline(always)]
+pub(crate) fn encode_fast_ulaw(x: i16) -> u8 {
+    lanes::encode_one::<{ Enc::ULAW }>(x)
+}
+
+/// Branch-free G.711 A-law encode of one sample, for fused kernels.
+#[inline(always)]
+pub(crate) fn encode_fast_alaw(x: i16) -> u8 {
+    lanes::encode_one::<{ Enc::ALAW }>(x)
+}
+
 /// Encoder flavours, as const-generic parameters of the kernels.
 pub(crate) struct Enc;
 impl Enc {
