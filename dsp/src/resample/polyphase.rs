@@ -10,9 +10,10 @@
 //! kernel computes.
 
 use super::design::{self, FilterReport, Spec};
-use super::kernel::{Fir, Tap};
+use super::kernel::{Fir, Tap, fir_upsample};
 use crate::error::Error;
 use crate::isa::Isa;
+use pulp::{Simd, WithSimd};
 
 /// Sample rates the resampler converts between, in any pair.
 pub const SUPPORTED_RATES: [u32; 4] = [8000, 16000, 24000, 48000];
@@ -89,6 +90,8 @@ pub struct Resampler {
     m: u64,
     /// Per output class `k mod L`: its branch's taps, in summation order.
     classes: Vec<Vec<Tap>>,
+    /// Integer upsampling (M = 1): `classes`' coefficients, tap-major.
+    up_coefs: Vec<f32>,
     taps_per_phase: usize,
     /// Rows of history kept behind the newest row an output needs.
     hist_rows: i64,
@@ -142,16 +145,20 @@ impl Resampler {
             .map(|c| {
                 let t = (c + 1) * m - 1;
                 let (p, sigma) = (t % l, (t / l) % m);
+                // Every branch has exactly k taps (zero-padded), so the
+                // per-branch and all-branch kernels sum identically.
                 (0..k)
-                    .filter_map(|j| {
-                        let coef = *h.get(p + j * l)?;
+                    .map(|j| {
+                        let coef = h.get(p + j * l).copied().unwrap_or(0.0);
                         let d = sigma as isize - j as isize;
                         let (stream, off) = (d.rem_euclid(m as isize), d.div_euclid(m as isize));
-                        Some(Tap { coef, idx: stream * cap as isize + off })
+                        Tap { coef, idx: stream * cap as isize + off }
                     })
-                    .collect()
+                    .collect::<Vec<_>>()
             })
-            .collect();
+            .collect::<Vec<Vec<Tap>>>();
+        // Tap-major table for the all-branch upsampling kernel (M == 1).
+        let up_coefs = (0..k).flat_map(|j| classes.iter().map(move |c| c[j].coef)).collect();
         let report = if h.len() == 1 {
             FilterReport {
                 taps: 1,
@@ -173,6 +180,7 @@ impl Resampler {
             l: l as u64,
             m: m as u64,
             classes,
+            up_coefs,
             taps_per_phase: k,
             hist_rows,
             cap,
@@ -291,7 +299,7 @@ impl Resampler {
         out
     }
 
-    fn flush_with<O>(&mut self, output: &mut [O], store: impl Fn(f32) -> O) -> Result<usize, Error> {
+    fn flush_with<O: Copy + Default>(&mut self, output: &mut [O], store: impl Fn(f32) -> O) -> Result<usize, Error> {
         let needed = self.flush_len();
         if output.len() < needed {
             return Err(Error::OutputTooSmall { needed, actual: output.len() });
@@ -308,9 +316,9 @@ impl Resampler {
         Ok(written)
     }
 
-    fn run<I: Copy, O>(
+    fn run<I: Copy, O: Copy + Default>(
         &mut self,
-        mut input: &[I],
+        input: &[I],
         output: &mut [O],
         load: impl Fn(I) -> f32,
         store: impl Fn(f32) -> O,
@@ -319,24 +327,63 @@ impl Resampler {
         if output.len() < needed {
             return Err(Error::OutputTooSmall { needed, actual: output.len() });
         }
+        // One dispatch per call: the input conversion, the FIR and the
+        // output conversion are all compiled for the chosen instruction set.
+        let written = self.isa.vectorize(Run { r: self, input, output, load, store });
+        debug_assert_eq!(written, needed);
+        Ok(written)
+    }
+
+    #[inline(always)]
+    fn run_simd<S: Simd, I: Copy, O: Copy + Default>(
+        &mut self,
+        simd: S,
+        mut input: &[I],
+        output: &mut [O],
+        load: &impl Fn(I) -> f32,
+        store: &impl Fn(f32) -> O,
+    ) -> usize {
         let mut written = 0;
         while !input.is_empty() {
             let room = ((self.row_base + self.cap as i64) as u64 * self.m - self.n_in) as usize;
             let (now, later) = input.split_at(room.min(input.len()));
-            let m = self.m as usize;
-            for (i, &x) in now.iter().enumerate() {
-                let g = self.n_in + i as u64;
-                let row = (g / self.m) as i64 - self.row_base;
-                self.buf[(g % self.m) as usize * self.cap + row as usize] = load(x);
-            }
-            let _ = m;
-            self.n_in += now.len() as u64;
-            written += self.emit(&mut output[written..], &store);
+            self.write_input(now, load);
+            written += self.emit(simd, &mut output[written..], store);
             self.compact();
             input = later;
         }
-        debug_assert_eq!(written, needed);
-        Ok(written)
+        written
+    }
+
+    /// Appends samples to the streams (row-major across the `M` streams).
+    #[inline(always)]
+    fn write_input<I: Copy>(&mut self, mut now: &[I], load: &impl Fn(I) -> f32) {
+        let m = self.m as usize;
+        let row = |n_in: u64, base: i64| ((n_in / m as u64) as i64 - base) as usize;
+        // Finish a partial row one sample at a time.
+        while !now.is_empty() && self.n_in % self.m != 0 {
+            let s = (self.n_in % self.m) as usize;
+            self.buf[s * self.cap + row(self.n_in, self.row_base)] = load(now[0]);
+            self.n_in += 1;
+            now = &now[1..];
+        }
+        // Whole rows: a deinterleave with a constant stride, which vectorises.
+        let r0 = row(self.n_in, self.row_base);
+        let rows = now.len() / m;
+        match m {
+            1 => deinterleave::<1, I>(&mut self.buf, self.cap, r0, &now[..rows], load),
+            2 => deinterleave::<2, I>(&mut self.buf, self.cap, r0, &now[..rows * 2], load),
+            3 => deinterleave::<3, I>(&mut self.buf, self.cap, r0, &now[..rows * 3], load),
+            6 => deinterleave::<6, I>(&mut self.buf, self.cap, r0, &now[..rows * 6], load),
+            _ => unreachable!("M is in_rate / gcd over the supported rates"),
+        }
+        self.n_in += (rows * m) as u64;
+        // The start of the next partial row.
+        for &x in &now[rows * m..] {
+            let s = (self.n_in % self.m) as usize;
+            self.buf[s * self.cap + row(self.n_in, self.row_base)] = load(x);
+            self.n_in += 1;
+        }
     }
 
     /// Newest input row of output `k`.
@@ -345,30 +392,66 @@ impl Resampler {
         ((((k + 1) * self.m - 1) / self.l) / self.m) as i64
     }
 
+    /// Runs the branch of class `c` for `n` outputs starting at output
+    /// `first`, into `scratch[c]`.
+    #[inline(always)]
+    fn branch<S: Simd>(&mut self, simd: S, c: usize, first: u64, n: usize) {
+        let row0 = (self.newest_row(first) - self.row_base) as usize;
+        let out = &mut self.scratch[c * OUT_BLOCK..c * OUT_BLOCK + n];
+        Fir { taps: &self.classes[c], buf: &self.buf, row0, out }.with_simd(simd);
+    }
+
     /// Computes every output whose inputs are all in; returns how many.
-    fn emit<O>(&mut self, output: &mut [O], store: &impl Fn(f32) -> O) -> usize {
+    #[inline(always)]
+    fn emit<S: Simd, O: Copy + Default>(&mut self, simd: S, output: &mut [O], store: &impl Fn(f32) -> O) -> usize {
         let target = self.n_in * self.l / self.m;
         let l = self.l as usize;
         let mut written = 0;
         while self.n_out < target {
-            let count = (target - self.n_out).min((l * OUT_BLOCK) as u64) as usize;
             let start = self.n_out;
-            for c in 0..l {
-                // First output of class c at or after `start`.
-                let first = start + ((c as u64 + self.l - start % self.l) % self.l);
-                let offset = (first - start) as usize;
-                if offset >= count {
-                    continue;
+            let left = (target - start) as usize;
+            let dst = &mut output[written..];
+            let count = if start % self.l == 0 && left >= l {
+                // Whole groups of L outputs: every class has the same count,
+                // and class c lands at g * L + c.
+                let groups = (left / l).min(OUT_BLOCK);
+                if self.m == 1 && l > 1 {
+                    // All branches share one input window: one pass.
+                    let row0 = (self.newest_row(start) - self.row_base) as usize;
+                    let (co, bu) = (&self.up_coefs, &self.buf);
+                    let mut sc = self.scratch.chunks_exact_mut(OUT_BLOCK).map(|s| &mut s[..groups]);
+                    match l {
+                        2 => fir_upsample::<S, 2>(simd, co, bu, row0, core::array::from_fn(|_| sc.next().unwrap())),
+                        3 => fir_upsample::<S, 3>(simd, co, bu, row0, core::array::from_fn(|_| sc.next().unwrap())),
+                        6 => fir_upsample::<S, 6>(simd, co, bu, row0, core::array::from_fn(|_| sc.next().unwrap())),
+                        _ => unreachable!("L is out_rate / gcd over the supported rates"),
+                    }
+                } else {
+                    for c in 0..l {
+                        self.branch(simd, c, start + c as u64, groups);
+                    }
                 }
-                let n = (count - offset).div_ceil(l);
-                let row0 = (self.newest_row(first) - self.row_base) as usize;
-                let out = &mut self.scratch[c * OUT_BLOCK..c * OUT_BLOCK + n];
-                self.isa.vectorize(Fir { taps: &self.classes[c], buf: &self.buf, row0, out });
-                let dst = &mut output[written + offset..];
-                for (g, &y) in self.scratch[c * OUT_BLOCK..c * OUT_BLOCK + n].iter().enumerate() {
-                    dst[g * l] = store(y);
+                let sc = &self.scratch;
+                match l {
+                    1 => interleave::<1, O>(sc, groups, dst, store),
+                    2 => interleave::<2, O>(sc, groups, dst, store),
+                    3 => interleave::<3, O>(sc, groups, dst, store),
+                    6 => interleave::<6, O>(sc, groups, dst, store),
+                    _ => unreachable!("L is out_rate / gcd over the supported rates"),
                 }
-            }
+                groups * l
+            } else {
+                // Up to the next group boundary (or the last partial group),
+                // one output at a time per class.
+                let count = left.min(l - (start % self.l) as usize);
+                for i in 0..count {
+                    let k = start + i as u64;
+                    let c = (k % self.l) as usize;
+                    self.branch(simd, c, k, 1);
+                    dst[i] = store(self.scratch[c * OUT_BLOCK]);
+                }
+                count
+            };
             self.n_out += count as u64;
             written += count;
         }
@@ -393,9 +476,74 @@ impl Resampler {
 }
 
 /// Round half to even and saturate to the i16 range (NaN -> 0).
+///
+/// Adding 1.5 * 2^23 rounds to an integer in the default nearest-even mode
+/// and leaves it, two's complement, in the low mantissa bits: plain adds and
+/// a truncation, which vectorise on every ISA (`round_ties_even` and
+/// saturating casts do not on baseline x86-64).
 #[inline(always)]
 fn round_i16(y: f32) -> i16 {
-    y.round_ties_even() as i16
+    const MAGIC: f32 = 12_582_912.0;
+    (y.clamp(-32768.0, 32767.0) + MAGIC).to_bits() as u16 as i16
+}
+
+/// Writes whole rows of `M` samples into the `M` streams of `buf` from row `r0`.
+#[inline(always)]
+fn deinterleave<const M: usize, I: Copy>(buf: &mut [f32], cap: usize, r0: usize, src: &[I], load: &impl Fn(I) -> f32) {
+    let rows = src.len() / M;
+    let mut streams = buf.chunks_exact_mut(cap).map(|s| &mut s[r0..r0 + rows]);
+    let mut dst: [&mut [f32]; M] = core::array::from_fn(|_| streams.next().expect("M streams"));
+    for (r, row) in src.chunks_exact(M).enumerate() {
+        for s in 0..M {
+            dst[s][r] = load(row[s]);
+        }
+    }
+}
+
+/// Writes `groups` outputs of each of the `L` classes, class-major in
+/// `scratch`, to `dst` in time order: a contiguous (vectorisable)
+/// conversion per class, then `L`-strided stores of the converted values.
+#[inline(always)]
+fn interleave<const L: usize, O: Copy + Default>(
+    scratch: &[f32],
+    groups: usize,
+    dst: &mut [O],
+    store: &impl Fn(f32) -> O,
+) {
+    let dst = &mut dst[..groups * L];
+    if L == 1 {
+        for (d, &y) in dst.iter_mut().zip(&scratch[..groups]) {
+            *d = store(y);
+        }
+        return;
+    }
+    let mut tmp = [O::default(); OUT_BLOCK];
+    for c in 0..L {
+        for (t, &y) in tmp[..groups].iter_mut().zip(&scratch[c * OUT_BLOCK..c * OUT_BLOCK + groups]) {
+            *t = store(y);
+        }
+        for (g, &t) in tmp[..groups].iter().enumerate() {
+            dst[g * L + c] = t;
+        }
+    }
+}
+
+/// One call of the resampler as a `pulp` operation.
+struct Run<'a, I, O, LF, SF> {
+    r: &'a mut Resampler,
+    input: &'a [I],
+    output: &'a mut [O],
+    load: LF,
+    store: SF,
+}
+
+impl<I: Copy, O: Copy + Default, LF: Fn(I) -> f32, SF: Fn(f32) -> O> WithSimd for Run<'_, I, O, LF, SF> {
+    type Output = usize;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> usize {
+        self.r.run_simd(simd, self.input, self.output, &self.load, &self.store)
+    }
 }
 
 fn gcd(a: u32, b: u32) -> u32 {
