@@ -43,9 +43,19 @@ impl WithSimd for Fir<'_> {
         }
         let mut g = 0usize;
         if w >= 16 {
+            // 32 registers: take up to 12 vectors in one pass, so a 20 ms
+            // chunk (10 vectors) never leaves a latency-bound remainder.
             while g + 8 * w <= n {
-                block::<S, 8>(simd, taps, buf, row0 + g, &mut out[g..g + 8 * w]);
-                g += 8 * w;
+                let v = ((n - g) / w).min(12);
+                let o = &mut out[g..g + v * w];
+                match v {
+                    8 => block::<S, 8>(simd, taps, buf, row0 + g, o),
+                    9 => block::<S, 9>(simd, taps, buf, row0 + g, o),
+                    10 => block::<S, 10>(simd, taps, buf, row0 + g, o),
+                    11 => block::<S, 11>(simd, taps, buf, row0 + g, o),
+                    _ => block::<S, 12>(simd, taps, buf, row0 + g, o),
+                }
+                g += v * w;
             }
         }
         while g + 4 * w <= n {

@@ -517,13 +517,15 @@ fn interleave<const L: usize, O: Copy + Default>(
         }
         return;
     }
-    let mut tmp = [O::default(); OUT_BLOCK];
-    for c in 0..L {
-        for (t, &y) in tmp[..groups].iter_mut().zip(&scratch[c * OUT_BLOCK..c * OUT_BLOCK + groups]) {
+    let mut tmp = [[O::default(); OUT_BLOCK]; L];
+    for (c, t) in tmp.iter_mut().enumerate() {
+        for (t, &y) in t[..groups].iter_mut().zip(&scratch[c * OUT_BLOCK..c * OUT_BLOCK + groups]) {
             *t = store(y);
         }
-        for (g, &t) in tmp[..groups].iter().enumerate() {
-            dst[g * L + c] = t;
+    }
+    for (g, d) in dst.chunks_exact_mut(L).enumerate() {
+        for (c, o) in d.iter_mut().enumerate() {
+            *o = tmp[c][g];
         }
     }
 }
