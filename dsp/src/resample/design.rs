@@ -161,7 +161,7 @@ pub(crate) fn evaluate(h: &[f32], spec: Spec, taps_per_phase: usize) -> FilterRe
         let f = spec.stop + (nyq - spec.stop) * i as f64 / (GRID * 4) as f64;
         worst = worst.max(20.0 * (resp(f).0.norm() / spec.gain).log10());
     }
-    let peak = h.iter().enumerate().fold((0, 0.0f32), |m, (i, &c)| if c.abs() > m.1 { (i, c.abs()) } else { m }).0;
+    let latency_ms = peak_ms(h, spec.rate);
     FilterReport {
         taps: h.len(),
         taps_per_phase,
@@ -170,6 +170,12 @@ pub(crate) fn evaluate(h: &[f32], spec: Spec, taps_per_phase: usize) -> FilterRe
         passband_ripple_db: ripple,
         stopband_rejection_db: -worst,
         group_delay_ms: (gd_min, gd_max),
-        latency_ms: peak as f64 / spec.rate * 1e3,
+        latency_ms,
     }
+}
+
+/// Time of the impulse response's largest tap, ms.
+pub(crate) fn peak_ms(h: &[f32], rate: f64) -> f64 {
+    let peak = h.iter().enumerate().fold((0, 0.0f32), |m, (i, &c)| if c.abs() > m.1 { (i, c.abs()) } else { m }).0;
+    peak as f64 / rate * 1e3
 }

@@ -8,6 +8,10 @@
 //! output halve the dependency chain, so a few vectors in flight already
 //! saturate the FMA units.
 
+// Register arrays (accumulators, loads) are indexed in lockstep; index loops
+// read clearer than zipped iterators and unroll the same.
+#![allow(clippy::needless_range_loop)]
+
 use pulp::{Simd, WithSimd};
 
 /// One tap of a polyphase branch: its coefficient and where its input sits

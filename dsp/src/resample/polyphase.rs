@@ -9,6 +9,8 @@
 //! branch becomes a contiguous FIR across outputs, which is what the SIMD
 //! kernel computes.
 
+use std::sync::{Arc, Mutex, OnceLock};
+
 use super::design::{self, FilterReport, Spec};
 use super::kernel::{Fir, Tap, fir_upsample};
 use crate::error::Error;
@@ -88,10 +90,8 @@ pub struct Resampler {
     quality: Quality,
     l: u64,
     m: u64,
-    /// Per output class `k mod L`: its branch's taps, in summation order.
-    classes: Vec<Vec<Tap>>,
-    /// Integer upsampling (M = 1): `classes`' coefficients, tap-major.
-    up_coefs: Vec<f32>,
+    /// The designed filter bank, shared by every resampler of this pair and preset.
+    bank: Arc<Bank>,
     taps_per_phase: usize,
     /// Rows of history kept behind the newest row an output needs.
     hist_rows: i64,
@@ -106,22 +106,46 @@ pub struct Resampler {
     n_out: u64,
     scratch: Vec<f32>,
     isa: Isa,
-    report: FilterReport,
 }
 
-impl Resampler {
-    /// A resampler from `in_rate` to `out_rate` Hz, on the fastest kernels
-    /// for this CPU. Errors on a rate pair outside [`SUPPORTED_RATES`].
-    pub fn new(in_rate: u32, out_rate: u32, quality: Quality) -> Result<Self, Error> {
-        Self::with_isa(in_rate, out_rate, quality, Isa::detect())
-    }
+/// A designed polyphase filter bank: immutable, built once per (rates,
+/// preset) and shared, so constructing a resampler per call is cheap.
+#[derive(Debug)]
+struct Bank {
+    l: usize,
+    m: usize,
+    /// Taps per branch (the prototype, zero-padded to a multiple of L).
+    k: usize,
+    hist_rows: i64,
+    cap: usize,
+    /// Per output class `k mod L`: its branch's taps, in summation order.
+    classes: Vec<Vec<Tap>>,
+    /// Integer upsampling (M = 1): `classes`' coefficients, tap-major.
+    up_coefs: Vec<f32>,
+    h: Vec<f32>,
+    spec: Spec,
+    latency_ms: f64,
+}
 
-    /// As [`Resampler::new`], on the given instruction set (tests, benchmarks).
-    pub fn with_isa(in_rate: u32, out_rate: u32, quality: Quality, isa: Isa) -> Result<Self, Error> {
-        let isa = isa.require()?;
+impl Bank {
+    fn get(in_rate: u32, out_rate: u32, quality: Quality) -> Result<Arc<Bank>, Error> {
         if !SUPPORTED_RATES.contains(&in_rate) || !SUPPORTED_RATES.contains(&out_rate) {
             return Err(Error::UnsupportedRate { in_rate, out_rate });
         }
+        type Cache = Mutex<Vec<((u32, u32, Quality), Arc<Bank>)>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let key = (in_rate, out_rate, quality);
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some((_, b)) = cache.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(k, _)| *k == key) {
+            return Ok(b.clone());
+        }
+        // Designed outside the lock; a concurrent duplicate design is harmless.
+        let bank = Arc::new(Bank::design(in_rate, out_rate, quality));
+        cache.lock().unwrap_or_else(|e| e.into_inner()).push((key, bank.clone()));
+        Ok(bank)
+    }
+
+    fn design(in_rate: u32, out_rate: u32, quality: Quality) -> Bank {
         let g = gcd(in_rate, out_rate);
         let (l, m) = ((out_rate / g) as usize, (in_rate / g) as usize);
         let rate = in_rate as f64 * l as f64;
@@ -159,38 +183,38 @@ impl Resampler {
             .collect::<Vec<Vec<Tap>>>();
         // Tap-major table for the all-branch upsampling kernel (M == 1).
         let up_coefs = (0..k).flat_map(|j| classes.iter().map(move |c| c[j].coef)).collect();
-        let report = if h.len() == 1 {
-            FilterReport {
-                taps: 1,
-                taps_per_phase: 1,
-                passband_hz: nyq,
-                stopband_hz: nyq,
-                passband_ripple_db: 0.0,
-                stopband_rejection_db: f64::INFINITY,
-                group_delay_ms: (0.0, 0.0),
-                latency_ms: 0.0,
-            }
-        } else {
-            design::evaluate(&h, spec, k)
-        };
+        let latency_ms = if h.len() == 1 { 0.0 } else { design::peak_ms(&h, rate) };
+        Bank { l, m, k, hist_rows, cap, classes, up_coefs, h, spec, latency_ms }
+    }
+}
+
+impl Resampler {
+    /// A resampler from `in_rate` to `out_rate` Hz, on the fastest kernels
+    /// for this CPU. Errors on a rate pair outside [`SUPPORTED_RATES`].
+    pub fn new(in_rate: u32, out_rate: u32, quality: Quality) -> Result<Self, Error> {
+        Self::with_isa(in_rate, out_rate, quality, Isa::detect())
+    }
+
+    /// As [`Resampler::new`], on the given instruction set (tests, benchmarks).
+    pub fn with_isa(in_rate: u32, out_rate: u32, quality: Quality, isa: Isa) -> Result<Self, Error> {
+        let isa = isa.require()?;
+        let bank = Bank::get(in_rate, out_rate, quality)?;
         let mut r = Resampler {
             in_rate,
             out_rate,
             quality,
-            l: l as u64,
-            m: m as u64,
-            classes,
-            up_coefs,
-            taps_per_phase: k,
-            hist_rows,
-            cap,
-            buf: vec![0.0; m * cap],
+            l: bank.l as u64,
+            m: bank.m as u64,
+            taps_per_phase: bank.k,
+            hist_rows: bank.hist_rows,
+            cap: bank.cap,
+            buf: vec![0.0; bank.m * bank.cap],
             row_base: 0,
             n_in: 0,
             n_out: 0,
-            scratch: vec![0.0; l * OUT_BLOCK],
+            scratch: vec![0.0; bank.l * OUT_BLOCK],
             isa,
-            report,
+            bank,
         };
         r.reset();
         Ok(r)
@@ -220,13 +244,29 @@ impl Resampler {
     pub fn isa(&self) -> Isa {
         self.isa
     }
-    /// The designed filter, measured: taps, ripple, rejection, delay.
+    /// The designed filter, measured from its coefficients on a dense
+    /// frequency grid: taps, ripple, rejection, delay. (Takes milliseconds:
+    /// call it for reporting, not per frame.)
     pub fn report(&self) -> FilterReport {
-        self.report
+        let b = &self.bank;
+        if b.h.len() == 1 {
+            let nyq = self.in_rate.min(self.out_rate) as f64 / 2.0;
+            return FilterReport {
+                taps: 1,
+                taps_per_phase: 1,
+                passband_hz: nyq,
+                stopband_hz: nyq,
+                passband_ripple_db: 0.0,
+                stopband_rejection_db: f64::INFINITY,
+                group_delay_ms: (0.0, 0.0),
+                latency_ms: 0.0,
+            };
+        }
+        design::evaluate(&b.h, b.spec, b.k)
     }
     /// Algorithmic latency in ms (time of the impulse response's peak).
     pub fn latency_ms(&self) -> f64 {
-        self.report.latency_ms
+        self.bank.latency_ms
     }
 
     /// Outputs the next call with `input_len` samples will write: exactly
@@ -280,9 +320,9 @@ impl Resampler {
         out
     }
 
-    /// Ends the stream: pushes the filter's tail out (as if `taps_per_phase
-    /// - 1` zero inputs followed), writes [`Resampler::flush_len`] samples,
-    /// and resets.
+    /// Ends the stream: pushes the filter's tail out (as if one branch
+    /// length of zero input followed), writes [`Resampler::flush_len`]
+    /// samples, and resets.
     pub fn flush_i16(&mut self, output: &mut [i16]) -> Result<usize, Error> {
         self.flush_with(output, round_i16)
     }
@@ -361,7 +401,7 @@ impl Resampler {
         let m = self.m as usize;
         let row = |n_in: u64, base: i64| ((n_in / m as u64) as i64 - base) as usize;
         // Finish a partial row one sample at a time.
-        while !now.is_empty() && self.n_in % self.m != 0 {
+        while !now.is_empty() && !self.n_in.is_multiple_of(self.m) {
             let s = (self.n_in % self.m) as usize;
             self.buf[s * self.cap + row(self.n_in, self.row_base)] = load(now[0]);
             self.n_in += 1;
@@ -398,7 +438,7 @@ impl Resampler {
     fn branch<S: Simd>(&mut self, simd: S, c: usize, first: u64, n: usize) {
         let row0 = (self.newest_row(first) - self.row_base) as usize;
         let out = &mut self.scratch[c * OUT_BLOCK..c * OUT_BLOCK + n];
-        Fir { taps: &self.classes[c], buf: &self.buf, row0, out }.with_simd(simd);
+        Fir { taps: &self.bank.classes[c], buf: &self.buf, row0, out }.with_simd(simd);
     }
 
     /// Computes every output whose inputs are all in; returns how many.
@@ -411,14 +451,14 @@ impl Resampler {
             let start = self.n_out;
             let left = (target - start) as usize;
             let dst = &mut output[written..];
-            let count = if start % self.l == 0 && left >= l {
+            let count = if start.is_multiple_of(self.l) && left >= l {
                 // Whole groups of L outputs: every class has the same count,
                 // and class c lands at g * L + c.
                 let groups = (left / l).min(OUT_BLOCK);
                 if self.m == 1 && l > 1 {
                     // All branches share one input window: one pass.
                     let row0 = (self.newest_row(start) - self.row_base) as usize;
-                    let (co, bu) = (&self.up_coefs, &self.buf);
+                    let (co, bu) = (&self.bank.up_coefs, &self.buf);
                     let mut sc = self.scratch.chunks_exact_mut(OUT_BLOCK).map(|s| &mut s[..groups]);
                     match l {
                         2 => fir_upsample::<S, 2>(simd, co, bu, row0, core::array::from_fn(|_| sc.next().unwrap())),
@@ -444,11 +484,11 @@ impl Resampler {
                 // Up to the next group boundary (or the last partial group),
                 // one output at a time per class.
                 let count = left.min(l - (start % self.l) as usize);
-                for i in 0..count {
+                for (i, d) in dst[..count].iter_mut().enumerate() {
                     let k = start + i as u64;
                     let c = (k % self.l) as usize;
                     self.branch(simd, c, k, 1);
-                    dst[i] = store(self.scratch[c * OUT_BLOCK]);
+                    *d = store(self.scratch[c * OUT_BLOCK]);
                 }
                 count
             };
@@ -492,7 +532,7 @@ fn round_i16(y: f32) -> i16 {
 fn deinterleave<const M: usize, I: Copy>(buf: &mut [f32], cap: usize, r0: usize, src: &[I], load: &impl Fn(I) -> f32) {
     let rows = src.len() / M;
     let mut streams = buf.chunks_exact_mut(cap).map(|s| &mut s[r0..r0 + rows]);
-    let mut dst: [&mut [f32]; M] = core::array::from_fn(|_| streams.next().expect("M streams"));
+    let dst: [&mut [f32]; M] = core::array::from_fn(|_| streams.next().expect("M streams"));
     for (r, row) in src.chunks_exact(M).enumerate() {
         for s in 0..M {
             dst[s][r] = load(row[s]);
