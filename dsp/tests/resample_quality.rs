@@ -28,7 +28,9 @@ fn amplitude(y: &[f32], freq: f64, rate: u32) -> f64 {
         re += v as f64 * ph.cos();
         im -= v as f64 * ph.sin();
     }
-    2.0 * (re * re + im * im).sqrt() / y.len() as f64
+    // DC and Nyquist have no mirror bin: their amplitude is |X| / N.
+    let scale = if freq == 0.0 || 2.0 * freq == rate as f64 { 1.0 } else { 2.0 };
+    scale * (re * re + im * im).sqrt() / y.len() as f64
 }
 
 fn db(x: f64) -> f64 {

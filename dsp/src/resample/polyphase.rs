@@ -158,7 +158,7 @@ impl Bank {
         let h: Vec<f32> = if l == 1 && m == 1 {
             vec![1.0] // same rate: identity
         } else {
-            let proto = design::kaiser_lowpass(spec);
+            let proto = design::lowpass(spec);
             let h = if quality == Quality::LowLatency { design::minimum_phase(&proto) } else { proto };
             h.into_iter().map(|x| x as f32).collect()
         };
