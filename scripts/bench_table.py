@@ -29,7 +29,7 @@ for bj in sorted(glob.glob(os.path.join(root, "*", "*", "new", "benchmark.json")
     ns = est["median"]["point_estimate"]
     elems = b["throughput"]["Elements"]
     op, _, size = b["group_id"].partition("/")
-    rows.setdefault(op, OrderedDict()).setdefault(size, OrderedDict())[b["value_str"]] = elems / (ns * 1e-9)
+    rows.setdefault(op, OrderedDict()).setdefault(size, OrderedDict())[b["value_str"] or b["function_id"]] = elems / (ns * 1e-9)
 
 
 def fmt(v):

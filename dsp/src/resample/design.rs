@@ -75,10 +75,18 @@ pub(crate) fn kaiser_lowpass(spec: Spec) -> Vec<f64> {
 /// dB), which takes about a third of the taps, latency and work away.
 pub(crate) fn lowpass(spec: Spec) -> Vec<f64> {
     let kaiser = kaiser_lowpass(spec);
-    let ds = 10f64.powf(-(spec.atten_db + 0.5) / 20.0);
-    let start = (kaiser.len() / 2) | 1;
+    let (dp, ds) = (0.004, 10f64.powf(-(spec.atten_db + 0.5) / 20.0));
+    // Herrmann's length estimate for equiripple lowpass filters, less a
+    // margin; then the first length whose Remez ripple fits, verified by
+    // measuring the f32 coefficients.
+    let df = (spec.stop - spec.pass) / spec.rate;
+    let est = ((-20.0 * (dp * ds).sqrt().log10() - 13.0) / (14.6 * df)) as usize;
+    let start = (est.saturating_sub(est / 8)).max(3) | 1;
     for n in (start..kaiser.len()).step_by(2) {
-        let Some(h) = remez_lowpass(spec, n, 0.004, ds) else { continue };
+        let Some((h, delta)) = remez_lowpass(spec, n, dp, ds) else { continue };
+        if delta > dp {
+            continue;
+        }
         let h32: Vec<f32> = h.iter().map(|&v| v as f32).collect();
         let r = evaluate(&h32, spec, n);
         if r.passband_ripple_db <= 0.08 && r.stopband_rejection_db >= spec.atten_db - 1.0 {
@@ -204,8 +212,10 @@ pub(crate) fn peak_ms(h: &[f32], rate: f64) -> f64 {
 /// Equiripple (minimax) linear-phase lowpass by the Parks-McClellan /
 /// Remez exchange algorithm, odd length `n`, passband ripple `dp` and
 /// stopband ripple `ds` (linear, relative to unity), at `spec.rate`.
-/// Returns `None` if the exchange does not converge.
-pub(crate) fn remez_lowpass(spec: Spec, n: usize, dp: f64, ds: f64) -> Option<Vec<f64>> {
+/// Returns the taps and the achieved weighted ripple (passband deviation;
+/// the stopband's is that times `ds / dp`), or `None` if the exchange does
+/// not converge.
+pub(crate) fn remez_lowpass(spec: Spec, n: usize, dp: f64, ds: f64) -> Option<(Vec<f64>, f64)> {
     assert!(n % 2 == 1, "odd lengths only");
     let m = (n - 1) / 2; // A(x) has degree m; m + 2 extremal points
     let (wp, ws) = (std::f64::consts::TAU * spec.pass / spec.rate, std::f64::consts::TAU * spec.stop / spec.rate);
@@ -346,7 +356,7 @@ pub(crate) fn remez_lowpass(spec: Spec, n: usize, dp: f64, ds: f64) -> Option<Ve
         h[m + t] = v;
         h[m - t] = v;
     }
-    Some(h)
+    Some((h, delta.abs()))
 }
 
 #[cfg(test)]
@@ -358,7 +368,7 @@ mod tests {
         let spec = Spec { rate: 24000.0, pass: 3400.0, stop: 4600.0, atten_db: 92.5, gain: 3.0 };
         let kaiser = kaiser_lowpass(spec).len();
         for n in (61..121).step_by(2) {
-            if let Some(h) = remez_lowpass(spec, n, 0.005, 2.0e-5) {
+            if let Some((h, _)) = remez_lowpass(spec, n, 0.005, 2.0e-5) {
                 let h32: Vec<f32> = h.iter().map(|&v| v as f32).collect();
                 let r = evaluate(&h32, spec, n.div_ceil(3));
                 if r.passband_ripple_db <= 0.1 && r.stopband_rejection_db >= 90.0 {
