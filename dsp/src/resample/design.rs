@@ -209,6 +209,51 @@ pub(crate) fn peak_ms(h: &[f32], rate: f64) -> f64 {
     peak as f64 / rate * 1e3
 }
 
+/// Barycentric Lagrange weights of `pts` (scaled by 2 per factor to keep
+/// the products in range).
+fn bary(pts: &[f64]) -> Vec<f64> {
+    (0..pts.len())
+        .map(|k| {
+            1.0 / pts.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, &xj)| 2.0 * (pts[k] - xj)).product::<f64>()
+        })
+        .collect()
+}
+
+/// The Remez step for one extremal set: the levelled ripple `delta` and the
+/// polynomial through the first `m + 1` extremal values, in barycentric form.
+struct Interp {
+    xe: Vec<f64>,
+    c: Vec<f64>,
+    d: Vec<f64>,
+}
+
+impl Interp {
+    fn new(ext: &[usize], x: &[f64], des: &[f64], wt: &[f64], m: usize) -> (f64, Interp) {
+        let xe: Vec<f64> = ext.iter().map(|&i| x[i]).collect();
+        let sign = |k: usize| if k.is_multiple_of(2) { 1.0 } else { -1.0 };
+        let b = bary(&xe);
+        let num: f64 = ext.iter().enumerate().map(|(k, &i)| b[k] * des[i]).sum();
+        let den: f64 = ext.iter().enumerate().map(|(k, &i)| b[k] * sign(k) / wt[i]).sum();
+        let delta = num / den;
+        let c = ext.iter().enumerate().map(|(k, &i)| des[i] - sign(k) * delta / wt[i]).collect();
+        let d = bary(&xe[..m + 1]);
+        (delta, Interp { xe, c, d })
+    }
+
+    fn at(&self, xg: f64) -> f64 {
+        let (mut nu, mut de) = (0.0, 0.0);
+        for k in 0..self.d.len() {
+            let t = xg - self.xe[k];
+            if t.abs() < 1e-14 {
+                return self.c[k];
+            }
+            nu += self.d[k] / t * self.c[k];
+            de += self.d[k] / t;
+        }
+        nu / de
+    }
+}
+
 /// Equiripple (minimax) linear-phase lowpass by the Parks-McClellan /
 /// Remez exchange algorithm, odd length `n`, passband ripple `dp` and
 /// stopband ripple `ds` (linear, relative to unity), at `spec.rate`.
@@ -230,49 +275,11 @@ pub(crate) fn remez_lowpass(spec: Spec, n: usize, dp: f64, ds: f64) -> Option<(V
     let wt: Vec<f64> = om.iter().map(|&w| if w <= wp { 1.0 } else { dp / ds }).collect();
     let g = x.len();
     let mut ext: Vec<usize> = (0..m + 2).map(|i| i * (g - 1) / (m + 1)).collect();
-    let bary = |pts: &[f64]| -> Vec<f64> {
-        (0..pts.len())
-            .map(|k| {
-                // Scaled product to avoid under/overflow.
-                let mut p = 1.0;
-                for (j, &xj) in pts.iter().enumerate() {
-                    if j != k {
-                        p *= 2.0 * (pts[k] - xj);
-                    }
-                }
-                1.0 / p
-            })
-            .collect()
-    };
     let mut a_grid = vec![0.0; g];
     for _iter in 0..60 {
-        let xe: Vec<f64> = ext.iter().map(|&i| x[i]).collect();
-        let b = bary(&xe);
-        let (mut num, mut den) = (0.0, 0.0);
-        for (k, &i) in ext.iter().enumerate() {
-            let s = if k % 2 == 0 { 1.0 } else { -1.0 };
-            num += b[k] * des[i];
-            den += b[k] * s / wt[i];
-        }
-        let delta = num / den;
-        let c: Vec<f64> = ext
-            .iter()
-            .enumerate()
-            .map(|(k, &i)| des[i] - if k % 2 == 0 { 1.0 } else { -1.0 } * delta / wt[i])
-            .collect();
-        let d = bary(&xe[..m + 1]);
-        for (gi, &xg) in x.iter().enumerate() {
-            let (mut nu, mut de, mut exact) = (0.0, 0.0, None);
-            for k in 0..=m {
-                let t = xg - xe[k];
-                if t.abs() < 1e-14 {
-                    exact = Some(c[k]);
-                    break;
-                }
-                nu += d[k] / t * c[k];
-                de += d[k] / t;
-            }
-            a_grid[gi] = exact.unwrap_or(nu / de);
+        let (delta, interp) = Interp::new(&ext, &x, &des, &wt, m);
+        for (a, &xg) in a_grid.iter_mut().zip(&x) {
+            *a = interp.at(xg);
         }
         let err: Vec<f64> = (0..g).map(|i| wt[i] * (des[i] - a_grid[i])).collect();
         // Local extrema of the error (band edges included), then enforce
@@ -320,30 +327,8 @@ pub(crate) fn remez_lowpass(spec: Spec, n: usize, dp: f64, ds: f64) -> Option<(V
         }
     }
     // Sample A(omega) at the DFT frequencies and invert the cosine series.
-    let xe: Vec<f64> = ext.iter().map(|&i| x[i]).collect();
-    let b = bary(&xe);
-    let (mut num, mut den) = (0.0, 0.0);
-    for (k, &i) in ext.iter().enumerate() {
-        let s = if k % 2 == 0 { 1.0 } else { -1.0 };
-        num += b[k] * des[i];
-        den += b[k] * s / wt[i];
-    }
-    let delta = num / den;
-    let c: Vec<f64> =
-        ext.iter().enumerate().map(|(k, &i)| des[i] - if k % 2 == 0 { 1.0 } else { -1.0 } * delta / wt[i]).collect();
-    let d = bary(&xe[..m + 1]);
-    let a_at = |xg: f64| -> f64 {
-        let (mut nu, mut de) = (0.0, 0.0);
-        for k in 0..=m {
-            let t = xg - xe[k];
-            if t.abs() < 1e-14 {
-                return c[k];
-            }
-            nu += d[k] / t * c[k];
-            de += d[k] / t;
-        }
-        nu / de
-    };
+    let (delta, interp) = Interp::new(&ext, &x, &des, &wt, m);
+    let a_at = |xg: f64| interp.at(xg);
     let samples: Vec<f64> = (0..n).map(|k| a_at((std::f64::consts::TAU * k as f64 / n as f64).cos())).collect();
     // h[m + t] = (1/n) sum_k A_k cos(2 pi k t / n), symmetric.
     let mut h = vec![0.0; n];
