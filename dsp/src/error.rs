@@ -42,6 +42,11 @@ pub enum Error {
     },
     /// A quality preset name that does not exist.
     UnknownQuality,
+    /// A frame duration the framer does not support.
+    UnsupportedFrame {
+        /// Requested duration, ms.
+        frame_ms: u32,
+    },
 }
 
 impl fmt::Display for Error {
@@ -60,6 +65,9 @@ impl fmt::Display for Error {
                 f,
                 "unsupported rate pair {in_rate} -> {out_rate} Hz; supported: 8000, 16000, 24000 and 48000 Hz in any pair"
             ),
+            Error::UnsupportedFrame { frame_ms } => {
+                write!(f, "unsupported frame duration {frame_ms} ms; supported: 10, 20, 30, 40, 50 ms")
+            }
             Error::UnknownQuality => {
                 f.write_str("unknown quality preset; expected one of: telephony, transparent, low_latency")
             }
