@@ -17,6 +17,19 @@ cargo fmt --check --manifest-path fuzz/Cargo.toml
 step "clippy (-D warnings)"
 cargo clippy --workspace --all-targets --release -- -D warnings
 
+step "real speech for the VAD tests (Debian's asterisk-core-sounds-en-wav)"
+if ! dpkg -s asterisk-core-sounds-en-wav >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && apt-get install -y -qq asterisk-core-sounds-en-wav) >/dev/null 2>&1 \
+    || echo "could not install asterisk-core-sounds-en-wav"
+fi
+TELEDSP_SPEECH_DIR=$(dpkg -L asterisk-core-sounds-en-wav 2>/dev/null | grep -m1 -E '/en_US_f_Allison$' || true)
+if [ -n "$TELEDSP_SPEECH_DIR" ]; then
+  export TELEDSP_SPEECH_DIR
+  echo "using $TELEDSP_SPEECH_DIR"
+else
+  echo "SKIPPED: no recorded prompts; the real-speech VAD test will say so"
+fi
+
 step "Rust tests (release)"
 cargo test --workspace --release 2>&1 | tee -a "$log"
 

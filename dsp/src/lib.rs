@@ -8,6 +8,7 @@
 //! | [`g711`] | ITU-exact mu-law / A-law encode, decode and transcode, SIMD per ISA |
 //! | [`resample`] | streaming polyphase resampling 8/16/24/48 kHz, exact output sizes, fused G.711 paths |
 //! | [`frame`] | exact 10-50 ms frames from arbitrary chunks, zero-copy where possible |
+//! | [`vad`] | per-frame speech probability and speech start/end events for barge-in |
 //! | [`isa`] | runtime instruction-set detection shared by every kernel |
 //!
 //! Every kernel family has a scalar reference and one module per instruction
@@ -26,6 +27,7 @@ pub mod frame;
 pub mod g711;
 pub mod isa;
 pub mod resample;
+pub mod vad;
 
 pub use error::Error;
 pub use isa::Isa;
