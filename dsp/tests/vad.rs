@@ -77,6 +77,28 @@ fn steady_tones_are_not_speech_once_learned() {
 }
 
 #[test]
+fn sustained_music_like_signal_is_mostly_not_speech() {
+    // A melody of harmonic notes (5 partials, 1/k amplitudes) changing every
+    // 400 ms over a held two-note chord: tonal and steady, unlike syllables.
+    let notes = [262.0, 294.0, 330.0, 349.0, 392.0, 440.0, 494.0, 523.0];
+    let mut x = Vec::new();
+    for (i, &f) in notes.iter().cycle().take(25).enumerate() {
+        let n = 3200;
+        x.extend((0..n).map(|j| {
+            let t = (i * n + j) as f64 / RATE;
+            let melody: f64 = (1..=5).map(|k| (std::f64::consts::TAU * f * k as f64 * t).sin() / k as f64).sum();
+            let chord = (std::f64::consts::TAU * 131.0 * t).sin() + (std::f64::consts::TAU * 196.0 * t).sin();
+            (3000.0 * melody + 1500.0 * chord) as i16
+        }));
+    }
+    let mut v = Vad::new(8000, 20).unwrap();
+    let (ps, _) = run(&mut v, &x);
+    let late = frac_speech(&ps[100..]);
+    eprintln!("music-like: {:.0}% of frames over 0.5", late * 100.0);
+    assert!(late < 0.2, "music-like signal scored as speech in {:.0}% of frames", late * 100.0);
+}
+
+#[test]
 fn reset_restores_the_initial_state() {
     let x = noise(8000 * 2, 2000.0, 11);
     let mut v = Vad::new(8000, 20).unwrap();
