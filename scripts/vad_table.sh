@@ -33,7 +33,7 @@ build vad_es es_MX_f_Allison 2 8
 build vad_en en_US_f_Allison 3 4
 
 if [ "${1:-}" = "--retrain" ]; then
-  "$py" scripts/vad_train.py "$work/vad_fr" "$work/vad_es" --epochs 20 --tone-minutes 8
+  "$py" scripts/vad_train.py "$work/vad_fr" "$work/vad_es" --epochs 20 --tone-minutes 16
 fi
 
 cargo build --release -q -p teledsp --example vad_scores

@@ -7,7 +7,7 @@ Data recipe (all from Debian packages, nothing downloaded):
   python3 tools/vad/vad_corpus.py /usr/share/asterisk/sounds/es_MX_f_Allison /usr/share/asterisk/moh vad_es --tracks 8 --seed 2
   (scripts/vad_table.sh does all of this.)
 
-usage: python3 scripts/vad_train.py CORPUS [CORPUS ...] [--hidden 24] [--epochs 40] [--seed 0] [--tone-minutes 8]
+usage: python3 scripts/vad_train.py CORPUS [CORPUS ...] [--hidden 24] [--epochs 40] [--seed 0] [--tone-minutes 16]
 
 Features come from the Rust extractor itself (`--example vad_features`), so
 training sees exactly what inference computes. Labels: a 10 ms hop is speech
@@ -66,7 +66,7 @@ def tone_corpus(out, minutes, seed):
         x = []
         while sum(len(s) for s in x) < 60 * fs:
             amp = 10 ** rng.uniform(np.log10(300), np.log10(20000))
-            kind = rng.integers(5)
+            kind = rng.choice(5, p=[0.4, 0.15, 0.15, 0.15, 0.15])
             if kind == 0:  # DTMF run
                 for _ in range(rng.integers(3, 12)):
                     x.append(tone([rng.choice(dtmf_lo), rng.choice(dtmf_hi)], rng.uniform(0.05, 0.2), amp))
@@ -87,7 +87,7 @@ def tone_corpus(out, minutes, seed):
                 x.append(tone([rng.uniform(300, 3000)], rng.uniform(0.1, 1.0), amp))
                 x.append(np.zeros(int(fs * rng.uniform(0.2, 2.0))))
         sig = np.concatenate(x)
-        sig = sig + rng.standard_normal(len(sig)) * 10 ** rng.uniform(0.5, 2.5)
+        sig = sig + rng.standard_normal(len(sig)) * 10 ** rng.uniform(0.5, 3.3)
         pcm = np.clip(np.round(sig), -32768, 32767).astype("<i2")
         name = f"tones{k:02d}_signalling"
         open(os.path.join(out, name + ".ulaw"), "wb").write(audioop.lin2ulaw(pcm.tobytes(), 2))
@@ -105,14 +105,14 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--neg-weight", type=float, default=1.6, help="weight of non-speech hops (trades recall for false alarms)")
     ap.add_argument("--out", default=os.path.join(ROOT, "dsp", "src", "vad", "weights.rs"))
-    ap.add_argument("--tone-minutes", type=int, default=8, help="minutes of synthetic signalling tones as negatives")
+    ap.add_argument("--tone-minutes", type=int, default=16, help="minutes of synthetic signalling tones as negatives")
     a = ap.parse_args()
     if a.tone_minutes:
         import tempfile
         a.corpora.append(tone_corpus(tempfile.mkdtemp(prefix="vad_tones_"), a.tone_minutes, a.seed + 100))
     src = open(os.path.join(ROOT, "dsp", "src", "vad", "features.rs")).read()
-    nf = 8 + 13
-    assert "const NB: usize = 8;" in src and "pub const N_FEATURES: usize = NB + 13;" in src, "feature count changed: update vad_train.py"
+    nf = 8 + 14
+    assert "const NB: usize = 8;" in src and "pub const N_FEATURES: usize = NB + 14;" in src, "feature count changed: update vad_train.py"
     exe = features_bin()
     X, Y = zip(*(load(c, exe, nf) for c in a.corpora))
     X, Y = np.concatenate(X), np.concatenate(Y)

@@ -99,6 +99,28 @@ fn sustained_music_like_signal_is_mostly_not_speech() {
 }
 
 #[test]
+fn dtmf_digits_on_a_quiet_line_are_mostly_not_speech() {
+    // Ten digits, 100 ms tone / 100 ms gap, after 1 s of line noise at
+    // RMS ~300 (-40 dBFS), through mu-law as Twilio delivers them. (On a
+    // noisy line, RMS ~1000, the gaps still score as speech: see README.)
+    let digits = [(697.0, 1209.0), (770.0, 1336.0), (852.0, 1477.0), (941.0, 1336.0)];
+    let mut x = noise(8000, 520.0, 3);
+    for i in 0..10 {
+        let (a, b) = digits[i % 4];
+        x.extend(
+            tones(800, &[a, b], 10000.0).iter().zip(noise(800, 520.0, 50 + i as u64)).map(|(t, n)| t.saturating_add(n)),
+        );
+        x.extend(noise(800, 520.0, i as u64));
+    }
+    let codes = teledsp::g711::ulaw_encode_vec(&x);
+    let mut v = Vad::new(8000, 20).unwrap();
+    let ps: Vec<f32> = codes.chunks_exact(160).map(|f| v.process_ulaw(f).unwrap()).collect();
+    let frac = frac_speech(&ps[50..]);
+    eprintln!("DTMF: {:.0}% of frames over 0.5", frac * 100.0);
+    assert!(frac < 0.25, "DTMF scored as speech in {:.0}% of frames", frac * 100.0);
+}
+
+#[test]
 fn reset_restores_the_initial_state() {
     let x = noise(8000 * 2, 2000.0, 11);
     let mut v = Vad::new(8000, 20).unwrap();

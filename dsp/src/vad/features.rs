@@ -23,7 +23,7 @@ const BINS: usize = WIN / 2 + 1;
 const EDGES: [f32; 9] = [100.0, 300.0, 500.0, 750.0, 1000.0, 1400.0, 1900.0, 2600.0, 3600.0];
 const NB: usize = 8;
 /// Number of features per hop.
-pub const N_FEATURES: usize = NB + 13;
+pub const N_FEATURES: usize = NB + 14;
 
 /// Feature extractor state: history window, noise floors, smoothers, FFT
 /// plans and scratch, all allocated at construction.
@@ -41,7 +41,7 @@ pub struct Features {
     floor_total: f32,
     band_mean: [f32; NB],
     band_var: [f32; NB],
-    slow: [f32; 4],
+    slow: [f32; 5],
     prev_snr: f32,
     hops: u64,
 }
@@ -89,7 +89,7 @@ impl Features {
             floor_total: 0.0,
             band_mean: [0.0; NB],
             band_var: [0.0; NB],
-            slow: [0.0; 4],
+            slow: [0.0; 5],
             prev_snr: 0.0,
             hops: 0,
         };
@@ -105,7 +105,7 @@ impl Features {
         self.floor_total = 60.0;
         self.band_mean = [0.0; NB];
         self.band_var = [0.0; NB];
-        self.slow = [0.0; 4];
+        self.slow = [0.0; 5];
         self.prev_snr = 0.0;
         self.hops = 0;
     }
@@ -199,6 +199,9 @@ impl Features {
         self.slow[1] += 0.03 * (snr - self.slow[1]);
         self.slow[2] += 0.3 * (periodicity - self.slow[2]);
         self.slow[3] += 0.03 * (periodicity - self.slow[3]);
+        // Tonality of the recent loud frames (~150 ms), so the quiet frames
+        // right after a tone burst are not taken for a pause within speech.
+        self.slow[4] += 0.07 * (peak_share * (snr / 20.0).min(1.0) - self.slow[4]);
 
         for b in 0..NB {
             out[b] = snr_bands[b] / 20.0;
@@ -219,6 +222,7 @@ impl Features {
             self.slow[3],
             (self.hops.min(100) as f32) / 100.0,
             peak_share,
+            self.slow[4],
         ];
         out[NB..].copy_from_slice(&rest);
         for v in out.iter_mut() {
