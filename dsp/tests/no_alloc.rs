@@ -40,6 +40,9 @@ fn hot_paths_do_not_allocate() {
         .flat_map(|q| [Resampler::new(8000, 24000, q).unwrap(), Resampler::new(24000, 8000, q).unwrap()])
         .collect();
     let big = vec![5i16; 160 * 100];
+    let mut vads = [teledsp::vad::Vad::new(8000, 20).unwrap(), teledsp::vad::Vad::new(24000, 20).unwrap()];
+    let mut framer = teledsp::frame::Framer::new(teledsp::frame::Format::Ulaw, 20).unwrap();
+    let deltas: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
     // One call each first, so lazily initialised runtime state (CPU feature
     // detection) is not counted.
     teledsp::g711::ulaw_encode(&pcm8, &mut codes).unwrap();
@@ -49,6 +52,12 @@ fn hot_paths_do_not_allocate() {
             teledsp::g711::alaw_encode(&pcm8, &mut codes).unwrap();
             teledsp::g711::ulaw_decode(&codes, &mut lin).unwrap();
             teledsp::g711::ulaw_to_alaw(&codes, &mut down_out).unwrap();
+            vads[0].process(&pcm8).unwrap();
+            vads[0].process_ulaw(&codes).unwrap();
+            vads[1].process(&pcm24).unwrap();
+            let mut sent = 0;
+            framer.push(&deltas[..337], |f| sent += f.len());
+            framer.flush(teledsp::frame::Flush::Pad);
             for r in resamplers.iter_mut() {
                 if r.in_rate() == 8000 {
                     r.process_i16(&pcm8, &mut up_out).unwrap();
