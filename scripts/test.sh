@@ -33,8 +33,8 @@ fi
 step "Rust tests (release)"
 cargo test --workspace --release 2>&1 | tee -a "$log"
 
-step "benchmarks compile and run once (criterion --test)"
-cargo bench -p teledsp-benches -- --test >/dev/null
+step "benchmarks run once each (criterion test mode, same release build)"
+cargo test --workspace --release --benches >/dev/null
 
 step "fuzz smoke (${FUZZ_SECONDS}s per target)"
 if cargo +nightly --version >/dev/null 2>&1; then
