@@ -42,6 +42,8 @@ pub enum Error {
     },
     /// A quality preset name that does not exist.
     UnknownQuality,
+    /// A protocol message that could not be used; says what was wrong.
+    Malformed(&'static str),
     /// A frame duration the framer does not support.
     UnsupportedFrame {
         /// Requested duration, ms.
@@ -65,6 +67,7 @@ impl fmt::Display for Error {
                 f,
                 "unsupported rate pair {in_rate} -> {out_rate} Hz; supported: 8000, 16000, 24000 and 48000 Hz in any pair"
             ),
+            Error::Malformed(what) => f.write_str(what),
             Error::UnsupportedFrame { frame_ms } => {
                 write!(f, "unsupported frame duration {frame_ms} ms; supported: 10, 20, 30, 40, 50 ms")
             }

@@ -9,6 +9,7 @@
 //! | [`resample`] | streaming polyphase resampling 8/16/24/48 kHz, exact output sizes, fused G.711 paths |
 //! | [`frame`] | exact 10-50 ms frames from arbitrary chunks, zero-copy where possible |
 //! | [`vad`] | per-frame speech probability and speech start/end events for barge-in |
+//! | [`bridge`] | Twilio Media Streams <-> OpenAI Realtime messages, one call per message |
 //! | [`isa`] | runtime instruction-set detection shared by every kernel |
 //!
 //! Every kernel family has a scalar reference and one module per instruction
@@ -22,6 +23,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bridge;
 mod error;
 pub mod frame;
 pub mod g711;

@@ -1,0 +1,261 @@
+//! Twilio Media Streams <-> OpenAI Realtime message bridge: one call per
+//! WebSocket text message, with all decoding, G.711, resampling, framing and
+//! encoding done here, so a relay in any language is a loop of
+//! `twilio_to_openai` / `openai_to_twilio`.
+//!
+//! Inbound (`twilio_to_openai`): a Twilio `media` message (base64 mu-law,
+//! 8 kHz) becomes an OpenAI `input_audio_buffer.append` (base64 PCM16 at
+//! 24 kHz, or the mu-law passed through with [`Audio::Pcmu`]); `start`,
+//! `mark` and `stop` update the bridge's state and produce nothing.
+//!
+//! Outbound (`openai_to_twilio`): an audio delta (GA
+//! `response.output_audio.delta`, beta `response.audio.delta`) of any size
+//! becomes exact 20 ms mu-law `media` messages (the remainder is carried to
+//! the next delta) followed by one uniquely named `mark`; a
+//! `input_audio_buffer.speech_started` becomes a Twilio `clear` (and drops
+//! the carried remainder). Other server events produce nothing.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::Error;
+use crate::frame::{Format, Framer};
+use crate::resample::{Quality, Resampler};
+
+/// Which OpenAI Realtime event names to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Api {
+    /// The GA interface (`response.output_audio.delta`).
+    #[default]
+    Ga,
+    /// The beta interface (`response.audio.delta`).
+    Beta,
+}
+
+/// The audio format on the OpenAI side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Audio {
+    /// PCM16 at 24 kHz, transcoded here (`audio/pcm`).
+    #[default]
+    Pcm24k,
+    /// G.711 mu-law at 8 kHz passed through (`audio/pcmu`).
+    Pcmu,
+}
+
+/// Settings of a bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BridgeConfig {
+    /// Event names on the OpenAI side.
+    pub api: Api,
+    /// Audio format on the OpenAI side.
+    pub audio: Audio,
+    /// Resampler preset for the PCM path.
+    pub quality: Quality,
+}
+
+#[derive(Deserialize)]
+struct TwilioMsg<'a> {
+    event: &'a str,
+    #[serde(rename = "streamSid")]
+    stream_sid: Option<String>,
+    #[serde(borrow)]
+    media: Option<TwilioMedia<'a>>,
+    start: Option<TwilioStart>,
+    mark: Option<TwilioMark>,
+}
+
+#[derive(Deserialize)]
+struct TwilioMedia<'a> {
+    payload: &'a str,
+}
+
+#[derive(Deserialize)]
+struct TwilioStart {
+    #[serde(rename = "streamSid")]
+    stream_sid: Option<String>,
+    #[serde(rename = "callSid")]
+    call_sid: Option<String>,
+    #[serde(rename = "customParameters", default)]
+    custom_parameters: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct TwilioMark {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct OpenAiMsg<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    delta: Option<&'a str>,
+}
+
+/// One call's bridge. See the module docs.
+///
+/// ```
+/// use teledsp::bridge::TwilioBridge;
+/// let mut b = TwilioBridge::new(Default::default())?;
+/// b.twilio_to_openai(r#"{"event":"start","start":{"streamSid":"MZ1","callSid":"CA1"},"streamSid":"MZ1"}"#)?;
+/// // 20 ms of mu-law silence (160 bytes of 0xFF, base64) in.
+/// let payload = format!("{}/w==", "/".repeat(212));
+/// let media = format!(r#"{{"event":"media","media":{{"payload":"{payload}"}},"streamSid":"MZ1"}}"#);
+/// let out = b.twilio_to_openai(&media)?.unwrap();
+/// let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+/// assert_eq!(v["type"], "input_audio_buffer.append");
+/// # Ok::<(), teledsp::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct TwilioBridge {
+    cfg: BridgeConfig,
+    stream_sid: Option<String>,
+    call_sid: Option<String>,
+    custom_parameters: serde_json::Map<String, serde_json::Value>,
+    up: Resampler,
+    down: Resampler,
+    framer: Framer,
+    marks_sent: u64,
+    last_mark: Option<String>,
+    stopped: bool,
+    bytes: Vec<u8>,
+    pcm: Vec<i16>,
+    ulaw: Vec<u8>,
+}
+
+impl TwilioBridge {
+    /// A bridge for one call.
+    pub fn new(cfg: BridgeConfig) -> Result<Self, Error> {
+        Ok(TwilioBridge {
+            cfg,
+            stream_sid: None,
+            call_sid: None,
+            custom_parameters: Default::default(),
+            up: Resampler::new(8000, 24000, cfg.quality)?,
+            down: Resampler::new(24000, 8000, cfg.quality)?,
+            framer: Framer::new(Format::Ulaw, 20)?,
+            marks_sent: 0,
+            last_mark: None,
+            stopped: false,
+            bytes: Vec::new(),
+            pcm: Vec::new(),
+            ulaw: Vec::new(),
+        })
+    }
+
+    /// The Twilio `streamSid`, once `start` (or any message carrying it) arrived.
+    pub fn stream_sid(&self) -> Option<&str> {
+        self.stream_sid.as_deref()
+    }
+    /// The Twilio `callSid` from `start`.
+    pub fn call_sid(&self) -> Option<&str> {
+        self.call_sid.as_deref()
+    }
+    /// The `<Parameter>`s of the TwiML `<Stream>`, from `start`.
+    pub fn custom_parameters(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.custom_parameters
+    }
+    /// The last mark name Twilio echoed (audio played up to there).
+    pub fn last_mark(&self) -> Option<&str> {
+        self.last_mark.as_deref()
+    }
+    /// Marks sent to Twilio so far.
+    pub fn marks_sent(&self) -> u64 {
+        self.marks_sent
+    }
+    /// Whether Twilio sent `stop`.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// One Twilio message in; the OpenAI message to send, if any.
+    pub fn twilio_to_openai(&mut self, message: &str) -> Result<Option<String>, Error> {
+        let m: TwilioMsg =
+            serde_json::from_str(message).map_err(|_| Error::Malformed("Twilio message is not the expected JSON"))?;
+        if let Some(sid) = m.stream_sid {
+            self.stream_sid = Some(sid);
+        }
+        match m.event {
+            "media" => {
+                let media = m.media.ok_or(Error::Malformed("Twilio media message without media.payload"))?;
+                self.bytes.clear();
+                B64.decode_vec(media.payload, &mut self.bytes)
+                    .map_err(|_| Error::Malformed("Twilio media.payload is not valid base64"))?;
+                let audio = match self.cfg.audio {
+                    Audio::Pcmu => media.payload.to_string(),
+                    Audio::Pcm24k => {
+                        self.pcm.resize(self.up.output_len(self.bytes.len()), 0);
+                        let n = self.up.process_ulaw_to_i16(&self.bytes, &mut self.pcm)?;
+                        let le: Vec<u8> = self.pcm[..n].iter().flat_map(|s| s.to_le_bytes()).collect();
+                        B64.encode(le)
+                    }
+                };
+                Ok(Some(json!({"type": "input_audio_buffer.append", "audio": audio}).to_string()))
+            }
+            "start" => {
+                let s = m.start.ok_or(Error::Malformed("Twilio start message without start"))?;
+                if let Some(sid) = s.stream_sid {
+                    self.stream_sid = Some(sid);
+                }
+                self.call_sid = s.call_sid;
+                self.custom_parameters = s.custom_parameters;
+                Ok(None)
+            }
+            "mark" => {
+                self.last_mark = Some(m.mark.ok_or(Error::Malformed("Twilio mark message without mark.name"))?.name);
+                Ok(None)
+            }
+            "stop" => {
+                self.stopped = true;
+                Ok(None)
+            }
+            _ => Ok(None), // connected, dtmf, future events
+        }
+    }
+
+    /// One OpenAI server event in; the Twilio messages to send, in order.
+    pub fn openai_to_twilio(&mut self, message: &str) -> Result<Vec<String>, Error> {
+        let m: OpenAiMsg =
+            serde_json::from_str(message).map_err(|_| Error::Malformed("OpenAI event is not the expected JSON"))?;
+        let delta_type = match self.cfg.api {
+            Api::Ga => "response.output_audio.delta",
+            Api::Beta => "response.audio.delta",
+        };
+        let sid = self.stream_sid.clone().unwrap_or_default();
+        if m.kind == "input_audio_buffer.speech_started" {
+            // The caller talks over the agent: drop queued audio.
+            self.framer.reset();
+            return Ok(vec![json!({"event": "clear", "streamSid": sid}).to_string()]);
+        }
+        if m.kind != delta_type {
+            return Ok(Vec::new());
+        }
+        let delta = m.delta.ok_or(Error::Malformed("OpenAI audio delta without delta"))?;
+        self.bytes.clear();
+        B64.decode_vec(delta, &mut self.bytes).map_err(|_| Error::Malformed("OpenAI delta is not valid base64"))?;
+        let ulaw: &[u8] = match self.cfg.audio {
+            Audio::Pcmu => &self.bytes,
+            Audio::Pcm24k => {
+                if !self.bytes.len().is_multiple_of(2) {
+                    return Err(Error::Malformed("OpenAI PCM16 delta has an odd byte count"));
+                }
+                self.pcm.clear();
+                self.pcm.extend(self.bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
+                self.ulaw.resize(self.down.output_len(self.pcm.len()), 0);
+                let n = self.down.process_i16_to_ulaw(&self.pcm, &mut self.ulaw)?;
+                &self.ulaw[..n]
+            }
+        };
+        let mut out = Vec::new();
+        self.framer.push(ulaw, |frame| {
+            out.push(json!({"event": "media", "streamSid": sid, "media": {"payload": B64.encode(frame)}}).to_string());
+        });
+        if !out.is_empty() {
+            self.marks_sent += 1;
+            let name = format!("teledsp-{}", self.marks_sent);
+            out.push(json!({"event": "mark", "streamSid": sid, "mark": {"name": name}}).to_string());
+        }
+        Ok(out)
+    }
+}
