@@ -187,8 +187,10 @@ impl TwilioBridge {
                     Audio::Pcm24k => {
                         self.pcm.resize(self.up.output_len(self.bytes.len()), 0);
                         let n = self.up.process_ulaw_to_i16(&self.bytes, &mut self.pcm)?;
-                        let le: Vec<u8> = self.pcm[..n].iter().flat_map(|s| s.to_le_bytes()).collect();
-                        B64.encode(le)
+                        // Reuse the decode buffer for the little-endian bytes.
+                        self.bytes.clear();
+                        self.bytes.extend(self.pcm[..n].iter().flat_map(|s| s.to_le_bytes()));
+                        B64.encode(&self.bytes)
                     }
                 };
                 Ok(Some(json!({"type": "input_audio_buffer.append", "audio": audio}).to_string()))
@@ -222,7 +224,7 @@ impl TwilioBridge {
             Api::Ga => "response.output_audio.delta",
             Api::Beta => "response.audio.delta",
         };
-        let sid = self.stream_sid.clone().unwrap_or_default();
+        let sid = self.stream_sid.as_deref().unwrap_or("");
         if m.kind == "input_audio_buffer.speech_started" {
             // The caller talks over the agent: drop queued audio.
             self.framer.reset();
