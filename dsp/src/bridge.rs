@@ -34,6 +34,18 @@ pub enum Api {
     Beta,
 }
 
+impl core::str::FromStr for Api {
+    type Err = Error;
+    /// `"ga"` or `"beta"`.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "ga" => Ok(Api::Ga),
+            "beta" => Ok(Api::Beta),
+            _ => Err(Error::UnknownName { setting: "OpenAI Realtime API", expected: "ga, beta" }),
+        }
+    }
+}
+
 /// The audio format on the OpenAI side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Audio {
@@ -42,6 +54,22 @@ pub enum Audio {
     Pcm24k,
     /// G.711 mu-law at 8 kHz passed through (`audio/pcmu`).
     Pcmu,
+}
+
+impl core::str::FromStr for Audio {
+    type Err = Error;
+    /// Our names (`pcm24k`, `pcmu`) or OpenAI's (GA `audio/pcm`, `audio/pcmu`;
+    /// beta `pcm16`, `g711_ulaw`).
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "pcm24k" | "audio/pcm" | "pcm16" => Ok(Audio::Pcm24k),
+            "pcmu" | "audio/pcmu" | "g711_ulaw" => Ok(Audio::Pcmu),
+            _ => Err(Error::UnknownName {
+                setting: "OpenAI audio format",
+                expected: "pcm24k (audio/pcm, pcm16), pcmu (audio/pcmu, g711_ulaw)",
+            }),
+        }
+    }
 }
 
 /// Settings of a bridge.
@@ -171,17 +199,17 @@ impl TwilioBridge {
 
     /// One Twilio message in; the OpenAI message to send, if any.
     pub fn twilio_to_openai(&mut self, message: &str) -> Result<Option<String>, Error> {
-        let m: TwilioMsg =
-            serde_json::from_str(message).map_err(|_| Error::Malformed("Twilio message is not the expected JSON"))?;
+        let m: TwilioMsg = serde_json::from_str(message)
+            .map_err(|e| Error::malformed_by("Twilio message is not the expected JSON", e))?;
         if let Some(sid) = m.stream_sid {
             self.stream_sid = Some(sid);
         }
         match m.event {
             "media" => {
-                let media = m.media.ok_or(Error::Malformed("Twilio media message without media.payload"))?;
+                let media = m.media.ok_or_else(|| Error::malformed("Twilio media message without media.payload"))?;
                 self.bytes.clear();
                 B64.decode_vec(media.payload, &mut self.bytes)
-                    .map_err(|_| Error::Malformed("Twilio media.payload is not valid base64"))?;
+                    .map_err(|e| Error::malformed_by("Twilio media.payload is not valid base64", e))?;
                 let audio = match self.cfg.audio {
                     Audio::Pcmu => media.payload.to_string(),
                     Audio::Pcm24k => {
@@ -196,7 +224,7 @@ impl TwilioBridge {
                 Ok(Some(json!({"type": "input_audio_buffer.append", "audio": audio}).to_string()))
             }
             "start" => {
-                let s = m.start.ok_or(Error::Malformed("Twilio start message without start"))?;
+                let s = m.start.ok_or_else(|| Error::malformed("Twilio start message without start"))?;
                 if let Some(sid) = s.stream_sid {
                     self.stream_sid = Some(sid);
                 }
@@ -205,7 +233,8 @@ impl TwilioBridge {
                 Ok(None)
             }
             "mark" => {
-                self.last_mark = Some(m.mark.ok_or(Error::Malformed("Twilio mark message without mark.name"))?.name);
+                self.last_mark =
+                    Some(m.mark.ok_or_else(|| Error::malformed("Twilio mark message without mark.name"))?.name);
                 Ok(None)
             }
             "stop" => {
@@ -218,8 +247,8 @@ impl TwilioBridge {
 
     /// One OpenAI server event in; the Twilio messages to send, in order.
     pub fn openai_to_twilio(&mut self, message: &str) -> Result<Vec<String>, Error> {
-        let m: OpenAiMsg =
-            serde_json::from_str(message).map_err(|_| Error::Malformed("OpenAI event is not the expected JSON"))?;
+        let m: OpenAiMsg = serde_json::from_str(message)
+            .map_err(|e| Error::malformed_by("OpenAI event is not the expected JSON", e))?;
         let delta_type = match self.cfg.api {
             Api::Ga => "response.output_audio.delta",
             Api::Beta => "response.audio.delta",
@@ -233,14 +262,15 @@ impl TwilioBridge {
         if m.kind != delta_type {
             return Ok(Vec::new());
         }
-        let delta = m.delta.ok_or(Error::Malformed("OpenAI audio delta without delta"))?;
+        let delta = m.delta.ok_or_else(|| Error::malformed("OpenAI audio delta without delta"))?;
         self.bytes.clear();
-        B64.decode_vec(delta, &mut self.bytes).map_err(|_| Error::Malformed("OpenAI delta is not valid base64"))?;
+        B64.decode_vec(delta, &mut self.bytes)
+            .map_err(|e| Error::malformed_by("OpenAI delta is not valid base64", e))?;
         let ulaw: &[u8] = match self.cfg.audio {
             Audio::Pcmu => &self.bytes,
             Audio::Pcm24k => {
                 if !self.bytes.len().is_multiple_of(2) {
-                    return Err(Error::Malformed("OpenAI PCM16 delta has an odd byte count"));
+                    return Err(Error::malformed("OpenAI PCM16 delta has an odd byte count"));
                 }
                 self.pcm.clear();
                 self.pcm.extend(self.bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));

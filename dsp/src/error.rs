@@ -14,7 +14,7 @@ use crate::isa::Isa;
 /// assert_eq!(err, Error::LengthMismatch { expected: 4, actual: 3 });
 /// assert_eq!(err.to_string(), "output buffer holds 3 samples, 4 needed");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// The output slice does not have the length the input requires.
@@ -40,14 +40,48 @@ pub enum Error {
         /// Requested output rate, Hz.
         out_rate: u32,
     },
-    /// A quality preset name that does not exist.
-    UnknownQuality,
-    /// A protocol message that could not be used; says what was wrong.
-    Malformed(&'static str),
+    /// A setting given by name (quality preset, API flavour, audio format)
+    /// that does not exist.
+    UnknownName {
+        /// Which setting.
+        setting: &'static str,
+        /// The names it takes.
+        expected: &'static str,
+    },
+    /// A protocol message that could not be used.
+    Malformed {
+        /// Which message or field was wrong.
+        what: &'static str,
+        /// The parser's account of it (serde_json's or base64's), or empty.
+        detail: String,
+    },
+    /// A frame of the wrong length was handed to a per-frame processor.
+    FrameLength {
+        /// Samples per frame the processor was built for.
+        expected: usize,
+        /// Samples the frame has.
+        actual: usize,
+    },
+    /// A component was asked for a sample rate it does not take.
+    UnsupportedSampleRate {
+        /// Requested rate, Hz.
+        rate: u32,
+        /// The rates it takes, Hz.
+        supported: &'static [u32],
+    },
+    /// A frame size in bytes that is zero or not a whole number of samples.
+    InvalidFrameSize {
+        /// Requested frame size, bytes.
+        frame_bytes: usize,
+        /// Bytes per sample of the format.
+        sample_bytes: usize,
+    },
     /// A frame duration the framer does not support.
     UnsupportedFrame {
         /// Requested duration, ms.
         frame_ms: u32,
+        /// The durations it takes, ms.
+        supported: &'static [u32],
     },
 }
 
@@ -67,18 +101,37 @@ impl fmt::Display for Error {
                 f,
                 "unsupported rate pair {in_rate} -> {out_rate} Hz; supported: 8000, 16000, 24000 and 48000 Hz in any pair"
             ),
-            Error::Malformed(what) => f.write_str(what),
-            Error::UnsupportedFrame { frame_ms } => {
-                write!(f, "unsupported frame duration {frame_ms} ms; supported: 10, 20, 30, 40, 50 ms")
+            Error::Malformed { what, detail } if detail.is_empty() => f.write_str(what),
+            Error::Malformed { what, detail } => write!(f, "{what}: {detail}"),
+            Error::UnsupportedFrame { frame_ms, supported } => {
+                write!(f, "unsupported frame duration {frame_ms} ms; supported: {supported:?} ms")
             }
-            Error::UnknownQuality => {
-                f.write_str("unknown quality preset; expected one of: telephony, transparent, low_latency")
+            Error::FrameLength { expected, actual } => {
+                write!(f, "frame has {actual} samples, {expected} expected")
             }
+            Error::UnsupportedSampleRate { rate, supported } => {
+                write!(f, "unsupported sample rate {rate} Hz; supported: {supported:?} Hz")
+            }
+            Error::InvalidFrameSize { frame_bytes, sample_bytes } => {
+                write!(f, "frame size {frame_bytes} bytes is not a positive multiple of the {sample_bytes}-byte sample")
+            }
+            Error::UnknownName { setting, expected } => write!(f, "unknown {setting}; expected one of: {expected}"),
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// A [`Error::Malformed`] with no further detail.
+    pub(crate) fn malformed(what: &'static str) -> Self {
+        Error::Malformed { what, detail: String::new() }
+    }
+    /// A [`Error::Malformed`] carrying the parser's message.
+    pub(crate) fn malformed_by(what: &'static str, cause: impl fmt::Display) -> Self {
+        Error::Malformed { what, detail: cause.to_string() }
+    }
+}
 
 /// Returns `LengthMismatch` unless `actual == expected`.
 #[inline]

@@ -47,7 +47,8 @@ impl Format {
 /// How [`Framer::flush`] treats a last partial frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flush {
-    /// Pad it to a whole frame with the format's silence.
+    /// Pad it to a whole frame with the format's silence (or the byte set
+    /// with [`Framer::with_pad`]).
     Pad,
     /// Return it as it is, short.
     Short,
@@ -72,6 +73,7 @@ pub enum Flush {
 pub struct Framer {
     format: Format,
     frame_bytes: usize,
+    pad: u8,
     buf: Vec<u8>,
     /// What the last flush returned.
     out: Vec<u8>,
@@ -85,21 +87,48 @@ impl Framer {
     /// A framer for `frame_ms` (10, 20, 30, 40 or 50) frames of `format`.
     pub fn new(format: Format, frame_ms: u32) -> Result<Self, Error> {
         if !Self::FRAME_MS.contains(&frame_ms) {
-            return Err(Error::UnsupportedFrame { frame_ms });
+            return Err(Error::UnsupportedFrame { frame_ms, supported: &Self::FRAME_MS });
         }
         if let Format::Pcm16 { rate } = format
             && !crate::resample::SUPPORTED_RATES.contains(&rate)
         {
-            return Err(Error::UnsupportedRate { in_rate: rate, out_rate: rate });
+            return Err(Error::UnsupportedSampleRate { rate, supported: &crate::resample::SUPPORTED_RATES });
         }
         let frame_bytes = format.rate() as usize * frame_ms as usize / 1000 * format.bytes_per_sample();
+        Self::with_frame_bytes(format, frame_bytes)
+    }
+
+    /// A framer for frames of exactly `frame_bytes` bytes of `format`, for
+    /// sizes that are not a whole number of ms (or for callers that think in
+    /// bytes). `frame_bytes` must be a positive whole number of samples.
+    ///
+    /// ```
+    /// use teledsp::frame::{Flush, Format, Framer};
+    /// let mut f = Framer::with_frame_bytes(Format::Pcm16 { rate: 24000 }, 4)?.with_pad(0x55);
+    /// assert_eq!(f.push_vec(&[1, 2, 3, 4, 5, 6]), vec![vec![1, 2, 3, 4]]);
+    /// assert_eq!(f.flush(Flush::Pad), Some(&[5, 6, 0x55, 0x55][..]));
+    /// assert!(Framer::with_frame_bytes(Format::Pcm16 { rate: 24000 }, 3).is_err());
+    /// # Ok::<(), teledsp::Error>(())
+    /// ```
+    pub fn with_frame_bytes(format: Format, frame_bytes: usize) -> Result<Self, Error> {
+        let sample = format.bytes_per_sample();
+        if frame_bytes == 0 || !frame_bytes.is_multiple_of(sample) {
+            return Err(Error::InvalidFrameSize { frame_bytes, sample_bytes: sample });
+        }
         Ok(Framer {
             format,
             frame_bytes,
+            pad: format.silence(),
             buf: Vec::with_capacity(frame_bytes),
             out: Vec::with_capacity(frame_bytes),
             frames: 0,
         })
+    }
+
+    /// Pads with `byte` instead of the format's silence on [`Flush::Pad`].
+    pub fn with_pad(mut self, byte: u8) -> Self {
+        self.pad = byte;
+        self
     }
 
     /// Bytes per frame (160 for 20 ms of mu-law, 960 for 20 ms of 24 kHz PCM16).
@@ -169,7 +198,7 @@ impl Framer {
             return None;
         }
         if mode == Flush::Pad {
-            self.buf.resize(self.frame_bytes, self.format.silence());
+            self.buf.resize(self.frame_bytes, self.pad);
             self.frames += 1;
         }
         // Hand out the carried bytes and start the next push clean; both

@@ -136,7 +136,7 @@ fn malformed_input_is_a_clear_error() {
     ];
     for (msg, twilio) in cases {
         let e = if twilio { b.twilio_to_openai(msg).unwrap_err() } else { b.openai_to_twilio(msg).unwrap_err() };
-        let Error::Malformed(what) = e else { panic!("{e:?}") };
+        let Error::Malformed { what, .. } = &e else { panic!("{e:?}") };
         assert!(!what.is_empty(), "{msg}: {what}");
         eprintln!("{msg} -> {e}");
     }
@@ -144,4 +144,24 @@ fn malformed_input_is_a_clear_error() {
         b.openai_to_twilio(r#"{"type":"response.output_audio.delta","delta":"AA=="}"#).unwrap_err().to_string(),
         "OpenAI PCM16 delta has an odd byte count"
     );
+    // The parser's detail says where and what.
+    let e = b.twilio_to_openai(r#"{"media":{"payload":""}}"#).unwrap_err().to_string();
+    assert_eq!(e, "Twilio message is not the expected JSON: missing field `event` at line 1 column 24");
+    let e = b.twilio_to_openai(r#"{"event":"media","media":{"payload":"AB$D"}}"#).unwrap_err().to_string();
+    assert_eq!(e, "Twilio media.payload is not valid base64: Invalid symbol 36, offset 2.");
+}
+
+#[test]
+fn settings_parse_from_our_names_and_openais() {
+    assert_eq!("ga".parse::<Api>(), Ok(Api::Ga));
+    assert_eq!("beta".parse::<Api>(), Ok(Api::Beta));
+    for name in ["pcm24k", "audio/pcm", "pcm16"] {
+        assert_eq!(name.parse::<Audio>(), Ok(Audio::Pcm24k), "{name}");
+    }
+    for name in ["pcmu", "audio/pcmu", "g711_ulaw"] {
+        assert_eq!(name.parse::<Audio>(), Ok(Audio::Pcmu), "{name}");
+    }
+    let e = "opus".parse::<Audio>().unwrap_err().to_string();
+    assert!(e.starts_with("unknown OpenAI audio format; expected one of: pcm24k"), "{e}");
+    assert!("GA".parse::<Api>().unwrap_err().to_string().contains("ga, beta"));
 }

@@ -97,7 +97,13 @@ fn middle_frames_are_zero_copy_slices_of_the_chunk() {
 
 #[test]
 fn bad_configuration_is_an_error() {
-    assert_eq!(Framer::new(Format::Ulaw, 25).unwrap_err(), Error::UnsupportedFrame { frame_ms: 25 });
+    assert_eq!(
+        Framer::new(Format::Ulaw, 25).unwrap_err(),
+        Error::UnsupportedFrame { frame_ms: 25, supported: &Framer::FRAME_MS }
+    );
     assert!(Framer::new(Format::Ulaw, 25).unwrap_err().to_string().contains("10, 20, 30, 40, 50"));
-    assert!(matches!(Framer::new(Format::Pcm16 { rate: 44100 }, 20), Err(Error::UnsupportedRate { .. })));
+    assert!(matches!(
+        Framer::new(Format::Pcm16 { rate: 44100 }, 20),
+        Err(Error::UnsupportedSampleRate { rate: 44100, .. })
+    ));
 }

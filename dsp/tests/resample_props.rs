@@ -121,7 +121,9 @@ fn unsupported_rates_fail_at_construction_with_a_clear_error() {
         let msg = e.to_string();
         assert!(msg.contains(&a.to_string()) && msg.contains("8000, 16000, 24000 and 48000"), "{msg}");
     }
-    assert_eq!("best".parse::<Quality>(), Err(Error::UnknownQuality));
+    let e = "best".parse::<Quality>().unwrap_err();
+    assert!(matches!(e, Error::UnknownName { setting: "quality preset", .. }));
+    assert_eq!(e.to_string(), "unknown quality preset; expected one of: telephony, transparent, low_latency");
 }
 
 #[test]

@@ -148,10 +148,14 @@ fn no_nan_or_out_of_range_on_hostile_input() {
 #[test]
 fn bad_frames_and_settings_are_errors() {
     let mut v = Vad::new(8000, 20).unwrap();
-    assert_eq!(v.process(&[0; 159]), Err(Error::LengthMismatch { expected: 160, actual: 159 }));
-    assert_eq!(v.process_ulaw(&[0xFF; 161]), Err(Error::LengthMismatch { expected: 160, actual: 161 }));
-    assert!(matches!(Vad::new(8000, 25), Err(Error::UnsupportedFrame { frame_ms: 25 })));
-    assert!(matches!(Vad::new(44100, 20), Err(Error::UnsupportedRate { .. })));
+    assert_eq!(v.process(&[0; 159]), Err(Error::FrameLength { expected: 160, actual: 159 }));
+    assert_eq!(v.process_ulaw(&[0xFF; 161]), Err(Error::FrameLength { expected: 160, actual: 161 }));
+    assert!(matches!(Vad::new(8000, 25), Err(Error::UnsupportedFrame { frame_ms: 25, .. })));
+    assert!(matches!(Vad::new(44100, 20), Err(Error::UnsupportedSampleRate { rate: 44100, .. })));
+    assert_eq!(
+        Vad::new(48000, 20).unwrap_err().to_string(),
+        "unsupported sample rate 48000 Hz; supported: [8000, 16000, 24000] Hz"
+    );
     let mut wide = Vad::new(16000, 20).unwrap();
     assert_eq!(wide.frame_len(), 320);
     assert!(wide.process_ulaw(&[0xFF; 160]).is_err(), "mu-law frames are 8 kHz only");

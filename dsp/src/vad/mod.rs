@@ -18,7 +18,7 @@ mod weights;
 
 pub use features::{Features, HOP, N_FEATURES};
 
-use crate::error::{Error, check_len};
+use crate::error::Error;
 use crate::resample::{Quality, Resampler};
 
 /// A state change of the hysteresis machine.
@@ -97,7 +97,16 @@ pub struct Vad {
     last_p: f32,
 }
 
+fn check_frame(expected: usize, actual: usize) -> Result<(), Error> {
+    if expected == actual { Ok(()) } else { Err(Error::FrameLength { expected, actual }) }
+}
+
 impl Vad {
+    /// Sample rates a detector takes, Hz.
+    pub const SAMPLE_RATES: [u32; 3] = [8000, 16000, 24000];
+    /// Frame durations a detector takes, ms.
+    pub const FRAME_MS: [u32; 3] = [10, 20, 30];
+
     /// A detector for `frame_ms` frames (10, 20, 30) at `sample_rate`
     /// (8000, 16000, 24000) with the default event settings.
     pub fn new(sample_rate: u32, frame_ms: u32) -> Result<Self, Error> {
@@ -106,11 +115,11 @@ impl Vad {
 
     /// A detector with explicit settings.
     pub fn with_config(cfg: VadConfig) -> Result<Self, Error> {
-        if ![10, 20, 30].contains(&cfg.frame_ms) {
-            return Err(Error::UnsupportedFrame { frame_ms: cfg.frame_ms });
+        if !Self::FRAME_MS.contains(&cfg.frame_ms) {
+            return Err(Error::UnsupportedFrame { frame_ms: cfg.frame_ms, supported: &Self::FRAME_MS });
         }
-        if ![8000, 16000, 24000].contains(&cfg.sample_rate) {
-            return Err(Error::UnsupportedRate { in_rate: cfg.sample_rate, out_rate: 8000 });
+        if !Self::SAMPLE_RATES.contains(&cfg.sample_rate) {
+            return Err(Error::UnsupportedSampleRate { rate: cfg.sample_rate, supported: &Self::SAMPLE_RATES });
         }
         let down = if cfg.sample_rate == 8000 {
             None
@@ -147,7 +156,7 @@ impl Vad {
     /// Speech probability of one PCM16 frame (exactly [`Vad::frame_len`]
     /// samples), and one step of the event machine.
     pub fn process(&mut self, frame: &[i16]) -> Result<f32, Error> {
-        check_len(self.frame_len, frame.len())?;
+        check_frame(self.frame_len, frame.len())?;
         match &mut self.down {
             Some(r) => {
                 r.process_i16(frame, &mut self.pcm8)?;
@@ -160,9 +169,9 @@ impl Vad {
     /// As [`Vad::process`], on a frame of G.711 mu-law bytes (8 kHz only).
     pub fn process_ulaw(&mut self, frame: &[u8]) -> Result<f32, Error> {
         if self.cfg.sample_rate != 8000 {
-            return Err(Error::UnsupportedRate { in_rate: 8000, out_rate: self.cfg.sample_rate });
+            return Err(Error::UnsupportedSampleRate { rate: self.cfg.sample_rate, supported: &[8000] });
         }
-        check_len(self.frame_len, frame.len())?;
+        check_frame(self.frame_len, frame.len())?;
         crate::g711::ulaw_decode(frame, &mut self.pcm8)?;
         Ok(self.step())
     }

@@ -1,0 +1,55 @@
+"""teledsp: the audio core of phone-call voice agents.
+
+ITU-exact G.711 (mu-law, A-law), a streaming polyphase resampler between
+8, 16, 24 and 48 kHz, exact 20 ms framing, a VAD with barge-in events, and a
+Twilio Media Streams <-> OpenAI Realtime bridge that handles one message per
+native call. PCM is 16-bit little-endian; inputs take any buffer (bytes,
+bytearray, memoryview, array.array, numpy arrays).
+
+``teledsp.audioop`` is a drop-in for the codec and ``ratecv`` functions of
+CPython's ``audioop`` module, which Python 3.13 removed.
+"""
+
+from teledsp._native import (
+    ISA,
+    ConfigError,
+    Framer,
+    InvalidLengthError,
+    MalformedMessageError,
+    Resampler,
+    TeledspError,
+    TwilioBridge,
+    UnsupportedRateError,
+    Vad,
+    VadEvent,
+    __version__,
+    alaw_decode,
+    alaw_encode,
+    alaw_to_ulaw,
+    ulaw_decode,
+    ulaw_encode,
+    ulaw_to_alaw,
+)
+from teledsp import audioop
+
+__all__ = [
+    "ISA",
+    "ConfigError",
+    "Framer",
+    "InvalidLengthError",
+    "MalformedMessageError",
+    "Resampler",
+    "TeledspError",
+    "TwilioBridge",
+    "UnsupportedRateError",
+    "Vad",
+    "VadEvent",
+    "__version__",
+    "alaw_decode",
+    "alaw_encode",
+    "alaw_to_ulaw",
+    "audioop",
+    "ulaw_decode",
+    "ulaw_encode",
+    "ulaw_to_alaw",
+]

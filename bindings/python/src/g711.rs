@@ -1,0 +1,105 @@
+//! ITU-T G.711 codecs on Python buffers.
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use teledsp::{Error, g711};
+
+use crate::buffer::{Buffer, as_i16, new_bytes, with_i16_out};
+
+type EncodeFn = fn(&[i16], &mut [u8]) -> Result<(), Error>;
+type DecodeFn = fn(&[u8], &mut [i16]) -> Result<(), Error>;
+type TranscodeFn = fn(&[u8], &mut [u8]) -> Result<(), Error>;
+
+/// PCM16 buffer in, one code byte per sample out.
+pub fn encode<'py>(pcm: &Bound<'py, PyAny>, what: &str, f: EncodeFn) -> PyResult<Bound<'py, PyBytes>> {
+    let buf = Buffer::get(pcm)?;
+    let bytes = buf.pcm16(what)?;
+    new_bytes(pcm.py(), bytes.len() / 2, bytes.len(), |out| f(&as_i16(bytes), out))
+}
+
+/// Code bytes in, PCM16 little-endian bytes out.
+pub fn decode<'py>(data: &Bound<'py, PyAny>, what: &str, f: DecodeFn) -> PyResult<Bound<'py, PyBytes>> {
+    let buf = Buffer::get(data)?;
+    let codes = buf.codes(what)?;
+    new_bytes(data.py(), codes.len() * 2, codes.len(), |out| with_i16_out(out, |o| f(codes, o)))
+}
+
+fn transcode<'py>(data: &Bound<'py, PyAny>, what: &str, f: TranscodeFn) -> PyResult<Bound<'py, PyBytes>> {
+    let buf = Buffer::get(data)?;
+    let codes = buf.codes(what)?;
+    new_bytes(data.py(), codes.len(), codes.len(), |out| f(codes, out))
+}
+
+/// G.711 mu-law encode (ITU-exact): 16-bit little-endian PCM in (any
+/// buffer: bytes, bytearray, memoryview, array('h'), numpy int16), one byte
+/// per sample out.
+///
+/// >>> import teledsp
+/// >>> teledsp.ulaw_encode(b"\x00\x00\xff\x7f\x00\x80")
+/// b'\xff\x80\x00'
+#[pyfunction]
+fn ulaw_encode<'py>(pcm: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    encode(pcm, "pcm", g711::ulaw_encode)
+}
+
+/// G.711 mu-law decode: one byte per sample in, 16-bit little-endian PCM out.
+///
+/// >>> import teledsp
+/// >>> teledsp.ulaw_decode(b"\xff\x80\x00")
+/// b'\x00\x00|\x7f\x84\x80'
+#[pyfunction]
+fn ulaw_decode<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    decode(data, "data", g711::ulaw_decode)
+}
+
+/// G.711 A-law encode (ITU-exact): 16-bit little-endian PCM in, one byte
+/// per sample out.
+///
+/// >>> import teledsp
+/// >>> teledsp.alaw_encode(b"\x00\x00\xff\x7f")
+/// b'\xd5\xaa'
+#[pyfunction]
+fn alaw_encode<'py>(pcm: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    encode(pcm, "pcm", g711::alaw_encode)
+}
+
+/// G.711 A-law decode: one byte per sample in, 16-bit little-endian PCM out.
+///
+/// >>> import teledsp
+/// >>> teledsp.alaw_decode(b"\xd5")
+/// b'\x08\x00'
+#[pyfunction]
+fn alaw_decode<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    decode(data, "data", g711::alaw_decode)
+}
+
+/// mu-law to A-law by the G.711 transcoding table (with its 1994 erratum),
+/// not through linear PCM.
+///
+/// >>> import teledsp
+/// >>> teledsp.ulaw_to_alaw(b"\xff")
+/// b'\xd5'
+#[pyfunction]
+fn ulaw_to_alaw<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    transcode(data, "data", g711::ulaw_to_alaw)
+}
+
+/// A-law to mu-law by the G.711 transcoding table.
+///
+/// >>> import teledsp
+/// >>> teledsp.alaw_to_ulaw(b"\xd5")
+/// b'\xff'
+#[pyfunction]
+fn alaw_to_ulaw<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    transcode(data, "data", g711::alaw_to_ulaw)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(ulaw_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(ulaw_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(alaw_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(alaw_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(ulaw_to_alaw, m)?)?;
+    m.add_function(wrap_pyfunction!(alaw_to_ulaw, m)?)?;
+    Ok(())
+}
