@@ -24,8 +24,8 @@ fn check_width(width: i64) -> PyResult<()> {
 /// `teledsp.ulaw_encode` is the ITU-exact one). width must be 2.
 ///
 /// >>> from teledsp import audioop
-/// >>> audioop.lin2ulaw(b"\x00\x00\xff\xff", 2)
-/// b'\xff\xff'
+/// >>> audioop.lin2ulaw(b"\x00\x00\xff\xff", 2)   # -1 -> 0x7E here, 0x7F in G.711
+/// b'\xff~'
 #[pyfunction]
 fn lin2ulaw<'py>(fragment: &Bound<'py, PyAny>, width: i64) -> PyResult<Bound<'py, PyBytes>> {
     check_width(width)?;

@@ -91,7 +91,8 @@ impl PyFramer {
     }
 
     fn __repr__(&self) -> String {
-        format!("Framer({}, pad={:?})", self.inner.frame_bytes(), self.pad)
+        let pad = self.pad.map_or("None".to_string(), |b| b.to_string());
+        format!("Framer({}, pad={pad})", self.inner.frame_bytes())
     }
 }
 

@@ -46,7 +46,7 @@ fn ulaw_encode<'py>(pcm: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
 ///
 /// >>> import teledsp
 /// >>> teledsp.ulaw_decode(b"\xff\x80\x00")
-/// b'\x00\x00|\x7f\x84\x80'
+/// b'\x00\x00|}\x84\x82'
 #[pyfunction]
 fn ulaw_decode<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     decode(data, "data", g711::ulaw_decode)
@@ -87,8 +87,8 @@ fn ulaw_to_alaw<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> 
 /// A-law to mu-law by the G.711 transcoding table.
 ///
 /// >>> import teledsp
-/// >>> teledsp.alaw_to_ulaw(b"\xd5")
-/// b'\xff'
+/// >>> teledsp.alaw_to_ulaw(b"\xd5")   # A-law's smallest positive level, +8
+/// b'\xfe'
 #[pyfunction]
 fn alaw_to_ulaw<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     transcode(data, "data", g711::alaw_to_ulaw)

@@ -176,7 +176,7 @@ impl PyResampler {
 
     fn __repr__(&self) -> String {
         format!(
-            "Resampler({}, {}, quality={:?})",
+            "Resampler({}, {}, quality='{}')",
             self.inner.in_rate(),
             self.inner.out_rate(),
             self.inner.quality().name()
