@@ -33,6 +33,13 @@ fi
 step "Rust tests (release)"
 cargo test --workspace --release 2>&1 | tee -a "$log"
 
+step "Python binding: pip install ./bindings/python (maturin, release) into a venv, then pytest"
+venv=target/py-venv
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check -r bindings/python/tests/requirements.txt
+"$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
+(cd bindings/python && "../../$venv/bin/python" -m pytest -q -p no:cacheprovider tests) 2>&1 | tee -a "$log"
+
 step "benchmarks run once each (criterion test mode, same release build)"
 cargo test --workspace --release --benches >/dev/null
 

@@ -31,9 +31,24 @@ impl Isa {
     /// Every path, in the order tests and benchmarks list them.
     pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
 
-    /// The fastest path this CPU supports.
+    /// The fastest path this CPU supports. Detected once, then a single
+    /// atomic load: per-frame callers (the bindings) pay nothing for it.
     #[inline]
     pub fn detect() -> Isa {
+        use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
+        static CACHE: AtomicU8 = AtomicU8::new(u8::MAX);
+        match CACHE.load(Relaxed) {
+            i if (i as usize) < Isa::ALL.len() => Isa::ALL[i as usize],
+            _ => {
+                let isa = Self::detect_uncached();
+                let i = Isa::ALL.iter().position(|&x| x == isa).unwrap_or(0);
+                CACHE.store(i as u8, Relaxed);
+                isa
+            }
+        }
+    }
+
+    fn detect_uncached() -> Isa {
         if Isa::Avx512.is_available() {
             Isa::Avx512
         } else if Isa::Avx2.is_available() {

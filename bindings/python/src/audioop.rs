@@ -6,7 +6,7 @@ use pyo3::types::PyBytes;
 use teledsp::g711;
 use teledsp::resample::{Quality, Resampler};
 
-use crate::buffer::{Buffer, as_i16, new_bytes, with_i16_out};
+use crate::buffer::{as_i16, new_bytes, with_buffer, with_i16_out};
 use crate::g711::{decode, encode};
 use crate::resample::rate;
 use crate::{ConfigError, to_py};
@@ -136,11 +136,12 @@ fn ratecv<'py>(
         }
         s.clone()
     };
-    let buf = Buffer::get(fragment)?;
-    let bytes = buf.pcm16("fragment")?;
-    let n_out = r.output_len(bytes.len() / 2);
-    let out = new_bytes(fragment.py(), n_out * 2, bytes.len(), |out| {
-        with_i16_out(out, |o| r.process_i16(&as_i16(bytes), o)).map(|_| ())
+    let out = with_buffer(fragment, |buf| {
+        let bytes = buf.pcm16("fragment")?;
+        let n_out = r.output_len(bytes.len() / 2);
+        new_bytes(fragment.py(), n_out * 2, bytes.len(), |out| {
+            with_i16_out(out, |o| r.process_i16(&as_i16(bytes), o)).map(|_| ())
+        })
     })?;
     Ok((out, RatecvState { inner: r }))
 }

@@ -5,7 +5,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PyString};
 use teledsp::bridge::{BridgeConfig, TwilioBridge};
 
-use crate::buffer::Buffer;
+use crate::buffer::with_buffer;
 use crate::{MalformedMessageError, to_py};
 
 /// A text message as `&str`: str as is, bytes-like checked as UTF-8.
@@ -13,10 +13,11 @@ fn with_text<R>(message: &Bound<'_, PyAny>, f: impl FnOnce(&str) -> PyResult<R>)
     if let Ok(s) = message.cast::<PyString>() {
         return f(s.to_str()?);
     }
-    let buf = Buffer::get(message)?;
-    let text = std::str::from_utf8(buf.bytes())
-        .map_err(|e| MalformedMessageError::new_err(format!("message is not UTF-8 text: {e}")))?;
-    f(text)
+    with_buffer(message, |buf| {
+        let text = std::str::from_utf8(buf.bytes())
+            .map_err(|e| MalformedMessageError::new_err(format!("message is not UTF-8 text: {e}")))?;
+        f(text)
+    })
 }
 
 /// One call's bridge between Twilio Media Streams and OpenAI Realtime.

@@ -27,98 +27,104 @@ pub enum Elem {
     F32,
 }
 
-/// A held `Py_buffer`, released on drop (with the GIL: `'py` ties it to it).
-pub struct Buffer<'py> {
-    // Boxed: the exporter may keep pointers into the struct until release.
-    view: Box<ffi::Py_buffer>,
-    elem: Elem,
-    _py: Python<'py>,
+/// Calls `f` with `obj`'s contents borrowed in place: `bytes` directly (the
+/// per-frame case, no buffer protocol), anything else through a C-contiguous
+/// `Py_buffer` that lives on this stack frame and is released on return.
+pub fn with_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(View<'_>) -> PyResult<R>) -> PyResult<R> {
+    if let Ok(b) = obj.cast_exact::<PyBytes>() {
+        return f(View { bytes: b.as_bytes(), elem: Elem::Byte });
+    }
+    struct Held(ffi::Py_buffer);
+    impl Drop for Held {
+        fn drop(&mut self) {
+            // SAFETY: filled by a successful PyObject_GetBuffer, released
+            // once, with the GIL held (we are inside a call from Python).
+            unsafe { ffi::PyBuffer_Release(&mut self.0) }
+        }
+    }
+    let mut raw = ffi::Py_buffer::new();
+    let flags = ffi::PyBUF_FORMAT | ffi::PyBUF_C_CONTIGUOUS;
+    // SAFETY: `obj` is live (GIL held) and `raw` is a valid, writable Py_buffer.
+    if unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &mut raw, flags) } != 0 {
+        return Err(PyErr::fetch(obj.py()));
+    }
+    // Not moved after this point: `held` stays in this frame until `f` returns.
+    let held = Held(raw);
+    let view = &held.0;
+    let elem = parse_format(view)?;
+    let len = view.len as usize;
+    let bytes = if len == 0 {
+        &[][..]
+    } else {
+        // SAFETY: the exporter guarantees `len` readable contiguous bytes at
+        // `buf` until release, which happens after `f` returns.
+        unsafe { std::slice::from_raw_parts(view.buf as *const u8, len) }
+    };
+    f(View { bytes, elem })
 }
 
-impl<'py> Buffer<'py> {
-    /// Borrows `obj`'s buffer; C-contiguous or a `BufferError` from the exporter.
-    pub fn get(obj: &Bound<'py, PyAny>) -> PyResult<Self> {
-        let mut view = Box::new(ffi::Py_buffer::new());
-        let flags = ffi::PyBUF_FORMAT | ffi::PyBUF_C_CONTIGUOUS;
-        // SAFETY: `obj` is a live object (we hold the GIL through `'py`) and
-        // `view` is a valid, writable Py_buffer.
-        if unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, flags) } != 0 {
-            return Err(PyErr::fetch(obj.py()));
-        }
-        // From here on `Drop` releases the view, also on the error below.
-        let mut b = Buffer { view, elem: Elem::Byte, _py: obj.py() };
-        b.elem = b.parse_format()?;
-        Ok(b)
+fn parse_format(view: &ffi::Py_buffer) -> PyResult<Elem> {
+    let fmt = if view.format.is_null() {
+        "B"
+    } else {
+        // SAFETY: a non-null format is a NUL-terminated string owned by the view.
+        unsafe { CStr::from_ptr(view.format) }.to_str().unwrap_or("?")
+    };
+    // '@', '=' and '<' are all little-endian here (see the compile_error in lib.rs).
+    let code = fmt.strip_prefix(['@', '=', '<']).unwrap_or(fmt);
+    match (code, view.itemsize) {
+        ("B" | "b" | "c", 1) => Ok(Elem::Byte),
+        ("h", 2) => Ok(Elem::I16),
+        ("f", 4) => Ok(Elem::F32),
+        _ => Err(PyTypeError::new_err(format!(
+            "unsupported buffer element format '{fmt}' ({} bytes per item); \
+             expected bytes/uint8, int16 or float32, little-endian",
+            view.itemsize
+        ))),
     }
+}
 
-    fn parse_format(&self) -> PyResult<Elem> {
-        let fmt = if self.view.format.is_null() {
-            "B"
-        } else {
-            // SAFETY: a non-null format is a NUL-terminated string owned by the view.
-            unsafe { CStr::from_ptr(self.view.format) }.to_str().unwrap_or("?")
-        };
-        // '@', '=' and '<' are all little-endian here (see the compile_error in lib.rs).
-        let code = fmt.strip_prefix(['@', '=', '<']).unwrap_or(fmt);
-        match (code, self.view.itemsize) {
-            ("B" | "b" | "c", 1) => Ok(Elem::Byte),
-            ("h", 2) => Ok(Elem::I16),
-            ("f", 4) => Ok(Elem::F32),
-            _ => Err(PyTypeError::new_err(format!(
-                "unsupported buffer element format '{fmt}' ({} bytes per item); \
-                 expected bytes/uint8, int16 or float32, little-endian",
-                self.view.itemsize
-            ))),
-        }
-    }
+/// A borrowed buffer: its bytes and what its elements are.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    bytes: &'a [u8],
+    elem: Elem,
+}
 
+impl<'a> View<'a> {
     /// The element type.
     pub fn elem(&self) -> Elem {
         self.elem
     }
 
     /// The whole buffer as bytes.
-    pub fn bytes(&self) -> &[u8] {
-        let len = self.view.len as usize;
-        if len == 0 {
-            return &[];
-        }
-        // SAFETY: the exporter guarantees `len` readable contiguous bytes at
-        // `buf` until release, which `Drop` does after this borrow ends.
-        unsafe { std::slice::from_raw_parts(self.view.buf as *const u8, len) }
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
     }
 
     /// The bytes of 16-bit PCM: raw bytes (even count) or int16 items.
-    pub fn pcm16(&self, what: &str) -> PyResult<&[u8]> {
+    pub fn pcm16(&self, what: &str) -> PyResult<&'a [u8]> {
         match self.elem {
             Elem::F32 => Err(PyTypeError::new_err(format!(
                 "{what} must be 16-bit PCM (bytes or int16), got float32; Resampler.process takes float32"
             ))),
-            _ if !self.bytes().len().is_multiple_of(2) => Err(InvalidLengthError::new_err(format!(
+            _ if !self.bytes.len().is_multiple_of(2) => Err(InvalidLengthError::new_err(format!(
                 "{what} has {} bytes, not a whole number of 16-bit samples",
-                self.bytes().len()
+                self.bytes.len()
             ))),
-            _ => Ok(self.bytes()),
+            _ => Ok(self.bytes),
         }
     }
 
     /// The bytes of 8-bit G.711 codes: raw bytes only.
-    pub fn codes(&self, what: &str) -> PyResult<&[u8]> {
+    pub fn codes(&self, what: &str) -> PyResult<&'a [u8]> {
         match self.elem {
-            Elem::Byte => Ok(self.bytes()),
+            Elem::Byte => Ok(self.bytes),
             Elem::I16 => Err(PyTypeError::new_err(format!(
                 "{what} is G.711 (one byte per sample), got int16 samples; did you mean an encode function?"
             ))),
             Elem::F32 => Err(PyTypeError::new_err(format!("{what} is G.711 (one byte per sample), got float32"))),
         }
-    }
-}
-
-impl Drop for Buffer<'_> {
-    fn drop(&mut self) {
-        // SAFETY: the view was filled by a successful PyObject_GetBuffer and
-        // is released once; the GIL is held (`'py`).
-        unsafe { ffi::PyBuffer_Release(&mut *self.view) }
     }
 }
 

@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use teledsp::frame::{Flush, Format, Framer};
 
-use crate::buffer::Buffer;
+use crate::buffer::with_buffer;
 use crate::{ConfigError, to_py};
 
 /// Cuts a byte stream into frames of exactly `frame_bytes` bytes, carrying
@@ -57,9 +57,11 @@ impl PyFramer {
     /// Feeds a chunk of any size (any buffer); returns the completed frames.
     fn push<'py>(&mut self, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let py = data.py();
-        let buf = Buffer::get(data)?;
         let mut frames = Vec::new();
-        self.inner.push(buf.bytes(), |f| frames.push(PyBytes::new(py, f)));
+        with_buffer(data, |buf| {
+            self.inner.push(buf.bytes(), |f| frames.push(PyBytes::new(py, f)));
+            Ok(())
+        })?;
         PyList::new(py, frames)
     }
 

@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use teledsp::{Error, g711};
 
-use crate::buffer::{Buffer, as_i16, new_bytes, with_i16_out};
+use crate::buffer::{as_i16, new_bytes, with_buffer, with_i16_out};
 
 type EncodeFn = fn(&[i16], &mut [u8]) -> Result<(), Error>;
 type DecodeFn = fn(&[u8], &mut [i16]) -> Result<(), Error>;
@@ -12,22 +12,25 @@ type TranscodeFn = fn(&[u8], &mut [u8]) -> Result<(), Error>;
 
 /// PCM16 buffer in, one code byte per sample out.
 pub fn encode<'py>(pcm: &Bound<'py, PyAny>, what: &str, f: EncodeFn) -> PyResult<Bound<'py, PyBytes>> {
-    let buf = Buffer::get(pcm)?;
-    let bytes = buf.pcm16(what)?;
-    new_bytes(pcm.py(), bytes.len() / 2, bytes.len(), |out| f(&as_i16(bytes), out))
+    with_buffer(pcm, |buf| {
+        let bytes = buf.pcm16(what)?;
+        new_bytes(pcm.py(), bytes.len() / 2, bytes.len(), |out| f(&as_i16(bytes), out))
+    })
 }
 
 /// Code bytes in, PCM16 little-endian bytes out.
 pub fn decode<'py>(data: &Bound<'py, PyAny>, what: &str, f: DecodeFn) -> PyResult<Bound<'py, PyBytes>> {
-    let buf = Buffer::get(data)?;
-    let codes = buf.codes(what)?;
-    new_bytes(data.py(), codes.len() * 2, codes.len(), |out| with_i16_out(out, |o| f(codes, o)))
+    with_buffer(data, |buf| {
+        let codes = buf.codes(what)?;
+        new_bytes(data.py(), codes.len() * 2, codes.len(), |out| with_i16_out(out, |o| f(codes, o)))
+    })
 }
 
 fn transcode<'py>(data: &Bound<'py, PyAny>, what: &str, f: TranscodeFn) -> PyResult<Bound<'py, PyBytes>> {
-    let buf = Buffer::get(data)?;
-    let codes = buf.codes(what)?;
-    new_bytes(data.py(), codes.len(), codes.len(), |out| f(codes, out))
+    with_buffer(data, |buf| {
+        let codes = buf.codes(what)?;
+        new_bytes(data.py(), codes.len(), codes.len(), |out| f(codes, out))
+    })
 }
 
 /// G.711 mu-law encode (ITU-exact): 16-bit little-endian PCM in (any

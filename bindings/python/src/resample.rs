@@ -5,7 +5,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes};
 use teledsp::resample::{Quality, Resampler as Inner};
 
-use crate::buffer::{Buffer, Elem, as_f32, as_i16, maybe_detached, new_bytes, with_f32_out, with_i16_out};
+use crate::buffer::{Elem, as_f32, as_i16, maybe_detached, new_bytes, with_buffer, with_f32_out, with_i16_out};
 use crate::{InvalidLengthError, UnsupportedRateError, to_py};
 
 /// A Python int as a sample rate, with a clear error for nonsense.
@@ -74,59 +74,64 @@ impl PyResampler {
     /// array in, float32 array out.
     fn process<'py>(&mut self, pcm: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let py = pcm.py();
-        let buf = Buffer::get(pcm)?;
         let r = &mut self.inner;
-        if buf.elem() == Elem::F32 {
-            let bytes = buf.bytes();
-            let n = r.output_len(bytes.len() / 4);
-            return f32_array(py, n, bytes.len(), |o| r.process_f32(&as_f32(bytes), o));
-        }
-        let bytes = buf.pcm16("pcm")?;
-        let n = r.output_len(bytes.len() / 2);
-        let out = new_bytes(py, n * 2, bytes.len(), |out| {
-            with_i16_out(out, |o| r.process_i16(&as_i16(bytes), o)).map(|_| ())
-        })?;
-        Ok(out.into_any())
+        with_buffer(pcm, |buf| {
+            if buf.elem() == Elem::F32 {
+                let bytes = buf.bytes();
+                let n = r.output_len(bytes.len() / 4);
+                return f32_array(py, n, bytes.len(), |o| r.process_f32(&as_f32(bytes), o));
+            }
+            let bytes = buf.pcm16("pcm")?;
+            let n = r.output_len(bytes.len() / 2);
+            let out = new_bytes(py, n * 2, bytes.len(), |out| {
+                with_i16_out(out, |o| r.process_i16(&as_i16(bytes), o)).map(|_| ())
+            })?;
+            Ok(out.into_any())
+        })
     }
 
     /// G.711 mu-law in (decoded and resampled in one pass), PCM16 bytes out.
     fn process_from_ulaw<'py>(&mut self, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-        let buf = Buffer::get(data)?;
-        let codes = buf.codes("data")?;
         let r = &mut self.inner;
-        let n = r.output_len(codes.len());
-        new_bytes(data.py(), n * 2, codes.len(), |out| {
-            with_i16_out(out, |o| r.process_ulaw_to_i16(codes, o)).map(|_| ())
+        with_buffer(data, |buf| {
+            let codes = buf.codes("data")?;
+            let n = r.output_len(codes.len());
+            new_bytes(data.py(), n * 2, codes.len(), |out| {
+                with_i16_out(out, |o| r.process_ulaw_to_i16(codes, o)).map(|_| ())
+            })
         })
     }
 
     /// G.711 A-law in, PCM16 bytes out.
     fn process_from_alaw<'py>(&mut self, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-        let buf = Buffer::get(data)?;
-        let codes = buf.codes("data")?;
         let r = &mut self.inner;
-        let n = r.output_len(codes.len());
-        new_bytes(data.py(), n * 2, codes.len(), |out| {
-            with_i16_out(out, |o| r.process_alaw_to_i16(codes, o)).map(|_| ())
+        with_buffer(data, |buf| {
+            let codes = buf.codes("data")?;
+            let n = r.output_len(codes.len());
+            new_bytes(data.py(), n * 2, codes.len(), |out| {
+                with_i16_out(out, |o| r.process_alaw_to_i16(codes, o)).map(|_| ())
+            })
         })
     }
 
     /// PCM16 in, resampled and G.711 mu-law encoded (ITU-exact) in one pass.
     fn process_to_ulaw<'py>(&mut self, pcm: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-        let buf = Buffer::get(pcm)?;
-        let bytes = buf.pcm16("pcm")?;
         let r = &mut self.inner;
-        let n = r.output_len(bytes.len() / 2);
-        new_bytes(pcm.py(), n, bytes.len(), |o| r.process_i16_to_ulaw(&as_i16(bytes), o).map(|_| ()))
+        with_buffer(pcm, |buf| {
+            let bytes = buf.pcm16("pcm")?;
+            let n = r.output_len(bytes.len() / 2);
+            new_bytes(pcm.py(), n, bytes.len(), |o| r.process_i16_to_ulaw(&as_i16(bytes), o).map(|_| ()))
+        })
     }
 
     /// PCM16 in, resampled and G.711 A-law encoded in one pass.
     fn process_to_alaw<'py>(&mut self, pcm: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-        let buf = Buffer::get(pcm)?;
-        let bytes = buf.pcm16("pcm")?;
         let r = &mut self.inner;
-        let n = r.output_len(bytes.len() / 2);
-        new_bytes(pcm.py(), n, bytes.len(), |o| r.process_i16_to_alaw(&as_i16(bytes), o).map(|_| ()))
+        with_buffer(pcm, |buf| {
+            let bytes = buf.pcm16("pcm")?;
+            let n = r.output_len(bytes.len() / 2);
+            new_bytes(pcm.py(), n, bytes.len(), |o| r.process_i16_to_alaw(&as_i16(bytes), o).map(|_| ()))
+        })
     }
 
     /// Ends the stream: the samples still inside the filter, as PCM16 bytes

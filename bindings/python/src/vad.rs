@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use teledsp::vad::{Vad, VadConfig, VadEvent};
 
-use crate::buffer::{Buffer, as_i16};
+use crate::buffer::{as_i16, with_buffer};
 use crate::to_py;
 
 /// A speech start or end. `at_ms` is stream time: for "speech_start", the
@@ -78,15 +78,12 @@ impl PyVad {
     /// Speech probability (0..1) of one frame of 16-bit PCM, and one step of
     /// the event machine (see `event`).
     fn process(&mut self, frame: &Bound<'_, PyAny>) -> PyResult<f32> {
-        let buf = Buffer::get(frame)?;
-        let pcm = as_i16(buf.pcm16("frame")?);
-        self.inner.process(&pcm).map_err(to_py)
+        with_buffer(frame, |buf| self.inner.process(&as_i16(buf.pcm16("frame")?)).map_err(to_py))
     }
 
     /// As `process`, on one frame of mu-law bytes (sample_rate 8000 only).
     fn process_ulaw(&mut self, frame: &Bound<'_, PyAny>) -> PyResult<f32> {
-        let buf = Buffer::get(frame)?;
-        self.inner.process_ulaw(buf.codes("frame")?).map_err(to_py)
+        with_buffer(frame, |buf| self.inner.process_ulaw(buf.codes("frame")?).map_err(to_py))
     }
 
     /// The event the last `process` produced, or None.
