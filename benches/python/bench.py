@@ -13,6 +13,7 @@ and returns numpy arrays, teledsp goes bytes -> bytes as a relay does.
 
 import argparse
 import base64
+import itertools
 import json
 import os
 import platform
@@ -35,24 +36,16 @@ with warnings.catch_warnings():
 REPEATS = 7
 
 
-def timeit(fn, min_time=0.02):
-    """Seconds per call of fn()."""
-    n = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        dt = time.perf_counter() - t0
-        if dt >= min_time:
-            break
-        n *= 2 if dt == 0 else max(2, int(min_time / dt * 1.2))
-    best = dt / n
-    for _ in range(REPEATS - 1):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / n)
-    return best
+def timeit(stmt, ns, min_time=0.02):
+    """Seconds per execution of the statement `stmt` (names from `ns`): the
+    best of REPEATS calibrated loops, as the timeit module does it. Statements
+    rather than lambdas, so that a call costs what it costs in a relay."""
+    import timeit as _t
+
+    timer = _t.Timer(stmt, globals=ns)
+    n, _ = timer.autorange()
+    n = max(1, int(n * min_time / 0.2))
+    return min(timer.repeat(REPEATS, n)) / n
 
 
 def cpu_name():
@@ -113,8 +106,12 @@ def main():
     lut_enc = np.frombuffer(teledsp.ulaw_encode(np.arange(65536, dtype=np.uint16).astype(np.int16)), dtype=np.uint8)
     lut_enc = lut_enc[np.arange(65536, dtype=np.uint16).astype(np.int16).astype(np.uint16).argsort()]
 
-    def T(fn):
-        return timeit(fn, min_time)
+    ns = dict(teledsp=teledsp, audioop=audioop, np=np, pcm8=pcm8, ulaw=ulaw, bulk=bulk, bulk_u=bulk_u,
+              lut_dec=lut_dec, lut_enc=lut_enc, enc=teledsp.ulaw_encode, dec=teledsp.ulaw_decode,
+              lin2ulaw=getattr(audioop, "lin2ulaw", None), ulaw2lin=getattr(audioop, "ulaw2lin", None))
+
+    def T(stmt, **extra):
+        return timeit(stmt, {**ns, **extra}, min_time)
 
     print(f"Machine: {cpu_name()}, {os.cpu_count()} CPUs; Python {platform.python_version()}; "
           f"teledsp {teledsp.__version__} ({teledsp.ISA}); numpy {np.__version__}; soxr {soxr.__version__}; "
@@ -122,18 +119,18 @@ def main():
 
     codec = Table("G.711 (mu-law)", "Time per call; a frame is 20 ms at 8 kHz (160 samples), bulk is 60 s.")
     if audioop:
-        codec.add("decode, 20 ms frame", T(lambda: teledsp.ulaw_decode(ulaw)),
-                  [("audioop.ulaw2lin", T(lambda: audioop.ulaw2lin(ulaw, 2))),
-                   ("numpy LUT", T(lambda: lut_dec[np.frombuffer(ulaw, np.uint8)].tobytes()))], target=1)
-        codec.add("encode, 20 ms frame", T(lambda: teledsp.ulaw_encode(pcm8)),
-                  [("audioop.lin2ulaw", T(lambda: audioop.lin2ulaw(pcm8, 2))),
-                   ("numpy LUT", T(lambda: lut_enc[np.frombuffer(pcm8, np.uint16)].tobytes()))], target=10)
-        codec.add("encode, 60 s bulk", T(lambda: teledsp.ulaw_encode(bulk)),
-                  [("audioop.lin2ulaw", T(lambda: audioop.lin2ulaw(bulk, 2))),
-                   ("numpy LUT", T(lambda: lut_enc[np.frombuffer(bulk, np.uint16)].tobytes()))], target=25)
-        codec.add("decode, 60 s bulk", T(lambda: teledsp.ulaw_decode(bulk_u)),
-                  [("audioop.ulaw2lin", T(lambda: audioop.ulaw2lin(bulk_u, 2))),
-                   ("numpy LUT", T(lambda: lut_dec[np.frombuffer(bulk_u, np.uint8)].tobytes()))])
+        codec.add("decode, 20 ms frame", T("dec(ulaw)"),
+                  [("audioop.ulaw2lin", T("ulaw2lin(ulaw, 2)")),
+                   ("numpy LUT", T("lut_dec[np.frombuffer(ulaw, np.uint8)].tobytes()"))], target=1)
+        codec.add("encode, 20 ms frame", T("enc(pcm8)"),
+                  [("audioop.lin2ulaw", T("lin2ulaw(pcm8, 2)")),
+                   ("numpy LUT", T("lut_enc[np.frombuffer(pcm8, np.uint16)].tobytes()"))], target=10)
+        codec.add("encode, 60 s bulk", T("enc(bulk)"),
+                  [("audioop.lin2ulaw", T("lin2ulaw(bulk, 2)")),
+                   ("numpy LUT", T("lut_enc[np.frombuffer(bulk, np.uint16)].tobytes()"))], target=25)
+        codec.add("decode, 60 s bulk", T("dec(bulk_u)"),
+                  [("audioop.ulaw2lin", T("ulaw2lin(bulk_u, 2)")),
+                   ("numpy LUT", T("lut_dec[np.frombuffer(bulk_u, np.uint8)].tobytes()"))])
     codec.print()
 
     rs = Table("Resampling, streaming, 20 ms chunks",
@@ -141,19 +138,15 @@ def main():
                "soxr HQ has ~67 ms latency, VHQ ~41 ms.")
     for a, b, chunk in ((8000, 24000, pcm8), (24000, 8000, pcm24)):
         ours_r = teledsp.Resampler(a, b)
-        ours = T(lambda: ours_r.process(chunk))
+        ours = T("process(chunk)", process=ours_r.process, chunk=chunk)
         arr = np.frombuffer(chunk, np.int16)
         peers = []
         for q in ("HQ", "VHQ"):
             s = soxr.ResampleStream(a, b, 1, dtype="int16", quality=q)
-            peers.append((f"soxr.ResampleStream {q}", T(lambda s=s: s.resample_chunk(arr))))
+            peers.append((f"soxr.ResampleStream {q}", T("resample_chunk(arr)", resample_chunk=s.resample_chunk, arr=arr)))
         if audioop:
-            st = [None]
-
-            def rcv():
-                out, st[0] = audioop.ratecv(chunk, 2, 1, a, b, st[0])
-
-            peers.append(("audioop.ratecv (no filter)", T(rcv)))
+            rcv = "out, st[0] = ratecv(chunk, 2, 1, a, b, st[0])"
+            peers.append(("audioop.ratecv (no filter)", T(rcv, ratecv=audioop.ratecv, chunk=chunk, a=a, b=b, st=[None])))
         rs.add(f"{a // 1000}k -> {b // 1000}k ({0.02 / ours:,.0f}x realtime)", ours, peers, target=5)
     rs.print()
 
@@ -168,11 +161,7 @@ def main():
                          "delta": base64.b64encode(delta_pcm).decode()})
     bridge = teledsp.TwilioBridge()
     bridge.twilio_to_openai(json.dumps({"event": "start", "start": {"streamSid": sid, "callSid": "CA1"}, "streamSid": sid}))
-    it = [0]
-
-    def ours_up():
-        it[0] = (it[0] + 1) % 50
-        return bridge.twilio_to_openai(tw_msgs[it[0]])
+    msgs = itertools.cycle(tw_msgs)
 
     msg_t = Table("Bridge, per message", "Twilio `media` (20 ms) -> OpenAI `input_audio_buffer.append`; OpenAI "
                   "delta (100 ms at 24 kHz) -> five 160-byte Twilio `media` frames + `mark`. The Python pipeline "
@@ -181,9 +170,8 @@ def main():
         up = soxr.ResampleStream(8000, 24000, 1, dtype="int16", quality="HQ")
         down = soxr.ResampleStream(24000, 8000, 1, dtype="int16", quality="HQ")
 
-        def py_up():
-            it[0] = (it[0] + 1) % 50
-            m = json.loads(tw_msgs[it[0]])
+        def py_up(text):
+            m = json.loads(text)
             if m["event"] == "media":
                 pcm = audioop.ulaw2lin(base64.b64decode(m["media"]["payload"]), 2)
                 out = up.resample_chunk(np.frombuffer(pcm, np.int16)).tobytes()
@@ -192,8 +180,8 @@ def main():
         pending = bytearray()
         marks = [0]
 
-        def py_down():
-            m = json.loads(oa_msg)
+        def py_down(text):
+            m = json.loads(text)
             out = []
             if m["type"] == "response.output_audio.delta":
                 pcm = down.resample_chunk(np.frombuffer(base64.b64decode(m["delta"]), np.int16)).tobytes()
@@ -206,8 +194,10 @@ def main():
                 out.append(json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": f"m{marks[0]}"}}))
             return out
 
-        msg_t.add("Twilio -> OpenAI", T(ours_up), [("Python pipeline", T(py_up))], target=5)
-        msg_t.add("OpenAI -> Twilio", T(lambda: bridge.openai_to_twilio(oa_msg)), [("Python pipeline", T(py_down))], target=5)
+        msg_t.add("Twilio -> OpenAI", T("t2o(next(msgs))", t2o=bridge.twilio_to_openai, msgs=msgs),
+                  [("Python pipeline", T("py_up(next(msgs))", py_up=py_up, msgs=msgs))], target=5)
+        msg_t.add("OpenAI -> Twilio", T("o2t(oa_msg)", o2t=bridge.openai_to_twilio, oa_msg=oa_msg),
+                  [("Python pipeline", T("py_down(oa_msg)", py_down=py_down, oa_msg=oa_msg))], target=5)
     msg_t.print()
 
     print("\n### Targets\n")
