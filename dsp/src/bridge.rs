@@ -15,10 +15,11 @@
 //! `input_audio_buffer.speech_started` becomes a Twilio `clear` (and drops
 //! the carried remainder). Other server events produce nothing.
 
+use std::borrow::Cow;
+
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64_simd::STANDARD as B64;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::error::Error;
 use crate::frame::{Format, Framer};
@@ -83,11 +84,14 @@ pub struct BridgeConfig {
     pub quality: Quality,
 }
 
+// Strings are `Cow`: borrowed from the message unless it escapes them
+// (`\/` is legal JSON for `/`, which base64 uses).
 #[derive(Deserialize)]
 struct TwilioMsg<'a> {
-    event: &'a str,
-    #[serde(rename = "streamSid")]
-    stream_sid: Option<String>,
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(rename = "streamSid", borrow)]
+    stream_sid: Option<Cow<'a, str>>,
     #[serde(borrow)]
     media: Option<TwilioMedia<'a>>,
     start: Option<TwilioStart>,
@@ -96,7 +100,8 @@ struct TwilioMsg<'a> {
 
 #[derive(Deserialize)]
 struct TwilioMedia<'a> {
-    payload: &'a str,
+    #[serde(borrow)]
+    payload: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
@@ -116,9 +121,24 @@ struct TwilioMark {
 
 #[derive(Deserialize)]
 struct OpenAiMsg<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    delta: Option<&'a str>,
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    delta: Option<Cow<'a, str>>,
+}
+
+/// Decodes base64 onto the end of `out`; on failure, the `base64` crate's
+/// account of the first bad symbol (the SIMD decoder only says "invalid").
+fn b64_decode(what: &'static str, text: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+    B64.decode_append(text.as_bytes(), out).map_err(|_| match base64::engine::general_purpose::STANDARD.decode(text) {
+        Err(e) => Error::malformed_by(what, e),
+        Ok(_) => Error::malformed(what),
+    })
+}
+
+/// A JSON string literal, quotes included.
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a str always serializes")
 }
 
 /// One call's bridge. See the module docs.
@@ -139,6 +159,8 @@ struct OpenAiMsg<'a> {
 pub struct TwilioBridge {
     cfg: BridgeConfig,
     stream_sid: Option<String>,
+    /// `stream_sid` as a JSON literal, spliced into every outgoing message.
+    sid_json: String,
     call_sid: Option<String>,
     custom_parameters: serde_json::Map<String, serde_json::Value>,
     up: Resampler,
@@ -158,6 +180,7 @@ impl TwilioBridge {
         Ok(TwilioBridge {
             cfg,
             stream_sid: None,
+            sid_json: json_str(""),
             call_sid: None,
             custom_parameters: Default::default(),
             up: Resampler::new(8000, 24000, cfg.quality)?,
@@ -202,31 +225,35 @@ impl TwilioBridge {
         let m: TwilioMsg = serde_json::from_str(message)
             .map_err(|e| Error::malformed_by("Twilio message is not the expected JSON", e))?;
         if let Some(sid) = m.stream_sid {
-            self.stream_sid = Some(sid);
+            self.set_stream_sid(&sid);
         }
-        match m.event {
+        match &*m.event {
             "media" => {
                 let media = m.media.ok_or_else(|| Error::malformed("Twilio media message without media.payload"))?;
                 self.bytes.clear();
-                B64.decode_vec(media.payload, &mut self.bytes)
-                    .map_err(|e| Error::malformed_by("Twilio media.payload is not valid base64", e))?;
-                let audio = match self.cfg.audio {
-                    Audio::Pcmu => media.payload.to_string(),
+                b64_decode("Twilio media.payload is not valid base64", &media.payload, &mut self.bytes)?;
+                // Keys in sorted order, as serde_json writes them.
+                let mut out = String::with_capacity(64 + 4 * self.bytes.len() * 6 / 3);
+                out.push_str(r#"{"audio":""#);
+                match self.cfg.audio {
+                    // Valid base64 needs no JSON escaping.
+                    Audio::Pcmu => out.push_str(&media.payload),
                     Audio::Pcm24k => {
                         self.pcm.resize(self.up.output_len(self.bytes.len()), 0);
                         let n = self.up.process_ulaw_to_i16(&self.bytes, &mut self.pcm)?;
                         // Reuse the decode buffer for the little-endian bytes.
                         self.bytes.clear();
                         self.bytes.extend(self.pcm[..n].iter().flat_map(|s| s.to_le_bytes()));
-                        B64.encode(&self.bytes)
+                        B64.encode_append(&self.bytes, &mut out);
                     }
-                };
-                Ok(Some(json!({"type": "input_audio_buffer.append", "audio": audio}).to_string()))
+                }
+                out.push_str(r#"","type":"input_audio_buffer.append"}"#);
+                Ok(Some(out))
             }
             "start" => {
                 let s = m.start.ok_or_else(|| Error::malformed("Twilio start message without start"))?;
                 if let Some(sid) = s.stream_sid {
-                    self.stream_sid = Some(sid);
+                    self.set_stream_sid(&sid);
                 }
                 self.call_sid = s.call_sid;
                 self.custom_parameters = s.custom_parameters;
@@ -245,6 +272,13 @@ impl TwilioBridge {
         }
     }
 
+    fn set_stream_sid(&mut self, sid: &str) {
+        if self.stream_sid.as_deref() != Some(sid) {
+            self.stream_sid = Some(sid.to_owned());
+            self.sid_json = json_str(sid);
+        }
+    }
+
     /// One OpenAI server event in; the Twilio messages to send, in order.
     pub fn openai_to_twilio(&mut self, message: &str) -> Result<Vec<String>, Error> {
         let m: OpenAiMsg = serde_json::from_str(message)
@@ -253,19 +287,18 @@ impl TwilioBridge {
             Api::Ga => "response.output_audio.delta",
             Api::Beta => "response.audio.delta",
         };
-        let sid = self.stream_sid.as_deref().unwrap_or("");
+        let sid = &self.sid_json;
         if m.kind == "input_audio_buffer.speech_started" {
             // The caller talks over the agent: drop queued audio.
             self.framer.reset();
-            return Ok(vec![json!({"event": "clear", "streamSid": sid}).to_string()]);
+            return Ok(vec![format!(r#"{{"event":"clear","streamSid":{sid}}}"#)]);
         }
         if m.kind != delta_type {
             return Ok(Vec::new());
         }
         let delta = m.delta.ok_or_else(|| Error::malformed("OpenAI audio delta without delta"))?;
         self.bytes.clear();
-        B64.decode_vec(delta, &mut self.bytes)
-            .map_err(|e| Error::malformed_by("OpenAI delta is not valid base64", e))?;
+        b64_decode("OpenAI delta is not valid base64", &delta, &mut self.bytes)?;
         let ulaw: &[u8] = match self.cfg.audio {
             Audio::Pcmu => &self.bytes,
             Audio::Pcm24k => {
@@ -281,12 +314,18 @@ impl TwilioBridge {
         };
         let mut out = Vec::new();
         self.framer.push(ulaw, |frame| {
-            out.push(json!({"event": "media", "streamSid": sid, "media": {"payload": B64.encode(frame)}}).to_string());
+            let mut msg = String::with_capacity(80 + sid.len() + frame.len() * 4 / 3);
+            msg.push_str(r#"{"event":"media","media":{"payload":""#);
+            B64.encode_append(frame, &mut msg);
+            msg.push_str(r#""},"streamSid":"#);
+            msg.push_str(sid);
+            msg.push('}');
+            out.push(msg);
         });
         if !out.is_empty() {
             self.marks_sent += 1;
-            let name = format!("teledsp-{}", self.marks_sent);
-            out.push(json!({"event": "mark", "streamSid": sid, "mark": {"name": name}}).to_string());
+            let n = self.marks_sent;
+            out.push(format!(r#"{{"event":"mark","mark":{{"name":"teledsp-{n}"}},"streamSid":{sid}}}"#));
         }
         Ok(out)
     }

@@ -165,3 +165,28 @@ fn settings_parse_from_our_names_and_openais() {
     assert!(e.starts_with("unknown OpenAI audio format; expected one of: pcm24k"), "{e}");
     assert!("GA".parse::<Api>().unwrap_err().to_string().contains("ga, beta"));
 }
+
+#[test]
+fn escaped_json_strings_are_read_like_plain_ones() {
+    // `\/` is legal JSON for `/`; base64 payloads are full of slashes.
+    let mut a = TwilioBridge::new(Default::default()).unwrap();
+    let mut b = TwilioBridge::new(Default::default()).unwrap();
+    let payload = format!("{}/w==", "/".repeat(212));
+    let plain = format!(r#"{{"event":"media","media":{{"payload":"{payload}"}},"streamSid":"MZ1"}}"#);
+    let escaped = plain.replace('/', r"\/").replace("media", r"\u006dedia");
+    assert_eq!(a.twilio_to_openai(&plain).unwrap(), b.twilio_to_openai(&escaped).unwrap());
+    let delta = B64.encode([0u8; 960]);
+    let plain = format!(r#"{{"type":"response.output_audio.delta","delta":"{delta}"}}"#);
+    let escaped = plain.replace('/', r"\/").replace("delta\"", r#"d\u0065lta""#);
+    assert_eq!(a.openai_to_twilio(&plain).unwrap(), b.openai_to_twilio(&escaped).unwrap());
+}
+
+#[test]
+fn stream_sids_that_need_escaping_stay_valid_json() {
+    let mut b = TwilioBridge::new(Default::default()).unwrap();
+    b.twilio_to_openai(r#"{"event":"start","start":{"streamSid":"MZ\"x\\y"},"streamSid":"MZ\"x\\y"}"#).unwrap();
+    for msg in b.openai_to_twilio(r#"{"type":"input_audio_buffer.speech_started"}"#).unwrap() {
+        let v: Value = serde_json::from_str(&msg).unwrap();
+        assert_eq!(v["streamSid"], "MZ\"x\\y");
+    }
+}
