@@ -31,7 +31,8 @@ else
 fi
 
 step "Rust tests (release)"
-cargo test --workspace --release 2>&1 | tee -a "$log"
+# The binding crate is built by maturin and tested by pytest (below).
+cargo test --workspace --exclude teledsp-python --release 2>&1 | tee -a "$log"
 
 step "Python binding: pip install ./bindings/python (maturin, release) into a venv, then pytest"
 venv=target/py-venv
@@ -39,9 +40,11 @@ venv=target/py-venv
 "$venv/bin/pip" install -q --disable-pip-version-check -r bindings/python/tests/requirements.txt
 "$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
 (cd bindings/python && "../../$venv/bin/python" -m pytest -q -p no:cacheprovider tests) 2>&1 | tee -a "$log"
+echo "Python benchmark script, smoke run (figures come from a full run, see README):"
+"$venv/bin/python" benches/python/bench.py --quick >/dev/null
 
 step "benchmarks run once each (criterion test mode, same release build)"
-cargo test --workspace --release --benches >/dev/null
+cargo test --workspace --exclude teledsp-python --release --benches >/dev/null
 
 step "fuzz smoke (${FUZZ_SECONDS}s per target)"
 if cargo +nightly --version >/dev/null 2>&1; then
