@@ -14,6 +14,7 @@ mod bridge;
 mod buffer;
 mod frame;
 mod g711;
+mod raw;
 mod resample;
 mod vad;
 

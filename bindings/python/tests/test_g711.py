@@ -178,3 +178,26 @@ def test_audioop_widths_other_than_2_are_refused_with_the_supported_one():
             f(b"\x00\x00", 1)
         with pytest.raises(ValueError):
             f(b"\x00\x00", 4)
+
+
+CODEC_FUNCTIONS = ("ulaw_encode", "ulaw_decode", "alaw_encode", "alaw_decode", "ulaw_to_alaw", "alaw_to_ulaw")
+
+
+@pytest.mark.parametrize("name", CODEC_FUNCTIONS)
+def test_codec_functions_are_positional_only_builtins(name):
+    # The per-frame codecs are METH_O builtins (no pyo3 argument parsing):
+    # check they still behave as documented builtins do.
+    import inspect
+
+    f = getattr(teledsp, name)
+    param = "pcm" if name.endswith("_encode") else "data"
+    assert str(inspect.signature(f)) == f"({param}, /)"
+    assert f.__module__ == "teledsp._native"
+    assert f.__doc__ and ">>> teledsp." + name in f.__doc__
+    with pytest.raises(TypeError, match="takes exactly one argument"):
+        f()
+    with pytest.raises(TypeError, match="takes exactly one argument"):
+        f(b"", b"")
+    with pytest.raises(TypeError, match="keyword"):
+        f(**{param: b""})
+    assert f(b"") == b""
