@@ -42,7 +42,7 @@ impl core::str::FromStr for Api {
         match s {
             "ga" => Ok(Api::Ga),
             "beta" => Ok(Api::Beta),
-            _ => Err(Error::UnknownName { setting: "OpenAI Realtime API", expected: "ga, beta" }),
+            _ => Err(Error::UnknownName { setting: "OpenAI Realtime API", expected: "ga, beta", actual: s.to_owned() }),
         }
     }
 }
@@ -68,6 +68,7 @@ impl core::str::FromStr for Audio {
             _ => Err(Error::UnknownName {
                 setting: "OpenAI audio format",
                 expected: "pcm24k (audio/pcm, pcm16), pcmu (audio/pcmu, g711_ulaw)",
+                actual: s.to_owned(),
             }),
         }
     }

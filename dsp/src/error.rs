@@ -47,6 +47,8 @@ pub enum Error {
         setting: &'static str,
         /// The names it takes.
         expected: &'static str,
+        /// The name given.
+        actual: String,
     },
     /// A protocol message that could not be used.
     Malformed {
@@ -115,7 +117,9 @@ impl fmt::Display for Error {
             Error::InvalidFrameSize { frame_bytes, sample_bytes } => {
                 write!(f, "frame size {frame_bytes} bytes is not a positive multiple of the {sample_bytes}-byte sample")
             }
-            Error::UnknownName { setting, expected } => write!(f, "unknown {setting}; expected one of: {expected}"),
+            Error::UnknownName { setting, expected, actual } => {
+                write!(f, "unknown {setting} {actual:?}; expected one of: {expected}")
+            }
         }
     }
 }

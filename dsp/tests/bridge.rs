@@ -162,7 +162,7 @@ fn settings_parse_from_our_names_and_openais() {
         assert_eq!(name.parse::<Audio>(), Ok(Audio::Pcmu), "{name}");
     }
     let e = "opus".parse::<Audio>().unwrap_err().to_string();
-    assert!(e.starts_with("unknown OpenAI audio format; expected one of: pcm24k"), "{e}");
+    assert!(e.starts_with("unknown OpenAI audio format \"opus\"; expected one of: pcm24k"), "{e}");
     assert!("GA".parse::<Api>().unwrap_err().to_string().contains("ga, beta"));
 }
 

@@ -123,7 +123,7 @@ fn unsupported_rates_fail_at_construction_with_a_clear_error() {
     }
     let e = "best".parse::<Quality>().unwrap_err();
     assert!(matches!(e, Error::UnknownName { setting: "quality preset", .. }));
-    assert_eq!(e.to_string(), "unknown quality preset; expected one of: telephony, transparent, low_latency");
+    assert_eq!(e.to_string(), "unknown quality preset \"best\"; expected one of: telephony, transparent, low_latency");
 }
 
 #[test]

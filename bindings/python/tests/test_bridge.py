@@ -111,7 +111,7 @@ def test_errors_say_what_was_wrong():
         b.twilio_to_openai(b"\xff\xfe{}")
     with pytest.raises(TypeError):
         b.twilio_to_openai(42)
-    with pytest.raises(teledsp.ConfigError, match="unknown OpenAI Realtime API; expected one of: ga, beta"):
+    with pytest.raises(teledsp.ConfigError, match='unknown OpenAI Realtime API "[^"]*"; expected one of: ga, beta'):
         teledsp.TwilioBridge(api="v2")
     with pytest.raises(teledsp.ConfigError, match="unknown OpenAI audio format"):
         teledsp.TwilioBridge(audio="opus")

@@ -168,7 +168,7 @@ def test_errors_say_what_was_wrong():
         teledsp.Resampler(44100, 8000)
     with pytest.raises(teledsp.UnsupportedRateError, match="in_rate must be > 0, got -8000"):
         teledsp.Resampler(-8000, 8000)
-    with pytest.raises(teledsp.ConfigError, match="unknown quality preset; expected one of: telephony"):
+    with pytest.raises(teledsp.ConfigError, match='unknown quality preset "[a-z_]+"; expected one of: telephony'):
         teledsp.Resampler(8000, 24000, "best")
     r = teledsp.Resampler(8000, 24000)
     with pytest.raises(teledsp.InvalidLengthError, match="pcm has 3 bytes"):

@@ -62,10 +62,11 @@ impl Quality {
 impl core::str::FromStr for Quality {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        Quality::ALL
-            .into_iter()
-            .find(|q| q.name() == s)
-            .ok_or(Error::UnknownName { setting: "quality preset", expected: "telephony, transparent, low_latency" })
+        Quality::ALL.into_iter().find(|q| q.name() == s).ok_or_else(|| Error::UnknownName {
+            setting: "quality preset",
+            expected: "telephony, transparent, low_latency",
+            actual: s.to_owned(),
+        })
     }
 }
 

@@ -1,0 +1,9 @@
+// ESM entry: the native addon is loaded once, by the generated CommonJS
+// loader (index.js), and re-exported with named exports.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const native = require('./index.js');
+
+export const { mulaw, alaw, Resampler, Framer, Vad, TwilioBridge, isa } = native;
+export default native;

@@ -1,0 +1,212 @@
+//! ITU-T G.711 codecs as the `mulaw` and `alaw` namespaces, with the names
+//! and shapes of the `alawmulaw` package (`encode`, `decode`, `encodeSample`,
+//! `decodeSample`) plus allocation-free `encodeInto`/`decodeInto`.
+
+use napi::Env;
+use napi::bindgen_prelude::Unknown;
+use napi_derive::napi;
+use teledsp::{Error as DspError, g711};
+
+use crate::js::{Bytes, Elem, Out, Value, as_i16, new_array, with_i16_out};
+use crate::{Code, Result, err, to_js};
+
+type EncodeFn = fn(&[i16], &mut [u8]) -> std::result::Result<(), DspError>;
+type DecodeFn = fn(&[u8], &mut [i16]) -> std::result::Result<(), DspError>;
+type TranscodeFn = fn(&[u8], &mut [u8]) -> std::result::Result<(), DspError>;
+
+fn encode(env: &Env, samples: &Unknown<'_>, f: EncodeFn) -> Result<Value> {
+    let src = Bytes::arg(samples)?;
+    let pcm = src.pcm16("samples")?;
+    new_array(env, Out::U8, pcm.len() / 2, |out| f(&as_i16(pcm), out).map(|_| out.len()).map_err(to_js))
+}
+
+fn decode(env: &Env, samples: &Unknown<'_>, f: DecodeFn) -> Result<Value> {
+    let src = Bytes::arg(samples)?;
+    let codes = src.codes("samples")?;
+    new_array(env, Out::I16, codes.len(), |out| with_i16_out(out, |o| f(codes, o)).map(|_| codes.len()).map_err(to_js))
+}
+
+fn transcode(env: &Env, samples: &Unknown<'_>, f: TranscodeFn) -> Result<Value> {
+    let src = Bytes::arg(samples)?;
+    let codes = src.codes("samples")?;
+    new_array(env, Out::U8, codes.len(), |out| f(codes, out).map(|_| out.len()).map_err(to_js))
+}
+
+/// The room `dst` has, in `unit`-byte samples, checked against `need`.
+fn room(dst: &Bytes, need: usize, unit: usize) -> Result<()> {
+    let have = dst.bytes().len() / unit;
+    if have < need {
+        return Err(err(Code::InvalidLength, format!("dst ({}) holds {have} samples, src has {need}", dst.kind())));
+    }
+    Ok(())
+}
+
+/// Runs `f(src, dst)` with src copied aside first if the two share memory.
+fn disjoint<R>(src: &[u8], alias: bool, f: impl FnOnce(&[u8]) -> R) -> R {
+    if alias { f(&src.to_vec()) } else { f(src) }
+}
+
+fn encode_into(samples: &Unknown<'_>, dst: &Unknown<'_>, f: EncodeFn) -> Result<u32> {
+    let src = Bytes::arg(samples)?;
+    let mut out = Bytes::arg(dst)?;
+    if out.elem() != Elem::Byte {
+        return Err(err(Code::ArgType, format!("dst must be a Uint8Array or Buffer, got {}", out.kind())));
+    }
+    let alias = !src.disjoint(&out);
+    let pcm = src.pcm16("src")?;
+    let n = pcm.len() / 2;
+    room(&out, n, 1)?;
+    disjoint(pcm, alias, |pcm| f(&as_i16(pcm), &mut out.bytes_mut()[..n])).map_err(to_js)?;
+    Ok(n as u32)
+}
+
+fn decode_into(samples: &Unknown<'_>, dst: &Unknown<'_>, f: DecodeFn) -> Result<u32> {
+    let src = Bytes::arg(samples)?;
+    let mut out = Bytes::arg(dst)?;
+    if out.elem() == Elem::F32 {
+        return Err(err(Code::ArgType, "dst must be an Int16Array or a Buffer for PCM16LE, got Float32Array"));
+    }
+    let alias = !src.disjoint(&out);
+    let codes = src.codes("src")?;
+    let n = codes.len();
+    room(&out, n, 2)?;
+    disjoint(codes, alias, |codes| with_i16_out(&mut out.bytes_mut()[..2 * n], |o| f(codes, o))).map_err(to_js)?;
+    Ok(n as u32)
+}
+
+fn sample_in(sample: f64) -> Result<i16> {
+    if sample.is_finite() && sample.fract() == 0.0 && (-32768.0..=32767.0).contains(&sample) {
+        Ok(sample as i16)
+    } else {
+        Err(err(Code::OutOfRange, format!("sample must be an integer in -32768..=32767, got {sample}")))
+    }
+}
+
+fn code_in(code: f64) -> Result<u8> {
+    if code.is_finite() && code.fract() == 0.0 && (0.0..=255.0).contains(&code) {
+        Ok(code as u8)
+    } else {
+        Err(err(Code::OutOfRange, format!("code must be an integer in 0..=255, got {code}")))
+    }
+}
+
+macro_rules! law {
+    ($ns:literal, $enc:ident, $dec:ident, $enc_into:ident, $dec_into:ident, $enc1:ident, $dec1:ident,
+     $to_other:ident, $to_other_js:literal, $kenc:path, $kdec:path, $ktrans:path, $name:literal) => {
+        #[doc = concat!("G.711 ", $name, " encode (ITU-exact): 16-bit PCM in (`Int16Array`, or a `Buffer`")]
+        /// of PCM16LE), one code per sample out as a new `Uint8Array`.
+        ///
+        /// ```js
+        #[doc = concat!("const { ", $ns, " } = require('teledsp');")]
+        #[doc = concat!($ns, ".encode(new Int16Array([0, 1000, -1000])); // Uint8Array(3)")]
+        /// ```
+        #[napi(namespace = $ns, js_name = "encode", ts_args_type = "samples: Int16Array | Buffer", ts_return_type = "Uint8Array", catch_unwind)]
+        pub fn $enc(env: &Env, samples: Unknown<'_>) -> Result<Value> {
+            encode(env, &samples, $kenc)
+        }
+
+        #[doc = concat!("G.711 ", $name, " decode: one code per sample in (`Uint8Array` or `Buffer`), a new `Int16Array` out.")]
+        ///
+        /// ```js
+        #[doc = concat!("const { ", $ns, " } = require('teledsp');")]
+        #[doc = concat!($ns, ".decode(Buffer.from([0xff, 0x80])); // Int16Array(2)")]
+        /// ```
+        #[napi(namespace = $ns, js_name = "decode", ts_args_type = "samples: Uint8Array | Buffer", ts_return_type = "Int16Array", catch_unwind)]
+        pub fn $dec(env: &Env, samples: Unknown<'_>) -> Result<Value> {
+            decode(env, &samples, $kdec)
+        }
+
+        #[doc = concat!("G.711 ", $name, " encode into a caller's buffer: writes `src.length` codes to the start")]
+        /// of `dst` (a `Uint8Array` or `Buffer` with at least that room) and
+        /// returns how many it wrote. No allocation: reuse `dst` per frame.
+        ///
+        /// ```js
+        #[doc = concat!("const { ", $ns, " } = require('teledsp');")]
+        /// const out = new Uint8Array(160);
+        #[doc = concat!($ns, ".encodeInto(new Int16Array(160), out); // 160")]
+        /// ```
+        #[napi(namespace = $ns, js_name = "encodeInto", ts_args_type = "src: Int16Array | Buffer, dst: Uint8Array | Buffer", catch_unwind)]
+        pub fn $enc_into(src: Unknown<'_>, dst: Unknown<'_>) -> Result<u32> {
+            encode_into(&src, &dst, $kenc)
+        }
+
+        #[doc = concat!("G.711 ", $name, " decode into a caller's buffer: writes `src.length` samples to the start")]
+        /// of `dst` (an `Int16Array`, or a `Buffer` receiving PCM16LE) and
+        /// returns how many samples it wrote.
+        ///
+        /// ```js
+        #[doc = concat!("const { ", $ns, " } = require('teledsp');")]
+        /// const pcm = new Int16Array(160);
+        #[doc = concat!($ns, ".decodeInto(new Uint8Array(160), pcm); // 160")]
+        /// ```
+        #[napi(namespace = $ns, js_name = "decodeInto", ts_args_type = "src: Uint8Array | Buffer, dst: Int16Array | Buffer", catch_unwind)]
+        pub fn $dec_into(src: Unknown<'_>, dst: Unknown<'_>) -> Result<u32> {
+            decode_into(&src, &dst, $kdec)
+        }
+
+        #[doc = concat!("G.711 ", $name, " encode of one sample (an integer in -32768..=32767).")]
+        ///
+        /// ```js
+        #[doc = concat!("require('teledsp').", $ns, ".encodeSample(0);")]
+        /// ```
+        #[napi(namespace = $ns, js_name = "encodeSample", catch_unwind)]
+        pub fn $enc1(sample: f64) -> Result<u32> {
+            let mut out = [0u8];
+            $kenc(&[sample_in(sample)?], &mut out).map_err(to_js)?;
+            Ok(u32::from(out[0]))
+        }
+
+        #[doc = concat!("G.711 ", $name, " decode of one code (an integer in 0..=255).")]
+        ///
+        /// ```js
+        #[doc = concat!("require('teledsp').", $ns, ".decodeSample(0xd5);")]
+        /// ```
+        #[napi(namespace = $ns, js_name = "decodeSample", catch_unwind)]
+        pub fn $dec1(code: f64) -> Result<i32> {
+            let mut out = [0i16];
+            $kdec(&[code_in(code)?], &mut out).map_err(to_js)?;
+            Ok(i32::from(out[0]))
+        }
+
+        #[doc = concat!("Transcodes ", $name, " codes by the G.711 conversion table (not through linear PCM).")]
+        ///
+        /// ```js
+        #[doc = concat!("require('teledsp').", $ns, ".", $to_other_js, "(Buffer.from([0xff]));")]
+        /// ```
+        #[napi(namespace = $ns, js_name = $to_other_js, ts_args_type = "samples: Uint8Array | Buffer", ts_return_type = "Uint8Array", catch_unwind)]
+        pub fn $to_other(env: &Env, samples: Unknown<'_>) -> Result<Value> {
+            transcode(env, &samples, $ktrans)
+        }
+    };
+}
+
+law!(
+    "mulaw",
+    mulaw_encode,
+    mulaw_decode,
+    mulaw_encode_into,
+    mulaw_decode_into,
+    mulaw_encode_sample,
+    mulaw_decode_sample,
+    mulaw_to_alaw,
+    "toAlaw",
+    g711::ulaw_encode,
+    g711::ulaw_decode,
+    g711::ulaw_to_alaw,
+    "mu-law"
+);
+law!(
+    "alaw",
+    alaw_encode,
+    alaw_decode,
+    alaw_encode_into,
+    alaw_decode_into,
+    alaw_encode_sample,
+    alaw_decode_sample,
+    alaw_to_mulaw,
+    "toMulaw",
+    g711::alaw_encode,
+    g711::alaw_decode,
+    g711::alaw_to_ulaw,
+    "A-law"
+);

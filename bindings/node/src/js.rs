@@ -1,0 +1,348 @@
+//! Typed arrays, `Buffer`s and `ArrayBuffer`s borrowed in place as bytes,
+//! and typed arrays created and filled in place.
+//!
+//! Alignment: an `Int16Array` is always 2-byte aligned, but a `Buffer`
+//! holding PCM16LE may start at an odd address (small `Buffer`s are slices
+//! of a shared pool). Such input is copied once to an aligned scratch
+//! vector; output into an odd-aligned `Buffer` goes through a scratch
+//! vector too. Results are the same either way; aligned is faster.
+
+use std::borrow::Cow;
+use std::ptr;
+
+use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, Unknown};
+use napi::{Env, JsValue, ValueType, sys};
+
+use crate::{Code, Result, err, internal};
+
+/// What a view's elements are.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Elem {
+    /// `Uint8Array`, `Int8Array`, `Uint8ClampedArray`, `Buffer`, `ArrayBuffer`.
+    Byte,
+    /// `Int16Array`.
+    I16,
+    /// `Float32Array`.
+    F32,
+}
+
+const TYPED_ARRAY_NAMES: [&str; 11] = [
+    "Int8Array",
+    "Uint8Array",
+    "Uint8ClampedArray",
+    "Int16Array",
+    "Uint16Array",
+    "Int32Array",
+    "Uint32Array",
+    "Float32Array",
+    "Float64Array",
+    "BigInt64Array",
+    "BigUint64Array",
+];
+
+/// Fails with `ERR_INVALID_ARG_TYPE` when a Node-API status is not ok.
+fn check(status: sys::napi_status, what: &str) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(err(Code::Internal, format!("Node-API {what} failed with status {status}")))
+    }
+}
+
+fn type_of(env: sys::napi_env, v: sys::napi_value) -> &'static str {
+    let mut t = 0;
+    // SAFETY: `env` and `v` come from a live call.
+    unsafe { sys::napi_typeof(env, v, &mut t) };
+    match t {
+        sys::ValueType::napi_undefined => "undefined",
+        sys::ValueType::napi_null => "null",
+        sys::ValueType::napi_boolean => "boolean",
+        sys::ValueType::napi_number => "number",
+        sys::ValueType::napi_string => "string",
+        sys::ValueType::napi_symbol => "symbol",
+        sys::ValueType::napi_function => "function",
+        sys::ValueType::napi_bigint => "bigint",
+        _ => {
+            let mut is_array = false;
+            // SAFETY: as above.
+            unsafe { sys::napi_is_array(env, v, &mut is_array) };
+            if is_array { "Array" } else { "object" }
+        }
+    }
+}
+
+/// The memory of a typed array, `Buffer` or `ArrayBuffer` argument, valid
+/// for the duration of the call that received it.
+pub struct Bytes {
+    ptr: *mut u8,
+    len: usize,
+    elem: Elem,
+    kind: &'static str,
+}
+
+impl Bytes {
+    /// Reads a call's argument as a byte view, or says what it got instead.
+    pub fn arg(v: &Unknown<'_>) -> Result<Self> {
+        // SAFETY: an argument of the current call.
+        unsafe { Bytes::from_value(v.value().env, v.raw()) }
+    }
+
+    /// # Safety
+    /// `env` and `v` come from the current call.
+    unsafe fn from_value(env: sys::napi_env, v: sys::napi_value) -> Result<Self> {
+        let mut is_ta = false;
+        check(unsafe { sys::napi_is_typedarray(env, v, &mut is_ta) }, "napi_is_typedarray")?;
+        if is_ta {
+            let (mut ty, mut len, mut data, mut ab, mut off) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+            check(
+                unsafe { sys::napi_get_typedarray_info(env, v, &mut ty, &mut len, &mut data, &mut ab, &mut off) },
+                "napi_get_typedarray_info",
+            )?;
+            let kind = TYPED_ARRAY_NAMES.get(ty as usize).copied().unwrap_or("TypedArray");
+            let (elem, size) = match ty {
+                sys::TypedarrayType::int8_array
+                | sys::TypedarrayType::uint8_array
+                | sys::TypedarrayType::uint8_clamped_array => (Elem::Byte, 1),
+                sys::TypedarrayType::int16_array => (Elem::I16, 2),
+                sys::TypedarrayType::float32_array => (Elem::F32, 4),
+                _ => {
+                    return Err(err(
+                        Code::ArgType,
+                        format!("{kind} is not supported; expected Int16Array, Uint8Array, Buffer or Float32Array"),
+                    ));
+                }
+            };
+            return Ok(Bytes { ptr: data.cast(), len: len * size, elem, kind });
+        }
+        let mut is_ab = false;
+        check(unsafe { sys::napi_is_arraybuffer(env, v, &mut is_ab) }, "napi_is_arraybuffer")?;
+        if is_ab {
+            let (mut data, mut len) = (ptr::null_mut(), 0usize);
+            check(unsafe { sys::napi_get_arraybuffer_info(env, v, &mut data, &mut len) }, "napi_get_arraybuffer_info")?;
+            return Ok(Bytes { ptr: data.cast(), len, elem: Elem::Byte, kind: "ArrayBuffer" });
+        }
+        let got = type_of(env, v);
+        let hint = if got == "Array" { " (wrap a plain array: new Int16Array(array))" } else { "" };
+        Err(err(Code::ArgType, format!("expected a typed array or Buffer, got {got}{hint}")))
+    }
+
+    /// The element type.
+    pub fn elem(&self) -> Elem {
+        self.elem
+    }
+
+    /// The JavaScript type, for messages ("Int16Array", "Uint8Array", ...).
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// All of it, as bytes.
+    pub fn bytes(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: the engine guarantees `len` bytes at `ptr` while the value
+        // is alive, which is at least the current call.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    /// All of it, writable.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        if self.len == 0 {
+            return &mut [];
+        }
+        // SAFETY: as `bytes`; `&mut self` makes this the only Rust view of it
+        // (see `Bytes::disjoint` for two arguments naming the same memory).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+
+    /// The bytes of 16-bit PCM: an `Int16Array`, or bytes of PCM16LE (even count).
+    pub fn pcm16(&self, what: &str) -> Result<&[u8]> {
+        match self.elem {
+            Elem::F32 => Err(err(
+                Code::ArgType,
+                format!("{what} must be 16-bit PCM (Int16Array or Buffer of PCM16LE), got Float32Array"),
+            )),
+            _ if !self.len.is_multiple_of(2) => Err(err(
+                Code::InvalidLength,
+                format!("{what} has {} bytes, not a whole number of 16-bit samples", self.len),
+            )),
+            _ => Ok(self.bytes()),
+        }
+    }
+
+    /// The bytes of 8-bit G.711 codes: a byte array only.
+    pub fn codes(&self, what: &str) -> Result<&[u8]> {
+        match self.elem {
+            Elem::Byte => Ok(self.bytes()),
+            Elem::I16 => Err(err(
+                Code::ArgType,
+                format!("{what} is G.711 (one byte per sample), got Int16Array; did you mean an encode function?"),
+            )),
+            Elem::F32 => Err(err(Code::ArgType, format!("{what} is G.711 (one byte per sample), got Float32Array"))),
+        }
+    }
+
+    /// Whether two arguments share no memory (so one may be read while the
+    /// other is written).
+    pub fn disjoint(&self, other: &Bytes) -> bool {
+        let (a, b) = (self.ptr as usize, other.ptr as usize);
+        self.len == 0 || other.len == 0 || a + self.len <= b || b + other.len <= a
+    }
+}
+
+/// A JavaScript message: a string, or UTF-8 bytes in a `Buffer`/`Uint8Array`.
+pub enum Text {
+    /// Copied out of a JS string.
+    Owned(String),
+    /// Borrowed from a Buffer.
+    Bytes(Bytes),
+}
+
+impl Text {
+    /// The text, or `ERR_TELEDSP_MALFORMED` if the bytes are not UTF-8.
+    pub fn as_str(&self) -> Result<&str> {
+        match self {
+            Text::Owned(s) => Ok(s),
+            Text::Bytes(b) => std::str::from_utf8(b.bytes())
+                .map_err(|e| err(Code::Malformed, format!("message is not UTF-8 text: {e}"))),
+        }
+    }
+}
+
+impl Text {
+    /// Reads a call's argument as a message.
+    pub fn arg(v: &Unknown<'_>) -> Result<Self> {
+        let (env, raw) = (v.value().env, v.raw());
+        if v.get_type().map_err(internal)? == ValueType::String {
+            // SAFETY: a string argument of the current call.
+            return unsafe { String::from_napi_value(env, raw) }.map(Text::Owned).map_err(internal);
+        }
+        // SAFETY: an argument of the current call.
+        match unsafe { Bytes::from_value(env, raw) } {
+            Ok(b) if b.elem == Elem::Byte => Ok(Text::Bytes(b)),
+            Ok(b) => Err(err(Code::ArgType, format!("message must be a string or a Buffer of UTF-8, got {}", b.kind))),
+            Err(_) => Err(err(
+                Code::ArgType,
+                format!("message must be a string or a Buffer of UTF-8, got {}", type_of(env, raw)),
+            )),
+        }
+    }
+}
+
+/// A JavaScript value made here, returned as is.
+pub struct Value(sys::napi_value);
+
+impl ToNapiValue for Value {
+    unsafe fn to_napi_value(_env: sys::napi_env, v: Self) -> napi::Result<sys::napi_value> {
+        Ok(v.0)
+    }
+}
+
+impl TypeName for Value {
+    fn type_name() -> &'static str {
+        "TypedArray"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+/// Typed arrays this binding returns.
+#[derive(Clone, Copy)]
+pub enum Out {
+    U8,
+    I16,
+    F32,
+}
+
+/// A new typed array of `len` elements filled in place by `fill`, which
+/// returns how many elements it wrote (the array is cut to that).
+pub fn new_array(env: &Env, ty: Out, len: usize, fill: impl FnOnce(&mut [u8]) -> Result<usize>) -> Result<Value> {
+    let (size, tty) = match ty {
+        Out::U8 => (1, sys::TypedarrayType::uint8_array),
+        Out::I16 => (2, sys::TypedarrayType::int16_array),
+        Out::F32 => (4, sys::TypedarrayType::float32_array),
+    };
+    let env = env.raw();
+    let (mut data, mut ab) = (ptr::null_mut(), ptr::null_mut());
+    // SAFETY: a live env; V8 zero-fills the new buffer.
+    check(unsafe { sys::napi_create_arraybuffer(env, len * size, &mut data, &mut ab) }, "napi_create_arraybuffer")?;
+    let buf: &mut [u8] = if len == 0 {
+        &mut []
+    } else {
+        // SAFETY: `len * size` writable bytes, owned by the new ArrayBuffer,
+        // which nothing else references yet.
+        unsafe { std::slice::from_raw_parts_mut(data.cast(), len * size) }
+    };
+    let written = fill(buf)?;
+    let mut out = ptr::null_mut();
+    // SAFETY: `written <= len` elements of the array buffer just made.
+    check(
+        unsafe { sys::napi_create_typedarray(env, tty, written.min(len), ab, 0, &mut out) },
+        "napi_create_typedarray",
+    )?;
+    Ok(Value(out))
+}
+
+/// A new `Buffer` holding a copy of `data`.
+pub fn new_buffer(env: &Env, data: &[u8]) -> Result<Value> {
+    let (mut copy, mut out) = (ptr::null_mut(), ptr::null_mut());
+    // SAFETY: a live env; `data` is readable for its length.
+    check(
+        unsafe { sys::napi_create_buffer_copy(env.raw(), data.len(), data.as_ptr().cast(), &mut copy, &mut out) },
+        "napi_create_buffer_copy",
+    )?;
+    Ok(Value(out))
+}
+
+/// Little-endian PCM16 bytes as samples: in place when aligned, else copied.
+pub fn as_i16(bytes: &[u8]) -> Cow<'_, [i16]> {
+    match bytemuck::try_cast_slice(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()),
+    }
+}
+
+/// Native float32 bytes as samples: in place when aligned, else copied.
+pub fn as_f32(bytes: &[u8]) -> Cow<'_, [f32]> {
+    match bytemuck::try_cast_slice(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
+    }
+}
+
+/// Runs `f` on `out` viewed as samples: in place when aligned, else through a copy.
+pub fn with_i16_out<R>(out: &mut [u8], f: impl FnOnce(&mut [i16]) -> R) -> R {
+    match bytemuck::try_cast_slice_mut(out) {
+        Ok(s) => f(s),
+        Err(_) => {
+            let mut tmp = vec![0i16; out.len() / 2];
+            let r = f(&mut tmp);
+            out.copy_from_slice(bytemuck::cast_slice(&tmp));
+            r
+        }
+    }
+}
+
+/// As [`with_i16_out`], for f32 samples.
+pub fn with_f32_out<R>(out: &mut [u8], f: impl FnOnce(&mut [f32]) -> R) -> R {
+    match bytemuck::try_cast_slice_mut(out) {
+        Ok(s) => f(s),
+        Err(_) => {
+            let mut tmp = vec![0f32; out.len() / 4];
+            let r = f(&mut tmp);
+            out.copy_from_slice(bytemuck::cast_slice(&tmp));
+            r
+        }
+    }
+}
+
+/// A JS number that must be a whole number in `0..=max`, or a clear error.
+pub fn whole(name: &str, v: f64, max: u32, code: Code) -> Result<u32> {
+    if v.is_finite() && v.fract() == 0.0 && v >= 0.0 && v <= f64::from(max) {
+        Ok(v as u32)
+    } else {
+        Err(err(code, format!("{name} must be a whole number in 0..={max}, got {v}")))
+    }
+}
