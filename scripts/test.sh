@@ -31,8 +31,9 @@ else
 fi
 
 step "Rust tests (release)"
-# The binding crate is built by maturin and tested by pytest (below).
-cargo test --workspace --exclude teledsp-python --release 2>&1 | tee -a "$log"
+# The binding crates are built by maturin and napi and tested by pytest and
+# node --test (below).
+cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release 2>&1 | tee -a "$log"
 
 step "Python binding: pip install ./bindings/python (maturin, release) into a venv, then pytest"
 venv=target/py-venv
@@ -43,8 +44,21 @@ venv=target/py-venv
 echo "Python benchmark script, smoke run (figures come from a full run, see README):"
 "$venv/bin/python" benches/python/bench.py --quick >/dev/null
 
+step "Node binding: npm ci, napi build (release), then node --test"
+(
+  cd bindings/node
+  npm ci --no-audit --no-fund --loglevel=error
+  npx napi build --platform --release
+  npm test 2>&1 | tee node-test.log
+  # node --test's summary says "pass N" / "fail N"; count it with the rest.
+  awk '/^. pass [0-9]+$/ {p=$3} /^. fail [0-9]+$/ {f=$3} END {print "node --test: " p+0 " passed, " f+0 " failed"}' node-test.log
+  rm -f node-test.log
+  echo "Node benchmark script, smoke run (figures come from a full run, see README):"
+  node bench/bench.mjs --quick >/dev/null
+) 2>&1 | tee -a "$log"
+
 step "benchmarks run once each (criterion test mode, same release build)"
-cargo test --workspace --exclude teledsp-python --release --benches >/dev/null
+cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release --benches >/dev/null
 
 step "fuzz smoke (${FUZZ_SECONDS}s per target)"
 if cargo +nightly --version >/dev/null 2>&1; then

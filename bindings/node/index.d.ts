@@ -123,7 +123,7 @@ export declare class TwilioBridge {
    * deltas (the remainder waits for the next delta), `clear` on
    * `input_audio_buffer.speech_started`, nothing for other events.
    */
-  openaiToTwilio(message: string | Buffer): Array<string>
+  openaiToTwilio(message: string | Buffer): string[]
   /** The stream SID from Twilio's `start` message. */
   get streamSid(): string | null
   /** The call SID from Twilio's `start` message. */

@@ -243,8 +243,10 @@ impl TwilioBridge {
                         self.pcm.resize(self.up.output_len(self.bytes.len()), 0);
                         let n = self.up.process_ulaw_to_i16(&self.bytes, &mut self.pcm)?;
                         // Reuse the decode buffer for the little-endian bytes.
-                        self.bytes.clear();
-                        self.bytes.extend(self.pcm[..n].iter().flat_map(|s| s.to_le_bytes()));
+                        self.bytes.resize(2 * n, 0);
+                        for (b, s) in self.bytes.chunks_exact_mut(2).zip(&self.pcm[..n]) {
+                            b.copy_from_slice(&s.to_le_bytes());
+                        }
                         B64.encode_append(&self.bytes, &mut out);
                     }
                 }
@@ -306,8 +308,12 @@ impl TwilioBridge {
                 if !self.bytes.len().is_multiple_of(2) {
                     return Err(Error::malformed("OpenAI PCM16 delta has an odd byte count"));
                 }
-                self.pcm.clear();
-                self.pcm.extend(self.bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
+                // Written in place (resize + zip), which compiles to a plain
+                // copy on little-endian targets; `extend` from a `map` did not.
+                self.pcm.resize(self.bytes.len() / 2, 0);
+                for (s, b) in self.pcm.iter_mut().zip(self.bytes.chunks_exact(2)) {
+                    *s = i16::from_le_bytes([b[0], b[1]]);
+                }
                 self.ulaw.resize(self.down.output_len(self.pcm.len()), 0);
                 let n = self.down.process_i16_to_ulaw(&self.pcm, &mut self.ulaw)?;
                 &self.ulaw[..n]

@@ -4,7 +4,9 @@ use napi::bindgen_prelude::Unknown;
 use napi_derive::napi;
 use teledsp::bridge::{BridgeConfig, TwilioBridge as Inner};
 
-use crate::js::Text;
+use napi::Env;
+
+use crate::js::{self, Text, Value};
 use crate::{Result, to_js};
 
 /// Options for `new TwilioBridge(options)`; every field is optional.
@@ -57,20 +59,22 @@ impl TwilioBridge {
     /// `input_audio_buffer.append` text to send out, or `null` for messages
     /// that carry no audio (`connected`, `start`, `mark`, `dtmf`, `stop`,
     /// whose state the bridge records).
-    #[napi(ts_args_type = "message: string | Buffer", catch_unwind)]
-    pub fn twilio_to_openai(&mut self, message: Unknown<'_>) -> Result<Option<String>> {
+    #[napi(ts_args_type = "message: string | Buffer", ts_return_type = "string | null", catch_unwind)]
+    pub fn twilio_to_openai(&mut self, env: &Env, message: Unknown<'_>) -> Result<Option<Value>> {
         let text = Text::arg(&message)?;
-        self.inner.twilio_to_openai(text.as_str()?).map_err(to_js)
+        let out = self.inner.twilio_to_openai(text.as_str()?).map_err(to_js)?;
+        out.map(|s| js::string(env, &s).map(Value::from_raw)).transpose()
     }
 
     /// One OpenAI Realtime server event in; the Twilio messages to send out:
     /// exact 20 ms `media` frames plus a uniquely named `mark` for audio
     /// deltas (the remainder waits for the next delta), `clear` on
     /// `input_audio_buffer.speech_started`, nothing for other events.
-    #[napi(ts_args_type = "message: string | Buffer", catch_unwind)]
-    pub fn openai_to_twilio(&mut self, message: Unknown<'_>) -> Result<Vec<String>> {
+    #[napi(ts_args_type = "message: string | Buffer", ts_return_type = "string[]", catch_unwind)]
+    pub fn openai_to_twilio(&mut self, env: &Env, message: Unknown<'_>) -> Result<Value> {
         let text = Text::arg(&message)?;
-        self.inner.openai_to_twilio(text.as_str()?).map_err(to_js)
+        let out = self.inner.openai_to_twilio(text.as_str()?).map_err(to_js)?;
+        js::strings(env, &out)
     }
 
     /// The stream SID from Twilio's `start` message.

@@ -2,13 +2,15 @@
 //! and shapes of the `alawmulaw` package (`encode`, `decode`, `encodeSample`,
 //! `decodeSample`) plus allocation-free `encodeInto`/`decodeInto`.
 
-use napi::Env;
-use napi::bindgen_prelude::Unknown;
+use std::ffi::CStr;
+
+use napi::bindgen_prelude::{Object, Unknown};
+use napi::{Env, JsValue, sys};
 use napi_derive::napi;
 use teledsp::{Error as DspError, g711};
 
 use crate::js::{Bytes, Elem, Out, Value, as_i16, new_array, with_i16_out};
-use crate::{Code, Result, err, to_js};
+use crate::{Code, Result, err, raw, to_js};
 
 type EncodeFn = fn(&[i16], &mut [u8]) -> std::result::Result<(), DspError>;
 type DecodeFn = fn(&[u8], &mut [i16]) -> std::result::Result<(), DspError>;
@@ -43,12 +45,17 @@ fn room(dst: &Bytes, need: usize, unit: usize) -> Result<()> {
 
 /// Runs `f(src, dst)` with src copied aside first if the two share memory.
 fn disjoint<R>(src: &[u8], alias: bool, f: impl FnOnce(&[u8]) -> R) -> R {
+    // The copy is the point: dst is about to be written through a `&mut`
+    // over the same memory, so src must not be read from there.
+    #[allow(clippy::unnecessary_to_owned)]
     if alias { f(&src.to_vec()) } else { f(src) }
 }
 
-fn encode_into(samples: &Unknown<'_>, dst: &Unknown<'_>, f: EncodeFn) -> Result<u32> {
-    let src = Bytes::arg(samples)?;
-    let mut out = Bytes::arg(dst)?;
+/// # Safety
+/// `env`, `samples` and `dst` are the current call's.
+unsafe fn encode_into(env: sys::napi_env, samples: sys::napi_value, dst: sys::napi_value, f: EncodeFn) -> Result<u32> {
+    // SAFETY: per the function's contract.
+    let (src, mut out) = unsafe { (Bytes::from_raw(env, samples)?, Bytes::from_raw(env, dst)?) };
     if out.elem() != Elem::Byte {
         return Err(err(Code::ArgType, format!("dst must be a Uint8Array or Buffer, got {}", out.kind())));
     }
@@ -60,9 +67,11 @@ fn encode_into(samples: &Unknown<'_>, dst: &Unknown<'_>, f: EncodeFn) -> Result<
     Ok(n as u32)
 }
 
-fn decode_into(samples: &Unknown<'_>, dst: &Unknown<'_>, f: DecodeFn) -> Result<u32> {
-    let src = Bytes::arg(samples)?;
-    let mut out = Bytes::arg(dst)?;
+/// # Safety
+/// `env`, `samples` and `dst` are the current call's.
+unsafe fn decode_into(env: sys::napi_env, samples: sys::napi_value, dst: sys::napi_value, f: DecodeFn) -> Result<u32> {
+    // SAFETY: per the function's contract.
+    let (src, mut out) = unsafe { (Bytes::from_raw(env, samples)?, Bytes::from_raw(env, dst)?) };
     if out.elem() == Elem::F32 {
         return Err(err(Code::ArgType, "dst must be an Int16Array or a Buffer for PCM16LE, got Float32Array"));
     }
@@ -126,8 +135,9 @@ macro_rules! law {
         #[doc = concat!($ns, ".encodeInto(new Int16Array(160), out); // 160")]
         /// ```
         #[napi(namespace = $ns, js_name = "encodeInto", ts_args_type = "src: Int16Array | Buffer, dst: Uint8Array | Buffer", catch_unwind)]
-        pub fn $enc_into(src: Unknown<'_>, dst: Unknown<'_>) -> Result<u32> {
-            encode_into(&src, &dst, $kenc)
+        pub fn $enc_into(env: &Env, src: Unknown<'_>, dst: Unknown<'_>) -> Result<u32> {
+            // SAFETY: the raw values of this call's arguments.
+            unsafe { encode_into(env.raw(), src.raw(), dst.raw(), $kenc) }
         }
 
         #[doc = concat!("G.711 ", $name, " decode into a caller's buffer: writes `src.length` samples to the start")]
@@ -140,8 +150,9 @@ macro_rules! law {
         #[doc = concat!($ns, ".decodeInto(new Uint8Array(160), pcm); // 160")]
         /// ```
         #[napi(namespace = $ns, js_name = "decodeInto", ts_args_type = "src: Uint8Array | Buffer, dst: Int16Array | Buffer", catch_unwind)]
-        pub fn $dec_into(src: Unknown<'_>, dst: Unknown<'_>) -> Result<u32> {
-            decode_into(&src, &dst, $kdec)
+        pub fn $dec_into(env: &Env, src: Unknown<'_>, dst: Unknown<'_>) -> Result<u32> {
+            // SAFETY: the raw values of this call's arguments.
+            unsafe { decode_into(env.raw(), src.raw(), dst.raw(), $kdec) }
         }
 
         #[doc = concat!("G.711 ", $name, " encode of one sample (an integer in -32768..=32767).")]
@@ -210,3 +221,22 @@ law!(
     g711::alaw_to_ulaw,
     "A-law"
 );
+
+/// The `Into` codecs as bare Node-API callbacks (see `raw`): they replace
+/// the generated entry points of the same functions when the module loads.
+#[napi(module_exports)]
+pub fn register_raw_codecs(exports: Object<'_>, env: Env) -> napi::Result<()> {
+    let (env, exports) = (env.raw(), exports.raw());
+    // The bodies run only from `raw::call2`, with a live call's env and arguments.
+    let bodies: [(&CStr, &CStr, raw::Body2); 4] = [
+        (c"mulaw", c"encodeInto", |e, [s, d]| raw::uint(e, unsafe { encode_into(e, s, d, g711::ulaw_encode) }?)),
+        (c"mulaw", c"decodeInto", |e, [s, d]| raw::uint(e, unsafe { decode_into(e, s, d, g711::ulaw_decode) }?)),
+        (c"alaw", c"encodeInto", |e, [s, d]| raw::uint(e, unsafe { encode_into(e, s, d, g711::alaw_encode) }?)),
+        (c"alaw", c"decodeInto", |e, [s, d]| raw::uint(e, unsafe { decode_into(e, s, d, g711::alaw_decode) }?)),
+    ];
+    for (ns, name, body) in bodies {
+        // SAFETY: `env` and `exports` are this module init's.
+        unsafe { raw::add2(env, raw::property(env, exports, ns)?, name, body)? };
+    }
+    Ok(())
+}

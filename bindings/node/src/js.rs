@@ -87,17 +87,23 @@ impl Bytes {
         unsafe { Bytes::from_value(v.value().env, v.raw()) }
     }
 
+    /// As [`Bytes::arg`], from raw handles.
+    ///
+    /// # Safety
+    /// `env` and `v` come from the current call.
+    pub unsafe fn from_raw(env: sys::napi_env, v: sys::napi_value) -> Result<Self> {
+        unsafe { Bytes::from_value(env, v) }
+    }
+
     /// # Safety
     /// `env` and `v` come from the current call.
     unsafe fn from_value(env: sys::napi_env, v: sys::napi_value) -> Result<Self> {
-        let mut is_ta = false;
-        check(unsafe { sys::napi_is_typedarray(env, v, &mut is_ta) }, "napi_is_typedarray")?;
-        if is_ta {
-            let (mut ty, mut len, mut data, mut ab, mut off) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
-            check(
-                unsafe { sys::napi_get_typedarray_info(env, v, &mut ty, &mut len, &mut data, &mut ab, &mut off) },
-                "napi_get_typedarray_info",
-            )?;
+        // Asking for the typed-array info straight away answers "is it one"
+        // too (napi_invalid_arg, no exception): one Node-API call per
+        // argument on the per-frame path instead of two.
+        let (mut ty, mut len, mut data, mut ab, mut off) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+        let status = unsafe { sys::napi_get_typedarray_info(env, v, &mut ty, &mut len, &mut data, &mut ab, &mut off) };
+        if status == sys::Status::napi_ok {
             let kind = TYPED_ARRAY_NAMES.get(ty as usize).copied().unwrap_or("TypedArray");
             let (elem, size) = match ty {
                 sys::TypedarrayType::int8_array
@@ -233,6 +239,13 @@ impl Text {
 /// A JavaScript value made here, returned as is.
 pub struct Value(sys::napi_value);
 
+impl Value {
+    /// Wraps a value made in the current call.
+    pub fn from_raw(v: sys::napi_value) -> Self {
+        Value(v)
+    }
+}
+
 impl ToNapiValue for Value {
     unsafe fn to_napi_value(_env: sys::napi_env, v: Self) -> napi::Result<sys::napi_value> {
         Ok(v.0)
@@ -246,6 +259,38 @@ impl TypeName for Value {
     fn value_type() -> ValueType {
         ValueType::Object
     }
+}
+
+/// A JS string of `s`: Latin-1 (a plain copy) when it is ASCII, as the
+/// bridge's JSON output is; UTF-8 otherwise.
+pub fn string(env: &Env, s: &str) -> Result<sys::napi_value> {
+    let env = env.raw();
+    let mut out = ptr::null_mut();
+    let (p, n) = (s.as_ptr().cast(), s.len() as isize);
+    // SAFETY: a live env; `s` is readable for its length. ASCII is the same
+    // bytes in Latin-1 and UTF-8, so the cheaper one-byte path is exact.
+    let status = unsafe {
+        if s.is_ascii() {
+            sys::napi_create_string_latin1(env, p, n, &mut out)
+        } else {
+            sys::napi_create_string_utf8(env, p, n, &mut out)
+        }
+    };
+    check(status, "napi_create_string")?;
+    Ok(out)
+}
+
+/// A JS array of strings.
+pub fn strings(env: &Env, items: &[String]) -> Result<Value> {
+    let mut arr = ptr::null_mut();
+    // SAFETY: a live env.
+    check(unsafe { sys::napi_create_array_with_length(env.raw(), items.len(), &mut arr) }, "napi_create_array")?;
+    for (i, s) in items.iter().enumerate() {
+        let v = string(env, s)?;
+        // SAFETY: `arr` and `v` are live values of this call.
+        check(unsafe { sys::napi_set_element(env.raw(), arr, i as u32, v) }, "napi_set_element")?;
+    }
+    Ok(Value(arr))
 }
 
 /// Typed arrays this binding returns.

@@ -14,6 +14,7 @@ pub mod bridge;
 pub mod frame;
 pub mod g711;
 pub mod js;
+mod raw;
 pub mod resample;
 pub mod vad;
 
