@@ -187,28 +187,21 @@ const fmt = (s) => (s < 1e-5 ? `${(s * 1e9).toLocaleString('en-US', { maximumFra
   const delta = JSON.stringify({ type: 'response.output_audio.delta', event_id: 'e1', response_id: 'r1', item_id: 'i1', output_index: 0, content_index: 0, delta: Buffer.from(deltaPcm.buffer).toString('base64') });
   const start = JSON.stringify({ event: 'start', start: { streamSid: sid, callSid: 'CA1', customParameters: {} }, streamSid: sid });
 
-  const bridge = new TwilioBridge();
-  bridge.twilioToOpenai(start);
-  let k = 0;
-  const ours = time(() => (sink += bridge.twilioToOpenai(media[k++ % 50]).length));
-  // The JS pipeline a gateway runs today.
-  let j = 0;
-  const jsIn = () => {
-    const msg = JSON.parse(media[j++ % 50]);
+  // Messages as `ws` delivers them to a gateway (a Buffer per text frame),
+  // and as strings (socket.io, or after toString()). Both sides get the same input.
+  const mediaBuf = media.map((m) => Buffer.from(m));
+  const deltaBuf = Buffer.from(delta);
+  const jsIn = (m) => {
+    const msg = JSON.parse(m);
     const codes = Buffer.from(msg.media.payload, 'base64');
     const pcm = alawmulaw.mulaw.decode(codes);
     const up = linearResample(pcm, 8000, 24000);
     return JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.from(up.buffer).toString('base64') });
   };
-  row(T, 'Twilio -> OpenAI (20 ms media)', ours, [['JS pipeline', time(() => (sink += jsIn().length))]], 3);
-
-  const b2 = new TwilioBridge();
-  b2.twilioToOpenai(start);
-  const ours2 = time(() => (sink += b2.openaiToTwilio(delta).length));
   let pending = new Uint8Array(0);
   let marks = 0;
-  const jsOut = () => {
-    const msg = JSON.parse(delta);
+  const jsOut = (m) => {
+    const msg = JSON.parse(m);
     const bytes = Buffer.from(msg.delta, 'base64');
     const pcm = new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
     const codes = alawmulaw.mulaw.encode(linearResample(pcm, 24000, 8000));
@@ -224,7 +217,20 @@ const fmt = (s) => (s < 1e-5 ? `${(s * 1e9).toLocaleString('en-US', { maximumFra
     out.push(JSON.stringify({ event: 'mark', streamSid: sid, mark: { name: `m-${++marks}` } }));
     return out;
   };
-  row(T, 'OpenAI -> Twilio (100 ms delta)', ours2, [['JS pipeline', time(() => (sink += jsOut().length))]], 3);
+  for (const [kind, ins, outMsg, target] of [['Buffer', mediaBuf, deltaBuf, 3], ['string', media, delta, undefined]]) {
+    const bridge = new TwilioBridge();
+    bridge.twilioToOpenai(start);
+    let k = 0;
+    let j = 0;
+    row(T, `Twilio -> OpenAI (20 ms media), ${kind}`, time(() => (sink += bridge.twilioToOpenai(ins[k++ % 50]).length)), [
+      ['JS pipeline', time(() => (sink += jsIn(ins[j++ % 50]).length))],
+    ], target);
+    const b2 = new TwilioBridge();
+    b2.twilioToOpenai(start);
+    row(T, `OpenAI -> Twilio (100 ms delta), ${kind}`, time(() => (sink += b2.openaiToTwilio(outMsg).length)), [
+      ['JS pipeline', time(() => (sink += jsOut(outMsg).length))],
+    ], target);
+  }
 }
 
 // Quality beside speed: what each 8k -> 24k path leaves of a 1 kHz tone's
