@@ -28,6 +28,7 @@ mod error;
 pub mod frame;
 pub mod g711;
 pub mod isa;
+pub mod pcm;
 pub mod resample;
 pub mod vad;
 

@@ -7,7 +7,6 @@
 //! vector; output into an odd-aligned `Buffer` goes through a scratch
 //! vector too. Results are the same either way; aligned is faster.
 
-use std::borrow::Cow;
 use std::ptr;
 
 use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, Unknown};
@@ -341,47 +340,10 @@ pub fn new_buffer(env: &Env, data: &[u8]) -> Result<Value> {
     Ok(Value(out))
 }
 
-/// Little-endian PCM16 bytes as samples: in place when aligned, else copied.
-pub fn as_i16(bytes: &[u8]) -> Cow<'_, [i16]> {
-    match bytemuck::try_cast_slice(bytes) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()),
-    }
-}
-
-/// Native float32 bytes as samples: in place when aligned, else copied.
-pub fn as_f32(bytes: &[u8]) -> Cow<'_, [f32]> {
-    match bytemuck::try_cast_slice(bytes) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
-    }
-}
-
-/// Runs `f` on `out` viewed as samples: in place when aligned, else through a copy.
-pub fn with_i16_out<R>(out: &mut [u8], f: impl FnOnce(&mut [i16]) -> R) -> R {
-    match bytemuck::try_cast_slice_mut(out) {
-        Ok(s) => f(s),
-        Err(_) => {
-            let mut tmp = vec![0i16; out.len() / 2];
-            let r = f(&mut tmp);
-            out.copy_from_slice(bytemuck::cast_slice(&tmp));
-            r
-        }
-    }
-}
-
-/// As [`with_i16_out`], for f32 samples.
-pub fn with_f32_out<R>(out: &mut [u8], f: impl FnOnce(&mut [f32]) -> R) -> R {
-    match bytemuck::try_cast_slice_mut(out) {
-        Ok(s) => f(s),
-        Err(_) => {
-            let mut tmp = vec![0f32; out.len() / 4];
-            let r = f(&mut tmp);
-            out.copy_from_slice(bytemuck::cast_slice(&tmp));
-            r
-        }
-    }
-}
+// Bytes <-> samples of any alignment: the crate's, shared with the Python binding.
+pub use teledsp::pcm::{
+    f32_le as as_f32, i16_le as as_i16, with_f32_le_mut as with_f32_out, with_i16_le_mut as with_i16_out,
+};
 
 /// A JS number that must be a whole number in `0..=max`, or a clear error.
 pub fn whole(name: &str, v: f64, max: u32, code: Code) -> Result<u32> {
