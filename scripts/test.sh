@@ -44,10 +44,13 @@ venv=target/py-venv
 echo "Python benchmark script, smoke run (figures come from a full run, see README):"
 "$venv/bin/python" benches/python/bench.py --quick >/dev/null
 
-step "Node binding: npm ci, napi build (release), then node --test"
+step "Node binding: npm install (lockfile), napi build (release), then node --test"
 (
   cd bindings/node
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` with the lockfile, not `npm ci`: with this machine's
+  # omit-lockfile-registry-resolved setting, npm writes lockfiles without
+  # other platforms' optional packages, which `npm ci` then refuses.
+  npm install --no-audit --no-fund --loglevel=error
   npx napi build --platform --release
   npm test 2>&1 | tee node-test.log
   # node --test's summary says "pass N" / "fail N"; count it with the rest.
