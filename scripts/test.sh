@@ -54,7 +54,7 @@ step "Node binding: npm install (lockfile), napi build (release), then node --te
   npx napi build --platform --release
   npm test 2>&1 | tee node-test.log
   # node --test's summary says "pass N" / "fail N"; count it with the rest.
-  awk '/^. pass [0-9]+$/ {p=$3} /^. fail [0-9]+$/ {f=$3} END {print "node --test: " p+0 " passed, " f+0 " failed"}' node-test.log
+  awk '/^[^ ]+ pass [0-9]+$/ {p=$3} /^[^ ]+ fail [0-9]+$/ {f=$3} END {print "node --test: " p+0 " passed, " f+0 " failed"}' node-test.log
   rm -f node-test.log
   echo "Node benchmark script, smoke run (figures come from a full run, see README):"
   node bench/bench.mjs --quick >/dev/null

@@ -170,8 +170,13 @@ pub struct TwilioBridge {
     marks_sent: u64,
     last_mark: Option<String>,
     stopped: bool,
+    /// Decoded base64: the last inbound mu-law payload, or an outbound delta.
     bytes: Vec<u8>,
+    /// Whether `bytes` holds the last Twilio message's mu-law payload.
+    bytes_inbound: bool,
     pcm: Vec<i16>,
+    /// PCM16LE bytes of the resampled inbound frame.
+    pcm_bytes: Vec<u8>,
     ulaw: Vec<u8>,
 }
 
@@ -191,7 +196,9 @@ impl TwilioBridge {
             last_mark: None,
             stopped: false,
             bytes: Vec::new(),
+            bytes_inbound: false,
             pcm: Vec::new(),
+            pcm_bytes: Vec::new(),
             ulaw: Vec::new(),
         })
     }
@@ -221,8 +228,15 @@ impl TwilioBridge {
         self.stopped
     }
 
+    /// The mu-law payload of the last Twilio message, if it was `media` (for
+    /// a local VAD, say), until the next message of either side.
+    pub fn last_inbound_ulaw(&self) -> Option<&[u8]> {
+        self.bytes_inbound.then_some(&self.bytes[..])
+    }
+
     /// One Twilio message in; the OpenAI message to send, if any.
     pub fn twilio_to_openai(&mut self, message: &str) -> Result<Option<String>, Error> {
+        self.bytes_inbound = false;
         let m: TwilioMsg = serde_json::from_str(message)
             .map_err(|e| Error::malformed_by("Twilio message is not the expected JSON", e))?;
         if let Some(sid) = m.stream_sid {
@@ -232,7 +246,9 @@ impl TwilioBridge {
             "media" => {
                 let media = m.media.ok_or_else(|| Error::malformed("Twilio media message without media.payload"))?;
                 self.bytes.clear();
+                self.bytes_inbound = false;
                 b64_decode("Twilio media.payload is not valid base64", &media.payload, &mut self.bytes)?;
+                self.bytes_inbound = true;
                 // Keys in sorted order, as serde_json writes them.
                 let mut out = String::with_capacity(64 + 4 * self.bytes.len() * 6 / 3);
                 out.push_str(r#"{"audio":""#);
@@ -242,12 +258,11 @@ impl TwilioBridge {
                     Audio::Pcm24k => {
                         self.pcm.resize(self.up.output_len(self.bytes.len()), 0);
                         let n = self.up.process_ulaw_to_i16(&self.bytes, &mut self.pcm)?;
-                        // Reuse the decode buffer for the little-endian bytes.
-                        self.bytes.resize(2 * n, 0);
-                        for (b, s) in self.bytes.chunks_exact_mut(2).zip(&self.pcm[..n]) {
+                        self.pcm_bytes.resize(2 * n, 0);
+                        for (b, s) in self.pcm_bytes.chunks_exact_mut(2).zip(&self.pcm[..n]) {
                             b.copy_from_slice(&s.to_le_bytes());
                         }
-                        B64.encode_append(&self.bytes, &mut out);
+                        B64.encode_append(&self.pcm_bytes, &mut out);
                     }
                 }
                 out.push_str(r#"","type":"input_audio_buffer.append"}"#);
@@ -284,6 +299,7 @@ impl TwilioBridge {
 
     /// One OpenAI server event in; the Twilio messages to send, in order.
     pub fn openai_to_twilio(&mut self, message: &str) -> Result<Vec<String>, Error> {
+        self.bytes_inbound = false;
         let m: OpenAiMsg = serde_json::from_str(message)
             .map_err(|e| Error::malformed_by("OpenAI event is not the expected JSON", e))?;
         let delta_type = match self.cfg.api {

@@ -127,12 +127,23 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 impl Error {
-    /// A [`Error::Malformed`] with no further detail.
-    pub(crate) fn malformed(what: &'static str) -> Self {
+    /// A [`Error::Malformed`] with no further detail (for code that handles
+    /// messages around the bridge, as a relay does).
+    ///
+    /// ```
+    /// let e = teledsp::Error::malformed("function call without call_id");
+    /// assert_eq!(e.to_string(), "function call without call_id");
+    /// ```
+    pub fn malformed(what: &'static str) -> Self {
         Error::Malformed { what, detail: String::new() }
     }
     /// A [`Error::Malformed`] carrying the parser's message.
-    pub(crate) fn malformed_by(what: &'static str, cause: impl fmt::Display) -> Self {
+    ///
+    /// ```
+    /// let e = teledsp::Error::malformed_by("event is not JSON", "expected value at line 1 column 1");
+    /// assert_eq!(e.to_string(), "event is not JSON: expected value at line 1 column 1");
+    /// ```
+    pub fn malformed_by(what: &'static str, cause: impl fmt::Display) -> Self {
         Error::Malformed { what, detail: cause.to_string() }
     }
 }

@@ -1,0 +1,19 @@
+//! `teledsp-relay`: the reference relay between Twilio Media Streams and the
+//! OpenAI Realtime API, with teledsp doing the audio.
+//!
+//! - [`call`]: one call's protocol state, no I/O (barge-in, marks, tools);
+//! - [`server`]: `serve`, the axum server Twilio talks to;
+//! - [`signature`]: `X-Twilio-Signature` validation;
+//! - [`metrics`]: Prometheus metrics;
+//! - [`fake_openai`]: a faithful local OpenAI Realtime server for offline runs;
+//! - [`caller`]: a simulated Twilio caller (the demo's and the load test's);
+//! - [`demo`], [`loadtest`]: the subcommands of the same names.
+
+pub mod call;
+pub mod caller;
+pub mod demo;
+pub mod fake_openai;
+pub mod loadtest;
+pub mod metrics;
+pub mod server;
+pub mod signature;

@@ -1,0 +1,137 @@
+//! `teledsp-relay loadtest`: N simulated Twilio calls at real-time pace
+//! against a running relay whose upstream is `fake-openai --mode echo-frames`
+//! (every inbound frame comes straight back), so the k-th frame a caller
+//! receives is the answer to the k-th it sent: the round trip is the added
+//! latency of the relay (both directions) plus the fake's turnaround.
+
+use std::time::{Duration, Instant};
+
+use crate::caller::{self, CallerConfig};
+use crate::demo::{cpu_seconds, rss_bytes};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// The relay's Media Stream URL.
+    pub target: String,
+    /// Concurrent calls.
+    pub calls: usize,
+    /// Seconds of audio per call.
+    pub duration: Duration,
+    /// The relay's pid, to read its CPU and memory from /proc.
+    pub relay_pid: Option<u32>,
+    /// Calls are started evenly over this time.
+    pub ramp: Duration,
+}
+
+/// The outcome.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    /// Calls that ran to the end without being dropped.
+    pub held: usize,
+    /// Calls that failed (connect error or closed early).
+    pub failed: usize,
+    /// Frames sent in all.
+    pub sent: u64,
+    /// Frames sent that never came back.
+    pub lost: u64,
+    /// Round-trip percentiles, ms.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Largest round trip, ms.
+    pub max_ms: f64,
+    /// Relay CPU per call-second, ms (when its pid was given).
+    pub cpu_ms_per_call_second: Option<f64>,
+    /// Relay memory per call, KiB (RSS growth over the run / calls).
+    pub rss_kib_per_call: Option<f64>,
+}
+
+impl std::fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "calls held: {} (failed {})", self.held, self.failed)?;
+        writeln!(f, "frames: {} sent, {} lost", self.sent, self.lost)?;
+        writeln!(
+            f,
+            "round trip through the relay: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            self.p50_ms, self.p99_ms, self.max_ms
+        )?;
+        if let Some(c) = self.cpu_ms_per_call_second {
+            writeln!(f, "relay CPU: {c:.3} ms per call-second")?;
+        }
+        if let Some(r) = self.rss_kib_per_call {
+            writeln!(f, "relay RSS: {r:.0} KiB per call")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the load test.
+pub async fn run(cfg: LoadConfig) -> LoadReport {
+    let frames = (cfg.duration.as_millis() / 20) as usize;
+    let cpu0 = cfg.relay_pid.and_then(cpu_seconds);
+    let rss0 = cfg.relay_pid.and_then(rss_bytes);
+    let mut rss_peak = rss0.unwrap_or(0);
+    let t0 = Instant::now();
+    let mut tasks = Vec::with_capacity(cfg.calls);
+    for i in 0..cfg.calls {
+        let delay = cfg.ramp.mul_f64(i as f64 / cfg.calls.max(1) as f64);
+        // A quiet tone: content does not matter to the echo, only its size.
+        let audio: Vec<u8> = (0..frames * caller::FRAME).map(|k| if k % 16 < 8 { 0xE0 } else { 0x60 }).collect();
+        let mut c = CallerConfig::new(cfg.target.clone(), audio, 0);
+        c.call_sid = format!("CA{i:032}");
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            caller::run(c).await
+        }));
+    }
+    let sampler = cfg.relay_pid.map(|pid| {
+        tokio::spawn(async move {
+            let mut peak = 0;
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                match rss_bytes(pid) {
+                    Some(r) => peak = peak.max(r),
+                    None => return peak,
+                }
+            }
+        })
+    });
+    let mut report = LoadReport::default();
+    let mut trips: Vec<Duration> = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(Ok(r)) => {
+                report.sent += r.sent;
+                report.lost += r.sent.saturating_sub(r.received);
+                trips.extend(r.round_trips);
+                if r.sent as usize == frames && r.close_code.is_none_or(|c| c == 1000) {
+                    report.held += 1;
+                } else {
+                    report.failed += 1;
+                }
+            }
+            _ => report.failed += 1,
+        }
+    }
+    let elapsed = t0.elapsed();
+    if let Some(s) = sampler {
+        s.abort();
+    }
+    if let Some(pid) = cfg.relay_pid {
+        rss_peak = rss_peak.max(rss_bytes(pid).unwrap_or(0));
+        let cpu = cpu_seconds(pid).zip(cpu0).map(|(a, b)| a - b);
+        let call_seconds = cfg.calls as f64 * cfg.duration.as_secs_f64();
+        report.cpu_ms_per_call_second = cpu.map(|c| c * 1000.0 / call_seconds);
+        report.rss_kib_per_call = rss0.map(|r0| rss_peak.saturating_sub(r0) as f64 / 1024.0 / cfg.calls as f64);
+    }
+    let _ = elapsed;
+    trips.sort();
+    let q = |p: f64| {
+        trips.get(((trips.len() as f64 - 1.0) * p).round() as usize).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    };
+    report.p50_ms = q(0.5);
+    report.p99_ms = q(0.99);
+    report.max_ms = q(1.0);
+    report
+}

@@ -1,0 +1,238 @@
+//! `teledsp-relay`: see the crate docs and `--help`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use teledsp::bridge::{Api, Audio};
+use teledsp_relay::call::CallConfig;
+use teledsp_relay::fake_openai::{self, FakeConfig, Mode};
+use teledsp_relay::server::{self, App, Settings};
+use teledsp_relay::signature::Validator;
+use teledsp_relay::{demo, loadtest};
+use tracing::{error, info};
+
+#[derive(Parser)]
+#[command(name = "teledsp-relay", version, about = "Twilio Media Streams <-> OpenAI Realtime relay, audio by teledsp")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ApiArg {
+    Ga,
+    Beta,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AudioArg {
+    /// 24 kHz PCM16 to OpenAI, transcoded by teledsp.
+    Pcm,
+    /// Twilio's mu-law passed through.
+    Pcmu,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FakeMode {
+    /// Server VAD; each utterance echoed back as a response.
+    Conversation,
+    /// Every appended frame answered at once (for loadtest).
+    EchoFrames,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the relay.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// The https base URL Twilio reaches (Stream URL and signature checks).
+        #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        public_url: String,
+        #[arg(
+            long,
+            env = "OPENAI_REALTIME_URL",
+            default_value = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+        )]
+        openai_url: String,
+        #[arg(long, value_enum, default_value = "ga")]
+        openai_api: ApiArg,
+        #[arg(long, value_enum, default_value = "pcm")]
+        audio: AudioArg,
+        #[arg(long)]
+        instructions: Option<String>,
+        #[arg(long, default_value = "marin")]
+        voice: String,
+        /// POST tool calls here: {call_id, name, arguments, call_sid, custom_parameters}.
+        #[arg(long)]
+        tools_webhook: Option<String>,
+        /// A JSON file with the session's `tools` array.
+        #[arg(long)]
+        tools_file: Option<PathBuf>,
+        /// Barge in on local VAD onset too, not only on OpenAI's speech_started.
+        #[arg(long)]
+        local_vad: bool,
+        /// Seconds live calls may take to finish after SIGTERM.
+        #[arg(long, default_value_t = 30)]
+        drain_timeout: u64,
+        /// Accept unsigned requests when TWILIO_AUTH_TOKEN is not set (development only).
+        #[arg(long)]
+        insecure_no_signature: bool,
+    },
+    /// Run a local stand-in for the OpenAI Realtime API.
+    FakeOpenai {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: String,
+        #[arg(long, value_enum, default_value = "conversation")]
+        mode: FakeMode,
+        /// Answer the first utterance with a call of this function.
+        #[arg(long)]
+        tool: Option<String>,
+    },
+    /// Relay + fake OpenAI + a simulated caller in one process, offline.
+    Demo {
+        /// The caller's speech (WAV, 16-bit mono); default: a Debian asterisk prompt.
+        #[arg(long)]
+        prompt: Option<PathBuf>,
+        /// Where to write what the caller heard.
+        #[arg(long, default_value = "out/heard.wav")]
+        out: PathBuf,
+    },
+    /// N simulated Twilio calls at real-time pace against a running relay.
+    Loadtest {
+        /// The relay's Media Stream URL.
+        #[arg(long, default_value = "ws://127.0.0.1:8080/media")]
+        target: String,
+        #[arg(long, default_value_t = 100)]
+        calls: usize,
+        /// Seconds per call.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        /// The relay's pid, for its CPU and memory (from /proc).
+        #[arg(long)]
+        relay_pid: Option<u32>,
+        /// Seconds over which calls are started.
+        #[arg(long, default_value_t = 2.0)]
+        ramp: f64,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match rt.block_on(run(Cli::parse())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.cmd {
+        Cmd::Serve {
+            listen,
+            public_url,
+            openai_url,
+            openai_api,
+            audio,
+            instructions,
+            voice,
+            tools_webhook,
+            tools_file,
+            local_vad,
+            drain_timeout,
+            insecure_no_signature,
+        } => {
+            let validator = match std::env::var("TWILIO_AUTH_TOKEN") {
+                Ok(t) if !t.is_empty() => Some(Validator::new(&t)),
+                _ if insecure_no_signature => None,
+                _ => {
+                    return Err("TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests \
+                                (pass --insecure-no-signature for local development)"
+                        .into());
+                }
+            };
+            let tools = match tools_file {
+                Some(p) => Some(
+                    serde_json::from_str(&std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?)
+                        .map_err(|e| format!("{}: {e}", p.display()))?,
+                ),
+                None => None,
+            };
+            let d = CallConfig::default();
+            let call = CallConfig {
+                api: match openai_api {
+                    ApiArg::Ga => Api::Ga,
+                    ApiArg::Beta => Api::Beta,
+                },
+                audio: match audio {
+                    AudioArg::Pcm => Audio::Pcm24k,
+                    AudioArg::Pcmu => Audio::Pcmu,
+                },
+                instructions: instructions.unwrap_or(d.instructions),
+                voice,
+                tools,
+                local_vad,
+            };
+            let settings = Settings {
+                public_url,
+                openai_url,
+                openai_api_key: std::env::var("OPENAI_API_KEY").unwrap_or_default(),
+                call,
+                tools_webhook,
+                validator,
+            };
+            let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("listen {listen}: {e}"))?;
+            info!(addr = %listener.local_addr().map_err(|e| e.to_string())?, "relay listening");
+            server::serve(App::new(settings), listener, shutdown_signal(), Duration::from_secs(drain_timeout))
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Cmd::FakeOpenai { listen, mode, tool } => {
+            let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("listen {listen}: {e}"))?;
+            let mode = match mode {
+                FakeMode::Conversation => Mode::Conversation,
+                FakeMode::EchoFrames => Mode::EchoFrames,
+            };
+            let fake = fake_openai::spawn(listener, FakeConfig { mode, tool, ..FakeConfig::default() })
+                .map_err(|e| e.to_string())?;
+            info!(url = %fake.url(), "fake OpenAI Realtime listening");
+            shutdown_signal().await;
+            Ok(())
+        }
+        Cmd::Demo { prompt, out } => {
+            let prompt = prompt.or_else(demo::default_prompt).ok_or(
+                "no prompt: pass --prompt FILE.wav, or install Debian's asterisk-core-sounds-en-wav (scripts/demo.sh does)",
+            )?;
+            let summary = demo::run(&prompt, &out).await?;
+            print!("{summary}");
+            Ok(())
+        }
+        Cmd::Loadtest { target, calls, duration, relay_pid, ramp } => {
+            let cfg = loadtest::LoadConfig {
+                target,
+                calls,
+                duration: Duration::from_secs(duration),
+                relay_pid,
+                ramp: Duration::from_secs_f64(ramp),
+            };
+            print!("{}", loadtest::run(cfg).await);
+            Ok(())
+        }
+    }
+}

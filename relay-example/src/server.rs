@@ -1,0 +1,437 @@
+//! `teledsp-relay serve`: the HTTP + WebSocket server Twilio talks to, and
+//! one upstream OpenAI Realtime socket per call.
+//!
+//! Per-call memory is bounded: messages to Twilio go through a queue of
+//! [`TWILIO_QUEUE`] messages (about 10 s of audio); when a Twilio reader
+//! falls that far behind, further outbound audio is dropped and counted
+//! (`frames_dropped`), never buffered without limit. Messages to OpenAI are
+//! sent in order from the call's task, so a slow upstream slows that call's
+//! reading of Twilio (TCP backpressure), not other calls. Inbound WebSocket
+//! messages are capped at [`MAX_MESSAGE`] bytes.
+//!
+//! The server is stateless across calls: any instance can take any call, so
+//! it scales out behind any WebSocket-capable load balancer. Autoscale on
+//! `teledsp_relay_active_calls` (per instance).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{Notify, mpsc};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+use tracing::{info, warn};
+
+use crate::call::{Action, Call, CallConfig};
+use crate::metrics::Metrics;
+use crate::signature::Validator;
+
+/// Largest WebSocket message taken from either side (an OpenAI delta of a
+/// few seconds fits; a Twilio frame is ~300 bytes).
+pub const MAX_MESSAGE: usize = 1 << 20;
+/// Messages queued for one call's Twilio socket before outbound audio is dropped.
+pub const TWILIO_QUEUE: usize = 512;
+/// Time allowed for the upstream connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for the tools webhook.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// What `serve` runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The https base URL Twilio reaches (for the Stream URL and signatures).
+    pub public_url: String,
+    /// The OpenAI Realtime WebSocket URL.
+    pub openai_url: String,
+    /// Bearer token for OpenAI (never logged).
+    pub openai_api_key: String,
+    /// Per-call settings.
+    pub call: CallConfig,
+    /// Where tool calls are POSTed.
+    pub tools_webhook: Option<String>,
+    /// Checks `X-Twilio-Signature`; `None` only with `--insecure-no-signature`.
+    pub validator: Option<Validator>,
+}
+
+/// Shared by every request.
+pub struct App {
+    /// Settings.
+    pub settings: Settings,
+    /// Metrics.
+    pub metrics: Metrics,
+    draining: AtomicBool,
+    call_ended: Notify,
+    http: reqwest::Client,
+}
+
+impl App {
+    /// The state for `settings`.
+    pub fn new(settings: Settings) -> Arc<Self> {
+        Arc::new(App {
+            settings,
+            metrics: Metrics::new(),
+            draining: AtomicBool::new(false),
+            call_ended: Notify::new(),
+            http: reqwest::Client::builder().timeout(WEBHOOK_TIMEOUT).build().expect("HTTP client"),
+        })
+    }
+
+    /// Stop accepting calls (503 on `/twiml`, refused upgrades on `/media`).
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> i64 {
+        self.metrics.active_calls.get()
+    }
+
+    /// Waits until no call is in progress, or `timeout` passes; true if drained.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.active_calls() > 0 {
+            if tokio::time::timeout_at(deadline, self.call_ended.notified()).await.is_err() {
+                return self.active_calls() == 0;
+            }
+        }
+        true
+    }
+}
+
+/// The routes.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/twiml", post(twiml))
+        .route("/media", get(media))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(app)
+}
+
+/// Serves `router(app)` on `listener` until `shutdown` resolves, then drains
+/// live calls for up to `drain_timeout`.
+pub async fn serve(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    drain_timeout: Duration,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let drain_app = app.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        drain_app.start_draining();
+        info!(active = drain_app.active_calls(), "draining");
+        let drained = drain_app.drain(drain_timeout).await;
+        info!(drained, left = drain_app.active_calls(), "stopping");
+        let _ = stop_tx.send(());
+    });
+    // Small real-time messages: no Nagle delay on any connection.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router(app).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.await;
+        })
+        .await
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    if app.draining.load(Ordering::SeqCst) {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
+    } else {
+        "ok\n".into_response()
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()).into_response()
+}
+
+/// The URL Twilio requested, on the public base.
+fn public(app: &App, uri: &axum::http::Uri, scheme_ws: bool) -> String {
+    let base = app.settings.public_url.trim_end_matches('/');
+    let base = if scheme_ws {
+        base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1)
+    } else {
+        base.to_owned()
+    };
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    format!("{base}{path}")
+}
+
+fn signed(app: &App, headers: &HeaderMap, url: &str, params: &[(String, String)]) -> bool {
+    let Some(v) = &app.settings.validator else { return true };
+    let sig = headers.get("x-twilio-signature").and_then(|s| s.to_str().ok()).unwrap_or("");
+    let ok = v.validate(url, params, sig);
+    if !ok {
+        app.metrics.signature_rejections.inc();
+    }
+    ok
+}
+
+fn xml_attr(s: &str) -> String {
+    s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&apos;")
+}
+
+async fn twiml(
+    State(app): State<Arc<App>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if app.draining.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    }
+    let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    if !signed(&app, &headers, &public(&app, &uri, false), &params) {
+        return (StatusCode::FORBIDDEN, "invalid X-Twilio-Signature\n").into_response();
+    }
+    // Twilio drops query strings from Stream URLs: what the stream needs
+    // travels as <Parameter>s and comes back in `start.customParameters`.
+    let stream = format!("{}/media", app.settings.public_url.trim_end_matches('/'))
+        .replacen("https://", "wss://", 1)
+        .replacen("http://", "ws://", 1);
+    let mut xml =
+        format!(r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{}">"#, xml_attr(&stream));
+    for key in ["CallSid", "From", "To"] {
+        if let Some((_, v)) = params.iter().find(|(k, _)| k == key) {
+            xml.push_str(&format!(r#"<Parameter name="{}" value="{}"/>"#, xml_attr(key), xml_attr(v)));
+        }
+    }
+    // Runs when the stream ends without the call ending (e.g. upstream down).
+    xml.push_str("</Stream></Connect><Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>");
+    ([(header::CONTENT_TYPE, "text/xml")], xml).into_response()
+}
+
+async fn media(
+    State(app): State<Arc<App>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if app.draining.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    }
+    let ok = signed(&app, &headers, &public(&app, &uri, true), &[]);
+    let ws = ws.max_message_size(MAX_MESSAGE);
+    if !ok {
+        return ws.on_upgrade(|mut socket| async move {
+            let frame = CloseFrame { code: 1008, reason: "invalid X-Twilio-Signature".into() };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+        });
+    }
+    ws.on_upgrade(move |socket| async move {
+        app.metrics.active_calls.inc();
+        app.metrics.calls.inc();
+        run_call(&app, socket).await;
+        app.metrics.active_calls.dec();
+        app.call_ended.notify_waiters();
+    })
+}
+
+type Upstream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect_upstream(app: &App) -> Result<Upstream, String> {
+    let s = &app.settings;
+    let mut req = s.openai_url.as_str().into_client_request().map_err(|e| format!("bad OpenAI URL: {e}"))?;
+    let auth = format!("Bearer {}", s.openai_api_key)
+        .parse()
+        .map_err(|_| "API key is not a valid header value".to_string())?;
+    req.headers_mut().insert("Authorization", auth);
+    if s.call.api == teledsp::bridge::Api::Beta {
+        req.headers_mut().insert("OpenAI-Beta", "realtime=v1".parse().expect("static header"));
+    }
+    let config = tungstenite::protocol::WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE));
+    let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok((ws, _))) => Ok(ws),
+        Ok(Err(e)) => Err(format!("connect failed: {e}")),
+        Err(_) => Err(format!("connect timed out after {CONNECT_TIMEOUT:?}")),
+    }
+}
+
+async fn run_call(app: &Arc<App>, socket: WebSocket) {
+    let (mut tw_tx, mut tw_rx) = socket.split();
+    let mut call = match Call::new(app.settings.call.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            warn!("call setup failed: {e}");
+            return;
+        }
+    };
+    // Twilio writes go through a bounded queue drained by their own task.
+    let (to_twilio, mut twilio_q) = mpsc::channel::<String>(TWILIO_QUEUE);
+    let writer = tokio::spawn(async move {
+        while let Some(text) = twilio_q.recv().await {
+            if tw_tx.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+        // A normal close: Twilio then runs the TwiML after <Connect>.
+        let _ = tw_tx.send(Message::Close(Some(CloseFrame { code: 1000, reason: "".into() }))).await;
+    });
+
+    // Read Twilio until `start` (it comes first), so failures carry the call SID.
+    let mut actions = Vec::new();
+    let mut early = Vec::new();
+    let started = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(msg)) = tw_rx.next().await {
+            if let Message::Text(t) = msg {
+                handle_twilio(app, &mut call, t.as_str(), &mut actions);
+                early.append(&mut actions);
+                if call.started() {
+                    return true;
+                }
+            } else if let Message::Close(_) = msg {
+                return false;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    let sid = call.call_sid().unwrap_or("unknown").to_owned();
+    if !started {
+        warn!(call_sid = %sid, "Twilio stream ended before start");
+        drop(to_twilio);
+        let _ = writer.await;
+        return;
+    }
+    let upstream = match connect_upstream(app).await {
+        Ok(u) => u,
+        Err(e) => {
+            app.metrics.upstream_errors.inc();
+            warn!(call_sid = %sid, "OpenAI upstream: {e}; closing the stream so the TwiML fallback plays");
+            drop(to_twilio);
+            let _ = writer.await;
+            return;
+        }
+    };
+    info!(call_sid = %sid, "call started");
+    let (mut ai_tx, mut ai_rx) = upstream.split();
+    let (tool_tx, mut tool_rx) = mpsc::channel::<(String, String)>(8);
+    let mut ok = ai_tx.send(tungstenite::Message::Text(call.session_update().into())).await.is_ok();
+    for a in early.drain(..) {
+        if let Action::OpenAi(t) = a {
+            ok &= ai_tx.send(tungstenite::Message::Text(t.into())).await.is_ok();
+        }
+    }
+    let mut stop = !ok;
+    while !stop {
+        tokio::select! {
+            msg = tw_rx.next() => match msg {
+                Some(Ok(Message::Text(t))) => handle_twilio(app, &mut call, t.as_str(), &mut actions),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => stop = true,
+                Some(Ok(_)) => {}
+            },
+            msg = ai_rx.next() => match msg {
+                Some(Ok(tungstenite::Message::Text(t))) => handle_openai(app, &mut call, t.as_str(), &mut actions),
+                Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => {
+                    app.metrics.upstream_errors.inc();
+                    warn!(call_sid = %sid, "OpenAI upstream closed mid-call; closing the stream");
+                    stop = true;
+                }
+                Some(Ok(_)) => {}
+            },
+            Some((call_id, output)) = tool_rx.recv() => {
+                for t in call.tool_result(&call_id, &output) {
+                    actions.push(Action::OpenAi(t));
+                }
+            }
+        }
+        for a in actions.drain(..) {
+            match a {
+                Action::Twilio(t) => {
+                    if to_twilio.try_send(t).is_err() {
+                        app.metrics.frames_dropped.inc();
+                    }
+                }
+                Action::OpenAi(t) => {
+                    if ai_tx.send(tungstenite::Message::Text(t.into())).await.is_err() {
+                        app.metrics.upstream_errors.inc();
+                        stop = true;
+                    }
+                }
+                Action::Tool(tc) => spawn_tool(app, &call, tc, tool_tx.clone()),
+                Action::Stop => stop = true,
+            }
+        }
+    }
+    let _ = ai_tx.send(tungstenite::Message::Close(None)).await;
+    drop(to_twilio);
+    let _ = writer.await;
+    let c = call.counters();
+    info!(call_sid = %sid, frames_in = c.frames_in, frames_out = c.frames_out, barge_ins = c.barge_ins, "call ended");
+}
+
+fn handle_twilio(app: &App, call: &mut Call, text: &str, actions: &mut Vec<Action>) {
+    let t0 = Instant::now();
+    let before = call.counters();
+    if let Err(e) = call.on_twilio(text, t0, actions) {
+        app.metrics.malformed.inc();
+        warn!(call_sid = call.call_sid().unwrap_or("unknown"), "skipped Twilio message: {e}");
+    }
+    let after = call.counters();
+    app.metrics.frames_in.inc_by(after.frames_in - before.frames_in);
+    app.metrics.barge_ins.inc_by(after.barge_ins - before.barge_ins);
+    app.metrics.processing_seconds.observe(t0.elapsed().as_secs_f64());
+}
+
+fn handle_openai(app: &App, call: &mut Call, text: &str, actions: &mut Vec<Action>) {
+    let t0 = Instant::now();
+    let before = call.counters();
+    if let Err(e) = call.on_openai(text, t0, actions) {
+        app.metrics.malformed.inc();
+        warn!(call_sid = call.call_sid().unwrap_or("unknown"), "skipped OpenAI event: {e}");
+    }
+    if text.contains(r#""type":"error""#) {
+        app.metrics.upstream_errors.inc();
+    }
+    let after = call.counters();
+    app.metrics.frames_out.inc_by(after.frames_out - before.frames_out);
+    app.metrics.barge_ins.inc_by(after.barge_ins - before.barge_ins);
+    app.metrics.processing_seconds.observe(t0.elapsed().as_secs_f64());
+}
+
+/// Runs one tool call through the webhook; the output (or an error text the
+/// model can speak about) comes back on `done`.
+fn spawn_tool(app: &Arc<App>, call: &Call, tc: crate::call::ToolCall, done: mpsc::Sender<(String, String)>) {
+    app.metrics.tool_calls.inc();
+    let Some(url) = app.settings.tools_webhook.clone() else {
+        let _ = done.try_send((tc.call_id, r#"{"error":"no tools are configured on this relay"}"#.into()));
+        return;
+    };
+    let body = serde_json::json!({
+        "call_id": tc.call_id,
+        "name": tc.name,
+        "arguments": tc.arguments,
+        "call_sid": call.call_sid(),
+        "custom_parameters": call.custom_parameters(),
+    });
+    let http = app.http.clone();
+    tokio::spawn(async move {
+        let output = match http.post(&url).json(&body).send().await {
+            Ok(r) if r.status().is_success() => match r.text().await {
+                Ok(t) => t,
+                Err(e) => serde_json::json!({"error": format!("tool {} failed: {e}", tc.name)}).to_string(),
+            },
+            Ok(r) => {
+                serde_json::json!({"error": format!("tool {} failed with HTTP {}", tc.name, r.status())}).to_string()
+            }
+            Err(e) if e.is_timeout() => serde_json::json!({"error": format!("tool {} timed out", tc.name)}).to_string(),
+            Err(_) => serde_json::json!({"error": format!("tool {} is unreachable", tc.name)}).to_string(),
+        };
+        let _ = done.send((tc.call_id, output)).await;
+    });
+}

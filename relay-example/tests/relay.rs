@@ -1,0 +1,382 @@
+//! The relay end to end, with real WebSocket servers and clients on loopback:
+//! the relay (axum), the fake OpenAI server, and a simulated Twilio caller.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use teledsp::bridge::Api;
+use teledsp_relay::call::CallConfig;
+use teledsp_relay::caller::{self, CallerConfig};
+use teledsp_relay::fake_openai::{self, Fake, FakeConfig, Mode};
+use teledsp_relay::server::{self, App, Settings};
+use teledsp_relay::signature::Validator;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn listener() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+async fn fake(cfg: FakeConfig) -> Fake {
+    fake_openai::spawn(listener().await, cfg).unwrap()
+}
+
+struct Relay {
+    app: Arc<App>,
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Relay {
+    fn media(&self) -> String {
+        format!("ws://{}/media", self.addr)
+    }
+    fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+    fn metric(&self, name: &str) -> f64 {
+        let text = self.app.metrics.render();
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
+    }
+}
+
+async fn relay_with(openai_url: String, f: impl FnOnce(&mut Settings)) -> Relay {
+    let mut settings = Settings {
+        public_url: "https://relay.example.com".into(),
+        openai_url,
+        openai_api_key: "sk-test".into(),
+        call: CallConfig::default(),
+        tools_webhook: None,
+        validator: None,
+    };
+    f(&mut settings);
+    let app = App::new(settings);
+    let l = listener().await;
+    let addr = l.local_addr().unwrap();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve(
+        app.clone(),
+        l,
+        async {
+            let _ = rx.await;
+        },
+        Duration::from_secs(5),
+    ));
+    Relay { app, addr, stop: Some(stop), task }
+}
+
+fn tone_ulaw(ms: usize, hz: f64, amp: f64) -> Vec<u8> {
+    let pcm: Vec<i16> =
+        (0..ms * 8).map(|i| (amp * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16).collect();
+    teledsp::g711::ulaw_encode_vec(&pcm)
+}
+
+/// Amplitude of `hz` in `x` at `rate` (Hann-windowed DFT bin).
+fn level(x: &[i16], hz: f64, rate: f64) -> f64 {
+    let n = x.len() as f64;
+    let (mut re, mut im, mut w) = (0.0, 0.0, 0.0);
+    for (i, &s) in x.iter().enumerate() {
+        let h = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / (n - 1.0)).cos();
+        let ph = 2.0 * std::f64::consts::PI * hz * i as f64 / rate;
+        re += h * s as f64 * ph.cos();
+        im += h * s as f64 * ph.sin();
+        w += h;
+    }
+    2.0 * (re * re + im * im).sqrt() / w
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tone_in_arrives_at_openai_as_24k_pcm_of_the_same_frequency_without_clicks() {
+    let fake = fake(FakeConfig { capture: true, ..Default::default() }).await;
+    let relay = relay_with(fake.url(), |_| {}).await;
+    let report = caller::run(CallerConfig::new(relay.media(), tone_ulaw(1000, 1000.0, 8000.0), 0)).await.unwrap();
+    assert_eq!(report.sent, 50);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = fake.log.lock().unwrap().clone();
+    assert_eq!(log.appended_ms, 1000, "every 20 ms frame arrives as 20 ms at 24 kHz");
+    let pcm: Vec<i16> = log.audio.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    assert_eq!(pcm.len(), 24000);
+    let steady = &pcm[2400..];
+    let main = level(steady, 1000.0, 24000.0);
+    assert!((main - 8000.0).abs() < 400.0, "1 kHz at {main}");
+    for image in [7000.0, 9000.0, 15000.0, 17000.0] {
+        let db = 20.0 * (level(steady, image, 24000.0) / main).log10();
+        assert!(db < -60.0, "image at {image} Hz: {db:.1} dB");
+    }
+    // No clicks: a 1 kHz sine of amplitude A moves at most 2*pi*1000/24000*A
+    // per sample; frame edges (every 480 samples) must not jump more.
+    let max_step = 2.0 * std::f64::consts::PI * 1000.0 / 24000.0 * 8000.0 * 1.15;
+    for (i, w) in steady.windows(2).enumerate() {
+        let step = (w[1] as f64 - w[0] as f64).abs();
+        assert!(step <= max_step, "jump of {step} at sample {}", i + 2400);
+    }
+    let session = fake.events("session.update");
+    assert_eq!(session.len(), 1);
+    assert_eq!(session[0]["session"]["audio"]["input"]["format"], json!({"type": "audio/pcm", "rate": 24000}));
+    assert!(fake.log.lock().unwrap().errors.is_empty(), "{:?}", fake.log.lock().unwrap().errors);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_out_arrives_at_twilio_as_160_byte_mulaw_frames_with_marks() {
+    // The fake echoes every frame: 24 kHz PCM back, 20 ms per frame.
+    let fake = fake(FakeConfig { mode: Mode::EchoFrames, ..Default::default() }).await;
+    let relay = relay_with(fake.url(), |_| {}).await;
+    let report = caller::run(CallerConfig::new(relay.media(), tone_ulaw(2000, 440.0, 6000.0), 0)).await.unwrap();
+    assert_eq!(report.sent, 100);
+    assert_eq!(report.received, 100, "one 160-byte frame back per frame sent");
+    assert_eq!(report.bad_messages, 0, "every frame is 160 bytes of mu-law, every message Twilio-shaped");
+    assert_eq!(report.marks_echoed, 100, "each delta's frames end with a mark");
+    // What came back is the tone, through 8k -> 24k -> 8k.
+    let heard = teledsp::g711::ulaw_decode_vec(&report.heard);
+    assert!((level(&heard[800..], 440.0, 8000.0) - 6000.0).abs() < 600.0);
+    assert_eq!(relay.metric("teledsp_relay_frames_out_total"), 100.0);
+    assert_eq!(relay.metric("teledsp_relay_frames_in_total"), 100.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn barge_in_sends_clear_truncates_at_what_was_heard_and_cancels() {
+    // The caller talks 400 ms; the fake answers with that audio (4 deltas of
+    // 100 ms) and reports the caller speaking again 200 ms into it.
+    let fake = fake(FakeConfig { turn_after_ms: Some(400), barge_in_after_ms: Some(200), ..Default::default() }).await;
+    let relay = relay_with(fake.url(), |_| {}).await;
+    let report = caller::run(CallerConfig::new(relay.media(), tone_ulaw(400, 300.0, 6000.0), 60)).await.unwrap();
+    // One clear at the caller's turn start (nothing playing yet), one at the interruption.
+    assert_eq!(report.clears, 2, "Twilio got clear");
+    let truncates = fake.events("conversation.item.truncate");
+    assert_eq!(truncates.len(), 1, "{truncates:?}");
+    let end = truncates[0]["audio_end_ms"].as_u64().unwrap();
+    // Two 100 ms deltas had been sent when the interruption came; the caller
+    // had played at most that much.
+    assert!(end <= 200, "audio_end_ms {end} is past the audio sent");
+    assert!(end > 0, "some audio had played");
+    assert_eq!(fake.events("response.cancel").len(), 1);
+    assert!(fake.log.lock().unwrap().errors.is_empty(), "{:?}", fake.log.lock().unwrap().errors);
+    // What the caller heard stops at the clear: less than the full answer.
+    assert!(report.heard.len() / 8 < 400, "heard {} ms", report.heard.len() / 8);
+    assert_eq!(relay.metric("teledsp_relay_barge_ins_total"), 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_call_round_trip_through_a_local_webhook() {
+    use axum::Json;
+    use axum::routing::post;
+    let seen: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let s = seen.clone();
+    let hook = axum::Router::new().route(
+        "/tools",
+        post(move |Json(body): Json<Value>| {
+            let s = s.clone();
+            async move {
+                s.lock().unwrap().push(body);
+                Json(json!({"temperature_c": 21}))
+            }
+        }),
+    );
+    let hl = listener().await;
+    let hook_url = format!("http://{}/tools", hl.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(hl, hook).await });
+    let fake =
+        fake(FakeConfig { turn_after_ms: Some(300), tool: Some("get_weather".into()), ..Default::default() }).await;
+    let relay = relay_with(fake.url(), |s| s.tools_webhook = Some(hook_url)).await;
+    let mut cfg = CallerConfig::new(relay.media(), tone_ulaw(300, 300.0, 6000.0), 40);
+    cfg.params = json!({"customer": "42"});
+    let report = caller::run(cfg).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["name"], "get_weather");
+    assert_eq!(seen[0]["arguments"], r#"{"city":"Paris"}"#);
+    assert_eq!(seen[0]["call_sid"], "CA00000000000000000000000000000001");
+    assert_eq!(seen[0]["custom_parameters"], json!({"customer": "42"}));
+    let items = fake.events("conversation.item.create");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["item"]["type"], "function_call_output");
+    assert_eq!(items[0]["item"]["output"], r#"{"temperature_c":21}"#);
+    assert_eq!(fake.events("response.create").len(), 1);
+    assert!(report.received > 0, "the answer after the tool output played");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_webhook_gives_the_model_an_error_to_speak_about() {
+    let fake = fake(FakeConfig { turn_after_ms: Some(200), tool: Some("book".into()), ..Default::default() }).await;
+    // Nothing listens there.
+    let dead = listener().await.local_addr().unwrap();
+    let relay = relay_with(fake.url(), |s| s.tools_webhook = Some(format!("http://{dead}/tools"))).await;
+    let report = caller::run(CallerConfig::new(relay.media(), tone_ulaw(200, 300.0, 6000.0), 30)).await.unwrap();
+    let items = fake.events("conversation.item.create");
+    assert_eq!(items.len(), 1);
+    assert!(items[0]["item"]["output"].as_str().unwrap().contains("tool book is unreachable"));
+    assert!(report.close_code.is_none_or(|c| c == 1000), "the call went on to a normal end: {:?}", report.close_code);
+    assert!(report.received > 0, "the model's answer after the error output played");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_are_checked_on_twiml_and_media() {
+    let fake = fake(FakeConfig { mode: Mode::EchoFrames, ..Default::default() }).await;
+    let v = Validator::new("test-token");
+    let relay = relay_with(fake.url(), |s| s.validator = Some(Validator::new("test-token"))).await;
+    let http = reqwest::Client::new();
+    let params = [("CallSid", "CA1"), ("From", "+15550100"), ("To", "+15550199")];
+    let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let good = v.sign("https://relay.example.com/twiml", &owned);
+    let r = http.post(relay.http("/twiml")).header("X-Twilio-Signature", &good).form(&params).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let xml = r.text().await.unwrap();
+    assert!(xml.contains(r#"<Stream url="wss://relay.example.com/media">"#), "{xml}");
+    assert!(xml.contains(r#"<Parameter name="CallSid" value="CA1"/>"#), "{xml}");
+    let r = http.post(relay.http("/twiml")).header("X-Twilio-Signature", "AAAA").form(&params).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http.post(relay.http("/twiml")).form(&params).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+
+    // Media: a bad signature gets close code 1008 at once.
+    let mut bad = CallerConfig::new(relay.media(), tone_ulaw(100, 300.0, 6000.0), 0);
+    bad.signature = Some("AAAA".into());
+    let report = caller::run(bad).await.unwrap();
+    assert_eq!(report.close_code, Some(1008));
+    assert_eq!(report.received, 0);
+    // The right one is accepted.
+    let mut ok = CallerConfig::new(relay.media(), tone_ulaw(200, 300.0, 6000.0), 0);
+    ok.signature = Some(v.sign("wss://relay.example.com/media", &[]));
+    let report = caller::run(ok).await.unwrap();
+    assert_eq!(report.received, 10);
+    assert_eq!(relay.metric("teledsp_relay_signature_rejections_total"), 3.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_twilio_frames_are_counted_and_skipped() {
+    let fake = fake(FakeConfig { mode: Mode::EchoFrames, ..Default::default() }).await;
+    let relay = relay_with(fake.url(), |_| {}).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(relay.media()).await.unwrap();
+    let start = json!({"event": "start", "streamSid": "MZ1", "start": {"streamSid": "MZ1", "callSid": "CA1"}});
+    ws.send(Message::Text(start.to_string().into())).await.unwrap();
+    let media =
+        |payload: &str| json!({"event": "media", "streamSid": "MZ1", "media": {"payload": payload}}).to_string();
+    for bad in ["{not json".to_string(), media("@@@@"), r#"{"no":"event"}"#.to_string()] {
+        ws.send(Message::Text(bad.into())).await.unwrap();
+    }
+    ws.send(Message::Text(media(&STANDARD.encode([0xFFu8; 160])).into())).await.unwrap();
+    // The good frame still comes back.
+    let got = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Text(t) = m {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["event"] == "media" {
+                    return v;
+                }
+            }
+        }
+        panic!("stream ended")
+    })
+    .await
+    .unwrap();
+    assert_eq!(STANDARD.decode(got["media"]["payload"].as_str().unwrap()).unwrap().len(), 160);
+    assert_eq!(relay.metric("teledsp_relay_malformed_total"), 3.0);
+    ws.close(None).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_refused_closes_the_twilio_stream_cleanly() {
+    let dead = listener().await.local_addr().unwrap(); // bound then dropped: refused
+    let relay = relay_with(format!("ws://{dead}/v1/realtime"), |_| {}).await;
+    let t0 = std::time::Instant::now();
+    let report = caller::run(CallerConfig::new(relay.media(), tone_ulaw(2000, 300.0, 6000.0), 0)).await.unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(5), "closed promptly");
+    assert!(report.sent < 100, "the stream was closed before the caller finished");
+    assert_eq!(report.close_code, Some(1000), "a normal close, so Twilio runs the TwiML after <Connect>");
+    assert_eq!(relay.metric("teledsp_relay_upstream_errors_total"), 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_dropped_mid_call_closes_the_twilio_stream() {
+    // An upstream that accepts, reads session.update and a few frames, then drops.
+    let l = listener().await;
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        for _ in 0..5 {
+            ws.next().await;
+        }
+        drop(ws);
+    });
+    let relay = relay_with(format!("ws://{addr}/v1/realtime"), |_| {}).await;
+    let report = caller::run(CallerConfig::new(relay.media(), tone_ulaw(3000, 300.0, 6000.0), 0)).await.unwrap();
+    assert!(report.sent < 150, "closed mid-call, sent {}", report.sent);
+    assert_eq!(report.close_code, Some(1000));
+    assert_eq!(relay.metric("teledsp_relay_upstream_errors_total"), 1.0);
+    assert_eq!(relay.metric("teledsp_relay_active_calls"), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beta_api_and_pcmu_passthrough() {
+    let fake = fake(FakeConfig { mode: Mode::EchoFrames, capture: true, ..Default::default() }).await;
+    let relay = relay_with(fake.url(), |s| {
+        s.call.api = Api::Beta;
+        s.call.audio = teledsp::bridge::Audio::Pcmu;
+    })
+    .await;
+    let audio = tone_ulaw(400, 500.0, 6000.0);
+    let report = caller::run(CallerConfig::new(relay.media(), audio.clone(), 0)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(fake.log.lock().unwrap().audio, audio, "mu-law passed through untouched");
+    assert_eq!(report.heard, audio, "and back");
+    assert_eq!(fake.events("session.update")[0]["session"]["input_audio_format"], "g711_ulaw");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_live_calls_and_refuses_new_ones() {
+    let fake = fake(FakeConfig { mode: Mode::EchoFrames, ..Default::default() }).await;
+    let mut relay = relay_with(fake.url(), |_| {}).await;
+    let live = tokio::spawn(caller::run(CallerConfig::new(relay.media(), tone_ulaw(1500, 300.0, 6000.0), 0)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    relay.stop.take().unwrap().send(()).unwrap(); // what SIGTERM does in `serve`
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let health = reqwest::get(relay.http("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 503);
+    let refused = tokio_tungstenite::connect_async(relay.media()).await;
+    assert!(refused.is_err(), "new calls are refused while draining");
+    let report = live.await.unwrap().unwrap();
+    assert_eq!(report.sent, 75, "the live call ran to its end");
+    assert_eq!(report.received, 75);
+    tokio::time::timeout(Duration::from_secs(5), relay.task).await.unwrap().unwrap().unwrap();
+}
+
+#[test]
+fn sigterm_stops_the_binary_and_no_token_means_no_start() {
+    use std::process::{Command, Stdio};
+    let bin = env!("CARGO_BIN_EXE_teledsp-relay");
+    // Without TWILIO_AUTH_TOKEN and without the insecure flag: refuses to start.
+    let out =
+        Command::new(bin).args(["serve", "--listen", "127.0.0.1:0"]).env_remove("TWILIO_AUTH_TOKEN").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TWILIO_AUTH_TOKEN is not set"));
+    // With the flag it serves; SIGTERM stops it (no calls to drain).
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--insecure-no-signature"])
+        .env_remove("TWILIO_AUTH_TOKEN")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "running");
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            assert!(s.success(), "exit status {s}");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
