@@ -87,7 +87,7 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
     if let Some(sig) = &cfg.signature {
         req.headers_mut().insert("X-Twilio-Signature", sig.parse().map_err(|_| "bad signature header")?);
     }
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(ws_config()), true)
         .await
         .map_err(|e| format!("connect {}: {e}", cfg.url))?;
     let (mut tx, mut rx) = ws.split();
@@ -201,6 +201,10 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
         }
     }
     Ok(report)
+}
+
+fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(crate::server::READ_BUFFER)
 }
 
 /// mu-law audio from a WAV file (8 kHz 16-bit mono, as the asterisk prompts are).

@@ -10,10 +10,16 @@
 //! - [`demo`], [`loadtest`]: the subcommands of the same names.
 
 pub mod call;
+#[cfg(feature = "runtime")]
 pub mod caller;
+#[cfg(feature = "runtime")]
 pub mod demo;
+#[cfg(feature = "runtime")]
 pub mod fake_openai;
+#[cfg(feature = "runtime")]
 pub mod loadtest;
+#[cfg(feature = "runtime")]
 pub mod metrics;
+#[cfg(feature = "runtime")]
 pub mod server;
 pub mod signature;
