@@ -9,7 +9,8 @@ use libfuzzer_sys::fuzz_target;
 use teledsp_relay::call::{Action, Call, CallConfig};
 
 fuzz_target!(|data: &[u8]| {
-    let mut call = Call::new(CallConfig { local_vad: data.first().is_some_and(|b| b & 1 == 1), ..Default::default() }).unwrap();
+    let mut call =
+        Call::new(CallConfig { local_vad: data.first().is_some_and(|b| b & 1 == 1), ..Default::default() }).unwrap();
     let t0 = Instant::now();
     let mut out = Vec::new();
     let mut sent_ms = 0u64;

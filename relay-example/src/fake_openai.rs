@@ -123,7 +123,9 @@ pub fn spawn(listener: tokio::net::TcpListener, cfg: FakeConfig) -> std::io::Res
 async fn upgrade(State(s): State<Shared>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     let beta = headers.get("openai-beta").is_some_and(|v| v.as_bytes().starts_with(b"realtime"));
     let bearer = headers.get("authorization").is_some_and(|v| v.as_bytes().starts_with(b"Bearer "));
-    ws.max_message_size(16 << 20).read_buffer_size(crate::server::READ_BUFFER).on_upgrade(move |socket| session(s, socket, beta, bearer))
+    ws.max_message_size(16 << 20)
+        .read_buffer_size(crate::server::READ_BUFFER)
+        .on_upgrade(move |socket| session(s, socket, beta, bearer))
 }
 
 struct Conn {

@@ -256,8 +256,9 @@ async fn connect_upstream(app: &App) -> Result<Upstream, String> {
     if s.call.api == teledsp::bridge::Api::Beta {
         req.headers_mut().insert("OpenAI-Beta", "realtime=v1".parse().expect("static header"));
     }
-    let config =
-        tungstenite::protocol::WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE)).read_buffer_size(READ_BUFFER);
+    let config = tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .read_buffer_size(READ_BUFFER);
     let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
     match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok((ws, _))) => Ok(ws),
