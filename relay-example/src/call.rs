@@ -93,6 +93,8 @@ pub struct Counters {
     pub late_deltas: u64,
     /// Marks ignored because their audio was cleared.
     pub stale_marks: u64,
+    /// `error` events from OpenAI.
+    pub upstream_errors: u64,
 }
 
 #[derive(Debug)]
@@ -296,6 +298,7 @@ impl Call {
             }
             "input_audio_buffer.speech_started" => self.barge_in(now, out)?,
             "response.created" => self.response_open = true,
+            "error" => self.counters.upstream_errors += 1,
             "response.done" | "response.cancelled" => self.response_open = false,
             "response.function_call_arguments.done" => {
                 let (Some(call_id), Some(name)) = (peek.call_id, peek.name) else {
@@ -571,6 +574,16 @@ mod tests {
         let beta: serde_json::Value = serde_json::from_str(&Call::new(beta).unwrap().session_update()).unwrap();
         assert_eq!(beta["session"]["input_audio_format"], "g711_ulaw");
         assert!(beta["session"].get("type").is_none());
+    }
+
+    #[test]
+    fn openai_error_events_are_counted() {
+        let mut c = Call::new(CallConfig::default()).unwrap();
+        let mut out = Vec::new();
+        let e = r#"{"type":"error","error":{"type":"invalid_request_error","code":"x","message":"y"}}"#;
+        c.on_openai(e, Instant::now(), &mut out).unwrap();
+        assert_eq!(c.counters().upstream_errors, 1);
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -279,8 +279,16 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
     // Twilio writes go through a bounded queue drained by their own task.
     let (to_twilio, mut twilio_q) = mpsc::channel::<String>(TWILIO_QUEUE);
     let writer = tokio::spawn(async move {
-        while let Some(text) = twilio_q.recv().await {
-            if tw_tx.send(Message::Text(text.into())).await.is_err() {
+        // Everything queued goes out in one flush: a delta's five frames and
+        // its mark cost one write, not six.
+        let mut batch = Vec::with_capacity(16);
+        'write: while twilio_q.recv_many(&mut batch, 64).await > 0 {
+            for text in batch.drain(..) {
+                if tw_tx.feed(Message::Text(text.into())).await.is_err() {
+                    break 'write;
+                }
+            }
+            if tw_tx.flush().await.is_err() {
                 break;
             }
         }
@@ -401,10 +409,8 @@ fn handle_openai(app: &App, call: &mut Call, text: &str, actions: &mut Vec<Actio
         app.metrics.malformed.inc();
         warn!(call_sid = call.call_sid().unwrap_or("unknown"), "skipped OpenAI event: {e}");
     }
-    if text.contains(r#""type":"error""#) {
-        app.metrics.upstream_errors.inc();
-    }
     let after = call.counters();
+    app.metrics.upstream_errors.inc_by(after.upstream_errors - before.upstream_errors);
     app.metrics.frames_out.inc_by(after.frames_out - before.frames_out);
     app.metrics.barge_ins.inc_by(after.barge_ins - before.barge_ins);
     app.metrics.processing_seconds.observe(t0.elapsed().as_secs_f64());
