@@ -168,6 +168,7 @@ pub struct TwilioBridge {
     down: Resampler,
     framer: Framer,
     marks_sent: u64,
+    marks_received: u64,
     last_mark: Option<String>,
     stopped: bool,
     /// Decoded base64: the last inbound mu-law payload, or an outbound delta.
@@ -193,6 +194,7 @@ impl TwilioBridge {
             down: Resampler::new(24000, 8000, cfg.quality)?,
             framer: Framer::new(Format::Ulaw, 20)?,
             marks_sent: 0,
+            marks_received: 0,
             last_mark: None,
             stopped: false,
             bytes: Vec::new(),
@@ -222,6 +224,10 @@ impl TwilioBridge {
     /// Marks sent to Twilio so far.
     pub fn marks_sent(&self) -> u64 {
         self.marks_sent
+    }
+    /// Marks Twilio echoed so far: when it grows, [`Self::last_mark`] is new.
+    pub fn marks_received(&self) -> u64 {
+        self.marks_received
     }
     /// Whether Twilio sent `stop`.
     pub fn stopped(&self) -> bool {
@@ -280,6 +286,7 @@ impl TwilioBridge {
             "mark" => {
                 self.last_mark =
                     Some(m.mark.ok_or_else(|| Error::malformed("Twilio mark message without mark.name"))?.name);
+                self.marks_received += 1;
                 Ok(None)
             }
             "stop" => {

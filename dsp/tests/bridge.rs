@@ -35,6 +35,7 @@ fn start_mark_stop_update_state_and_send_nothing() {
     let mark = r#"{"event":"mark","sequenceNumber":"4","streamSid":"MZ42","mark":{"name":"teledsp-1"}}"#;
     assert_eq!(b.twilio_to_openai(mark).unwrap(), None);
     assert_eq!(b.last_mark(), Some("teledsp-1"));
+    assert_eq!(b.marks_received(), 1);
     assert!(!b.stopped());
     let stop =
         r#"{"event":"stop","sequenceNumber":"5","streamSid":"MZ42","stop":{"accountSid":"AC1","callSid":"CA7"}}"#;

@@ -146,7 +146,8 @@ pub struct Call {
     truncated: HashSet<String>,
     response_open: bool,
     vad: Option<Vad>,
-    last_mark_seen: Option<String>,
+    /// Echoed marks already accounted for (the bridge's count).
+    marks_seen: u64,
     counters: Counters,
 }
 
@@ -164,7 +165,7 @@ impl Call {
             truncated: HashSet::new(),
             response_open: false,
             vad,
-            last_mark_seen: None,
+            marks_seen: 0,
             counters: Counters::default(),
         })
     }
@@ -251,10 +252,11 @@ impl Call {
                 }
             }
         }
-        if self.bridge.last_mark() != self.last_mark_seen.as_deref() {
-            self.last_mark_seen = self.bridge.last_mark().map(str::to_owned);
-            if let Some(name) = self.last_mark_seen.clone() {
-                self.on_mark(&name, now);
+        if self.bridge.marks_received() != self.marks_seen {
+            self.marks_seen = self.bridge.marks_received();
+            let number = self.bridge.last_mark().and_then(|n| n.strip_prefix("teledsp-")).and_then(|n| n.parse().ok());
+            if let Some(number) = number {
+                self.on_mark(number, now);
             }
         }
         if self.bridge.stopped() {
@@ -328,8 +330,8 @@ impl Call {
         ]
     }
 
-    fn on_mark(&mut self, name: &str, now: Instant) {
-        let Some(number) = name.strip_prefix("teledsp-").and_then(|n| n.parse::<u64>().ok()) else { return };
+    /// Twilio echoed mark `teledsp-{number}`.
+    fn on_mark(&mut self, number: u64, now: Instant) {
         if number <= self.stale_upto {
             self.counters.stale_marks += 1;
             return;

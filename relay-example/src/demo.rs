@@ -92,15 +92,8 @@ pub async fn run(prompt: &Path, out_wav: &Path) -> Result<String, String> {
     }
     w.finalize().map_err(|e| e.to_string())?;
 
-    let m = app.metrics.render();
-    let metric = |name: &str| -> f64 {
-        m.lines()
-            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(f64::NAN)
-    };
-    let (p50, p99) = histogram_quantiles(&m, "teledsp_relay_processing_seconds");
+    let m = &app.metrics;
+    let (p50, p99) = histogram_quantiles(&m.render(), "teledsp_relay_processing_seconds");
     let said_ms = audio.len() / 8;
     let heard_ms = report.heard.len() / 8;
     let mut s = String::new();
@@ -111,11 +104,11 @@ pub async fn run(prompt: &Path, out_wav: &Path) -> Result<String, String> {
     );
     s += &format!(
         "relay: {} frames in, {} frames out, {} barge-ins, {} malformed, {} upstream errors\n",
-        metric("teledsp_relay_frames_in_total"),
-        metric("teledsp_relay_frames_out_total"),
-        metric("teledsp_relay_barge_ins_total"),
-        metric("teledsp_relay_malformed_total"),
-        metric("teledsp_relay_upstream_errors_total"),
+        m.frames_in.get(),
+        m.frames_out.get(),
+        m.barge_ins.get(),
+        m.malformed.get(),
+        m.upstream_errors.get(),
     );
     s += &format!("relay processing per message: p50 <= {p50}, p99 <= {p99} (histogram bucket bounds)\n");
     s += &format!("heard: {heard_ms} ms of audio -> {}\n", out_wav.display());

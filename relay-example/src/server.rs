@@ -302,7 +302,7 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
     let started = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(Ok(msg)) = tw_rx.next().await {
             if let Message::Text(t) = msg {
-                handle_twilio(app, &mut call, t.as_str(), &mut actions);
+                handle(app, &mut call, Peer::Twilio, t.as_str(), &mut actions);
                 early.append(&mut actions);
                 if call.started() {
                     return true;
@@ -345,12 +345,12 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
     while !stop {
         tokio::select! {
             msg = tw_rx.next() => match msg {
-                Some(Ok(Message::Text(t))) => handle_twilio(app, &mut call, t.as_str(), &mut actions),
+                Some(Ok(Message::Text(t))) => handle(app, &mut call, Peer::Twilio, t.as_str(), &mut actions),
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => stop = true,
                 Some(Ok(_)) => {}
             },
             msg = ai_rx.next() => match msg {
-                Some(Ok(tungstenite::Message::Text(t))) => handle_openai(app, &mut call, t.as_str(), &mut actions),
+                Some(Ok(tungstenite::Message::Text(t))) => handle(app, &mut call, Peer::OpenAi, t.as_str(), &mut actions),
                 Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => {
                     app.metrics.upstream_errors.inc();
                     warn!(call_sid = %sid, "OpenAI upstream closed mid-call; closing the stream");
@@ -389,31 +389,37 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
     info!(call_sid = %sid, frames_in = c.frames_in, frames_out = c.frames_out, barge_ins = c.barge_ins, "call ended");
 }
 
-fn handle_twilio(app: &App, call: &mut Call, text: &str, actions: &mut Vec<Action>) {
-    let t0 = Instant::now();
-    let before = call.counters();
-    if let Err(e) = call.on_twilio(text, t0, actions) {
-        app.metrics.malformed.inc();
-        warn!(call_sid = call.call_sid().unwrap_or("unknown"), "skipped Twilio message: {e}");
-    }
-    let after = call.counters();
-    app.metrics.frames_in.inc_by(after.frames_in - before.frames_in);
-    app.metrics.barge_ins.inc_by(after.barge_ins - before.barge_ins);
-    app.metrics.processing_seconds.observe(t0.elapsed().as_secs_f64());
+/// Which peer a message came from.
+#[derive(Clone, Copy)]
+enum Peer {
+    Twilio,
+    OpenAi,
 }
 
-fn handle_openai(app: &App, call: &mut Call, text: &str, actions: &mut Vec<Action>) {
+/// One message through the call, with its metrics: the counters' growth is
+/// added to the server's, malformed messages are counted and skipped.
+fn handle(app: &App, call: &mut Call, from: Peer, text: &str, actions: &mut Vec<Action>) {
     let t0 = Instant::now();
     let before = call.counters();
-    if let Err(e) = call.on_openai(text, t0, actions) {
+    let result = match from {
+        Peer::Twilio => call.on_twilio(text, t0, actions),
+        Peer::OpenAi => call.on_openai(text, t0, actions),
+    };
+    if let Err(e) = result {
         app.metrics.malformed.inc();
-        warn!(call_sid = call.call_sid().unwrap_or("unknown"), "skipped OpenAI event: {e}");
+        let side = match from {
+            Peer::Twilio => "Twilio message",
+            Peer::OpenAi => "OpenAI event",
+        };
+        warn!(call_sid = call.call_sid().unwrap_or("unknown"), "skipped {side}: {e}");
     }
     let after = call.counters();
-    app.metrics.upstream_errors.inc_by(after.upstream_errors - before.upstream_errors);
-    app.metrics.frames_out.inc_by(after.frames_out - before.frames_out);
-    app.metrics.barge_ins.inc_by(after.barge_ins - before.barge_ins);
-    app.metrics.processing_seconds.observe(t0.elapsed().as_secs_f64());
+    let m = &app.metrics;
+    m.frames_in.inc_by(after.frames_in - before.frames_in);
+    m.frames_out.inc_by(after.frames_out - before.frames_out);
+    m.barge_ins.inc_by(after.barge_ins - before.barge_ins);
+    m.upstream_errors.inc_by(after.upstream_errors - before.upstream_errors);
+    m.processing_seconds.observe(t0.elapsed().as_secs_f64());
 }
 
 /// Runs one tool call through the webhook; the output (or an error text the

@@ -9,19 +9,17 @@ Run it:  OPENAI_REALTIME_URL=ws://127.0.0.1:8090/v1/realtime uvicorn audioop_rel
 import asyncio
 import base64
 import json
-import os
 import warnings
 
 import numpy as np
 import soxr
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from websockets.asyncio.client import connect
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop  # removed in Python 3.13: the reason teledsp exists
 
-from fastapi_relay import DEFAULT_URL, session_update
+from fastapi_relay import openai_connection, session_update
 
 app = FastAPI(title="audioop + soxr relay (baseline)")
 
@@ -32,9 +30,7 @@ async def media_stream(twilio: WebSocket) -> None:
     up = soxr.ResampleStream(8000, 24000, 1, dtype="int16", quality="HQ")
     down = soxr.ResampleStream(24000, 8000, 1, dtype="int16", quality="HQ")
     state = {"sid": None, "pending": b"", "marks": 0}
-    url = os.environ.get("OPENAI_REALTIME_URL", DEFAULT_URL)
-    headers = {"Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', '')}"}
-    async with connect(url, additional_headers=headers, max_size=None) as openai:
+    async with openai_connection() as openai:
         await openai.send(session_update())
 
         async def from_twilio() -> None:

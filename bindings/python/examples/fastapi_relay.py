@@ -52,6 +52,13 @@ def session_update() -> str:
     )
 
 
+def openai_connection():
+    """The upstream Realtime socket, from OPENAI_REALTIME_URL and OPENAI_API_KEY."""
+    url = os.environ.get("OPENAI_REALTIME_URL", DEFAULT_URL)
+    headers = {"Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', '')}"}
+    return connect(url, additional_headers=headers, max_size=None)
+
+
 @app.get("/health")
 async def health() -> dict:
     return {"status": "ok", "teledsp": teledsp.__version__, "isa": teledsp.ISA}
@@ -61,9 +68,7 @@ async def health() -> dict:
 async def media_stream(twilio: WebSocket) -> None:
     await twilio.accept()
     bridge = teledsp.TwilioBridge(api="ga", audio="pcm24k")
-    url = os.environ.get("OPENAI_REALTIME_URL", DEFAULT_URL)
-    headers = {"Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', '')}"}
-    async with connect(url, additional_headers=headers, max_size=None) as openai:
+    async with openai_connection() as openai:
         await openai.send(session_update())
 
         async def from_twilio() -> None:
