@@ -36,6 +36,13 @@ pub struct CallerConfig {
     pub signature: Option<String>,
     /// Call SID to announce.
     pub call_sid: String,
+    /// Round trips are timed on every this-many-th frame received (frames
+    /// k with (k + 1) % n == 0): when the far end echoes n frames per
+    /// delta, that is the frame completing each delta, the one that waited
+    /// for no later frame.
+    pub measure_every: usize,
+    /// Keep what was heard in [`CallerReport::heard`] (the load test does not).
+    pub record: bool,
 }
 
 impl CallerConfig {
@@ -48,6 +55,8 @@ impl CallerConfig {
             params: json!({}),
             signature: None,
             call_sid: "CA00000000000000000000000000000001".into(),
+            measure_every: 1,
+            record: true,
         }
     }
 }
@@ -61,8 +70,9 @@ pub struct CallerReport {
     pub received: u64,
     /// The audio played (what the caller heard), mu-law.
     pub heard: Vec<u8>,
-    /// For each received frame, in order: time since the frame with the same
-    /// index was sent (the round trip when the far end echoes frames).
+    /// For each timed received frame (see [`CallerConfig::measure_every`]),
+    /// in order: time since the frame with the same index was sent (the
+    /// round trip when the far end echoes frames).
     pub round_trips: Vec<Duration>,
     /// Marks echoed back to the relay.
     pub marks_echoed: u64,
@@ -135,13 +145,14 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
                 // Talk.
                 if (report.sent as usize) < total {
                     let frame = frames.next().unwrap_or_else(|| vec![0xFF; FRAME]);
-                    let ts = report.sent * 20;
-                    let msg = json!({"event": "media", "sequenceNumber": seq.to_string(), "streamSid": sid,
-                        "media": {"track": "inbound", "chunk": (report.sent + 1).to_string(), "timestamp": ts.to_string(),
-                                  "payload": STANDARD.encode(&frame)}});
+                    // Twilio's exact shape, written directly: this runs 50 times a
+                    // second per simulated call, beside the relay it measures.
+                    let msg = format!(
+                        r#"{{"event":"media","sequenceNumber":"{seq}","streamSid":"{sid}","media":{{"track":"inbound","chunk":"{}","timestamp":"{}","payload":"{}"}}}}"#,
+                        report.sent + 1, report.sent * 20, STANDARD.encode(&frame));
                     seq += 1;
                     sent_at.push_back(Instant::now());
-                    if tx.send(send(msg)).await.is_err() { break; }
+                    if tx.send(Message::Text(msg.into())).await.is_err() { break; }
                     report.sent += 1;
                 } else if hangup_at.is_none() && (report.received < report.sent || !queue.is_empty()) && linger_since.get_or_insert_with(Instant::now).elapsed() < LINGER {
                     // Stay on the line a moment for what is still in flight.
@@ -156,14 +167,18 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
                     match q {
                         Queued::Mark(_) => {
                             if let Some(Queued::Mark(name)) = queue.pop_front() {
-                                let _ = tx.send(send(json!({"event": "mark", "sequenceNumber": seq.to_string(), "streamSid": sid, "mark": {"name": name}}))).await;
+                                let _ = tx.send(mark_echo(seq, sid, &name)).await;
                                 seq += 1;
                                 report.marks_echoed += 1;
                             }
                         }
                         Queued::Frame(_) if played => break,
                         Queued::Frame(_) => {
-                            if let Some(Queued::Frame(f)) = queue.pop_front() { report.heard.extend_from_slice(&f); }
+                            if let Some(Queued::Frame(f)) = queue.pop_front()
+                                && cfg.record
+                            {
+                                report.heard.extend_from_slice(&f);
+                            }
                             played = true;
                         }
                     }
@@ -172,21 +187,25 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
             }
             msg = rx.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
-                    let v: Value = match serde_json::from_str(t.as_str()) { Ok(v) => v, Err(_) => { report.bad_messages += 1; continue } };
-                    match v["event"].as_str() {
-                        Some("media") => {
-                            let Some(f) = v["media"]["payload"].as_str().and_then(|p| STANDARD.decode(p).ok()) else { report.bad_messages += 1; continue };
+                    let Ok(m) = serde_json::from_str::<FromRelay>(t.as_str()) else { report.bad_messages += 1; continue };
+                    match m.event.as_ref() {
+                        "media" => {
+                            let Some(f) = m.media.and_then(|m| STANDARD.decode(m.payload.as_bytes()).ok()) else { report.bad_messages += 1; continue };
                             if f.len() != FRAME { report.bad_messages += 1; }
-                            if let Some(t0) = sent_at.get(report.received as usize) { report.round_trips.push(t0.elapsed()); }
+                            if (report.received as usize + 1).is_multiple_of(cfg.measure_every.max(1))
+                                && let Some(t0) = sent_at.get(report.received as usize)
+                            {
+                                report.round_trips.push(t0.elapsed());
+                            }
                             report.received += 1;
                             queue.push_back(Queued::Frame(f));
                         }
-                        Some("mark") => queue.push_back(Queued::Mark(v["mark"]["name"].as_str().unwrap_or("").to_owned())),
-                        Some("clear") => {
+                        "mark" => queue.push_back(Queued::Mark(m.mark.map(|m| m.name.into_owned()).unwrap_or_default())),
+                        "clear" => {
                             report.clears += 1;
                             let marks: Vec<String> = queue.drain(..).filter_map(|q| match q { Queued::Mark(m) => Some(m), _ => None }).collect();
                             for name in marks {
-                                let _ = tx.send(send(json!({"event": "mark", "sequenceNumber": seq.to_string(), "streamSid": sid, "mark": {"name": name}}))).await;
+                                let _ = tx.send(mark_echo(seq, sid, &name)).await;
                                 seq += 1;
                                 report.marks_echoed += 1;
                             }
@@ -201,6 +220,35 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
         }
     }
     Ok(report)
+}
+
+/// What the relay sends a caller (`media`, `mark`, `clear`), borrowed.
+#[derive(serde::Deserialize)]
+struct FromRelay<'a> {
+    #[serde(borrow)]
+    event: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    media: Option<MediaPayload<'a>>,
+    #[serde(borrow)]
+    mark: Option<MarkName<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct MediaPayload<'a> {
+    #[serde(borrow)]
+    payload: std::borrow::Cow<'a, str>,
+}
+
+#[derive(serde::Deserialize)]
+struct MarkName<'a> {
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+}
+
+/// The `mark` message Twilio sends back when playback reaches a mark.
+fn mark_echo(seq: u64, sid: &str, name: &str) -> Message {
+    let v = json!({"event": "mark", "sequenceNumber": seq.to_string(), "streamSid": sid, "mark": {"name": name}});
+    Message::Text(v.to_string().into())
 }
 
 fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {

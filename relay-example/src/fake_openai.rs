@@ -9,8 +9,9 @@
 //! response that echoes the caller's utterance back as 24 kHz audio deltas
 //! (100 ms each, streamed at [`PACE`] per delta), or, when configured, a
 //! function call first. `response.cancel` and `conversation.item.truncate`
-//! are honoured and logged for tests. [`Mode::EchoFrames`] instead answers
-//! every append at once with the same audio: the load test's mode.
+//! are honoured and logged for tests. [`Mode::EchoFrames`] instead echoes
+//! all appended audio straight back, in deltas of
+//! [`FakeConfig::echo_delta_ms`]: the load test's mode.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -40,7 +41,8 @@ pub enum Mode {
     /// Server VAD; each utterance is echoed back as a response.
     #[default]
     Conversation,
-    /// Every append is answered at once by a delta of the same audio.
+    /// Appended audio comes straight back: once `echo_delta_ms` of it has
+    /// arrived, it is sent as one delta (full-duplex audio, all call long).
     EchoFrames,
 }
 
@@ -61,6 +63,9 @@ pub struct FakeConfig {
     pub barge_in_after_ms: Option<u64>,
     /// Keep the appended audio in the log (tests).
     pub capture: bool,
+    /// [`Mode::EchoFrames`]: audio per echoed delta, ms; 0 answers every
+    /// append at once with its own audio.
+    pub echo_delta_ms: u64,
 }
 
 /// Client events the fake received and what it made of them, for tests.
@@ -147,6 +152,8 @@ struct Conn {
     /// Audio ms sent per item, for validating truncation.
     items: Vec<(String, u64)>,
     cancel: Option<tokio::sync::watch::Sender<bool>>,
+    /// [`Mode::EchoFrames`]: appended audio not yet echoed.
+    echo: Vec<u8>,
 }
 
 impl Conn {
@@ -189,6 +196,7 @@ async fn session(s: Shared, socket: WebSocket, beta: bool, bearer: bool) {
         tool_used: false,
         items: Vec::new(),
         cancel: None,
+        echo: Vec::new(),
     };
     let sid = c.id("sess");
     let _ = out.send(
@@ -214,7 +222,49 @@ fn error(c: &Conn, out: &mpsc::UnboundedSender<String>, code: &str, message: &st
     );
 }
 
+/// The shape of the one event that comes 50 times a second, read without
+/// building a `Value` (anything else takes the general path).
+#[derive(serde::Deserialize)]
+struct Append<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    audio: Option<std::borrow::Cow<'a, str>>,
+}
+
+fn on_append(c: &mut Conn, out: &mpsc::UnboundedSender<String>, b64: Option<&str>) {
+    let Some(b64) = b64 else { return error(c, out, "missing_audio", "append without audio") };
+    let Ok(audio) = STANDARD.decode(b64) else { return error(c, out, "invalid_base64", "audio is not base64") };
+    if !c.pcmu && audio.len() % 2 != 0 {
+        return error(c, out, "invalid_audio", "PCM16 audio with an odd byte count");
+    }
+    let ms = (audio.len() / c.bytes_per_ms()) as u64;
+    {
+        let mut log = c.shared.log.lock().unwrap();
+        log.appended_ms += ms;
+        if c.shared.cfg.capture {
+            log.audio.extend_from_slice(&audio);
+        }
+    }
+    if c.shared.cfg.mode == Mode::EchoFrames {
+        c.echo.extend_from_slice(&audio);
+        if c.echo.len() >= c.shared.cfg.echo_delta_ms as usize * c.bytes_per_ms() {
+            let echo = std::mem::take(&mut c.echo);
+            let _ = out.send(delta_json(c, "item_echo", &echo));
+            c.echo = echo;
+            c.echo.clear();
+        }
+        return;
+    }
+    append(c, out, &audio);
+}
+
 fn handle(c: &mut Conn, out: &mpsc::UnboundedSender<String>, text: &str) {
+    if let Ok(a) = serde_json::from_str::<Append>(text)
+        && a.kind == "input_audio_buffer.append"
+    {
+        return on_append(c, out, a.audio.as_deref());
+    }
     let v: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => return error(c, out, "invalid_json", &format!("not JSON: {e}")),
@@ -225,27 +275,7 @@ fn handle(c: &mut Conn, out: &mpsc::UnboundedSender<String>, text: &str) {
     }
     match kind.as_str() {
         "session.update" => session_update(c, out, &v),
-        "input_audio_buffer.append" => {
-            let Some(b64) = v["audio"].as_str() else { return error(c, out, "missing_audio", "append without audio") };
-            let Ok(audio) = STANDARD.decode(b64) else { return error(c, out, "invalid_base64", "audio is not base64") };
-            if !c.pcmu && audio.len() % 2 != 0 {
-                return error(c, out, "invalid_audio", "PCM16 audio with an odd byte count");
-            }
-            let ms = (audio.len() / c.bytes_per_ms()) as u64;
-            {
-                let mut log = c.shared.log.lock().unwrap();
-                log.appended_ms += ms;
-                if c.shared.cfg.capture {
-                    log.audio.extend_from_slice(&audio);
-                }
-            }
-            if c.shared.cfg.mode == Mode::EchoFrames {
-                let item = "item_echo".to_owned();
-                let _ = out.send(delta_json(c, &item, &audio));
-                return;
-            }
-            append(c, out, &audio);
-        }
+        "input_audio_buffer.append" => on_append(c, out, v["audio"].as_str()),
         "conversation.item.truncate" => {
             let item = v["item_id"].as_str().unwrap_or("");
             let end = v["audio_end_ms"].as_u64();

@@ -1,8 +1,11 @@
 //! `teledsp-relay loadtest`: N simulated Twilio calls at real-time pace
 //! against a running relay whose upstream is `fake-openai --mode echo-frames`
-//! (every inbound frame comes straight back), so the k-th frame a caller
-//! receives is the answer to the k-th it sent: the round trip is the added
-//! latency of the relay (both directions) plus the fake's turnaround.
+//! (all inbound audio comes straight back, in deltas of `--echo-delta-ms`),
+//! so the k-th frame a caller receives is the k-th it sent. Round trips are
+//! timed on the frame that completes each delta (it waited for no later
+//! frame): the added latency of the relay in both directions plus the fake's
+//! turnaround. Every call carries audio both ways all the time, which is
+//! heavier than a real call, where the caller and the agent take turns.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +25,8 @@ pub struct LoadConfig {
     pub relay_pid: Option<u32>,
     /// Calls are started evenly over this time.
     pub ramp: Duration,
+    /// Frames per delta the fake echoes (its `--echo-delta-ms` / 20).
+    pub echo_frames: usize,
 }
 
 /// The outcome.
@@ -68,7 +73,10 @@ impl std::fmt::Display for LoadReport {
 
 /// Runs the load test.
 pub async fn run(cfg: LoadConfig) -> LoadReport {
+    // A whole number of deltas, so every frame sent can come back.
+    let group = cfg.echo_frames.max(1);
     let frames = (cfg.duration.as_millis() / 20) as usize;
+    let frames = frames.div_ceil(group) * group;
     let cpu0 = cfg.relay_pid.and_then(cpu_seconds);
     let rss0 = cfg.relay_pid.and_then(rss_bytes);
     let mut rss_peak = rss0.unwrap_or(0);
@@ -80,6 +88,8 @@ pub async fn run(cfg: LoadConfig) -> LoadReport {
         let audio: Vec<u8> = (0..frames * caller::FRAME).map(|k| if k % 16 < 8 { 0xE0 } else { 0x60 }).collect();
         let mut c = CallerConfig::new(cfg.target.clone(), audio, 0);
         c.call_sid = format!("CA{i:032}");
+        c.measure_every = group;
+        c.record = false;
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             caller::run(c).await

@@ -90,6 +90,9 @@ enum Cmd {
         /// Answer the first utterance with a call of this function.
         #[arg(long)]
         tool: Option<String>,
+        /// echo-frames: ms of audio per echoed delta (0: one delta per append).
+        #[arg(long, default_value_t = 100)]
+        echo_delta_ms: u64,
     },
     /// Relay + fake OpenAI + a simulated caller in one process, offline.
     Demo {
@@ -116,6 +119,10 @@ enum Cmd {
         /// Seconds over which calls are started.
         #[arg(long, default_value_t = 2.0)]
         ramp: f64,
+        /// The fake's `--echo-delta-ms`: round trips are timed on the frame
+        /// that completes each echoed delta.
+        #[arg(long, default_value_t = 100)]
+        echo_delta_ms: u64,
     },
 }
 
@@ -124,8 +131,17 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    match rt.block_on(run(Cli::parse())) {
+    let cli = Cli::parse();
+    // The test peers run on one thread: on a small machine they share with
+    // the relay they measure, a second worker only adds cross-thread wake-ups.
+    let rt = match cli.cmd {
+        Cmd::FakeOpenai { .. } | Cmd::Loadtest { .. } => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build()
+    .expect("tokio runtime");
+    match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
@@ -203,13 +219,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())
         }
-        Cmd::FakeOpenai { listen, mode, tool } => {
+        Cmd::FakeOpenai { listen, mode, tool, echo_delta_ms } => {
             let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("listen {listen}: {e}"))?;
             let mode = match mode {
                 FakeMode::Conversation => Mode::Conversation,
                 FakeMode::EchoFrames => Mode::EchoFrames,
             };
-            let fake = fake_openai::spawn(listener, FakeConfig { mode, tool, ..FakeConfig::default() })
+            let fake = fake_openai::spawn(listener, FakeConfig { mode, tool, echo_delta_ms, ..FakeConfig::default() })
                 .map_err(|e| e.to_string())?;
             info!(url = %fake.url(), "fake OpenAI Realtime listening");
             shutdown_signal().await;
@@ -223,13 +239,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             print!("{summary}");
             Ok(())
         }
-        Cmd::Loadtest { target, calls, duration, relay_pid, ramp } => {
+        Cmd::Loadtest { target, calls, duration, relay_pid, ramp, echo_delta_ms } => {
             let cfg = loadtest::LoadConfig {
                 target,
                 calls,
                 duration: Duration::from_secs(duration),
                 relay_pid,
                 ramp: Duration::from_secs_f64(ramp),
+                echo_frames: (echo_delta_ms / 20).max(1) as usize,
             };
             print!("{}", loadtest::run(cfg).await);
             Ok(())

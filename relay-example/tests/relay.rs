@@ -143,6 +143,26 @@ async fn audio_out_arrives_at_twilio_as_160_byte_mulaw_frames_with_marks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_test_echo_comes_back_in_100_ms_deltas_timed_on_each_last_frame() {
+    // The load test's setting: the fake answers every 100 ms of appended
+    // audio with one delta, so five frames and one mark come back at once.
+    let fake = fake(FakeConfig { mode: Mode::EchoFrames, echo_delta_ms: 100, ..Default::default() }).await;
+    let relay = relay_with(fake.url(), |_| {}).await;
+    let mut cfg = CallerConfig::new(relay.media(), tone_ulaw(2000, 440.0, 6000.0), 0);
+    cfg.measure_every = 5;
+    let report = caller::run(cfg).await.unwrap();
+    assert_eq!((report.sent, report.received), (100, 100), "every frame comes back");
+    assert_eq!(report.marks_echoed, 20, "one mark per 100 ms delta");
+    assert_eq!(report.round_trips.len(), 20, "timed once per delta");
+    assert_eq!(report.bad_messages, 0);
+    // The timed frame completed its delta: it waited for no later frame, so
+    // its round trip is a few ms here; the delta's first frame waits ~80 ms.
+    // (A wide margin: this checks which frame is timed, not speed.)
+    let worst = report.round_trips.iter().max().unwrap();
+    assert!(*worst < Duration::from_millis(40), "worst round trip {worst:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn barge_in_sends_clear_truncates_at_what_was_heard_and_cancels() {
     // The caller talks 400 ms; the fake answers with that audio (4 deltas of
     // 100 ms) and reports the caller speaking again 200 ms into it.
