@@ -386,8 +386,7 @@ pub fn frames_duration(frames: u64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
+    use base64_simd::STANDARD;
 
     const SID: &str = "MZ1";
 
@@ -398,7 +397,8 @@ mod tests {
 
     fn delta(item: &str, ms: usize) -> String {
         let pcm = vec![0u8; ms * 48]; // 24 kHz PCM16
-        json!({"type": "response.output_audio.delta", "item_id": item, "delta": STANDARD.encode(pcm)}).to_string()
+        json!({"type": "response.output_audio.delta", "item_id": item, "delta": STANDARD.encode_to_string(pcm)})
+            .to_string()
     }
 
     fn mark(n: u64) -> String {

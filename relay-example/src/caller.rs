@@ -7,8 +7,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64_simd::STANDARD;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -149,7 +148,7 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
                     // second per simulated call, beside the relay it measures.
                     let msg = format!(
                         r#"{{"event":"media","sequenceNumber":"{seq}","streamSid":"{sid}","media":{{"track":"inbound","chunk":"{}","timestamp":"{}","payload":"{}"}}}}"#,
-                        report.sent + 1, report.sent * 20, STANDARD.encode(&frame));
+                        report.sent + 1, report.sent * 20, STANDARD.encode_to_string(&frame));
                     seq += 1;
                     sent_at.push_back(Instant::now());
                     if tx.send(Message::Text(msg.into())).await.is_err() { break; }
@@ -190,7 +189,7 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
                     let Ok(m) = serde_json::from_str::<FromRelay>(t.as_str()) else { report.bad_messages += 1; continue };
                     match m.event.as_ref() {
                         "media" => {
-                            let Some(f) = m.media.and_then(|m| STANDARD.decode(m.payload.as_bytes()).ok()) else { report.bad_messages += 1; continue };
+                            let Some(f) = m.media.and_then(|m| STANDARD.decode_to_vec(m.payload.as_bytes()).ok()) else { report.bad_messages += 1; continue };
                             if f.len() != FRAME { report.bad_messages += 1; }
                             if (report.received as usize + 1).is_multiple_of(cfg.measure_every.max(1))
                                 && let Some(t0) = sent_at.get(report.received as usize)

@@ -4,8 +4,7 @@
 //! compared in constant time, with the URL taken both with and without its
 //! default port (Twilio's signing is inconsistent about it).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64_simd::STANDARD;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
@@ -40,7 +39,7 @@ impl Validator {
             mac.update(k.as_bytes());
             mac.update(v.as_bytes());
         }
-        STANDARD.encode(mac.finalize().into_bytes())
+        STANDARD.encode_to_string(mac.finalize().into_bytes())
     }
 
     /// Whether `signature` is Twilio's for `url` and `params`, with or

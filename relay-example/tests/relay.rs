@@ -4,8 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64_simd::STANDARD;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use teledsp::bridge::Api;
@@ -283,7 +282,7 @@ async fn malformed_twilio_frames_are_counted_and_skipped() {
     for bad in ["{not json".to_string(), media("@@@@"), r#"{"no":"event"}"#.to_string()] {
         ws.send(Message::Text(bad.into())).await.unwrap();
     }
-    ws.send(Message::Text(media(&STANDARD.encode([0xFFu8; 160])).into())).await.unwrap();
+    ws.send(Message::Text(media(&STANDARD.encode_to_string([0xFFu8; 160])).into())).await.unwrap();
     // The good frame still comes back.
     let got = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(Ok(m)) = ws.next().await {
@@ -298,7 +297,7 @@ async fn malformed_twilio_frames_are_counted_and_skipped() {
     })
     .await
     .unwrap();
-    assert_eq!(STANDARD.decode(got["media"]["payload"].as_str().unwrap()).unwrap().len(), 160);
+    assert_eq!(STANDARD.decode_to_vec(got["media"]["payload"].as_str().unwrap()).unwrap().len(), 160);
     assert_eq!(relay.metric("teledsp_relay_malformed_total"), 3.0);
     ws.close(None).await.unwrap();
 }
