@@ -60,7 +60,7 @@ impl Metrics {
         registry.register("frames_out", "20 ms frames sent to Twilio", m.frames_out.clone());
         registry.register(
             "frames_dropped",
-            "Outbound frames dropped for a slow Twilio reader",
+            "Messages to Twilio (media frames and marks) dropped for a slow Twilio reader",
             m.frames_dropped.clone(),
         );
         registry.register("barge_ins", "Barge-ins", m.barge_ins.clone());

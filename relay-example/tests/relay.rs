@@ -303,6 +303,71 @@ async fn malformed_twilio_frames_are_counted_and_skipped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_twilio_reader_costs_dropped_audio_not_memory_and_every_message_is_accounted_for() {
+    // An upstream that answers at once with 60 s of audio: 600 deltas of
+    // 100 ms, i.e. 3,000 media frames and 600 marks for Twilio.
+    let l = listener().await;
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        ws.next().await; // session.update
+        let pcm = STANDARD.encode_to_string(vec![0u8; 4800]);
+        let delta = json!({"type": "response.output_audio.delta", "item_id": "item_1", "delta": pcm}).to_string();
+        for _ in 0..600 {
+            if ws.send(Message::Text(delta.clone().into())).await.is_err() {
+                return;
+            }
+        }
+        while ws.next().await.is_some() {}
+    });
+    let relay = relay_with(format!("ws://{addr}/v1/realtime"), |_| {}).await;
+    // A Twilio side with a small receive window that reads nothing for now.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let tcp = sock.connect(relay.addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(relay.media(), tcp).await.unwrap();
+    let start = json!({"event": "start", "streamSid": "MZ1", "start": {"streamSid": "MZ1", "callSid": "CA1"}});
+    ws.send(Message::Text(start.to_string().into())).await.unwrap();
+    let all_in = tokio::time::timeout(Duration::from_secs(20), async {
+        while relay.metric("teledsp_relay_frames_out_total") < 3000.0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    assert!(all_in.await.is_ok(), "the relay kept reading OpenAI while Twilio stalled");
+    let dropped = relay.metric("teledsp_relay_frames_dropped_total");
+    // What the relay may hold for one call: the queue, tungstenite's write
+    // buffer (128 KiB) and the kernel's socket buffers; the rest is dropped.
+    // (Here about 1,400 of the 3,600 messages are dropped.)
+    assert!(dropped > 0.0, "nothing dropped: the relay buffered 60 s of audio for a stalled reader");
+    assert_eq!(relay.metric("teledsp_relay_active_calls"), 1.0, "the call is still up");
+    // Hang up, then read everything the relay still delivers: every message
+    // is either delivered or counted as dropped, none silently lost.
+    let stop = json!({"event": "stop", "streamSid": "MZ1", "stop": {"callSid": "CA1"}});
+    ws.send(Message::Text(stop.to_string().into())).await.unwrap();
+    let (mut media, mut marks, mut close) = (0u32, 0u32, None);
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(m)) = ws.next().await {
+            match m {
+                Message::Text(t) => match serde_json::from_str::<Value>(t.as_str()).unwrap()["event"].as_str() {
+                    Some("media") => media += 1,
+                    Some("mark") => marks += 1,
+                    other => panic!("unexpected {other:?}"),
+                },
+                Message::Close(f) => {
+                    close = f.map(|f| u16::from(f.code));
+                    break;
+                }
+                _ => {}
+            }
+        }
+    });
+    assert!(read.await.is_ok(), "the relay closed the stream");
+    assert_eq!(close, Some(1000));
+    assert_eq!(f64::from(media + marks) + dropped, 3600.0, "{media} media + {marks} marks + {dropped} dropped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_refused_closes_the_twilio_stream_cleanly() {
     let dead = listener().await.local_addr().unwrap(); // bound then dropped: refused
     let relay = relay_with(format!("ws://{dead}/v1/realtime"), |_| {}).await;
