@@ -6,9 +6,8 @@
 //! falls that far behind, further outbound audio is dropped and counted
 //! (`frames_dropped`), never buffered without limit. Beyond the queue, a
 //! stalled reader holds at most tungstenite's write buffer (128 KiB) and the
-//! kernel's socket buffers: in the test, about 2,200 of 3,600 messages (60 s
-//! of audio sent at once) were held and the rest dropped. Every message is
-//! either delivered or counted. Messages to OpenAI are
+//! kernel's socket buffers (up to `net.ipv4.tcp_wmem`'s maximum, 4 MB by
+//! default). Every message is either delivered or counted as dropped. Messages to OpenAI are
 //! sent in order from the call's task, so a slow upstream slows that call's
 //! reading of Twilio (TCP backpressure), not other calls. Inbound WebSocket
 //! messages are capped at [`MAX_MESSAGE`] bytes.
