@@ -73,6 +73,24 @@ async fn relay_with(openai_url: String, f: impl FnOnce(&mut Settings)) -> Relay 
     Relay { app, addr, stop: Some(stop), task }
 }
 
+type ServerSocket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// An OpenAI stand-in that takes one connection and runs `script` on it;
+/// returns its URL.
+async fn scripted_upstream<F, Fut>(script: F) -> String
+where
+    F: FnOnce(ServerSocket) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let l = listener().await;
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        script(tokio_tungstenite::accept_async(tcp).await.unwrap()).await;
+    });
+    format!("ws://{addr}/v1/realtime")
+}
+
 fn tone_ulaw(ms: usize, hz: f64, amp: f64) -> Vec<u8> {
     let pcm: Vec<i16> =
         (0..ms * 8).map(|i| (amp * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16).collect();
@@ -307,11 +325,7 @@ async fn a_stalled_twilio_reader_costs_dropped_audio_not_memory_and_every_messag
     // An upstream that answers at once with 10 minutes of audio: 6,000 deltas
     // of 100 ms, i.e. 30,000 media frames and 6,000 marks for Twilio, about
     // 8 MB: more than the kernel's socket buffers can take (4 MB at most here).
-    let l = listener().await;
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (tcp, _) = l.accept().await.unwrap();
-        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+    let url = scripted_upstream(|mut ws| async move {
         ws.next().await; // session.update
         let pcm = STANDARD.encode_to_string(vec![0u8; 4800]);
         let delta = json!({"type": "response.output_audio.delta", "item_id": "item_1", "delta": pcm}).to_string();
@@ -321,8 +335,9 @@ async fn a_stalled_twilio_reader_costs_dropped_audio_not_memory_and_every_messag
             }
         }
         while ws.next().await.is_some() {}
-    });
-    let relay = relay_with(format!("ws://{addr}/v1/realtime"), |_| {}).await;
+    })
+    .await;
+    let relay = relay_with(url, |_| {}).await;
     // A Twilio side with a small receive window that reads nothing for now.
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
     sock.set_recv_buffer_size(4096).unwrap();
@@ -384,17 +399,14 @@ async fn upstream_refused_closes_the_twilio_stream_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_dropped_mid_call_closes_the_twilio_stream() {
     // An upstream that accepts, reads session.update and a few frames, then drops.
-    let l = listener().await;
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (tcp, _) = l.accept().await.unwrap();
-        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+    let url = scripted_upstream(|mut ws| async move {
         for _ in 0..5 {
             ws.next().await;
         }
         drop(ws);
-    });
-    let relay = relay_with(format!("ws://{addr}/v1/realtime"), |_| {}).await;
+    })
+    .await;
+    let relay = relay_with(url, |_| {}).await;
     let report = caller::run(CallerConfig::new(relay.media(), tone_ulaw(3000, 300.0, 6000.0), 0)).await.unwrap();
     assert!(report.sent < 150, "closed mid-call, sent {}", report.sent);
     assert_eq!(report.close_code, Some(1000));
