@@ -25,7 +25,7 @@ pub struct LoadConfig {
     pub relay_pid: Option<u32>,
     /// Calls are started evenly over this time.
     pub ramp: Duration,
-    /// Frames per delta the fake echoes (its `--echo-delta-ms` / 20).
+    /// Frames per delta the fake echoes (its `--echo-delta-ms` / 20, rounded up).
     pub echo_frames: usize,
 }
 

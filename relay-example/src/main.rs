@@ -246,7 +246,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 duration: Duration::from_secs(duration),
                 relay_pid,
                 ramp: Duration::from_secs_f64(ramp),
-                echo_frames: (echo_delta_ms / 20).max(1) as usize,
+                // The fake sends once at least this much audio is in: whole 20 ms appends.
+                echo_frames: echo_delta_ms.div_ceil(20).max(1) as usize,
             };
             print!("{}", loadtest::run(cfg).await);
             Ok(())
