@@ -126,6 +126,11 @@ enum Cmd {
     },
 }
 
+// Many small, short-lived buffers freed on other threads than the ones that
+// allocated them: mimalloc's thread-free lists make that cheaper than glibc's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))

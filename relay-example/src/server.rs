@@ -417,11 +417,18 @@ fn handle(app: &App, call: &mut Call, from: Peer, text: &str, actions: &mut Vec<
         warn!(call_sid = call.call_sid().unwrap_or("unknown"), "skipped {side}: {e}");
     }
     let after = call.counters();
+    // Shared counters are atomics every call's thread writes: add only what changed.
     let m = &app.metrics;
-    m.frames_in.inc_by(after.frames_in - before.frames_in);
-    m.frames_out.inc_by(after.frames_out - before.frames_out);
-    m.barge_ins.inc_by(after.barge_ins - before.barge_ins);
-    m.upstream_errors.inc_by(after.upstream_errors - before.upstream_errors);
+    for (counter, delta) in [
+        (&m.frames_in, after.frames_in - before.frames_in),
+        (&m.frames_out, after.frames_out - before.frames_out),
+        (&m.barge_ins, after.barge_ins - before.barge_ins),
+        (&m.upstream_errors, after.upstream_errors - before.upstream_errors),
+    ] {
+        if delta > 0 {
+            counter.inc_by(delta);
+        }
+    }
     m.processing_seconds.observe(t0.elapsed().as_secs_f64());
 }
 
