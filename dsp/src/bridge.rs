@@ -305,26 +305,65 @@ impl TwilioBridge {
     }
 
     /// One OpenAI server event in; the Twilio messages to send, in order.
+    ///
+    /// An audio delta goes through [`TwilioBridge::audio_delta_to_twilio`],
+    /// `input_audio_buffer.speech_started` through [`TwilioBridge::clear`];
+    /// other events give nothing. Callers that parse the event themselves
+    /// (to route on more fields) call those two directly.
     pub fn openai_to_twilio(&mut self, message: &str) -> Result<Vec<String>, Error> {
         self.bytes_inbound = false;
         let m: OpenAiMsg = serde_json::from_str(message)
             .map_err(|e| Error::malformed_by("OpenAI event is not the expected JSON", e))?;
-        let delta_type = match self.cfg.api {
-            Api::Ga => "response.output_audio.delta",
-            Api::Beta => "response.audio.delta",
-        };
-        let sid = &self.sid_json;
         if m.kind == "input_audio_buffer.speech_started" {
-            // The caller talks over the agent: drop queued audio.
-            self.framer.reset();
-            return Ok(vec![format!(r#"{{"event":"clear","streamSid":{sid}}}"#)]);
+            return Ok(vec![self.clear()]);
         }
-        if m.kind != delta_type {
+        if m.kind != self.delta_type() {
             return Ok(Vec::new());
         }
         let delta = m.delta.ok_or_else(|| Error::malformed("OpenAI audio delta without delta"))?;
+        self.audio_delta_to_twilio(&delta)
+    }
+
+    /// The audio delta event's name for the configured API (GA
+    /// `response.output_audio.delta`, beta `response.audio.delta`).
+    pub fn delta_type(&self) -> &'static str {
+        match self.cfg.api {
+            Api::Ga => "response.output_audio.delta",
+            Api::Beta => "response.audio.delta",
+        }
+    }
+
+    /// The caller talks over the agent: drops the partial frame carried
+    /// between deltas and returns Twilio's `clear` (which drops what Twilio
+    /// has queued).
+    ///
+    /// ```
+    /// let mut b = teledsp::bridge::TwilioBridge::new(Default::default())?;
+    /// assert!(b.clear().starts_with(r#"{"event":"clear""#));
+    /// # Ok::<(), teledsp::Error>(())
+    /// ```
+    pub fn clear(&mut self) -> String {
+        self.bytes_inbound = false;
+        self.framer.reset();
+        format!(r#"{{"event":"clear","streamSid":{}}}"#, self.sid_json)
+    }
+
+    /// The base64 `delta` of an OpenAI audio delta in; exact 160-byte mu-law
+    /// `media` messages plus one uniquely named `mark` out (nothing while
+    /// less than a frame is in hand; the remainder is carried).
+    ///
+    /// ```
+    /// let mut b = teledsp::bridge::TwilioBridge::new(Default::default())?;
+    /// let out = b.audio_delta_to_twilio(&"AAAA".repeat(1600))?; // 100 ms of 24 kHz PCM16
+    /// let (mark, frames) = out.split_last().unwrap();
+    /// assert!(mark.starts_with(r#"{"event":"mark""#));
+    /// assert!(frames.iter().all(|f| f.starts_with(r#"{"event":"media""#)));
+    /// # Ok::<(), teledsp::Error>(())
+    /// ```
+    pub fn audio_delta_to_twilio(&mut self, delta: &str) -> Result<Vec<String>, Error> {
+        self.bytes_inbound = false;
         self.bytes.clear();
-        b64_decode("OpenAI delta is not valid base64", &delta, &mut self.bytes)?;
+        b64_decode("OpenAI delta is not valid base64", delta, &mut self.bytes)?;
         let ulaw: &[u8] = match self.cfg.audio {
             Audio::Pcmu => &self.bytes,
             Audio::Pcm24k => {
@@ -342,6 +381,7 @@ impl TwilioBridge {
                 &self.ulaw[..n]
             }
         };
+        let sid = &self.sid_json;
         let mut out = Vec::new();
         self.framer.push(ulaw, |frame| {
             let mut msg = String::with_capacity(80 + sid.len() + frame.len() * 4 / 3);

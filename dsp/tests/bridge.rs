@@ -191,3 +191,28 @@ fn stream_sids_that_need_escaping_stay_valid_json() {
         assert_eq!(v["streamSid"], "MZ\"x\\y");
     }
 }
+
+#[test]
+fn the_building_blocks_give_what_the_whole_event_gives() {
+    // `Call`-style routing parses the event itself and hands over the delta.
+    let pcm: Vec<i16> = (0..2400).map(|k| ((k as f32 * 0.1).sin() * 8000.0) as i16).collect();
+    let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+    for api in [Api::Ga, Api::Beta] {
+        let cfg = BridgeConfig { api, ..Default::default() };
+        let (mut whole, mut parts) = (TwilioBridge::new(cfg).unwrap(), TwilioBridge::new(cfg).unwrap());
+        let ev: Value = serde_json::from_str(&delta(api, &pcm)).unwrap();
+        assert_eq!(ev["type"], parts.delta_type());
+        for _ in 0..3 {
+            assert_eq!(
+                whole.openai_to_twilio(&delta(api, &pcm)).unwrap(),
+                parts.audio_delta_to_twilio(&B64.encode(&bytes)).unwrap()
+            );
+        }
+        let speech = r#"{"type":"input_audio_buffer.speech_started"}"#;
+        assert_eq!(whole.openai_to_twilio(speech).unwrap(), [parts.clear()]);
+        assert_eq!(
+            whole.openai_to_twilio(&delta(api, &pcm)).unwrap(),
+            parts.audio_delta_to_twilio(&B64.encode(&bytes)).unwrap()
+        );
+    }
+}

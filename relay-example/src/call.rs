@@ -115,12 +115,14 @@ struct Mark {
     end_ms: u64,
 }
 
-// Only what routing needs; serde skips the rest (the delta itself is read
-// by the bridge).
+// What routing needs, and the delta itself: each event is parsed once, here,
+// and the delta handed to the bridge as it is.
 #[derive(Deserialize)]
 struct Peek<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
+    #[serde(borrow)]
+    delta: Option<Cow<'a, str>>,
     #[serde(borrow)]
     item_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -132,7 +134,6 @@ struct Peek<'a> {
 }
 
 const FRAME_MS: u64 = 20;
-const CLEAR_TRIGGER: &str = r#"{"type":"input_audio_buffer.speech_started"}"#;
 
 /// One call. See the module docs.
 #[derive(Debug)]
@@ -248,7 +249,7 @@ impl Call {
                     _ => false,
                 };
                 if onset && self.playing.is_some() {
-                    self.barge_in(now, out)?;
+                    self.barge_in(now, out);
                 }
             }
         }
@@ -269,18 +270,15 @@ impl Call {
     pub fn on_openai(&mut self, message: &str, now: Instant, out: &mut Vec<Action>) -> Result<(), Error> {
         let peek: Peek = serde_json::from_str(message)
             .map_err(|e| Error::malformed_by("OpenAI event is not the expected JSON", e))?;
-        let delta = match self.cfg.api {
-            Api::Ga => "response.output_audio.delta",
-            Api::Beta => "response.audio.delta",
-        };
         match &*peek.kind {
-            k if k == delta => {
+            k if k == self.bridge.delta_type() => {
                 let item = peek.item_id.as_deref().unwrap_or("");
                 if self.truncated.contains(item) {
                     self.counters.late_deltas += 1;
                     return Ok(());
                 }
-                let msgs = self.bridge.openai_to_twilio(message)?;
+                let delta = peek.delta.ok_or_else(|| Error::malformed("OpenAI audio delta without delta"))?;
+                let msgs = self.bridge.audio_delta_to_twilio(&delta)?;
                 let frames = msgs.len().saturating_sub(1) as u64; // the last one is the mark
                 if frames == 0 {
                     return Ok(());
@@ -298,7 +296,7 @@ impl Call {
                 self.counters.frames_out += frames;
                 out.extend(msgs.into_iter().map(Action::Twilio));
             }
-            "input_audio_buffer.speech_started" => self.barge_in(now, out)?,
+            "input_audio_buffer.speech_started" => self.barge_in(now, out),
             "response.created" => self.response_open = true,
             "error" => self.counters.upstream_errors += 1,
             "response.done" | "response.cancelled" => self.response_open = false,
@@ -350,9 +348,9 @@ impl Call {
         }
     }
 
-    fn barge_in(&mut self, now: Instant, out: &mut Vec<Action>) -> Result<(), Error> {
-        // The bridge turns this into Twilio's `clear` and drops its partial frame.
-        out.extend(self.bridge.openai_to_twilio(CLEAR_TRIGGER)?.into_iter().map(Action::Twilio));
+    fn barge_in(&mut self, now: Instant, out: &mut Vec<Action>) {
+        // Twilio's `clear`; the bridge also drops its partial frame.
+        out.push(Action::Twilio(self.bridge.clear()));
         // A barge-in interrupts something; a turn start over silence does not count.
         if self.playing.is_some() || self.response_open {
             self.counters.barge_ins += 1;
@@ -374,7 +372,6 @@ impl Call {
         }
         self.stale_upto = self.bridge.marks_sent();
         self.marks.clear();
-        Ok(())
     }
 }
 

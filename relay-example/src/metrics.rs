@@ -17,7 +17,7 @@ pub struct Metrics {
     pub frames_in: Counter,
     /// 20 ms frames sent to Twilio.
     pub frames_out: Counter,
-    /// Outbound frames dropped because a Twilio reader fell behind.
+    /// Messages to Twilio (media frames and marks) dropped because its reader fell behind.
     pub frames_dropped: Counter,
     /// Barge-ins (server VAD or local VAD).
     pub barge_ins: Counter,
