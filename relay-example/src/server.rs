@@ -170,14 +170,14 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 
 /// The URL Twilio requested, on the public base.
 fn public(app: &App, uri: &axum::http::Uri, scheme_ws: bool) -> String {
-    let base = app.settings.public_url.trim_end_matches('/');
-    let base = if scheme_ws {
-        base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1)
-    } else {
-        base.to_owned()
-    };
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    format!("{base}{path}")
+    format!("{}{path}", public_base(app, scheme_ws))
+}
+
+/// The public base URL, as `wss://`/`ws://` for WebSocket URLs.
+fn public_base(app: &App, scheme_ws: bool) -> String {
+    let base = app.settings.public_url.trim_end_matches('/');
+    if scheme_ws { base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1) } else { base.to_owned() }
 }
 
 fn signed(app: &App, headers: &HeaderMap, url: &str, params: &[(String, String)]) -> bool {
@@ -209,9 +209,7 @@ async fn twiml(
     }
     // Twilio drops query strings from Stream URLs: what the stream needs
     // travels as <Parameter>s and comes back in `start.customParameters`.
-    let stream = format!("{}/media", app.settings.public_url.trim_end_matches('/'))
-        .replacen("https://", "wss://", 1)
-        .replacen("http://", "ws://", 1);
+    let stream = format!("{}/media", public_base(&app, true));
     let mut xml =
         format!(r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{}">"#, xml_attr(&stream));
     for key in ["CallSid", "From", "To"] {
