@@ -17,10 +17,10 @@
 
 use std::borrow::Cow;
 
-use base64::Engine;
 use base64_simd::STANDARD as B64;
 use serde::Deserialize;
 
+use crate::call::b64_decode;
 use crate::error::Error;
 use crate::frame::{Format, Framer};
 use crate::resample::{Quality, Resampler};
@@ -128,14 +128,6 @@ struct OpenAiMsg<'a> {
     delta: Option<Cow<'a, str>>,
 }
 
-/// Decodes base64 onto the end of `out`; on failure, the `base64` crate's
-/// account of the first bad symbol (the SIMD decoder only says "invalid").
-fn b64_decode(what: &'static str, text: &str, out: &mut Vec<u8>) -> Result<(), Error> {
-    B64.decode_append(text.as_bytes(), out).map_err(|_| match base64::engine::general_purpose::STANDARD.decode(text) {
-        Err(e) => Error::malformed_by(what, e),
-        Ok(_) => Error::malformed(what),
-    })
-}
 
 /// A JSON string literal, quotes included.
 fn json_str(s: &str) -> String {

@@ -78,6 +78,13 @@ pub enum Error {
         /// Bytes per sample of the format.
         sample_bytes: usize,
     },
+    /// A configuration that does not parse (unknown field, wrong type).
+    InvalidConfig(String),
+    /// A tool result for a call id the model has no pending call with.
+    UnknownToolCall {
+        /// The id given.
+        call_id: String,
+    },
     /// A frame duration the framer does not support.
     UnsupportedFrame {
         /// Requested duration, ms.
@@ -116,6 +123,10 @@ impl fmt::Display for Error {
             }
             Error::InvalidFrameSize { frame_bytes, sample_bytes } => {
                 write!(f, "frame size {frame_bytes} bytes is not a positive multiple of the {sample_bytes}-byte sample")
+            }
+            Error::InvalidConfig(detail) => write!(f, "invalid call config: {detail}"),
+            Error::UnknownToolCall { call_id } => {
+                write!(f, "no tool call {call_id:?} is pending (answered already, or never made)")
             }
             Error::UnknownName { setting, expected, actual } => {
                 write!(f, "unknown {setting} {actual:?}; expected one of: {expected}")

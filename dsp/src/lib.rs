@@ -9,6 +9,7 @@
 //! | [`resample`] | streaming polyphase resampling 8/16/24/48 kHz, exact output sizes, fused G.711 paths |
 //! | [`frame`] | exact 10-50 ms frames from arbitrary chunks, zero-copy where possible |
 //! | [`vad`] | per-frame speech probability and speech start/end events for barge-in |
+//! | [`call`] | the call engine: one call's protocol state, sans I/O (barge-in, playout, tools) |
 //! | [`bridge`] | Twilio Media Streams <-> OpenAI Realtime messages, one call per message |
 //! | [`isa`] | runtime instruction-set detection shared by every kernel |
 //!
@@ -24,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod bridge;
+pub mod call;
 mod error;
 pub mod frame;
 pub mod g711;

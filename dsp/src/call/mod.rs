@@ -1,0 +1,967 @@
+//! The call engine: one phone call's protocol state as a sans-I/O object, in
+//! the spirit of h11 and wsproto. Messages and the current time go in;
+//! messages to send and events for the application come out. No sockets,
+//! clocks or threads, so Rust, Python and Node relays run the same logic and
+//! tests are exact.
+//!
+//! ```text
+//!   phone text ──► receive_phone ─┐                  ┌─► Output::Phone  (media, mark, clear)
+//!   model text ──► receive_model ─┤      Call        ├─► Output::Model  (append, session, truncate, ...)
+//!   app        ──► barge_in, tool_result, open_model ┘─► Output::Event  (started, tool_call, barge_in, ...)
+//! ```
+//!
+//! Parts, each with one job:
+//! - [`playout`]: what was sent to the phone and what the caller has heard
+//!   at any instant, per item (mark names are made and parsed there).
+//! - [`twilio`] and [`openai`]: the first phone and model adapters
+//!   ([`PhoneAdapter`], [`ModelAdapter`]); another telephony protocol or
+//!   model API is another adapter.
+//! - This module: every state transition, in [`Call`]'s `on_*` methods.
+//!
+//! Barge-in (model `input_audio_buffer.speech_started`, local VAD onset with
+//! [`CallConfig::local_vad`], or [`Call::barge_in`]):
+//! 1. the phone gets `clear`;
+//! 2. a response in progress gets `response.cancel`;
+//! 3. every item not wholly heard is truncated at what was heard, by the
+//!    playout timeline: items with audio sent but not yet played, and the
+//!    item still being generated (the model holds more of it than was sent,
+//!    even when everything sent has played). An item never heard at all is
+//!    deleted (`conversation.item.delete`): truncating it to 0 ms would
+//!    leave an empty assistant turn in the model's context, which the
+//!    caller never heard either;
+//! 4. later deltas of those items (and of the cancelled response) are
+//!    dropped, marks of the cleared audio ignored, and the outbound
+//!    resampler and framer reset, so no sample of the interrupted audio
+//!    reaches the next response.
+//!
+//! Item ends: when an item's audio is done (`response.output_audio.done`,
+//! beta `response.audio.done`; also when the next item starts or the
+//! response ends), its resampler tail and last partial frame are sent, the
+//! frame padded with mu-law silence.
+//!
+//! Bounds: inbound audio held before [`Call::open_model`] is capped at
+//! [`CallConfig::hold_ms`] (older frames dropped and counted); the playout
+//! timeline at [`playout::MAX_SEGMENTS`] unconfirmed segments; the sets of
+//! interrupted items and cancelled responses at [`REMEMBERED`] each.
+
+pub mod openai;
+pub mod playout;
+pub mod twilio;
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use base64_simd::STANDARD as B64;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::bridge::{Api, Audio};
+use crate::error::Error;
+use crate::frame::{Flush, Format, Framer};
+use crate::resample::{Quality, Resampler};
+use crate::vad::{Vad, VadEvent};
+use playout::{MarkEcho, Playout};
+
+/// Interrupted items and cancelled responses remembered (to drop their late
+/// deltas); older ones are forgotten first.
+pub const REMEMBERED: usize = 32;
+
+/// Phone-side frame: 20 ms of G.711 mu-law at 8 kHz.
+const FRAME_MS: u64 = 20;
+const FRAME_BYTES: usize = 160;
+
+fn by_name<'de, D: Deserializer<'de>, T: core::str::FromStr<Err = Error>>(d: D) -> Result<T, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
+}
+
+fn server_vad() -> serde_json::Value {
+    serde_json::json!({"type": "server_vad"})
+}
+
+/// What a call is set up with. `CallConfig::from_json` takes the same
+/// fields by name (the bindings' keyword arguments), rejecting unknown ones.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallConfig {
+    /// OpenAI event names: `"ga"` or `"beta"`.
+    #[serde(deserialize_with = "by_name")]
+    pub api: Api,
+    /// Audio on the model side: `"pcm24k"` (PCM16 at 24 kHz, resampled
+    /// here) or `"pcmu"` (G.711 mu-law at 8 kHz, passed through).
+    #[serde(deserialize_with = "by_name")]
+    pub audio: Audio,
+    /// Resampler preset for the PCM path.
+    #[serde(deserialize_with = "by_name")]
+    pub quality: Quality,
+    /// System instructions for the session.
+    pub instructions: String,
+    /// Output voice.
+    pub voice: String,
+    /// The session's `tools` array, if any.
+    pub tools: Option<serde_json::Value>,
+    /// The session's `turn_detection` object, as OpenAI takes it
+    /// (`null`: turns are the application's).
+    #[serde(default = "server_vad")]
+    pub turn_detection: serde_json::Value,
+    /// Detect the caller's speech locally too, and barge in on its onset.
+    pub local_vad: bool,
+    /// Inbound audio held while the model connection opens, ms.
+    pub hold_ms: u32,
+}
+
+impl Default for CallConfig {
+    fn default() -> Self {
+        CallConfig {
+            api: Api::Ga,
+            audio: Audio::Pcm24k,
+            quality: Quality::default(),
+            instructions: "You are a helpful phone agent. Keep answers short.".into(),
+            voice: "marin".into(),
+            tools: None,
+            turn_detection: server_vad(),
+            local_vad: false,
+            hold_ms: 1000,
+        }
+    }
+}
+
+impl CallConfig {
+    /// A config from a JSON object of its fields; missing ones default.
+    ///
+    /// ```
+    /// let c = teledsp::call::CallConfig::from_json(r#"{"audio":"pcmu","local_vad":true}"#)?;
+    /// assert!(c.local_vad);
+    /// assert!(teledsp::call::CallConfig::from_json(r#"{"local_vda":true}"#).is_err());
+    /// # Ok::<(), teledsp::Error>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        serde_json::from_str(text).map_err(|e| Error::InvalidConfig(e.to_string()))
+    }
+}
+
+/// A phone-side message, parsed by a [`PhoneAdapter`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum PhoneEvent<'a> {
+    /// The stream started.
+    Start {
+        /// The stream's id (Twilio `streamSid`).
+        stream_id: String,
+        /// The call's id (Twilio `callSid`).
+        call_id: Option<String>,
+        /// Parameters the call was set up with (TwiML `<Parameter>`s).
+        custom_parameters: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Caller audio: base64 of 8 kHz G.711 mu-law.
+    Media {
+        /// The base64 text.
+        payload: Cow<'a, str>,
+    },
+    /// The phone played audio up to this mark.
+    Mark {
+        /// The mark's name.
+        name: Cow<'a, str>,
+    },
+    /// The caller pressed a key.
+    Dtmf {
+        /// `0`-`9`, `*`, `#`.
+        digit: String,
+    },
+    /// The stream ended.
+    Stop,
+    /// Anything else (e.g. Twilio `connected`).
+    Other,
+}
+
+/// A telephony protocol: parses its messages and writes its replies.
+pub trait PhoneAdapter: Send + core::fmt::Debug {
+    /// The protocol's name, for messages.
+    fn name(&self) -> &'static str;
+    /// One message from the phone.
+    fn parse<'a>(&self, text: &'a str) -> Result<PhoneEvent<'a>, Error>;
+    /// The stream replies go to.
+    fn set_stream(&mut self, stream_id: &str);
+    /// Appends one outbound audio message (a 20 ms mu-law frame) to `out`.
+    fn media(&self, frame: &[u8], out: &mut String);
+    /// A playback marker the phone echoes once the audio before it played.
+    fn mark(&self, name: &str) -> String;
+    /// Drop the phone's queued audio.
+    fn clear(&self) -> String;
+}
+
+/// A model-side event, parsed by a [`ModelAdapter`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelEvent<'a> {
+    /// Output audio for an item (base64 in the session's format).
+    AudioDelta {
+        /// The item.
+        item_id: Cow<'a, str>,
+        /// The response it belongs to.
+        response_id: Option<Cow<'a, str>>,
+        /// Base64 audio.
+        delta: Cow<'a, str>,
+    },
+    /// An item's audio is complete.
+    AudioDone {
+        /// The item.
+        item_id: Cow<'a, str>,
+    },
+    /// An assistant message item was added to a response (audio may follow).
+    ItemAdded {
+        /// The item.
+        item_id: String,
+        /// The response.
+        response_id: Option<String>,
+    },
+    /// A response started.
+    ResponseCreated {
+        /// Its id.
+        response_id: Option<String>,
+    },
+    /// A response ended (completed, cancelled, failed).
+    ResponseDone {
+        /// Its id.
+        response_id: Option<String>,
+    },
+    /// The model heard the caller start speaking.
+    SpeechStarted,
+    /// The model called a function.
+    ToolCall {
+        /// Id to answer with.
+        call_id: String,
+        /// Function name.
+        name: String,
+        /// JSON arguments as the model wrote them.
+        arguments: String,
+    },
+    /// The model reported an error.
+    Error {
+        /// Its code, if any.
+        code: Option<String>,
+        /// Its message.
+        message: String,
+    },
+    /// Anything else.
+    Other,
+}
+
+/// A speech-to-speech model API: parses its events and writes its requests.
+pub trait ModelAdapter: Send + core::fmt::Debug {
+    /// The API's name, for messages.
+    fn name(&self) -> &'static str;
+    /// One event from the model.
+    fn parse<'a>(&self, text: &'a str) -> Result<ModelEvent<'a>, Error>;
+    /// The session settings, sent first.
+    fn session_update(&self, cfg: &CallConfig) -> String;
+    /// Appends a caller-audio message (base64 in the session's format) to `out`.
+    fn append(&self, audio_b64: &str, out: &mut String);
+    /// Cut an item's audio (and transcript) at `audio_end_ms`.
+    fn truncate(&self, item_id: &str, audio_end_ms: u64) -> String;
+    /// Remove an item the caller never heard.
+    fn delete(&self, item_id: &str) -> String;
+    /// Stop the response in progress.
+    fn cancel(&self) -> String;
+    /// A function call's output.
+    fn tool_output(&self, call_id: &str, output: &str) -> String;
+    /// Ask for the next response.
+    fn response_create(&self) -> String;
+}
+
+/// What a phone message carries, so a relay can treat audio and control
+/// differently (e.g. drop audio, never a `clear`, when a queue is full).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhoneKind {
+    /// 20 ms of audio.
+    Media,
+    /// A playback marker.
+    Mark,
+    /// Drop queued audio.
+    Clear,
+}
+
+/// Something to do after an input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send this text to the phone.
+    Phone {
+        /// What it is.
+        kind: PhoneKind,
+        /// The message.
+        text: String,
+    },
+    /// Send this text to the model.
+    Model(String),
+    /// Tell the application.
+    Event(Event),
+}
+
+/// What started a barge-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The model's `input_audio_buffer.speech_started`.
+    Model,
+    /// Local VAD onset on the caller's audio.
+    Vad,
+    /// [`Call::barge_in`].
+    Application,
+}
+
+/// What the caller heard of an interrupted item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Heard {
+    /// The item.
+    pub item_id: String,
+    /// Audio the caller heard, ms (what the model is told).
+    pub heard_ms: u64,
+    /// Audio sent to the phone, ms (whole 20 ms frames).
+    pub sent_ms: u64,
+    /// Audio the model generated for it so far, ms.
+    pub generated_ms: u64,
+    /// `"truncate"` or `"delete"`: what the model was sent.
+    pub action: &'static str,
+}
+
+/// Events for the application.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The phone stream started.
+    Started {
+        /// Twilio `streamSid`.
+        stream_sid: String,
+        /// Twilio `callSid`.
+        call_sid: Option<String>,
+        /// The TwiML `<Parameter>`s.
+        custom_parameters: serde_json::Map<String, serde_json::Value>,
+    },
+    /// The caller pressed a key.
+    Dtmf {
+        /// The key.
+        digit: String,
+    },
+    /// The phone stream ended; nothing more goes to the phone.
+    Stopped,
+    /// The model called a function: answer with [`Call::tool_result`].
+    ToolCall {
+        /// Id to answer with.
+        call_id: String,
+        /// Function name.
+        name: String,
+        /// JSON arguments as the model wrote them.
+        arguments: String,
+    },
+    /// The caller talked over the agent.
+    BargeIn {
+        /// When, ms.
+        at_ms: u64,
+        /// What detected it.
+        cause: Cause,
+        /// The interrupted items and what was heard of each.
+        items: Vec<Heard>,
+    },
+    /// The model sent an `error` event.
+    ModelError {
+        /// Its code.
+        code: Option<String>,
+        /// Its message.
+        message: String,
+    },
+}
+
+impl Event {
+    /// The event as a JSON object with a `type` field (what the bindings hand out).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("events always serialize")
+    }
+}
+
+/// Counters a call keeps (a relay's metrics sum them).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Phone audio frames received.
+    pub frames_in: u64,
+    /// 20 ms frames sent to the phone.
+    pub frames_out: u64,
+    /// Inbound frames dropped while the model connection opened (beyond `hold_ms`).
+    pub inbound_dropped: u64,
+    /// Barge-ins that interrupted something.
+    pub barge_ins: u64,
+    /// Model audio deltas dropped: their item was interrupted, or the phone
+    /// stream was not running.
+    pub deltas_dropped: u64,
+    /// Mark echoes ignored because their audio was cleared.
+    pub stale_marks: u64,
+    /// `error` events from the model.
+    pub model_errors: u64,
+    /// Phone messages skipped as malformed.
+    pub malformed_phone: u64,
+    /// Model events skipped as malformed.
+    pub malformed_model: u64,
+}
+
+/// An assistant item with audio, since the last barge-in.
+#[derive(Debug)]
+struct Item {
+    key: u64,
+    id: String,
+    response_id: Option<String>,
+    /// Model-side samples received.
+    generated: u64,
+    /// No more audio will come for it.
+    done: bool,
+}
+
+/// A FIFO set of at most [`REMEMBERED`] ids.
+#[derive(Debug, Default)]
+struct Recent(VecDeque<String>);
+
+impl Recent {
+    fn insert(&mut self, id: &str) {
+        if !self.contains(id) {
+            if self.0.len() == REMEMBERED {
+                self.0.pop_front();
+            }
+            self.0.push_back(id.to_owned());
+        }
+    }
+    fn contains(&self, id: &str) -> bool {
+        self.0.iter().any(|x| x == id)
+    }
+}
+
+/// The phone stream's identity, from its start message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stream {
+    /// Twilio `streamSid`.
+    pub stream_sid: String,
+    /// Twilio `callSid`.
+    pub call_sid: Option<String>,
+    /// The TwiML `<Parameter>`s.
+    pub custom_parameters: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One call. See the module docs.
+///
+/// ```
+/// use teledsp::call::{Call, Output};
+/// let mut call = Call::new(Default::default())?;
+/// let mut out = Vec::new();
+/// call.receive_phone(r#"{"event":"start","start":{"streamSid":"MZ1","callSid":"CA1"},"streamSid":"MZ1"}"#, 0, &mut out)?;
+/// call.open_model(0, &mut out); // the model socket is up: session.update goes first
+/// // 100 ms of 24 kHz PCM16 from the model: five 20 ms frames and a mark to the phone.
+/// let delta = format!(r#"{{"type":"response.output_audio.delta","item_id":"A","response_id":"R","delta":"{}"}}"#, "AAAA".repeat(1600));
+/// out.clear();
+/// call.receive_model(&delta, 10, &mut out)?;
+/// assert_eq!(out.iter().filter(|o| matches!(o, Output::Phone { .. })).count(), 6);
+/// // The caller talks 50 ms later: clear, and the item is truncated at 40 ms heard.
+/// out.clear();
+/// call.receive_model(r#"{"type":"input_audio_buffer.speech_started"}"#, 50, &mut out)?;
+/// assert!(matches!(&out[1], Output::Model(t) if t.contains(r#""audio_end_ms":40"#)));
+/// # Ok::<(), teledsp::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Call {
+    cfg: CallConfig,
+    phone: Box<dyn PhoneAdapter>,
+    model: Box<dyn ModelAdapter>,
+    stream: Option<Stream>,
+    stopped: bool,
+    /// `None` once the model is open; before, inbound appends held.
+    held: Option<VecDeque<String>>,
+    /// Inbound 8 kHz -> model rate, and back.
+    up: Resampler,
+    down: Resampler,
+    framer: Framer,
+    vad: Option<Vad>,
+    playout: Playout,
+    items: Vec<Item>,
+    next_key: u64,
+    /// Index in `items` of the item whose audio is in the framer.
+    current: Option<usize>,
+    /// The response in progress (its id, or empty).
+    response: Option<String>,
+    interrupted_items: Recent,
+    cancelled_responses: Recent,
+    pending_tools: Vec<String>,
+    /// A `response.create` waits for the current response to end.
+    want_response: bool,
+    counters: Counters,
+    now: u64,
+    // Scratch, reused across messages.
+    bytes: Vec<u8>,
+    pcm: Vec<i16>,
+    ulaw: Vec<u8>,
+    frames: Vec<u8>,
+    b64: String,
+}
+
+impl Call {
+    /// A Twilio <-> OpenAI call.
+    pub fn new(cfg: CallConfig) -> Result<Self, Error> {
+        let model = openai::OpenAi::new(cfg.api);
+        Self::with_adapters(cfg, Box::new(twilio::Twilio::new()), Box::new(model))
+    }
+
+    /// A call over the given phone and model adapters.
+    pub fn with_adapters(
+        cfg: CallConfig,
+        phone: Box<dyn PhoneAdapter>,
+        model: Box<dyn ModelAdapter>,
+    ) -> Result<Self, Error> {
+        let rate = model_rate(cfg.audio);
+        Ok(Call {
+            up: Resampler::new(8000, rate, cfg.quality)?,
+            down: Resampler::new(rate, 8000, cfg.quality)?,
+            framer: Framer::new(Format::Ulaw, FRAME_MS as u32)?,
+            vad: if cfg.local_vad { Some(Vad::new(8000, FRAME_MS as u32)?) } else { None },
+            cfg,
+            phone,
+            model,
+            stream: None,
+            stopped: false,
+            held: Some(VecDeque::new()),
+            playout: Playout::new(),
+            items: Vec::new(),
+            next_key: 0,
+            current: None,
+            response: None,
+            interrupted_items: Recent::default(),
+            cancelled_responses: Recent::default(),
+            pending_tools: Vec::new(),
+            want_response: false,
+            counters: Counters::default(),
+            now: 0,
+            bytes: Vec::new(),
+            pcm: Vec::new(),
+            ulaw: Vec::new(),
+            frames: Vec::new(),
+            b64: String::new(),
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &CallConfig {
+        &self.cfg
+    }
+    /// The phone stream, once it started.
+    pub fn stream(&self) -> Option<&Stream> {
+        self.stream.as_ref()
+    }
+    /// Whether the phone stream ended.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+    /// Whether [`Call::open_model`] was called.
+    pub fn model_open(&self) -> bool {
+        self.held.is_none()
+    }
+    /// Whether a model response is in progress.
+    pub fn responding(&self) -> bool {
+        self.response.is_some()
+    }
+    /// This call's counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+    /// Milliseconds of `item_id` the caller has heard by `now_ms`, if the
+    /// item is still tracked (not wholly heard and forgotten, nor interrupted).
+    pub fn heard_ms(&self, item_id: &str, now_ms: u64) -> Option<u64> {
+        let it = self.items.iter().find(|i| i.id == item_id)?;
+        Some(self.playout.heard(it.key, now_ms.max(self.now)).min(self.generated_ms(it)))
+    }
+
+    fn tick(&mut self, now_ms: u64) -> u64 {
+        // Time is monotonic: an earlier instant counts as the latest seen.
+        self.now = self.now.max(now_ms);
+        self.now
+    }
+
+    fn generated_ms(&self, it: &Item) -> u64 {
+        it.generated * 1000 / u64::from(model_rate(self.cfg.audio))
+    }
+
+    // ---- inputs -------------------------------------------------------
+
+    /// The model connection is open: its session settings go first, then
+    /// the caller audio held meanwhile. Later calls do nothing.
+    pub fn open_model(&mut self, now_ms: u64, out: &mut Vec<Output>) {
+        self.tick(now_ms);
+        if let Some(held) = self.held.take() {
+            out.push(Output::Model(self.model.session_update(&self.cfg)));
+            out.extend(held.into_iter().map(Output::Model));
+        }
+    }
+
+    /// One message from the phone. A malformed one is an error, counted,
+    /// and changes nothing.
+    pub fn receive_phone(&mut self, text: &str, now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        let now = self.tick(now_ms);
+        let r = self.on_phone(text, now, out);
+        if r.is_err() {
+            self.counters.malformed_phone += 1;
+        }
+        r
+    }
+
+    /// One event from the model. A malformed one is an error, counted, and
+    /// changes nothing.
+    pub fn receive_model(&mut self, text: &str, now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        let now = self.tick(now_ms);
+        let r = self.on_model(text, now, out);
+        if r.is_err() {
+            self.counters.malformed_model += 1;
+        }
+        r
+    }
+
+    /// The application decided the caller is talking over the agent (its
+    /// own detector, a button): a barge-in as described in the module docs.
+    pub fn barge_in(&mut self, now_ms: u64, out: &mut Vec<Output>) {
+        let now = self.tick(now_ms);
+        self.interrupt(now, Cause::Application, out);
+    }
+
+    /// The output of tool call `call_id` (what the model reads; an error
+    /// text it can speak about is fine). Sends it, then asks for the next
+    /// response once every pending call of the turn is answered and no
+    /// response is in progress.
+    pub fn tool_result(&mut self, call_id: &str, output: &str, now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        self.tick(now_ms);
+        let Some(i) = self.pending_tools.iter().position(|c| c == call_id) else {
+            return Err(Error::UnknownToolCall { call_id: call_id.to_owned() });
+        };
+        self.pending_tools.remove(i);
+        out.push(Output::Model(self.model.tool_output(call_id, output)));
+        self.want_response = true;
+        self.maybe_respond(out);
+        Ok(())
+    }
+
+    // ---- state transitions ------------------------------------------
+
+    fn on_phone(&mut self, text: &str, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        match self.phone.parse(text)? {
+            PhoneEvent::Media { payload } => self.on_media(&payload, now, out)?,
+            PhoneEvent::Mark { name } => match self.playout.on_mark(&name, now) {
+                MarkEcho::Pinned => self.forget_heard(),
+                MarkEcho::Stale => self.counters.stale_marks += 1,
+                MarkEcho::Foreign => {}
+            },
+            PhoneEvent::Start { stream_id, call_id, custom_parameters } => {
+                if self.stream.is_some() {
+                    return Err(Error::malformed("a second start message on one stream"));
+                }
+                self.phone.set_stream(&stream_id);
+                let s = Stream { stream_sid: stream_id, call_sid: call_id, custom_parameters };
+                out.push(Output::Event(Event::Started {
+                    stream_sid: s.stream_sid.clone(),
+                    call_sid: s.call_sid.clone(),
+                    custom_parameters: s.custom_parameters.clone(),
+                }));
+                self.stream = Some(s);
+            }
+            PhoneEvent::Dtmf { digit } => out.push(Output::Event(Event::Dtmf { digit })),
+            PhoneEvent::Stop => {
+                if !self.stopped {
+                    self.stopped = true;
+                    out.push(Output::Event(Event::Stopped));
+                }
+            }
+            PhoneEvent::Other => {}
+        }
+        Ok(())
+    }
+
+    fn on_media(&mut self, payload: &str, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        self.bytes.clear();
+        b64_decode("phone media payload is not valid base64", payload, &mut self.bytes)?;
+        self.counters.frames_in += 1;
+        let mut text = String::new();
+        match self.cfg.audio {
+            Audio::Pcmu => self.model.append(payload, &mut text),
+            Audio::Pcm24k => {
+                self.pcm.resize(self.up.output_len(self.bytes.len()), 0);
+                let n = self.up.process_ulaw_to_i16(&self.bytes, &mut self.pcm)?;
+                self.b64.clear();
+                B64.encode_append(bytemuck::cast_slice::<i16, u8>(&self.pcm[..n]), &mut self.b64);
+                self.model.append(&self.b64, &mut text);
+            }
+        }
+        match &mut self.held {
+            None => out.push(Output::Model(text)),
+            Some(held) => {
+                if held.len() as u64 * FRAME_MS >= u64::from(self.cfg.hold_ms) {
+                    held.pop_front();
+                    self.counters.inbound_dropped += 1;
+                }
+                if self.cfg.hold_ms > 0 {
+                    held.push_back(text);
+                } else {
+                    self.counters.inbound_dropped += 1;
+                }
+            }
+        }
+        let onset = match &mut self.vad {
+            Some(vad) if self.bytes.len() == vad.frame_len() => {
+                vad.process_ulaw(&self.bytes)?;
+                matches!(vad.last_event(), Some(VadEvent::SpeechStart { .. }))
+            }
+            _ => false,
+        };
+        if onset && self.interruptible(now) {
+            self.interrupt(now, Cause::Vad, out);
+        }
+        Ok(())
+    }
+
+    fn on_model(&mut self, text: &str, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        match self.model.parse(text)? {
+            ModelEvent::AudioDelta { item_id, response_id, delta } => {
+                self.on_delta(&item_id, response_id.as_deref(), &delta, now, out)?
+            }
+            ModelEvent::AudioDone { item_id } => {
+                if let Some(i) = self.items.iter().position(|it| it.id == *item_id) {
+                    if self.current == Some(i) {
+                        self.finish_current(now, out);
+                    }
+                    self.items[i].done = true;
+                    self.forget_heard();
+                }
+            }
+            ModelEvent::ItemAdded { item_id, response_id } => {
+                let cancelled = response_id.as_deref().is_some_and(|r| self.cancelled_responses.contains(r));
+                if !cancelled && !self.interrupted_items.contains(&item_id) && self.item(&item_id).is_none() {
+                    self.add_item(item_id, response_id);
+                }
+            }
+            ModelEvent::ResponseCreated { response_id } => self.response = Some(response_id.unwrap_or_default()),
+            ModelEvent::ResponseDone { .. } => {
+                self.finish_current(now, out);
+                for it in &mut self.items {
+                    it.done = true;
+                }
+                self.forget_heard();
+                self.response = None;
+                self.maybe_respond(out);
+            }
+            ModelEvent::SpeechStarted => self.interrupt(now, Cause::Model, out),
+            ModelEvent::ToolCall { call_id, name, arguments } => {
+                self.pending_tools.push(call_id.clone());
+                out.push(Output::Event(Event::ToolCall { call_id, name, arguments }));
+            }
+            ModelEvent::Error { code, message } => {
+                self.counters.model_errors += 1;
+                out.push(Output::Event(Event::ModelError { code, message }));
+            }
+            ModelEvent::Other => {}
+        }
+        Ok(())
+    }
+
+    fn on_delta(
+        &mut self,
+        item_id: &str,
+        response_id: Option<&str>,
+        delta: &str,
+        now: u64,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Error> {
+        // Decode and check first: a bad delta changes nothing.
+        self.bytes.clear();
+        b64_decode("model audio delta is not valid base64", delta, &mut self.bytes)?;
+        if self.cfg.audio == Audio::Pcm24k && !self.bytes.len().is_multiple_of(2) {
+            return Err(Error::malformed("model PCM16 delta has an odd byte count"));
+        }
+        let interrupted = self.interrupted_items.contains(item_id)
+            || response_id.is_some_and(|r| self.cancelled_responses.contains(r));
+        if interrupted || self.stream.is_none() || self.stopped {
+            self.counters.deltas_dropped += 1;
+            return Ok(());
+        }
+        let i = match self.item(item_id) {
+            Some(i) => i,
+            None => self.add_item(item_id.to_owned(), response_id.map(str::to_owned)),
+        };
+        if self.current.is_some_and(|c| c != i) {
+            self.finish_current(now, out);
+        }
+        self.current = Some(i);
+        let ulaw: &[u8] = match self.cfg.audio {
+            Audio::Pcmu => {
+                self.items[i].generated += self.bytes.len() as u64;
+                &self.bytes
+            }
+            Audio::Pcm24k => {
+                // Written in place: a plain copy on little-endian targets.
+                self.pcm.resize(self.bytes.len() / 2, 0);
+                for (s, b) in self.pcm.iter_mut().zip(self.bytes.chunks_exact(2)) {
+                    *s = i16::from_le_bytes([b[0], b[1]]);
+                }
+                self.items[i].generated += self.pcm.len() as u64;
+                self.ulaw.resize(self.down.output_len(self.pcm.len()), 0);
+                let n = self.down.process_i16_to_ulaw(&self.pcm, &mut self.ulaw)?;
+                &self.ulaw[..n]
+            }
+        };
+        let (framer, frames) = (&mut self.framer, &mut self.frames);
+        frames.clear();
+        framer.push(ulaw, |f| frames.extend_from_slice(f));
+        self.send_frames(i, now, out);
+        Ok(())
+    }
+
+    /// Sends `self.frames` (whole frames of item `i`) and their mark.
+    fn send_frames(&mut self, i: usize, now: u64, out: &mut Vec<Output>) {
+        let n = (self.frames.len() / FRAME_BYTES) as u64;
+        if n == 0 {
+            return;
+        }
+        for f in self.frames.chunks_exact(FRAME_BYTES) {
+            let mut text = String::new();
+            self.phone.media(f, &mut text);
+            out.push(Output::Phone { kind: PhoneKind::Media, text });
+        }
+        self.counters.frames_out += n;
+        let name = self.playout.sent(self.items[i].key, n * FRAME_MS, now);
+        out.push(Output::Phone { kind: PhoneKind::Mark, text: self.phone.mark(&name) });
+    }
+
+    /// The item in the framer has no more audio: its resampler tail and
+    /// last partial frame (padded with silence) go out.
+    fn finish_current(&mut self, now: u64, out: &mut Vec<Output>) {
+        let Some(i) = self.current.take() else { return };
+        self.items[i].done = true;
+        self.frames.clear();
+        if self.cfg.audio == Audio::Pcm24k {
+            self.pcm.resize(self.down.flush_len(), 0);
+            let n = self.down.flush_i16(&mut self.pcm).expect("sized by flush_len");
+            self.ulaw.resize(n, 0);
+            crate::g711::ulaw_encode(&self.pcm[..n], &mut self.ulaw).expect("same lengths");
+            let (framer, frames) = (&mut self.framer, &mut self.frames);
+            framer.push(&self.ulaw, |f| frames.extend_from_slice(f));
+        }
+        if let Some(last) = self.framer.flush(Flush::Pad) {
+            self.frames.extend_from_slice(last);
+        }
+        self.send_frames(i, now, out);
+    }
+
+    fn item(&self, id: &str) -> Option<usize> {
+        self.items.iter().position(|it| it.id == id)
+    }
+
+    fn add_item(&mut self, id: String, response_id: Option<String>) -> usize {
+        self.next_key += 1;
+        self.items.push(Item { key: self.next_key, id, response_id, generated: 0, done: false });
+        self.items.len() - 1
+    }
+
+    /// Drops items wholly heard by the marks (nothing left to account for).
+    fn forget_heard(&mut self) {
+        let mut i = 0;
+        while i < self.items.len() {
+            let it = &self.items[i];
+            let heard = it.done
+                && self.current != Some(i)
+                && self.playout.confirmed_ms(it.key) >= self.playout.sent_ms(it.key);
+            if heard {
+                self.playout.forget(it.key);
+                self.items.remove(i);
+                self.current = self.current.map(|c| if c > i { c - 1 } else { c });
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn wholly_heard(&self, it: &Item, now: u64) -> bool {
+        it.done && self.playout.heard(it.key, now) >= self.playout.sent_ms(it.key)
+    }
+
+    /// Whether a barge-in at `now` would interrupt anything.
+    fn interruptible(&self, now: u64) -> bool {
+        self.response.is_some() || self.items.iter().any(|it| !self.wholly_heard(it, now))
+    }
+
+    fn interrupt(&mut self, now: u64, cause: Cause, out: &mut Vec<Output>) {
+        if !self.stopped && self.stream.is_some() {
+            out.push(Output::Phone { kind: PhoneKind::Clear, text: self.phone.clear() });
+        }
+        let mut interrupted = false;
+        if let Some(r) = self.response.take() {
+            out.push(Output::Model(self.model.cancel()));
+            if !r.is_empty() {
+                self.cancelled_responses.insert(&r);
+            }
+            interrupted = true;
+        }
+        let mut heard_items = Vec::new();
+        for it in &self.items {
+            if self.wholly_heard(it, now) {
+                continue;
+            }
+            let heard_ms = self.playout.heard(it.key, now).min(self.generated_ms(it));
+            let action = if heard_ms == 0 {
+                out.push(Output::Model(self.model.delete(&it.id)));
+                "delete"
+            } else {
+                out.push(Output::Model(self.model.truncate(&it.id, heard_ms)));
+                "truncate"
+            };
+            heard_items.push(Heard {
+                item_id: it.id.clone(),
+                heard_ms,
+                sent_ms: self.playout.sent_ms(it.key),
+                generated_ms: self.generated_ms(it),
+                action,
+            });
+        }
+        for h in &heard_items {
+            self.interrupted_items.insert(&h.item_id);
+        }
+        // Late deltas of the interrupted items' responses are dropped too.
+        for it in &self.items {
+            if let Some(r) = &it.response_id
+                && !self.wholly_heard(it, now)
+            {
+                self.cancelled_responses.insert(r);
+            }
+        }
+        interrupted |= !heard_items.is_empty();
+        self.items.clear();
+        self.current = None;
+        self.playout.clear();
+        self.framer.reset();
+        self.down.reset();
+        if interrupted {
+            self.counters.barge_ins += 1;
+            out.push(Output::Event(Event::BargeIn { at_ms: now, cause, items: heard_items }));
+        }
+    }
+
+    fn maybe_respond(&mut self, out: &mut Vec<Output>) {
+        if self.want_response && self.pending_tools.is_empty() && self.response.is_none() {
+            self.want_response = false;
+            out.push(Output::Model(self.model.response_create()));
+        }
+    }
+}
+
+/// The model side's sample rate.
+fn model_rate(audio: Audio) -> u32 {
+    match audio {
+        Audio::Pcm24k => 24000,
+        Audio::Pcmu => 8000,
+    }
+}
+
+/// Decodes base64 onto the end of `out`; on failure, the `base64` crate's
+/// account of the first bad symbol (the SIMD decoder only says "invalid").
+pub(crate) fn b64_decode(what: &'static str, text: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+    use base64::Engine;
+    B64.decode_append(text.as_bytes(), out).map_err(|_| match base64::engine::general_purpose::STANDARD.decode(text) {
+        Err(e) => Error::malformed_by(what, e),
+        Ok(_) => Error::malformed(what),
+    })
+}

@@ -1,0 +1,211 @@
+//! The OpenAI Realtime adapter: server events in, client events out, in the
+//! GA interface (`response.output_audio.*`, `session.type = "realtime"`) or
+//! the beta one (`response.audio.*`, `OpenAI-Beta: realtime=v1`). Event
+//! shapes from the Realtime API reference (client and server events).
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{CallConfig, ModelAdapter, ModelEvent};
+use crate::bridge::{Api, Audio};
+use crate::error::Error;
+
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    delta: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    item_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    response_id: Option<Cow<'a, str>>,
+    call_id: Option<String>,
+    name: Option<String>,
+    arguments: Option<String>,
+    response: Option<Response>,
+    item: Option<Item>,
+    error: Option<ErrorBody>,
+}
+
+#[derive(Deserialize)]
+struct Response {
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Item {
+    id: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    role: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+/// OpenAI Realtime, GA or beta. See the module docs.
+///
+/// ```
+/// use teledsp::bridge::Api;
+/// use teledsp::call::{ModelAdapter, ModelEvent, openai::OpenAi};
+/// let m = OpenAi::new(Api::Ga);
+/// let ev = m.parse(r#"{"type":"input_audio_buffer.speech_started","audio_start_ms":900,"item_id":"u1"}"#)?;
+/// assert!(matches!(ev, ModelEvent::SpeechStarted));
+/// assert_eq!(m.truncate("item_1", 1500), r#"{"audio_end_ms":1500,"content_index":0,"item_id":"item_1","type":"conversation.item.truncate"}"#);
+/// # Ok::<(), teledsp::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct OpenAi {
+    api: Api,
+}
+
+impl OpenAi {
+    /// An adapter speaking `api`'s event names.
+    pub fn new(api: Api) -> Self {
+        OpenAi { api }
+    }
+
+    fn delta_type(&self) -> &'static str {
+        match self.api {
+            Api::Ga => "response.output_audio.delta",
+            Api::Beta => "response.audio.delta",
+        }
+    }
+
+    fn done_type(&self) -> &'static str {
+        match self.api {
+            Api::Ga => "response.output_audio.done",
+            Api::Beta => "response.audio.done",
+        }
+    }
+}
+
+fn owned(c: Option<Cow<'_, str>>) -> Option<String> {
+    c.map(Cow::into_owned)
+}
+
+impl ModelAdapter for OpenAi {
+    fn name(&self) -> &'static str {
+        "OpenAI"
+    }
+
+    fn parse<'a>(&self, text: &'a str) -> Result<ModelEvent<'a>, Error> {
+        let e: Event<'a> =
+            serde_json::from_str(text).map_err(|e| Error::malformed_by("OpenAI event is not the expected JSON", e))?;
+        let kind = &*e.kind;
+        Ok(if kind == self.delta_type() {
+            ModelEvent::AudioDelta {
+                item_id: e.item_id.ok_or_else(|| Error::malformed("OpenAI audio delta without item_id"))?,
+                response_id: e.response_id,
+                delta: e.delta.ok_or_else(|| Error::malformed("OpenAI audio delta without delta"))?,
+            }
+        } else if kind == self.done_type() {
+            ModelEvent::AudioDone {
+                item_id: e.item_id.ok_or_else(|| Error::malformed("OpenAI audio done without item_id"))?,
+            }
+        } else {
+            match kind {
+                "input_audio_buffer.speech_started" => ModelEvent::SpeechStarted,
+                "response.created" => ModelEvent::ResponseCreated { response_id: e.response.and_then(|r| r.id) },
+                "response.done" => ModelEvent::ResponseDone { response_id: e.response.and_then(|r| r.id) },
+                "response.output_item.added" => match e.item {
+                    Some(Item { id: Some(id), kind, role })
+                        if kind.as_deref() == Some("message") && role.as_deref().is_none_or(|r| r == "assistant") =>
+                    {
+                        ModelEvent::ItemAdded { item_id: id, response_id: owned(e.response_id) }
+                    }
+                    Some(_) => ModelEvent::Other,
+                    None => return Err(Error::malformed("OpenAI response.output_item.added without item")),
+                },
+                "response.function_call_arguments.done" => {
+                    let (Some(call_id), Some(name)) = (e.call_id, e.name) else {
+                        return Err(Error::malformed("OpenAI function call without call_id or name"));
+                    };
+                    ModelEvent::ToolCall { call_id, name, arguments: e.arguments.unwrap_or_else(|| "{}".into()) }
+                }
+                "error" => {
+                    let b = e.error.ok_or_else(|| Error::malformed("OpenAI error event without error"))?;
+                    ModelEvent::Error { code: b.code, message: b.message.unwrap_or_default() }
+                }
+                _ => ModelEvent::Other,
+            }
+        })
+    }
+
+    fn session_update(&self, c: &CallConfig) -> String {
+        let mut session = match self.api {
+            Api::Ga => {
+                let format = match c.audio {
+                    Audio::Pcm24k => json!({"type": "audio/pcm", "rate": 24000}),
+                    Audio::Pcmu => json!({"type": "audio/pcmu"}),
+                };
+                json!({
+                    "type": "realtime",
+                    "instructions": c.instructions,
+                    "audio": {
+                        "input": {"format": format, "turn_detection": c.turn_detection},
+                        "output": {"format": format, "voice": c.voice},
+                    },
+                })
+            }
+            Api::Beta => {
+                let format = match c.audio {
+                    Audio::Pcm24k => "pcm16",
+                    Audio::Pcmu => "g711_ulaw",
+                };
+                json!({
+                    "modalities": ["audio", "text"],
+                    "instructions": c.instructions,
+                    "voice": c.voice,
+                    "input_audio_format": format,
+                    "output_audio_format": format,
+                    "turn_detection": c.turn_detection,
+                })
+            }
+        };
+        if let Some(tools) = &c.tools {
+            session["tools"] = tools.clone();
+        }
+        json!({"type": "session.update", "session": session}).to_string()
+    }
+
+    fn append(&self, audio_b64: &str, out: &mut String) {
+        // Keys in sorted order, as serde_json writes them; valid base64
+        // needs no JSON escaping.
+        out.reserve(48 + audio_b64.len());
+        out.push_str(r#"{"audio":""#);
+        out.push_str(audio_b64);
+        out.push_str(r#"","type":"input_audio_buffer.append"}"#);
+    }
+
+    fn truncate(&self, item_id: &str, audio_end_ms: u64) -> String {
+        json!({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": audio_end_ms})
+            .to_string()
+    }
+
+    fn delete(&self, item_id: &str) -> String {
+        json!({"type": "conversation.item.delete", "item_id": item_id}).to_string()
+    }
+
+    fn cancel(&self) -> String {
+        json!({"type": "response.cancel"}).to_string()
+    }
+
+    fn tool_output(&self, call_id: &str, output: &str) -> String {
+        json!({
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": call_id, "output": output},
+        })
+        .to_string()
+    }
+
+    fn response_create(&self) -> String {
+        json!({"type": "response.create"}).to_string()
+    }
+}
