@@ -10,6 +10,7 @@
 //! | [`frame`] | exact 10-50 ms frames from arbitrary chunks, zero-copy where possible |
 //! | [`vad`] | per-frame speech probability and speech start/end events for barge-in |
 //! | [`call`] | the call engine: one call's protocol state, sans I/O (barge-in, playout, tools) |
+//! | [`signature`] | Twilio's `X-Twilio-Signature` check (feature `signature`, on by default) |
 //! | [`bridge`] | Twilio Media Streams <-> OpenAI Realtime messages, one call per message |
 //! | [`isa`] | runtime instruction-set detection shared by every kernel |
 //!
@@ -32,6 +33,8 @@ pub mod g711;
 pub mod isa;
 pub mod pcm;
 pub mod resample;
+#[cfg(feature = "signature")]
+pub mod signature;
 pub mod vad;
 
 pub use error::Error;

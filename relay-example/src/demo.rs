@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::call::CallConfig;
+use teledsp::call::CallConfig;
 use crate::caller::{self, CallerConfig};
 use crate::fake_openai::{self, FakeConfig};
 use crate::server::{self, App, Settings};

@@ -1,15 +1,14 @@
 //! `teledsp-relay`: the reference relay between Twilio Media Streams and the
 //! OpenAI Realtime API, with teledsp doing the audio.
 //!
-//! - [`call`]: one call's protocol state, no I/O (barge-in, marks, tools);
+//! Every protocol decision is `teledsp::call`'s; this crate is I/O.
+//!
 //! - [`server`]: `serve`, the axum server Twilio talks to;
-//! - [`signature`]: `X-Twilio-Signature` validation;
 //! - [`metrics`]: Prometheus metrics;
 //! - [`fake_openai`]: a faithful local OpenAI Realtime server for offline runs;
 //! - [`caller`]: a simulated Twilio caller (the demo's and the load test's);
 //! - [`demo`], [`loadtest`]: the subcommands of the same names.
 
-pub mod call;
 #[cfg(feature = "runtime")]
 pub mod caller;
 #[cfg(feature = "runtime")]
@@ -22,4 +21,3 @@ pub mod loadtest;
 pub mod metrics;
 #[cfg(feature = "runtime")]
 pub mod server;
-pub mod signature;

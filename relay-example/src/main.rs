@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use teledsp::bridge::{Api, Audio};
-use teledsp_relay::call::CallConfig;
+use teledsp::call::CallConfig;
 use teledsp_relay::fake_openai::{self, FakeConfig, Mode};
 use teledsp_relay::server::{self, App, Settings};
-use teledsp_relay::signature::Validator;
+use teledsp::signature::RequestValidator;
 use teledsp_relay::{demo, loadtest};
 use tracing::{error, info};
 
@@ -180,7 +180,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             insecure_no_signature,
         } => {
             let validator = match std::env::var("TWILIO_AUTH_TOKEN") {
-                Ok(t) if !t.is_empty() => Some(Validator::new(&t)),
+                Ok(t) if !t.is_empty() => Some(RequestValidator::new(&t)),
                 _ if insecure_no_signature => None,
                 _ => {
                     return Err("TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests \
@@ -209,6 +209,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 voice,
                 tools,
                 local_vad,
+                ..d
             };
             let settings = Settings {
                 public_url,

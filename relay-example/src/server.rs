@@ -30,13 +30,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{Notify, mpsc};
+use teledsp::call::{Call, CallConfig, Event, Output, PhoneKind};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 use tracing::{info, warn};
 
-use crate::call::{Action, Call, CallConfig};
 use crate::metrics::Metrics;
-use crate::signature::Validator;
+use teledsp::signature::RequestValidator;
 
 /// Largest WebSocket message taken from either side (an OpenAI delta of a
 /// few seconds fits; a Twilio frame is ~300 bytes).
@@ -69,7 +69,7 @@ pub struct Settings {
     /// Where tool calls are POSTed.
     pub tools_webhook: Option<String>,
     /// Checks `X-Twilio-Signature`; `None` only with `--insecure-no-signature`.
-    pub validator: Option<Validator>,
+    pub validator: Option<RequestValidator>,
 }
 
 /// Shared by every request.
@@ -271,8 +271,84 @@ async fn connect_upstream(app: &App) -> Result<Upstream, String> {
     }
 }
 
+/// The Twilio socket's writer. Media and marks go through a bounded queue
+/// and are dropped (and counted) when a stalled reader fills it; a `clear`
+/// is never dropped: it travels on a watch channel (clears are idempotent,
+/// so only the latest matters), and audio queued before it is discarded, as
+/// Twilio would discard it.
+struct TwilioOut {
+    audio: mpsc::Sender<(u64, String)>,
+    clear: watch::Sender<(u64, String)>,
+    generation: u64,
+}
+
+impl TwilioOut {
+    fn spawn(mut sink: futures_util::stream::SplitSink<WebSocket, Message>) -> (Self, tokio::task::JoinHandle<()>) {
+        let (audio, mut queue) = mpsc::channel::<(u64, String)>(TWILIO_QUEUE);
+        let (clear, mut clears) = watch::channel((0u64, String::new()));
+        let task = tokio::spawn(async move {
+            let mut generation = 0;
+            let mut batch = Vec::with_capacity(16);
+            let mut clears_open = true;
+            loop {
+                // A clear goes first; everything queued goes out in one flush
+                // (a delta's frames and its mark cost one write, not six).
+                tokio::select! {
+                    biased;
+                    changed = clears.changed(), if clears_open => {
+                        if changed.is_err() {
+                            clears_open = false;
+                            continue;
+                        }
+                        let (g, text) = clears.borrow_and_update().clone();
+                        generation = g;
+                        if sink.send(Message::Text(text.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                    n = queue.recv_many(&mut batch, 64) => {
+                        if n == 0 {
+                            break;
+                        }
+                        if clears.has_changed().unwrap_or(false) {
+                            let (g, text) = clears.borrow_and_update().clone();
+                            generation = g;
+                            if sink.feed(Message::Text(text.into())).await.is_err() {
+                                break;
+                            }
+                        }
+                        let mut failed = false;
+                        for (g, text) in batch.drain(..) {
+                            if g >= generation && sink.feed(Message::Text(text.into())).await.is_err() {
+                                failed = true;
+                                break;
+                            }
+                        }
+                        if failed || sink.flush().await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            // A normal close: Twilio then runs the TwiML after <Connect>.
+            let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "".into() }))).await;
+        });
+        (TwilioOut { audio, clear, generation: 0 }, task)
+    }
+
+    /// Queues audio or a mark; false if the queue is full (dropped).
+    fn send_audio(&self, text: String) -> bool {
+        self.audio.try_send((self.generation, text)).is_ok()
+    }
+
+    fn send_clear(&mut self, text: String) {
+        self.generation += 1;
+        let _ = self.clear.send((self.generation, text));
+    }
+}
+
 async fn run_call(app: &Arc<App>, socket: WebSocket) {
-    let (mut tw_tx, mut tw_rx) = socket.split();
+    let (tw_tx, mut tw_rx) = socket.split();
     let mut call = match Call::new(app.settings.call.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -280,49 +356,35 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
             return;
         }
     };
-    // Twilio writes go through a bounded queue drained by their own task.
-    let (to_twilio, mut twilio_q) = mpsc::channel::<String>(TWILIO_QUEUE);
-    let writer = tokio::spawn(async move {
-        // Everything queued goes out in one flush: a delta's five frames and
-        // its mark cost one write, not six.
-        let mut batch = Vec::with_capacity(16);
-        'write: while twilio_q.recv_many(&mut batch, 64).await > 0 {
-            for text in batch.drain(..) {
-                if tw_tx.feed(Message::Text(text.into())).await.is_err() {
-                    break 'write;
-                }
-            }
-            if tw_tx.flush().await.is_err() {
-                break;
-            }
-        }
-        // A normal close: Twilio then runs the TwiML after <Connect>.
-        let _ = tw_tx.send(Message::Close(Some(CloseFrame { code: 1000, reason: "".into() }))).await;
-    });
+    let epoch = Instant::now();
+    let now = move || epoch.elapsed().as_millis() as u64;
+    let (mut twilio, writer) = TwilioOut::spawn(tw_tx);
 
-    // Read Twilio until `start` (it comes first), so failures carry the call SID.
-    let mut actions = Vec::new();
-    let mut early = Vec::new();
+    // Read Twilio until `start` (it comes first), so failures carry the call
+    // SID. Caller audio meanwhile is held by the engine (bounded).
+    let mut out = Vec::new();
     let started = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(Ok(msg)) = tw_rx.next().await {
-            if let Message::Text(t) = msg {
-                handle(app, &mut call, Peer::Twilio, t.as_str(), &mut actions);
-                early.append(&mut actions);
-                if call.started() {
-                    return true;
+            match msg {
+                Message::Text(t) => {
+                    handle(app, &mut call, Peer::Twilio, t.as_str(), now(), &mut out);
+                    out.retain(|o| !matches!(o, Output::Event(Event::Started { .. })));
+                    if call.stream().is_some() {
+                        return true;
+                    }
                 }
-            } else if let Message::Close(_) = msg {
-                return false;
+                Message::Close(_) => return false,
+                _ => {}
             }
         }
         false
     })
     .await
     .unwrap_or(false);
-    let sid = call.call_sid().unwrap_or("unknown").to_owned();
+    let sid = call.stream().and_then(|s| s.call_sid.clone()).unwrap_or_else(|| "unknown".into());
     if !started {
         warn!(call_sid = %sid, "Twilio stream ended before start");
-        drop(to_twilio);
+        drop(twilio);
         let _ = writer.await;
         return;
     }
@@ -331,7 +393,7 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
         Err(e) => {
             app.metrics.upstream_errors.inc();
             warn!(call_sid = %sid, "OpenAI upstream: {e}; closing the stream so the TwiML fallback plays");
-            drop(to_twilio);
+            drop(twilio);
             let _ = writer.await;
             return;
         }
@@ -339,22 +401,45 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
     info!(call_sid = %sid, "call started");
     let (mut ai_tx, mut ai_rx) = upstream.split();
     let (tool_tx, mut tool_rx) = mpsc::channel::<(String, String)>(8);
-    let mut ok = ai_tx.send(tungstenite::Message::Text(call.session_update().into())).await.is_ok();
-    for a in early.drain(..) {
-        if let Action::OpenAi(t) = a {
-            ok &= ai_tx.send(tungstenite::Message::Text(t.into())).await.is_ok();
+    call.open_model(now(), &mut out);
+    let mut stop = false;
+    loop {
+        for o in out.drain(..) {
+            match o {
+                Output::Phone { kind: PhoneKind::Clear, text } => twilio.send_clear(text),
+                Output::Phone { text, .. } => {
+                    if !twilio.send_audio(text) {
+                        app.metrics.frames_dropped.inc();
+                    }
+                }
+                Output::Model(t) => {
+                    if ai_tx.send(tungstenite::Message::Text(t.into())).await.is_err() {
+                        app.metrics.upstream_errors.inc();
+                        stop = true;
+                    }
+                }
+                Output::Event(Event::ToolCall { call_id, name, arguments }) => {
+                    spawn_tool(app, &call, ToolCall { call_id, name, arguments }, tool_tx.clone())
+                }
+                Output::Event(Event::Stopped) => stop = true,
+                Output::Event(Event::ModelError { code, message }) => {
+                    warn!(call_sid = %sid, code = code.as_deref().unwrap_or(""), "OpenAI error event: {message}")
+                }
+                Output::Event(e @ Event::BargeIn { .. }) => tracing::debug!(call_sid = %sid, "{}", e.to_json()),
+                Output::Event(_) => {}
+            }
         }
-    }
-    let mut stop = !ok;
-    while !stop {
+        if stop {
+            break;
+        }
         tokio::select! {
             msg = tw_rx.next() => match msg {
-                Some(Ok(Message::Text(t))) => handle(app, &mut call, Peer::Twilio, t.as_str(), &mut actions),
+                Some(Ok(Message::Text(t))) => handle(app, &mut call, Peer::Twilio, t.as_str(), now(), &mut out),
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => stop = true,
                 Some(Ok(_)) => {}
             },
             msg = ai_rx.next() => match msg {
-                Some(Ok(tungstenite::Message::Text(t))) => handle(app, &mut call, Peer::OpenAi, t.as_str(), &mut actions),
+                Some(Ok(tungstenite::Message::Text(t))) => handle(app, &mut call, Peer::OpenAi, t.as_str(), now(), &mut out),
                 Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => {
                     app.metrics.upstream_errors.inc();
                     warn!(call_sid = %sid, "OpenAI upstream closed mid-call; closing the stream");
@@ -363,31 +448,14 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
                 Some(Ok(_)) => {}
             },
             Some((call_id, output)) = tool_rx.recv() => {
-                for t in call.tool_result(&call_id, &output) {
-                    actions.push(Action::OpenAi(t));
+                if let Err(e) = call.tool_result(&call_id, &output, now(), &mut out) {
+                    warn!(call_sid = %sid, "tool result dropped: {e}");
                 }
-            }
-        }
-        for a in actions.drain(..) {
-            match a {
-                Action::Twilio(t) => {
-                    if to_twilio.try_send(t).is_err() {
-                        app.metrics.frames_dropped.inc();
-                    }
-                }
-                Action::OpenAi(t) => {
-                    if ai_tx.send(tungstenite::Message::Text(t.into())).await.is_err() {
-                        app.metrics.upstream_errors.inc();
-                        stop = true;
-                    }
-                }
-                Action::Tool(tc) => spawn_tool(app, &call, tc, tool_tx.clone()),
-                Action::Stop => stop = true,
             }
         }
     }
     let _ = ai_tx.send(tungstenite::Message::Close(None)).await;
-    drop(to_twilio);
+    drop(twilio);
     let _ = writer.await;
     let c = call.counters();
     info!(call_sid = %sid, frames_in = c.frames_in, frames_out = c.frames_out, barge_ins = c.barge_ins, "call ended");
@@ -402,12 +470,12 @@ enum Peer {
 
 /// One message through the call, with its metrics: the counters' growth is
 /// added to the server's, malformed messages are counted and skipped.
-fn handle(app: &App, call: &mut Call, from: Peer, text: &str, actions: &mut Vec<Action>) {
+fn handle(app: &App, call: &mut Call, from: Peer, text: &str, now_ms: u64, out: &mut Vec<Output>) {
     let t0 = Instant::now();
     let before = call.counters();
     let result = match from {
-        Peer::Twilio => call.on_twilio(text, t0, actions),
-        Peer::OpenAi => call.on_openai(text, t0, actions),
+        Peer::Twilio => call.receive_phone(text, now_ms, out),
+        Peer::OpenAi => call.receive_model(text, now_ms, out),
     };
     if let Err(e) = result {
         app.metrics.malformed.inc();
@@ -415,7 +483,8 @@ fn handle(app: &App, call: &mut Call, from: Peer, text: &str, actions: &mut Vec<
             Peer::Twilio => "Twilio message",
             Peer::OpenAi => "OpenAI event",
         };
-        warn!(call_sid = call.call_sid().unwrap_or("unknown"), "skipped {side}: {e}");
+        let sid = call.stream().and_then(|s| s.call_sid.as_deref()).unwrap_or("unknown");
+        warn!(call_sid = sid, "skipped {side}: {e}");
     }
     let after = call.counters();
     // Shared counters are atomics every call's thread writes: add only what changed.
@@ -424,7 +493,7 @@ fn handle(app: &App, call: &mut Call, from: Peer, text: &str, actions: &mut Vec<
         (&m.frames_in, after.frames_in - before.frames_in),
         (&m.frames_out, after.frames_out - before.frames_out),
         (&m.barge_ins, after.barge_ins - before.barge_ins),
-        (&m.upstream_errors, after.upstream_errors - before.upstream_errors),
+        (&m.upstream_errors, after.model_errors - before.model_errors),
     ] {
         if delta > 0 {
             counter.inc_by(delta);
@@ -433,20 +502,28 @@ fn handle(app: &App, call: &mut Call, from: Peer, text: &str, actions: &mut Vec<
     m.processing_seconds.observe(t0.elapsed().as_secs_f64());
 }
 
+/// A function call the model made.
+struct ToolCall {
+    call_id: String,
+    name: String,
+    arguments: String,
+}
+
 /// Runs one tool call through the webhook; the output (or an error text the
 /// model can speak about) comes back on `done`.
-fn spawn_tool(app: &Arc<App>, call: &Call, tc: crate::call::ToolCall, done: mpsc::Sender<(String, String)>) {
+fn spawn_tool(app: &Arc<App>, call: &Call, tc: ToolCall, done: mpsc::Sender<(String, String)>) {
     app.metrics.tool_calls.inc();
     let Some(url) = app.settings.tools_webhook.clone() else {
         let _ = done.try_send((tc.call_id, r#"{"error":"no tools are configured on this relay"}"#.into()));
         return;
     };
+    let stream = call.stream();
     let body = serde_json::json!({
         "call_id": tc.call_id,
         "name": tc.name,
         "arguments": tc.arguments,
-        "call_sid": call.call_sid(),
-        "custom_parameters": call.custom_parameters(),
+        "call_sid": stream.and_then(|s| s.call_sid.as_deref()),
+        "custom_parameters": stream.map(|s| &s.custom_parameters),
     });
     let http = app.http.clone();
     tokio::spawn(async move {

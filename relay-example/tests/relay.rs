@@ -8,11 +8,11 @@ use base64_simd::STANDARD;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use teledsp::bridge::Api;
-use teledsp_relay::call::CallConfig;
+use teledsp::call::CallConfig;
 use teledsp_relay::caller::{self, CallerConfig};
 use teledsp_relay::fake_openai::{self, Fake, FakeConfig, Mode};
 use teledsp_relay::server::{self, App, Settings};
-use teledsp_relay::signature::Validator;
+use teledsp::signature::RequestValidator as Validator;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 

@@ -10,22 +10,32 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 use url::Url;
 
-/// Checks signatures with one account's auth token.
+/// Checks signatures with one account's auth token (twilio-python's
+/// `RequestValidator`).
+///
+/// ```
+/// use teledsp::signature::RequestValidator;
+/// let v = RequestValidator::new("12345");
+/// let params = [("CallSid".to_string(), "CA1".to_string())];
+/// let sig = v.sign("https://relay.example.com/twiml", &params);
+/// assert!(v.validate("https://relay.example.com:443/twiml", &params, &sig));
+/// assert!(!v.validate("https://relay.example.com/twiml", &[], &sig));
+/// ```
 #[derive(Clone)]
-pub struct Validator {
+pub struct RequestValidator {
     token: Vec<u8>,
 }
 
-impl std::fmt::Debug for Validator {
+impl std::fmt::Debug for RequestValidator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Validator { token: <redacted> }")
+        f.write_str("RequestValidator { token: <redacted> }")
     }
 }
 
-impl Validator {
+impl RequestValidator {
     /// A validator for `auth_token`.
     pub fn new(auth_token: &str) -> Self {
-        Validator { token: auth_token.as_bytes().to_vec() }
+        RequestValidator { token: auth_token.as_bytes().to_vec() }
     }
 
     /// The signature Twilio sends for `url` and POST `params`.
@@ -102,14 +112,14 @@ mod tests {
 
     #[test]
     fn twilio_documented_example() {
-        let v = Validator::new("12345");
+        let v = RequestValidator::new("12345");
         assert_eq!(v.sign(URL, &params()), SIG);
         assert!(v.validate(URL, &params(), SIG));
     }
 
     #[test]
     fn default_port_either_way() {
-        let v = Validator::new("12345");
+        let v = RequestValidator::new("12345");
         assert!(v.validate("https://mycompany.com:443/myapp.php?foo=1&bar=2", &params(), SIG));
         let with_port = v.sign("https://mycompany.com:443/myapp.php?foo=1&bar=2", &params());
         assert!(v.validate(URL, &params(), &with_port));
@@ -117,19 +127,19 @@ mod tests {
 
     #[test]
     fn rejects_tampering() {
-        let v = Validator::new("12345");
+        let v = RequestValidator::new("12345");
         let mut changed = params();
         changed[2].1 = "9999".into();
         assert!(!v.validate(URL, &changed, SIG));
         assert!(!v.validate("https://mycompany.com/other.php?foo=1&bar=2", &params(), SIG));
-        assert!(!Validator::new("54321").validate(URL, &params(), SIG));
+        assert!(!RequestValidator::new("54321").validate(URL, &params(), SIG));
         assert!(!v.validate(URL, &params(), ""));
         assert!(!v.validate("not a url", &params(), SIG));
     }
 
     #[test]
     fn parameter_order_does_not_matter() {
-        let v = Validator::new("12345");
+        let v = RequestValidator::new("12345");
         let mut rev = params();
         rev.reverse();
         assert!(v.validate(URL, &rev, SIG));
