@@ -60,6 +60,13 @@ pub struct FakeConfig {
     /// report `input_audio_buffer.speech_started`, as server VAD does when
     /// the caller talks over the agent.
     pub barge_in_after_ms: Option<u64>,
+    /// Scripted interruption by the clock (tests): this long after a
+    /// response starts, report `input_audio_buffer.speech_started`, whether
+    /// or not its audio is still streaming (the caller is still hearing it).
+    pub barge_in_at_ms: Option<u64>,
+    /// Answer each turn with this many assistant items (each the echo),
+    /// as a response around a tool call does; 0 counts as 1.
+    pub items: usize,
     /// Keep the appended audio in the log (tests).
     pub capture: bool,
     /// [`Mode::EchoFrames`]: audio per echoed delta, ms; 0 answers every
@@ -249,7 +256,7 @@ fn on_append(c: &mut Conn, out: &mpsc::UnboundedSender<String>, b64: Option<&str
         c.echo.extend_from_slice(&audio);
         if c.echo.len() >= c.shared.cfg.echo_delta_ms as usize * c.bytes_per_ms() {
             let echo = std::mem::take(&mut c.echo);
-            let _ = out.send(delta_json(c, "item_echo", &echo));
+            let _ = out.send(delta_json(c, "resp_echo", "item_echo", &echo));
             c.echo = echo;
             c.echo.clear();
         }
@@ -287,6 +294,16 @@ fn handle(c: &mut Conn, out: &mpsc::UnboundedSender<String>, text: &str) {
                 (Some(_), Some(end)) => {
                     let _ = out.send(json!({"type": "conversation.item.truncated", "item_id": item, "content_index": 0, "audio_end_ms": end}).to_string());
                 }
+            }
+        }
+        "conversation.item.delete" => {
+            let item = v["item_id"].as_str().unwrap_or("");
+            match c.items.iter().position(|(i, _)| i == item) {
+                Some(i) => {
+                    c.items.remove(i);
+                    let _ = out.send(json!({"type": "conversation.item.deleted", "event_id": c.id("event"), "item_id": item}).to_string());
+                }
+                None => error(c, out, "item_not_found", &format!("no item {item}")),
             }
         }
         "response.cancel" => match c.cancel.take() {
@@ -401,11 +418,11 @@ fn append(c: &mut Conn, out: &mpsc::UnboundedSender<String>, audio: &[u8]) {
     }
 }
 
-fn delta_json(c: &mut Conn, item: &str, audio: &[u8]) -> String {
+fn delta_json(c: &mut Conn, resp: &str, item: &str, audio: &[u8]) -> String {
     // Written directly (serde_json checks each base64 character for escapes):
     // the type and ids are the fake's own ASCII names, base64 needs no escaping.
     let mut s = format!(
-        r#"{{"type":"{}","event_id":"{}","response_id":"resp","item_id":"{item}","output_index":0,"content_index":0,"delta":""#,
+        r#"{{"type":"{}","event_id":"{}","response_id":"{resp}","item_id":"{item}","output_index":0,"content_index":0,"delta":""#,
         c.delta_type(),
         c.id("event")
     );
@@ -435,41 +452,60 @@ fn respond(c: &mut Conn, out: &mpsc::UnboundedSender<String>) {
         let _ = out.send(json!({"type": "response.done", "event_id": c.id("event"), "response": {"id": resp, "status": "completed"}}).to_string());
         return;
     }
-    let item = c.id("item");
+    // Each item: output_item.added, its deltas, its audio done.
     let chunk = 100 * c.bytes_per_ms();
-    let deltas: Vec<String> = c.last_utterance.clone().chunks(chunk).map(|a| delta_json(c, &item, a)).collect();
-    c.items.push((item.clone(), (c.last_utterance.len() / c.bytes_per_ms()) as u64));
+    let ms = (c.last_utterance.len() / c.bytes_per_ms()) as u64;
     let done_type = if c.beta { "response.audio.done" } else { "response.output_audio.done" };
+    let mut script: Vec<(bool, String)> = Vec::new(); // (is a delta, message)
+    for index in 0..c.shared.cfg.items.max(1) {
+        let item = c.id("item");
+        script.push((false, json!({"type": "response.output_item.added", "event_id": c.id("event"), "response_id": resp,
+            "output_index": index, "item": {"id": item, "object": "realtime.item", "type": "message",
+            "status": "in_progress", "role": "assistant", "content": []}}).to_string()));
+        for a in c.last_utterance.clone().chunks(chunk) {
+            script.push((true, delta_json(c, &resp, &item, a)));
+        }
+        script.push((false, json!({"type": done_type, "event_id": c.id("event"), "response_id": resp, "item_id": item,
+            "output_index": index, "content_index": 0}).to_string()));
+        c.items.push((item, ms));
+    }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     c.cancel = Some(stop_tx);
     let out = out.clone();
-    let (ev_done, ev_resp, ev_barge) = (c.id("event"), c.id("event"), c.id("event"));
+    let (ev_resp, ev_barge) = (c.id("event"), c.id("event"));
     let barge_after = c.shared.cfg.barge_in_after_ms.map(|ms| (ms / 100) as usize);
+    let barge_at = c.shared.cfg.barge_in_at_ms.map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
+    let speech_started = json!({"type": "input_audio_buffer.speech_started", "event_id": ev_barge, "audio_start_ms": 0, "item_id": "item_caller"}).to_string();
     tokio::spawn(async move {
         let mut cancelled = false;
-        for (i, d) in deltas.into_iter().enumerate() {
-            if barge_after == Some(i) {
-                let _ = out.send(json!({"type": "input_audio_buffer.speech_started", "event_id": ev_barge, "audio_start_ms": 0, "item_id": "item_caller"}).to_string());
+        let mut deltas = 0;
+        for (is_delta, msg) in script {
+            if is_delta {
+                if barge_after == Some(deltas) {
+                    let _ = out.send(speech_started.clone());
+                }
+                deltas += 1;
             }
             if *stop_rx.borrow() {
                 cancelled = true;
                 break;
             }
-            let _ = out.send(d);
-            tokio::select! {
-                _ = tokio::time::sleep(PACE) => {}
-                _ = stop_rx.changed() => { cancelled = true; break; }
+            let _ = out.send(msg);
+            if is_delta {
+                tokio::select! {
+                    _ = tokio::time::sleep(PACE) => {}
+                    _ = stop_rx.changed() => { cancelled = true; break; }
+                }
             }
-        }
-        if !cancelled {
-            let _ = out.send(
-                json!({"type": done_type, "event_id": ev_done, "response_id": resp, "item_id": item}).to_string(),
-            );
         }
         let status = if cancelled { "cancelled" } else { "completed" };
         let _ = out.send(
             json!({"type": "response.done", "event_id": ev_resp, "response": {"id": resp, "status": status}})
                 .to_string(),
         );
+        if let Some(at) = barge_at {
+            tokio::time::sleep_until(at).await;
+            let _ = out.send(speech_started);
+        }
     });
 }

@@ -1,0 +1,306 @@
+//! The same end-to-end tests for the three relays, each started from its
+//! command line as a user would: `teledsp-relay serve ...`,
+//! `python bindings/python/examples/fastapi_relay.py serve ...` and
+//! `node bindings/node/examples/nest-gateway/dist/main.js serve ...`.
+//! Against them: the fake OpenAI Realtime server and the simulated Twilio
+//! caller (plays audio at real time, echoes marks, and every queued mark on
+//! `clear`, as Twilio does), on loopback.
+//!
+//! `TELEDSP_E2E_RELAYS` picks the relays (`rust,python,node`; default
+//! `rust`); `TELEDSP_PYTHON` is the Python with teledsp installed (default
+//! `python3`). `scripts/test.sh` runs all three once the bindings are built.
+
+use std::net::TcpListener as StdListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use teledsp::signature::RequestValidator;
+use teledsp_relay::caller::{self, CallerConfig};
+use teledsp_relay::fake_openai::{self, Fake, FakeConfig};
+
+const TOKEN: &str = "e2e-token";
+const PUBLIC: &str = "https://relay.example.com";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn relays() -> Vec<String> {
+    let list = std::env::var("TELEDSP_E2E_RELAYS").unwrap_or_else(|_| "rust".into());
+    let list: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    for k in ["python", "node"] {
+        if !list.iter().any(|l| l == k) {
+            eprintln!("SKIPPED: the {k} relay (set TELEDSP_E2E_RELAYS=rust,python,node; scripts/test.sh does)");
+        }
+    }
+    list
+}
+
+/// A relay process, killed on drop.
+struct Relay {
+    kind: String,
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Relay {
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+    fn media(&self) -> String {
+        format!("ws://127.0.0.1:{}/media", self.port)
+    }
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The relay's command for `kind`, with the common command line.
+fn command(kind: &str, args: &[&str]) -> Command {
+    let mut c = match kind {
+        "rust" => Command::new(env!("CARGO_BIN_EXE_teledsp-relay")),
+        "python" => {
+            let mut c = Command::new(std::env::var("TELEDSP_PYTHON").unwrap_or_else(|_| "python3".into()));
+            c.arg(root().join("bindings/python/examples/fastapi_relay.py"));
+            c
+        }
+        "node" => {
+            let mut c = Command::new("node");
+            c.arg(root().join("bindings/node/examples/nest-gateway/dist/main.js"));
+            c
+        }
+        other => panic!("unknown relay {other}"),
+    };
+    c.arg("serve").args(args).env("OPENAI_API_KEY", "sk-e2e").env("RUST_LOG", "warn");
+    c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
+    c
+}
+
+/// Starts `kind` against `openai_url`; waits for `/healthz`.
+async fn start(kind: &str, openai_url: &str, token: Option<&str>, extra: &[&str]) -> Relay {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["--listen", &listen, "--public-url", PUBLIC, "--openai-url", openai_url];
+    args.extend_from_slice(extra);
+    if token.is_none() {
+        args.push("--insecure-no-signature");
+    }
+    let mut cmd = command(kind, &args);
+    match token {
+        Some(t) => cmd.env("TWILIO_AUTH_TOKEN", t),
+        None => cmd.env_remove("TWILIO_AUTH_TOKEN"),
+    };
+    let child = cmd.spawn().unwrap_or_else(|e| panic!("{kind} relay: {e}"));
+    let relay = Relay { kind: kind.into(), child, port };
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{}/healthz", relay.base())).send().await
+            && r.status().is_success()
+        {
+            return relay;
+        }
+        assert!(Instant::now() < deadline, "{kind} relay did not answer /healthz within 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fake(cfg: FakeConfig) -> Fake {
+    fake_openai::spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), cfg).unwrap()
+}
+
+fn tone_ulaw(ms: usize) -> Vec<u8> {
+    let pcm: Vec<i16> =
+        (0..ms * 8).map(|i| (6000.0 * (2.0 * std::f64::consts::PI * 300.0 * i as f64 / 8000.0).sin()) as i16).collect();
+    teledsp::g711::ulaw_encode_vec(&pcm)
+}
+
+fn assert_no_fake_errors(kind: &str, fake: &Fake) {
+    let errors = fake.log.lock().unwrap().errors.clone();
+    assert!(errors.is_empty(), "{kind}: the fake refused client events: {errors:?}");
+}
+
+/// The caller says 1 s; the fake answers with two items, A and B, each the
+/// 1 s echo (A plays 1,020 ms: the tail frame), streamed at 5x real time,
+/// and reports the caller talking `barge_ms` after the response started.
+/// Returns the fake's log and the ms the caller heard in all.
+async fn two_items(kind: &str, barge_ms: u64) -> (Fake, u64) {
+    let fake = fake(FakeConfig { turn_after_ms: Some(1000), items: 2, barge_in_at_ms: Some(barge_ms), ..Default::default() })
+        .await;
+    let relay = start(kind, &fake.url(), None, &[]).await;
+    let report = caller::run(CallerConfig::new(relay.media(), tone_ulaw(1000), 150)).await.unwrap();
+    assert_eq!(report.bad_messages, 0, "{kind}");
+    assert_eq!(report.close_code, Some(1000), "{kind}: a normal close after stop");
+    assert_no_fake_errors(kind, &fake);
+    drop(relay);
+    (fake, report.heard.len() as u64 / 8)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn barge_in_in_the_first_of_two_queued_items() {
+    for kind in relays() {
+        let (fake, heard) = two_items(&kind, 600).await;
+        let truncates = fake.events("conversation.item.truncate");
+        let deletes = fake.events("conversation.item.delete");
+        assert_eq!((truncates.len(), deletes.len()), (1, 1), "{kind}: {truncates:?} {deletes:?}");
+        let told = truncates[0]["audio_end_ms"].as_u64().unwrap();
+        eprintln!("{kind}: A truncated at {told} ms; the caller heard {heard} ms");
+        // The caller played `heard` ms, all of it A's: the model is told that, within a frame or two.
+        assert!(told.abs_diff(heard) <= 50, "{kind}: truncated at {told}, the caller heard {heard}");
+        assert_ne!(truncates[0]["item_id"], deletes[0]["item_id"], "{kind}: B, never heard, is deleted");
+        assert_eq!(fake.events("response.cancel").len(), 0, "{kind}: the response had ended");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn barge_in_in_the_second_item() {
+    for kind in relays() {
+        let (fake, heard) = two_items(&kind, 1500).await;
+        let truncates = fake.events("conversation.item.truncate");
+        assert_eq!(truncates.len(), 1, "{kind}: only B: {truncates:?}");
+        assert!(fake.events("conversation.item.delete").is_empty(), "{kind}");
+        let told = truncates[0]["audio_end_ms"].as_u64().unwrap();
+        let heard_b = heard.saturating_sub(1020);
+        eprintln!("{kind}: B truncated at {told} ms; the caller heard {heard_b} ms of it");
+        assert!(told.abs_diff(heard_b) <= 50, "{kind}: B truncated at {told}, the caller heard {heard_b} of it");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_call_through_the_webhook() {
+    use axum::Json;
+    use axum::routing::post;
+    for kind in relays() {
+        let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let s = seen.clone();
+        let hook = axum::Router::new().route(
+            "/tools",
+            post(move |Json(body): Json<Value>| {
+                let s = s.clone();
+                async move {
+                    s.lock().unwrap().push(body);
+                    Json(json!({"temperature_c": 21}))
+                }
+            }),
+        );
+        let hl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hook_url = format!("http://{}/tools", hl.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(hl, hook).await });
+        let fake =
+            fake(FakeConfig { turn_after_ms: Some(300), tool: Some("get_weather".into()), ..Default::default() }).await;
+        let relay = start(&kind, &fake.url(), None, &["--tools-webhook", &hook_url]).await;
+        let mut cfg = CallerConfig::new(relay.media(), tone_ulaw(300), 100);
+        cfg.params = json!({"tenant": "acme"});
+        let report = caller::run(cfg).await.unwrap();
+        let calls = seen.lock().unwrap().clone();
+        assert_eq!(calls.len(), 1, "{kind}: {calls:?}");
+        let c = &calls[0];
+        assert_eq!(c["name"], "get_weather", "{kind}");
+        assert_eq!(c["arguments"], "{\"city\":\"Paris\"}", "{kind}");
+        assert_eq!(c["call_sid"], "CA00000000000000000000000000000001", "{kind}");
+        assert_eq!(c["custom_parameters"]["tenant"], "acme", "{kind}");
+        assert!(c["call_id"].as_str().is_some_and(|s| !s.is_empty()), "{kind}");
+        let items = fake.events("conversation.item.create");
+        assert_eq!(items.len(), 1, "{kind}");
+        assert_eq!(items[0]["item"]["type"], "function_call_output", "{kind}");
+        assert_eq!(items[0]["item"]["call_id"], c["call_id"], "{kind}");
+        assert_eq!(serde_json::from_str::<Value>(items[0]["item"]["output"].as_str().unwrap()).unwrap()["temperature_c"], 21);
+        assert_eq!(fake.events("response.create").len(), 1, "{kind}");
+        // The answer after the tool came back to the caller.
+        assert!(report.received > 0, "{kind}: nothing came back");
+        assert_no_fake_errors(&kind, &fake);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_webhook_becomes_an_error_output() {
+    for kind in relays() {
+        let fake =
+            fake(FakeConfig { turn_after_ms: Some(300), tool: Some("book".into()), ..Default::default() }).await;
+        // Nothing listens there.
+        let dead = format!("http://127.0.0.1:{}/tools", free_port());
+        let relay = start(&kind, &fake.url(), None, &["--tools-webhook", &dead]).await;
+        caller::run(CallerConfig::new(relay.media(), tone_ulaw(300), 100)).await.unwrap();
+        let items = fake.events("conversation.item.create");
+        assert_eq!(items.len(), 1, "{kind}");
+        let out: Value = serde_json::from_str(items[0]["item"]["output"].as_str().unwrap()).unwrap();
+        assert!(out["error"].as_str().is_some_and(|e| e.contains("book")), "{kind}: {out}");
+        assert_eq!(fake.events("response.create").len(), 1, "{kind}: the call goes on");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_twiml_and_healthz() {
+    for kind in relays() {
+        let fake = fake(FakeConfig::default()).await;
+        let relay = start(&kind, &fake.url(), Some(TOKEN), &[]).await;
+        let v = RequestValidator::new(TOKEN);
+        let http = reqwest::Client::new();
+        let params = [("CallSid".to_string(), "CA9".to_string()), ("From".to_string(), "+15550001".to_string())];
+        let body = "CallSid=CA9&From=%2B15550001";
+        let twiml = |sig: String| {
+            http.post(format!("{}/twiml", relay.base()))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-twilio-signature", sig)
+                .body(body)
+                .send()
+        };
+        let r = twiml("bad".into()).await.unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{kind}: unsigned /twiml");
+        let r = twiml(v.sign(&format!("{PUBLIC}/twiml"), &params)).await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{kind}: signed /twiml");
+        let xml = r.text().await.unwrap();
+        assert!(xml.contains(r#"<Stream url="wss://relay.example.com/media">"#), "{kind}: {xml}");
+        assert!(xml.contains(r#"<Parameter name="CallSid" value="CA9"/>"#), "{kind}: {xml}");
+        assert!(xml.contains(r#"<Parameter name="From" value="+15550001"/>"#), "{kind}: {xml}");
+        // /media: a bad signature is refused with 1008 (or 403 before the upgrade).
+        let mut bad = CallerConfig::new(relay.media(), vec![], 0);
+        bad.signature = Some("AAAA".into());
+        match caller::run(bad).await {
+            Ok(r) => assert_eq!(r.close_code, Some(1008), "{kind}: bad signature on /media"),
+            Err(e) => assert!(e.contains("403"), "{kind}: {e}"),
+        }
+        let mut ok = CallerConfig::new(relay.media(), tone_ulaw(100), 10);
+        ok.signature = Some(v.sign(&format!("{}/media", PUBLIC.replace("https", "wss")), &[]));
+        let r = caller::run(ok).await.unwrap();
+        assert_eq!(r.close_code, Some(1000), "{kind}: a signed call runs and ends normally");
+        assert_eq!(fake.events("session.update").len(), 1, "{kind}");
+        drop(relay);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_no_start_and_sigterm_exits_cleanly() {
+    for kind in relays() {
+        let port = free_port().to_string();
+        let listen = format!("127.0.0.1:{port}");
+        let out = command(&kind, &["--listen", &listen, "--public-url", PUBLIC, "--openai-url", "ws://127.0.0.1:9/"])
+            .env_remove("TWILIO_AUTH_TOKEN")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{kind}: started without TWILIO_AUTH_TOKEN or --insecure-no-signature");
+        let mut relay = start(&kind, "ws://127.0.0.1:9/", Some(TOKEN), &[]).await;
+        let pid = relay.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(s) = relay.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "{}: still running 15 s after SIGTERM", relay.kind);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(status.success(), "{kind}: exit status after SIGTERM: {status}");
+    }
+}
