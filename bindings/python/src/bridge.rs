@@ -9,7 +9,7 @@ use crate::buffer::with_buffer;
 use crate::{MalformedMessageError, to_py};
 
 /// A text message as `&str`: str as is, bytes-like checked as UTF-8.
-fn with_text<R>(message: &Bound<'_, PyAny>, f: impl FnOnce(&str) -> PyResult<R>) -> PyResult<R> {
+pub(crate) fn with_text<R>(message: &Bound<'_, PyAny>, f: impl FnOnce(&str) -> PyResult<R>) -> PyResult<R> {
     if let Ok(s) = message.cast::<PyString>() {
         return f(s.to_str()?);
     }

@@ -11,6 +11,7 @@ compile_error!("teledsp's Python binding reads PCM16 little-endian bytes in plac
 
 mod audioop;
 mod bridge;
+mod call;
 mod buffer;
 mod frame;
 mod g711;
@@ -51,7 +52,9 @@ pub(crate) fn to_py(e: teledsp::Error) -> PyErr {
         E::LengthMismatch { .. } | E::OutputTooSmall { .. } | E::FrameLength { .. } => InvalidLengthError::new_err(msg),
         E::UnsupportedRate { .. } | E::UnsupportedSampleRate { .. } => UnsupportedRateError::new_err(msg),
         E::Malformed { .. } => MalformedMessageError::new_err(msg),
-        E::UnsupportedFrame { .. } | E::InvalidFrameSize { .. } | E::UnknownName { .. } => ConfigError::new_err(msg),
+        E::UnsupportedFrame { .. } | E::InvalidFrameSize { .. } | E::UnknownName { .. } | E::InvalidConfig(_) => {
+            ConfigError::new_err(msg)
+        }
         _ => TeledspError::new_err(msg),
     }
 }
@@ -73,5 +76,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     frame::register(m)?;
     vad::register(m)?;
     bridge::register(m)?;
+    call::register(m)?;
     Ok(())
 }

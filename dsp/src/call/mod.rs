@@ -173,7 +173,7 @@ pub enum PhoneEvent<'a> {
 }
 
 /// A telephony protocol: parses its messages and writes its replies.
-pub trait PhoneAdapter: Send + core::fmt::Debug {
+pub trait PhoneAdapter: Send + Sync + core::fmt::Debug {
     /// The protocol's name, for messages.
     fn name(&self) -> &'static str;
     /// One message from the phone.
@@ -245,7 +245,7 @@ pub enum ModelEvent<'a> {
 }
 
 /// A speech-to-speech model API: parses its events and writes its requests.
-pub trait ModelAdapter: Send + core::fmt::Debug {
+pub trait ModelAdapter: Send + Sync + core::fmt::Debug {
     /// The API's name, for messages.
     fn name(&self) -> &'static str;
     /// One event from the model.

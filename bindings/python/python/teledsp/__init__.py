@@ -8,6 +8,11 @@ bytearray, memoryview, array.array, numpy arrays).
 
 ``teledsp.audioop`` is a drop-in for the codec and ``ratecv`` functions of
 CPython's ``audioop`` module, which Python 3.13 removed.
+
+``Call`` is the call engine: one call's protocol state (barge-in over every
+unheard item, exact playout from Twilio's marks, tools) as a sans-I/O object,
+the same in Rust, Python and Node. ``RequestValidator`` checks Twilio's
+request signatures.
 """
 
 from teledsp._native import (
@@ -20,6 +25,8 @@ from teledsp._native import (
     TeledspError,
     TwilioBridge,
     UnsupportedRateError,
+    Call,
+    RequestValidator,
     Vad,
     VadEvent,
     __version__,
@@ -41,6 +48,8 @@ __all__ = [
     "Resampler",
     "TeledspError",
     "TwilioBridge",
+    "Call",
+    "RequestValidator",
     "UnsupportedRateError",
     "Vad",
     "VadEvent",
