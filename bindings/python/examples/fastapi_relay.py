@@ -1,100 +1,327 @@
-"""A Twilio Media Streams <-> OpenAI Realtime relay in FastAPI, with teledsp
-doing the audio: one native call per message in each direction.
+"""A Twilio Media Streams <-> OpenAI Realtime relay in FastAPI, on teledsp's
+call engine. The same relay as `teledsp-relay serve` (Rust) and the Nest
+gateway (Node), with the same command line and endpoints:
 
-This is the relay the seeds describe (Twilio <Connect><Stream> to
-/media-stream, one OpenAI Realtime socket per call, barge-in by `clear`),
-minus their per-frame audioop/numpy conversions:
+    python fastapi_relay.py serve --listen 0.0.0.0:8080 --public-url https://relay.example.com \\
+        --openai-url wss://api.openai.com/v1/realtime?model=gpt-realtime [--tools-webhook URL]
 
-    twilio -> openai:  bridge.twilio_to_openai(text)   mu-law 8 kHz -> PCM16 24 kHz
-    openai -> twilio:  bridge.openai_to_twilio(text)   PCM16 24 kHz -> exact 20 ms mu-law frames + marks
+OPENAI_API_KEY and TWILIO_AUTH_TOKEN come from the environment; without the
+token it refuses to start unless --insecure-no-signature. `uvicorn
+fastapi_relay:app` works too, with the settings in the environment
+(PUBLIC_URL, OPENAI_REALTIME_URL, RELAY_TOOLS_WEBHOOK,
+RELAY_INSECURE_NO_SIGNATURE=1, RELAY_INSTRUCTIONS, RELAY_VOICE).
 
-Run it:  OPENAI_API_KEY=sk-... uvicorn fastapi_relay:app --port 5050
-Settings (environment): OPENAI_REALTIME_URL (default: the GA endpoint with
-model gpt-realtime), OPENAI_API_KEY, RELAY_VOICE, RELAY_INSTRUCTIONS.
+- POST /twiml: <Connect><Stream url="wss://PUBLIC/media"> with CallSid,
+  From and To as <Parameter>s, and a <Say> fallback if the stream ends early.
+- GET /media: the Media Stream (X-Twilio-Signature checked; 1008 if bad).
+- GET /healthz.
+
+This file is I/O only: every protocol decision (audio, framing, marks,
+barge-in, truncation, tools) is teledsp.Call's. Bounds: Twilio's queue
+holds 512 messages (~10 s of audio; beyond, audio is dropped and counted, a
+clear never is); the model's queue 256 (then reading Twilio waits); start
+within 10 s; model connect 10 s; tool webhook 8 s; messages 1 MiB.
 """
 
+import argparse
 import asyncio
+import collections
+import contextlib
+import html
 import json
 import logging
 import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
 import teledsp
 
 log = logging.getLogger("fastapi_relay")
-app = FastAPI(title="teledsp FastAPI relay")
 
-DEFAULT_URL = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
-
-
-def session_update() -> str:
-    """GA session settings: PCM16 at 24 kHz both ways, server VAD for turns."""
-    return json.dumps(
-        {
-            "type": "session.update",
-            "session": {
-                "type": "realtime",
-                "instructions": os.environ.get("RELAY_INSTRUCTIONS", "You are a helpful phone agent."),
-                "audio": {
-                    "input": {
-                        "format": {"type": "audio/pcm", "rate": 24000},
-                        "turn_detection": {"type": "server_vad"},
-                    },
-                    "output": {
-                        "format": {"type": "audio/pcm", "rate": 24000},
-                        "voice": os.environ.get("RELAY_VOICE", "marin"),
-                    },
-                },
-            },
-        }
-    )
+TWILIO_QUEUE = 512
+MODEL_QUEUE = 256
+START_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 10.0
+WEBHOOK_TIMEOUT = 8.0
+MAX_MESSAGE = 1 << 20
+DEFAULT_OPENAI_URL = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
 
 
-def openai_connection():
-    """The upstream Realtime socket, from OPENAI_REALTIME_URL and OPENAI_API_KEY."""
-    url = os.environ.get("OPENAI_REALTIME_URL", DEFAULT_URL)
-    headers = {"Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', '')}"}
-    return connect(url, additional_headers=headers, max_size=None)
+@dataclass
+class Settings:
+    public_url: str
+    openai_url: str
+    openai_api_key: str
+    validator: teledsp.RequestValidator | None
+    tools_webhook: str | None = None
+    call: dict = field(default_factory=dict)  # teledsp.Call's settings
+    insecure: bool = False  # no validator on purpose (--insecure-no-signature)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        token = os.environ.get("TWILIO_AUTH_TOKEN")
+        call = {k: os.environ[f"RELAY_{k.upper()}"] for k in ("instructions", "voice") if f"RELAY_{k.upper()}" in os.environ}
+        return cls(
+            public_url=os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"),
+            openai_url=os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL),
+            openai_api_key=os.environ.get("OPENAI_API_KEY", ""),
+            validator=teledsp.RequestValidator(token) if token else None,
+            tools_webhook=os.environ.get("RELAY_TOOLS_WEBHOOK"),
+            call=call,
+            insecure=os.environ.get("RELAY_INSECURE_NO_SIGNATURE") == "1",
+        )
 
 
-@app.get("/health")
-async def health() -> dict:
-    return {"status": "ok", "teledsp": teledsp.__version__, "isa": teledsp.ISA}
+class TwilioOut:
+    """The Twilio socket's writer: audio and marks queue up to TWILIO_QUEUE
+    and are dropped beyond; a clear drops what is queued (Twilio would) and
+    always goes out."""
+
+    def __init__(self, ws: WebSocket):
+        self.ws, self.queue, self.wake, self.dropped, self.done = ws, collections.deque(), asyncio.Event(), 0, False
+
+    def put(self, target: str, text: str) -> None:
+        if target == "clear":
+            self.queue.clear()
+        elif len(self.queue) >= TWILIO_QUEUE:
+            self.dropped += 1
+            return
+        self.queue.append(text)
+        self.wake.set()
+
+    async def run(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.queue:
+                await self.ws.send_text(self.queue.popleft())
+            if self.done:
+                return
 
 
-@app.websocket("/media-stream")
-async def media_stream(twilio: WebSocket) -> None:
-    await twilio.accept()
-    bridge = teledsp.TwilioBridge(api="ga", audio="pcm24k")
-    async with openai_connection() as openai:
-        await openai.send(session_update())
+def post_json(url: str, body: dict) -> str:
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=WEBHOOK_TIMEOUT) as r:
+        return r.read(MAX_MESSAGE).decode()
 
-        async def from_twilio() -> None:
-            try:
-                async for text in twilio.iter_text():
-                    try:
-                        out = bridge.twilio_to_openai(text)
-                    except teledsp.TeledspError as e:  # a bad message is logged, not fatal
-                        log.warning("dropped Twilio message: %s", e)
-                        continue
-                    if out is not None:
-                        await openai.send(out)
-                    if bridge.stopped:
-                        break
-            except WebSocketDisconnect:
-                pass
-            finally:
-                await openai.close()
 
-        async def from_openai() -> None:
-            async for text in openai:
-                try:
-                    for msg in bridge.openai_to_twilio(text):
-                        await twilio.send_text(msg)
-                except teledsp.TeledspError as e:
-                    log.warning("dropped OpenAI event: %s", e)
+async def run_tool(settings: Settings, call: teledsp.Call, ev: dict) -> str:
+    """The tool webhook's answer, or an error text the model can speak about."""
+    name = ev["name"]
+    if not settings.tools_webhook:
+        return json.dumps({"error": "no tools are configured on this relay"})
+    body = {k: ev[k] for k in ("call_id", "name", "arguments")}
+    body |= {"call_sid": call.call_sid, "custom_parameters": call.custom_parameters}
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(post_json, settings.tools_webhook, body), WEBHOOK_TIMEOUT + 1)
+    except (TimeoutError, asyncio.TimeoutError):
+        return json.dumps({"error": f"tool {name} timed out"})
+    except urllib.error.HTTPError as e:
+        return json.dumps({"error": f"tool {name} failed with HTTP {e.code}"})
+    except Exception:  # noqa: BLE001 - any failure is an answer the model can use
+        return json.dumps({"error": f"tool {name} is unreachable"})
 
-        await asyncio.gather(from_twilio(), from_openai())
-    log.info("call %s ended after %d marks", bridge.call_sid, bridge.marks_sent)
+
+NO_TOKEN = ("TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests "
+            "(pass --insecure-no-signature, or set RELAY_INSECURE_NO_SIGNATURE=1, for local development)")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        if settings.validator is None and not settings.insecure:
+            raise RuntimeError(NO_TOKEN)
+        yield
+
+    app = FastAPI(title="teledsp FastAPI relay", lifespan=lifespan)
+    base = settings.public_url.rstrip("/")
+    ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+
+    def signed(url: str, params: list, signature: str | None) -> bool:
+        return settings.validator is None or settings.validator.validate(url, params, signature or "")
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return Response("ok\n", media_type="text/plain")
+
+    @app.post("/twiml")
+    async def twiml(request: Request) -> Response:
+        params = urllib.parse.parse_qsl((await request.body()).decode(), keep_blank_values=True)
+        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if not signed(url, params, request.headers.get("x-twilio-signature")):
+            return Response("invalid X-Twilio-Signature\n", status_code=403)
+        attr = lambda s: html.escape(s, quote=True).replace("&#x27;", "&apos;")  # noqa: E731
+        p = dict(params)
+        parts = "".join(f'<Parameter name="{k}" value="{attr(p[k])}"/>' for k in ("CallSid", "From", "To") if k in p)
+        xml = (
+            f'<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{attr(ws_base + "/media")}">{parts}'
+            "</Stream></Connect><Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>"
+        )
+        return Response(xml, media_type="text/xml")
+
+    @app.websocket("/media")
+    @app.websocket("/media-stream")  # the seeds' path
+    async def media(twilio: WebSocket) -> None:
+        url = ws_base + twilio.url.path + (f"?{twilio.url.query}" if twilio.url.query else "")
+        await twilio.accept()
+        if not signed(url, [], twilio.headers.get("x-twilio-signature")):
+            await twilio.close(1008, "invalid X-Twilio-Signature")
+            return
+        await run_call(settings, twilio)
+
+    return app
+
+
+async def run_call(settings: Settings, twilio: WebSocket) -> None:
+    call = teledsp.Call(**settings.call)
+    out = TwilioOut(twilio)
+    writer = asyncio.create_task(out.run())
+    to_model: asyncio.Queue[str] = asyncio.Queue(MODEL_QUEUE)
+    tools: set[asyncio.Task] = set()
+    stopped = asyncio.Event()
+
+    async def dispatch(outputs) -> None:
+        for target, payload in outputs:
+            if target == "model":
+                await to_model.put(payload)
+            elif target == "event":
+                if payload["type"] == "tool_call":
+                    task = asyncio.create_task(answer_tool(payload))
+                    tools.add(task)
+                    task.add_done_callback(tools.discard)
+                elif payload["type"] == "stopped":
+                    stopped.set()
+                elif payload["type"] == "model_error":
+                    log.warning("call %s: OpenAI error %s: %s", call.call_sid, payload["code"], payload["message"])
+            else:
+                out.put(target, payload)
+
+    async def answer_tool(ev: dict) -> None:
+        output = await run_tool(settings, call, ev)
+        await dispatch(call.tool_result(ev["call_id"], output))
+
+    async def receive(text: str, side: str) -> None:
+        try:
+            await dispatch(call.receive_phone(text) if side == "phone" else call.receive_model(text))
+        except teledsp.TeledspError as e:  # counted by the engine; the call goes on
+            log.warning("call %s: skipped a %s message: %s", call.call_sid, side, e)
+
+    async def from_twilio() -> None:
+        try:
+            while not stopped.is_set():
+                await receive(await twilio.receive_text(), "phone")
+        except Exception:  # noqa: BLE001 - disconnect, or a frame that is not text
+            pass
+        stopped.set()
+
+    try:
+        # Twilio sends start first; caller audio meanwhile is held by the engine.
+        async with asyncio.timeout(START_TIMEOUT):
+            while call.stream_sid is None:
+                await receive(await twilio.receive_text(), "phone")
+        headers = {"Authorization": f"Bearer {settings.openai_api_key}"}
+        if settings.call.get("api") == "beta":
+            headers["OpenAI-Beta"] = "realtime=v1"
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            upstream = await connect(settings.openai_url, additional_headers=headers, max_size=MAX_MESSAGE)
+    except Exception as e:  # noqa: BLE001 - no start, or no upstream: end this call only
+        log.warning("call %s: not started (%r); closing so the TwiML fallback plays", call.call_sid, e)
+        out.done = True
+        out.wake.set()
+        await writer
+        await twilio.close(1000)
+        return
+
+    async def from_openai() -> None:
+        try:
+            async for text in upstream:
+                await receive(text, "model")
+        except Exception as e:  # noqa: BLE001 - a dropped upstream ends the call
+            log.warning("call %s: OpenAI upstream closed: %s", call.call_sid, e)
+        stopped.set()
+
+    async def to_openai() -> None:
+        while True:
+            await upstream.send(await to_model.get())
+
+    async with upstream:
+        await dispatch(call.open_model())
+        tasks = [asyncio.create_task(t()) for t in (from_twilio, from_openai, to_openai)]
+        await stopped.wait()
+        for t in [*tasks, *tools]:
+            t.cancel()
+    out.done = True
+    out.wake.set()
+    await writer
+    try:
+        await twilio.close(1000)  # Twilio then runs the TwiML after <Connect>
+    except RuntimeError:
+        pass
+    log.info("call %s ended: %s, %d frames dropped", call.call_sid, call.counters, out.dropped)
+
+
+app = create_app(Settings.from_env())
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="fastapi_relay.py", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="run the relay")
+    s.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT")
+    s.add_argument("--public-url", default=os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"))
+    s.add_argument("--openai-url", default=os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL))
+    s.add_argument("--openai-api", choices=["ga", "beta"], default="ga")
+    s.add_argument("--audio", choices=["pcm", "pcmu"], default="pcm")
+    s.add_argument("--instructions")
+    s.add_argument("--voice", default="marin")
+    s.add_argument("--tools-webhook", help="POST tool calls here: {call_id, name, arguments, call_sid, custom_parameters}")
+    s.add_argument("--tools-file", help="a JSON file with the session's tools array")
+    s.add_argument("--local-vad", action="store_true", help="barge in on teledsp's VAD onset too")
+    s.add_argument("--insecure-no-signature", action="store_true", help="accept unsigned requests (development only)")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    token = os.environ.get("TWILIO_AUTH_TOKEN")
+    if not token and not a.insecure_no_signature:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    call = {"api": a.openai_api, "audio": "pcmu" if a.audio == "pcmu" else "pcm24k", "voice": a.voice, "local_vad": a.local_vad}
+    if a.instructions:
+        call["instructions"] = a.instructions
+    if a.tools_file:
+        with open(a.tools_file) as f:
+            call["tools"] = json.load(f)
+    teledsp.Call(**call)  # a bad setting fails here, not on the first call
+    settings = Settings(a.public_url, a.openai_url, os.environ.get("OPENAI_API_KEY", ""),
+                        teledsp.RequestValidator(token) if token else None, a.tools_webhook, call,
+                        insecure=a.insecure_no_signature)
+    host, _, port = a.listen.rpartition(":")
+    asyncio.run(serve(create_app(settings), host or "127.0.0.1", int(port)))
+    return 0
+
+
+async def serve(app: FastAPI, host: str, port: int) -> None:
+    """uvicorn until SIGTERM or SIGINT, then a graceful exit with status 0
+    (live calls get up to 30 s; a second signal exits at once)."""
+    import signal
+
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE,
+                            timeout_graceful_shutdown=30)
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the signal after shutting down; a service exits 0 instead.
+    server.capture_signals = contextlib.nullcontext
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.handle_exit, sig, None)
+    await server.serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
