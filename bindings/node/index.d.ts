@@ -10,6 +10,73 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * One phone call's protocol state, with no I/O: messages and the time in,
+ * messages to send and events out. The same engine as the Rust crate's
+ * `teledsp::call::Call` and Python's `teledsp.Call`.
+ *
+ * Every method returns `[target, payload]` pairs, in order: `'media'`,
+ * `'mark'` and `'clear'` (text for the phone), `'model'` (text for the
+ * model), `'event'` (an object for the application: `started`, `dtmf`,
+ * `stopped`, `tool_call`, `barge_in`, `model_error`). `nowMs` is monotonic
+ * milliseconds; when omitted, this process's monotonic clock is used (pass
+ * it always or never).
+ *
+ * ```js
+ * const { Call } = require('teledsp');
+ * const call = new Call({ instructions: 'Be brief.' });
+ * call.receivePhone('{"event":"start","start":{"streamSid":"MZ1","callSid":"CA1"}}', 0); // [['event', {type: 'started', ...}]]
+ * call.openModel(0);                                                     // [['model', '{"type":"session.update",...}']]
+ * const delta = JSON.stringify({ type: 'response.output_audio.delta', item_id: 'A', response_id: 'R', delta: 'AAAA'.repeat(1600) });
+ * call.receiveModel(delta, 10).map(([t]) => t);                          // ['media', 'media', 'media', 'media', 'media', 'mark']
+ * call.receiveModel('{"type":"input_audio_buffer.speech_started"}', 50); // clear, truncate at 40 ms, barge_in event
+ * ```
+ */
+export declare class Call {
+  /** See `CallOptions`. */
+  constructor(options?: CallOptions)
+  /**
+   * One message from the phone (string or Buffer). A malformed one
+   * throws `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
+   */
+  receivePhone(message: string | Buffer, nowMs?: number): Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>
+  /**
+   * One event from the model (string or Buffer). A malformed one throws
+   * `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
+   */
+  receiveModel(message: string | Buffer, nowMs?: number): Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>
+  /**
+   * The model connection is open: `session.update`, then the caller
+   * audio held meanwhile.
+   */
+  openModel(nowMs?: number | undefined | null): Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>
+  /** The application's own barge-in (a detector of its own, a button). */
+  bargeIn(nowMs?: number | undefined | null): Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>
+  /**
+   * The output of tool call `callId`: sent to the model, then
+   * `response.create` once no call of the turn is pending and no response
+   * is in progress. Throws `ERR_TELEDSP_UNKNOWN_TOOL_CALL` for an id that
+   * is not pending.
+   */
+  toolResult(callId: string, output: string, nowMs?: number | undefined | null): Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>
+  /** Milliseconds of item `itemId` the caller has heard, if it is tracked. */
+  heardMs(itemId: string, nowMs?: number | undefined | null): number | null
+  /** Twilio's streamSid, once the stream started. */
+  get streamSid(): string | null
+  /** Twilio's callSid, from `start`. */
+  get callSid(): string | null
+  /** The TwiML `<Parameter>`s from `start`. */
+  get customParameters(): Record<string, string>
+  /** Whether the phone stream ended. */
+  get stopped(): boolean
+  /** Whether `openModel` was called. */
+  get modelOpen(): boolean
+  /** Whether a model response is in progress. */
+  get responding(): boolean
+  /** The call's counters (snake_case names, as in Rust and Python). */
+  get counters(): Record<string, number>
+}
+
+/**
  * Cuts a byte stream into exact frames, carrying the remainder to the next
  * chunk.
  *
@@ -38,6 +105,27 @@ export declare class Framer {
   get pending(): number
   /** Frames returned so far. */
   get framesEmitted(): number
+}
+
+/**
+ * Checks `X-Twilio-Signature` with an account's auth token, by the
+ * algorithm of twilio-python's `RequestValidator`: HMAC-SHA1 of the full
+ * URL and the sorted POST parameters, base64, compared in constant time,
+ * with and without the URL's default port.
+ *
+ * ```js
+ * const { RequestValidator } = require('teledsp');
+ * const v = new RequestValidator(process.env.TWILIO_AUTH_TOKEN);
+ * const ok = v.validate('https://relay.example.com/twiml', { CallSid: 'CA1' }, req.headers['x-twilio-signature']);
+ * ```
+ */
+export declare class RequestValidator {
+  /** A validator for `authToken` (never logged or shown). */
+  constructor(authToken: string)
+  /** The signature Twilio sends for `url` and POST `params`. */
+  sign(url: string, params?: Record<string, string> | Array<[string, string]>): string
+  /** Whether `signature` is Twilio's for `url` and `params`. */
+  validate(url: string, params: Record<string, string> | Array<[string, string]> | null, signature: string): boolean
 }
 
 /**
@@ -174,6 +262,37 @@ export declare class Vad {
   get frameMs(): number
   /** Back to the initial state (a new stream). */
   reset(): void
+}
+
+/**
+ * Settings of `new Call(options)`; every field is optional. Unknown
+ * fields are refused (`ERR_TELEDSP_CONFIG`).
+ */
+export interface CallOptions {
+  /** OpenAI event names: "ga" (default) or "beta". */
+  api?: 'ga' | 'beta'
+  /**
+   * Audio on the model side: "pcm24k" (default; PCM16 at 24 kHz,
+   * resampled here) or "pcmu" (G.711 mu-law passed through).
+   */
+  audio?: 'pcm24k' | 'pcmu' | 'audio/pcm' | 'audio/pcmu' | 'pcm16' | 'g711_ulaw'
+  /** Resampler preset, "telephony" by default. */
+  quality?: 'telephony' | 'transparent' | 'low_latency'
+  /** System instructions for the session. */
+  instructions?: string
+  /** Output voice ("marin" by default). */
+  voice?: string
+  /** The session's `tools` array. */
+  tools?: Array<Record<string, unknown>>
+  /**
+   * OpenAI's `turn_detection` object; `null` for manual turns
+   * (default `{ type: 'server_vad' }`).
+   */
+  turnDetection?: Record<string, unknown> | null
+  /** Barge in on teledsp's local VAD onset too. */
+  localVad?: boolean
+  /** Caller audio held until `openModel`, ms (default 1000). */
+  holdMs?: number
 }
 
 /** Options for `new Framer(options)`. */

@@ -835,7 +835,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Call = nativeBinding.Call
 module.exports.Framer = nativeBinding.Framer
+module.exports.RequestValidator = nativeBinding.RequestValidator
 module.exports.Resampler = nativeBinding.Resampler
 module.exports.TwilioBridge = nativeBinding.TwilioBridge
 module.exports.Vad = nativeBinding.Vad

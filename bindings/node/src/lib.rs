@@ -4,13 +4,14 @@
 //! crate converts JavaScript values to slices and `teledsp::Error` to JS
 //! errors with a `code`. One module per concept, as in `dsp`:
 //! [`g711`] (`mulaw`/`alaw` namespaces), [`resample`], [`frame`], [`vad`],
-//! [`bridge`]; [`js`] holds the typed-array plumbing they share.
+//! [`bridge`], [`call`]; [`js`] holds the typed-array plumbing they share.
 
 #![deny(clippy::all)]
 
 use napi_derive::napi;
 
 pub mod bridge;
+pub mod call;
 pub mod frame;
 pub mod g711;
 pub mod js;
@@ -34,6 +35,8 @@ pub enum Code {
     Malformed,
     /// A setting teledsp does not take: frame size, quality preset, API name.
     Config,
+    /// A tool result for a call id the model has no pending call with.
+    UnknownToolCall,
     /// An argument of the wrong JavaScript type.
     ArgType,
     /// A number outside the range it must be in (a sample, a code).
@@ -49,6 +52,7 @@ impl AsRef<str> for Code {
             Code::UnsupportedRate => "ERR_TELEDSP_UNSUPPORTED_RATE",
             Code::Malformed => "ERR_TELEDSP_MALFORMED",
             Code::Config => "ERR_TELEDSP_CONFIG",
+            Code::UnknownToolCall => "ERR_TELEDSP_UNKNOWN_TOOL_CALL",
             // Node's own code for the same mistake.
             Code::ArgType => "ERR_INVALID_ARG_TYPE",
             Code::OutOfRange => "ERR_OUT_OF_RANGE",
@@ -74,7 +78,10 @@ pub fn to_js(e: teledsp::Error) -> Error {
         E::LengthMismatch { .. } | E::OutputTooSmall { .. } | E::FrameLength { .. } => Code::InvalidLength,
         E::UnsupportedRate { .. } | E::UnsupportedSampleRate { .. } => Code::UnsupportedRate,
         E::Malformed { .. } => Code::Malformed,
-        E::UnsupportedFrame { .. } | E::InvalidFrameSize { .. } | E::UnknownName { .. } => Code::Config,
+        E::UnsupportedFrame { .. } | E::InvalidFrameSize { .. } | E::UnknownName { .. } | E::InvalidConfig(_) => {
+            Code::Config
+        }
+        E::UnknownToolCall { .. } => Code::UnknownToolCall,
         _ => Code::Internal,
     };
     err(code, e)

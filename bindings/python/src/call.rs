@@ -137,7 +137,7 @@ impl PyCall {
 
     /// The output of tool call ``call_id``: sent to the model, followed by
     /// response.create once no call of the turn is pending and no response
-    /// is in progress. Raises TeledspError for a call id that is not pending.
+    /// is in progress. Raises UnknownToolCallError for a call id that is not pending.
     #[pyo3(signature = (call_id, output, now_ms = None))]
     fn tool_result<'py>(
         &mut self,

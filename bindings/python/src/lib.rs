@@ -39,6 +39,12 @@ create_exception!(
 );
 create_exception!(
     teledsp,
+    UnknownToolCallError,
+    TeledspError,
+    "A tool result for a call id the model has no pending call with (answered already, or never made)."
+);
+create_exception!(
+    teledsp,
     ConfigError,
     TeledspError,
     "A setting teledsp does not take: frame size or duration, quality preset, API name, audio width."
@@ -52,6 +58,7 @@ pub(crate) fn to_py(e: teledsp::Error) -> PyErr {
         E::LengthMismatch { .. } | E::OutputTooSmall { .. } | E::FrameLength { .. } => InvalidLengthError::new_err(msg),
         E::UnsupportedRate { .. } | E::UnsupportedSampleRate { .. } => UnsupportedRateError::new_err(msg),
         E::Malformed { .. } => MalformedMessageError::new_err(msg),
+        E::UnknownToolCall { .. } => UnknownToolCallError::new_err(msg),
         E::UnsupportedFrame { .. } | E::InvalidFrameSize { .. } | E::UnknownName { .. } | E::InvalidConfig(_) => {
             ConfigError::new_err(msg)
         }
@@ -68,6 +75,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UnsupportedRateError", py.get_type::<UnsupportedRateError>())?;
     m.add("MalformedMessageError", py.get_type::<MalformedMessageError>())?;
     m.add("ConfigError", py.get_type::<ConfigError>())?;
+    m.add("UnknownToolCallError", py.get_type::<UnknownToolCallError>())?;
     m.add("GIL_RELEASE_BYTES", buffer::GIL_RELEASE_BYTES)?;
     m.add("ISA", teledsp::Isa::detect().to_string())?;
     g711::register(m)?;

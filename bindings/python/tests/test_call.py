@@ -54,7 +54,7 @@ def test_malformed_input_raises_is_counted_and_changes_nothing():
 
 def test_unknown_tool_call_is_an_error():
     call = teledsp.Call()
-    with pytest.raises(teledsp.TeledspError, match="no tool call"):
+    with pytest.raises(teledsp.UnknownToolCallError, match="no tool call"):
         call.tool_result("call_9", "{}", 0)
 
 

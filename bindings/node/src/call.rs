@@ -1,0 +1,288 @@
+//! The call engine (`teledsp::call`) and Twilio request signatures.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use napi::bindgen_prelude::Unknown;
+use napi_derive::napi;
+use serde_json::Value as Json;
+use teledsp::call::{Call as Inner, CallConfig, Output, PhoneKind};
+use teledsp::signature::RequestValidator as InnerValidator;
+
+use crate::js::Text;
+use crate::{Code, Result, err, to_js};
+
+/// Settings of `new Call(options)`; every field is optional. Unknown
+/// fields are refused (`ERR_TELEDSP_CONFIG`).
+#[napi(object)]
+pub struct CallOptions {
+    /// OpenAI event names: "ga" (default) or "beta".
+    #[napi(ts_type = "'ga' | 'beta'")]
+    pub api: Option<String>,
+    /// Audio on the model side: "pcm24k" (default; PCM16 at 24 kHz,
+    /// resampled here) or "pcmu" (G.711 mu-law passed through).
+    #[napi(ts_type = "'pcm24k' | 'pcmu' | 'audio/pcm' | 'audio/pcmu' | 'pcm16' | 'g711_ulaw'")]
+    pub audio: Option<String>,
+    /// Resampler preset, "telephony" by default.
+    #[napi(ts_type = "'telephony' | 'transparent' | 'low_latency'")]
+    pub quality: Option<String>,
+    /// System instructions for the session.
+    pub instructions: Option<String>,
+    /// Output voice ("marin" by default).
+    pub voice: Option<String>,
+    /// The session's `tools` array.
+    #[napi(ts_type = "Array<Record<string, unknown>>")]
+    pub tools: Option<Json>,
+    /// OpenAI's `turn_detection` object; `null` for manual turns
+    /// (default `{ type: 'server_vad' }`).
+    #[napi(ts_type = "Record<string, unknown> | null")]
+    pub turn_detection: Option<Json>,
+    /// Barge in on teledsp's local VAD onset too.
+    pub local_vad: Option<bool>,
+    /// Caller audio held until `openModel`, ms (default 1000).
+    pub hold_ms: Option<u32>,
+}
+
+/// Milliseconds on this process's monotonic clock (the default `nowMs`).
+fn monotonic_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+fn now(now_ms: Option<f64>) -> Result<u64> {
+    match now_ms {
+        None => Ok(monotonic_ms()),
+        Some(t) if t.is_finite() && t >= 0.0 => Ok(t as u64),
+        Some(t) => Err(err(Code::OutOfRange, format!("nowMs must be a finite number >= 0, got {t}"))),
+    }
+}
+
+/// JS option names to the engine's.
+fn snake(key: &str) -> String {
+    let mut s = String::with_capacity(key.len() + 2);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            s.push('_');
+            s.push(c.to_ascii_lowercase());
+        } else {
+            s.push(c);
+        }
+    }
+    s
+}
+
+/// One phone call's protocol state, with no I/O: messages and the time in,
+/// messages to send and events out. The same engine as the Rust crate's
+/// `teledsp::call::Call` and Python's `teledsp.Call`.
+///
+/// Every method returns `[target, payload]` pairs, in order: `'media'`,
+/// `'mark'` and `'clear'` (text for the phone), `'model'` (text for the
+/// model), `'event'` (an object for the application: `started`, `dtmf`,
+/// `stopped`, `tool_call`, `barge_in`, `model_error`). `nowMs` is monotonic
+/// milliseconds; when omitted, this process's monotonic clock is used (pass
+/// it always or never).
+///
+/// ```js
+/// const { Call } = require('teledsp');
+/// const call = new Call({ instructions: 'Be brief.' });
+/// call.receivePhone('{"event":"start","start":{"streamSid":"MZ1","callSid":"CA1"}}', 0); // [['event', {type: 'started', ...}]]
+/// call.openModel(0);                                                     // [['model', '{"type":"session.update",...}']]
+/// const delta = JSON.stringify({ type: 'response.output_audio.delta', item_id: 'A', response_id: 'R', delta: 'AAAA'.repeat(1600) });
+/// call.receiveModel(delta, 10).map(([t]) => t);                          // ['media', 'media', 'media', 'media', 'media', 'mark']
+/// call.receiveModel('{"type":"input_audio_buffer.speech_started"}', 50); // clear, truncate at 40 ms, barge_in event
+/// ```
+#[napi]
+pub struct Call {
+    inner: Inner,
+    out: Vec<Output>,
+}
+
+impl Call {
+    fn take(&mut self) -> Json {
+        let pairs = self
+            .out
+            .drain(..)
+            .map(|o| {
+                let (target, payload) = match o {
+                    Output::Phone { kind: PhoneKind::Media, text } => ("media", Json::String(text)),
+                    Output::Phone { kind: PhoneKind::Mark, text } => ("mark", Json::String(text)),
+                    Output::Phone { kind: PhoneKind::Clear, text } => ("clear", Json::String(text)),
+                    Output::Model(text) => ("model", Json::String(text)),
+                    Output::Event(e) => ("event", serde_json::to_value(&e).expect("events serialize")),
+                };
+                Json::Array(vec![Json::String(target.into()), payload])
+            })
+            .collect();
+        Json::Array(pairs)
+    }
+}
+
+#[napi]
+impl Call {
+    /// See `CallOptions`.
+    #[napi(constructor, ts_args_type = "options?: CallOptions", catch_unwind)]
+    pub fn new(options: Option<Json>) -> Result<Self> {
+        let cfg = match options {
+            None | Some(Json::Null) => CallConfig::default(),
+            Some(Json::Object(m)) => {
+                let m: serde_json::Map<String, Json> = m.into_iter().map(|(k, v)| (snake(&k), v)).collect();
+                CallConfig::from_json(&Json::Object(m).to_string()).map_err(to_js)?
+            }
+            Some(_) => return Err(err(Code::ArgType, "options must be an object")),
+        };
+        Ok(Call { inner: Inner::new(cfg).map_err(to_js)?, out: Vec::new() })
+    }
+
+    /// One message from the phone (string or Buffer). A malformed one
+    /// throws `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
+    #[napi(ts_args_type = "message: string | Buffer, nowMs?: number", ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    pub fn receive_phone(&mut self, message: Unknown<'_>, now_ms: Option<f64>) -> Result<Json> {
+        let t = now(now_ms)?;
+        let text = Text::arg(&message)?;
+        self.inner.receive_phone(text.as_str()?, t, &mut self.out).map_err(to_js)?;
+        Ok(self.take())
+    }
+
+    /// One event from the model (string or Buffer). A malformed one throws
+    /// `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
+    #[napi(ts_args_type = "message: string | Buffer, nowMs?: number", ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    pub fn receive_model(&mut self, message: Unknown<'_>, now_ms: Option<f64>) -> Result<Json> {
+        let t = now(now_ms)?;
+        let text = Text::arg(&message)?;
+        self.inner.receive_model(text.as_str()?, t, &mut self.out).map_err(to_js)?;
+        Ok(self.take())
+    }
+
+    /// The model connection is open: `session.update`, then the caller
+    /// audio held meanwhile.
+    #[napi(ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    pub fn open_model(&mut self, now_ms: Option<f64>) -> Result<Json> {
+        self.inner.open_model(now(now_ms)?, &mut self.out);
+        Ok(self.take())
+    }
+
+    /// The application's own barge-in (a detector of its own, a button).
+    #[napi(ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    pub fn barge_in(&mut self, now_ms: Option<f64>) -> Result<Json> {
+        self.inner.barge_in(now(now_ms)?, &mut self.out);
+        Ok(self.take())
+    }
+
+    /// The output of tool call `callId`: sent to the model, then
+    /// `response.create` once no call of the turn is pending and no response
+    /// is in progress. Throws `ERR_TELEDSP_UNKNOWN_TOOL_CALL` for an id that
+    /// is not pending.
+    #[napi(ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    pub fn tool_result(&mut self, call_id: String, output: String, now_ms: Option<f64>) -> Result<Json> {
+        let t = now(now_ms)?;
+        self.inner.tool_result(&call_id, &output, t, &mut self.out).map_err(to_js)?;
+        Ok(self.take())
+    }
+
+    /// Milliseconds of item `itemId` the caller has heard, if it is tracked.
+    #[napi(catch_unwind)]
+    pub fn heard_ms(&self, item_id: String, now_ms: Option<f64>) -> Result<Option<f64>> {
+        Ok(self.inner.heard_ms(&item_id, now(now_ms)?).map(|ms| ms as f64))
+    }
+
+    /// Twilio's streamSid, once the stream started.
+    #[napi(getter)]
+    pub fn stream_sid(&self) -> Option<String> {
+        self.inner.stream().map(|s| s.stream_sid.clone())
+    }
+    /// Twilio's callSid, from `start`.
+    #[napi(getter)]
+    pub fn call_sid(&self) -> Option<String> {
+        self.inner.stream().and_then(|s| s.call_sid.clone())
+    }
+    /// The TwiML `<Parameter>`s from `start`.
+    #[napi(getter, ts_return_type = "Record<string, string>")]
+    pub fn custom_parameters(&self) -> Json {
+        Json::Object(self.inner.stream().map(|s| s.custom_parameters.clone()).unwrap_or_default())
+    }
+    /// Whether the phone stream ended.
+    #[napi(getter)]
+    pub fn stopped(&self) -> bool {
+        self.inner.stopped()
+    }
+    /// Whether `openModel` was called.
+    #[napi(getter)]
+    pub fn model_open(&self) -> bool {
+        self.inner.model_open()
+    }
+    /// Whether a model response is in progress.
+    #[napi(getter)]
+    pub fn responding(&self) -> bool {
+        self.inner.responding()
+    }
+    /// The call's counters (snake_case names, as in Rust and Python).
+    #[napi(getter, ts_return_type = "Record<string, number>")]
+    pub fn counters(&self) -> Json {
+        serde_json::to_value(self.inner.counters()).expect("counters serialize")
+    }
+}
+
+/// Checks `X-Twilio-Signature` with an account's auth token, by the
+/// algorithm of twilio-python's `RequestValidator`: HMAC-SHA1 of the full
+/// URL and the sorted POST parameters, base64, compared in constant time,
+/// with and without the URL's default port.
+///
+/// ```js
+/// const { RequestValidator } = require('teledsp');
+/// const v = new RequestValidator(process.env.TWILIO_AUTH_TOKEN);
+/// const ok = v.validate('https://relay.example.com/twiml', { CallSid: 'CA1' }, req.headers['x-twilio-signature']);
+/// ```
+#[napi]
+pub struct RequestValidator {
+    inner: InnerValidator,
+}
+
+/// POST parameters: an object of strings, or `[name, value]` pairs.
+fn params(p: Option<Json>) -> Result<Vec<(String, String)>> {
+    let bad = || err(Code::ArgType, "params must be an object of strings or an array of [name, value] string pairs");
+    match p {
+        None | Some(Json::Null) => Ok(Vec::new()),
+        Some(Json::Object(m)) => m
+            .into_iter()
+            .map(|(k, v)| match v {
+                Json::String(v) => Ok((k, v)),
+                _ => Err(bad()),
+            })
+            .collect(),
+        Some(Json::Array(a)) => a
+            .into_iter()
+            .map(|pair| match pair {
+                Json::Array(kv) => match <[Json; 2]>::try_from(kv) {
+                    Ok([Json::String(k), Json::String(v)]) => Ok((k, v)),
+                    _ => Err(bad()),
+                },
+                _ => Err(bad()),
+            })
+            .collect(),
+        Some(_) => Err(bad()),
+    }
+}
+
+#[napi]
+impl RequestValidator {
+    /// A validator for `authToken` (never logged or shown).
+    #[napi(constructor)]
+    pub fn new(auth_token: String) -> Self {
+        RequestValidator { inner: InnerValidator::new(&auth_token) }
+    }
+
+    /// The signature Twilio sends for `url` and POST `params`.
+    #[napi(ts_args_type = "url: string, params?: Record<string, string> | Array<[string, string]>", catch_unwind)]
+    pub fn sign(&self, url: String, params: Option<Json>) -> Result<String> {
+        Ok(self.inner.sign(&url, &self::params(params)?))
+    }
+
+    /// Whether `signature` is Twilio's for `url` and `params`.
+    #[napi(
+        ts_args_type = "url: string, params: Record<string, string> | Array<[string, string]> | null, signature: string",
+        catch_unwind
+    )]
+    pub fn validate(&self, url: String, params: Option<Json>, signature: String) -> Result<bool> {
+        Ok(self.inner.validate(&url, &self::params(params)?, &signature))
+    }
+}
