@@ -12,6 +12,7 @@ import { SID, twilio, openai, tone } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const { createApp } = require('../examples/nest-gateway/dist/main.js');
+const { fromArgs } = require('../examples/nest-gateway/dist/settings.js');
 
 /** Resolves with the next `n` messages on `ws`, parsed. */
 function nextMessages(ws, n) {
@@ -35,27 +36,28 @@ test('a call through the Nest gateway: audio both ways, marks, barge-in, hang-up
   const fake = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await once(fake, 'listening');
   const upstream = once(fake, 'connection');
-  process.env.OPENAI_REALTIME_URL = `ws://127.0.0.1:${fake.address().port}/v1/realtime?model=gpt-realtime`;
-  process.env.OPENAI_API_KEY = 'sk-test';
+  const url = `ws://127.0.0.1:${fake.address().port}/v1/realtime?model=gpt-realtime`;
+  const settings = fromArgs(['serve', '--openai-url', url, '--insecure-no-signature'], { OPENAI_API_KEY: 'sk-test' });
+  assert.throws(() => fromArgs(['serve'], {}), /TWILIO_AUTH_TOKEN is not set/);
+  assert.throws(() => fromArgs(['serve', '--listen', 'nope', '--insecure-no-signature'], {}), /HOST:PORT/);
 
-  const app = await createApp(['error']);
+  const app = await createApp(settings, ['error']);
   await app.listen(0, '127.0.0.1');
   const port = app.getHttpServer().address().port;
   try {
-    const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
-    assert.equal(health.status, 'ok');
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text(), 'ok\n');
 
-    const phone = new WebSocket(`ws://127.0.0.1:${port}/media-stream`);
+    const phone = new WebSocket(`ws://127.0.0.1:${port}/media`);
     await once(phone, 'open');
+    // Twilio -> OpenAI: 25 frames (500 ms) of a 440 Hz tone, as mu-law; the
+    // upstream connects on start.
+    const caller = mulaw.encode(tone(4000, 440, 8000));
+    phone.send(twilio.connected());
+    phone.send(twilio.start({ caller: '+15550100' }));
     const [ai, req] = await upstream;
     assert.equal(req.headers.authorization, 'Bearer sk-test');
     const fromGateway = [];
     ai.on('message', (d) => fromGateway.push(JSON.parse(d.toString())));
-
-    // Twilio -> OpenAI: 25 frames (500 ms) of a 440 Hz tone, as mu-law.
-    const caller = mulaw.encode(tone(4000, 440, 8000));
-    phone.send(twilio.connected());
-    phone.send(twilio.start({ caller: '+15550100' }));
     for (let i = 0; i < 25; i++) phone.send(twilio.media(caller.subarray(160 * i, 160 * (i + 1)), i));
     const deadline = Date.now() + 5000;
     while (fromGateway.length < 26 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -80,10 +82,17 @@ test('a call through the Nest gateway: audio both ways, marks, barge-in, hang-up
     assert.ok(out.slice(0, 5).every((m) => m.event === 'media' && m.streamSid === SID));
     assert.deepEqual(out[5], { event: 'mark', streamSid: SID, mark: { name: 'teledsp-1' } });
 
-    // Barge-in: speech_started -> clear.
+    // Barge-in: speech_started -> clear, and the model is told how much of
+    // the item was heard (this client plays nothing: at most what was sent).
     const cleared = nextMessages(phone, 1);
     ai.send(openai.speechStarted());
     assert.deepEqual(await cleared, [{ event: 'clear', streamSid: SID }]);
+    while (!fromGateway.some((m) => m.type === 'conversation.item.truncate') && Date.now() < deadline + 5000) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const truncate = fromGateway.find((m) => m.type === 'conversation.item.truncate');
+    assert.equal(truncate.item_id, 'item_001');
+    assert.ok(truncate.audio_end_ms <= 100, JSON.stringify(truncate));
 
     // A malformed frame is dropped, the call goes on.
     phone.send('{"event":"media","media":{"payload":"%%%"}}');

@@ -1,14 +1,65 @@
-import { Controller, Get, Module } from '@nestjs/common';
-import { isa } from 'teledsp';
+import { Controller, DynamicModule, Get, Header, HttpCode, Inject, Module, Post, Req, Res } from '@nestjs/common';
 import { TwilioMediaStreamGateway } from './twilio-media-stream.gateway';
+import { RelaySettings, SETTINGS } from './settings';
+
+/** What this controller uses of Express's request and response. */
+interface Request {
+  body?: Record<string, string>;
+  headers: Record<string, string | string[] | undefined>;
+  originalUrl: string;
+}
+interface Response {
+  status(code: number): Response;
+  type(t: string): Response;
+  send(body: string): void;
+}
+
+const attr = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;');
 
 @Controller()
-export class HealthController {
-  @Get('health')
-  health(): { status: string; isa: string } {
-    return { status: 'ok', isa: isa() };
+export class RelayController {
+  constructor(@Inject(SETTINGS) private readonly settings: RelaySettings) {}
+
+  @Get('healthz')
+  @Header('content-type', 'text/plain')
+  healthz(): string {
+    return 'ok\n';
+  }
+
+  /** <Connect><Stream> to /media, with CallSid/From/To as <Parameter>s. */
+  @Post('twiml')
+  @HttpCode(200)
+  twiml(@Req() req: Request, @Res() res: Response): void {
+    const base = this.settings.publicUrl.replace(/\/+$/, '');
+    const params = Object.entries((req.body ?? {}) as Record<string, string>);
+    const sig = req.headers['x-twilio-signature'];
+    if (this.settings.validator && !this.settings.validator.validate(base + req.originalUrl, params, typeof sig === 'string' ? sig : '')) {
+      res.status(403).type('text/plain').send('invalid X-Twilio-Signature\n');
+      return;
+    }
+    const stream = base.replace(/^https:\/\//, 'wss://').replace(/^http:\/\//, 'ws://') + '/media';
+    const p = Object.fromEntries(params);
+    const parts = ['CallSid', 'From', 'To']
+      .filter((k) => k in p)
+      .map((k) => `<Parameter name="${k}" value="${attr(p[k])}"/>`)
+      .join('');
+    res
+      .type('text/xml')
+      .send(
+        `<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="${attr(stream)}">${parts}</Stream></Connect>` +
+          '<Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>',
+      );
   }
 }
 
-@Module({ controllers: [HealthController], providers: [TwilioMediaStreamGateway] })
-export class AppModule {}
+@Module({})
+export class AppModule {
+  static forRoot(settings: RelaySettings): DynamicModule {
+    return {
+      module: AppModule,
+      controllers: [RelayController],
+      providers: [{ provide: SETTINGS, useValue: settings }, TwilioMediaStreamGateway],
+    };
+  }
+}

@@ -1,19 +1,40 @@
-// Run: npm run build:example && OPENAI_API_KEY=sk-... node examples/nest-gateway/dist/main.js
-// Settings (environment): PORT (5050), OPENAI_REALTIME_URL, OPENAI_API_KEY,
-// RELAY_VOICE, RELAY_INSTRUCTIONS. Point Twilio's <Connect><Stream> at
-// wss://<your host>/media-stream.
+// The Nest relay: the same relay as `teledsp-relay serve` (Rust) and
+// fastapi_relay.py (Python), with the same command line:
+//   npm run build:example && node examples/nest-gateway/dist/main.js serve \
+//     --listen 0.0.0.0:8080 --public-url https://relay.example.com --openai-url wss://... [--tools-webhook URL]
+// POST /twiml, GET /media (the Media Stream), GET /healthz. SIGTERM or
+// SIGINT closes it (a second one exits at once), with status 0.
 import 'reflect-metadata';
 import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { AppModule } from './app.module';
+import { RelaySettings, fromArgs } from './settings';
 
-export async function createApp(logger: LogLevel[] = ['log', 'warn', 'error']): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule, { logger });
+export async function createApp(settings: RelaySettings, logger: LogLevel[] = ['log', 'warn', 'error']): Promise<INestApplication> {
+  const app = await NestFactory.create(AppModule.forRoot(settings), { logger });
   app.useWebSocketAdapter(new WsAdapter(app));
   return app;
 }
 
-if (require.main === module) {
-  createApp().then((app) => app.listen(Number(process.env.PORT ?? 5050)));
+async function main(): Promise<void> {
+  let settings: RelaySettings;
+  try {
+    settings = fromArgs(process.argv.slice(2), process.env);
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+  const app = await createApp(settings, ['warn', 'error']);
+  await app.listen(settings.port, settings.host);
+  let closing = false;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (closing) process.exit(1);
+      closing = true;
+      app.close().then(() => process.exit(0));
+    });
+  }
 }
+
+if (require.main === module) void main();

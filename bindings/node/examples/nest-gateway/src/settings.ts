@@ -1,0 +1,81 @@
+// What the relay runs with: the same settings as `teledsp-relay serve` and
+// fastapi_relay.py, from the same command line and environment.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { RequestValidator } from 'teledsp';
+import type { CallOptions } from 'teledsp';
+
+export const SETTINGS = Symbol('RelaySettings');
+
+export interface RelaySettings {
+  /** Where to listen. */
+  host: string;
+  port: number;
+  /** The https base URL Twilio reaches (Stream URL and signature checks). */
+  publicUrl: string;
+  /** The OpenAI Realtime WebSocket URL. */
+  openaiUrl: string;
+  /** Bearer token for OpenAI (never logged). */
+  openaiApiKey: string;
+  /** Checks X-Twilio-Signature; null only with --insecure-no-signature. */
+  validator: RequestValidator | null;
+  /** Where tool calls are POSTed. */
+  toolsWebhook: string | null;
+  /** teledsp's Call options. */
+  call: CallOptions;
+}
+
+export const NO_TOKEN =
+  'TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests (pass --insecure-no-signature for local development)';
+
+const USAGE = `usage: node dist/main.js serve [--listen HOST:PORT] [--public-url URL] [--openai-url URL]
+       [--openai-api ga|beta] [--audio pcm|pcmu] [--instructions TEXT] [--voice NAME]
+       [--tools-webhook URL] [--tools-file FILE] [--local-vad] [--insecure-no-signature]
+OPENAI_API_KEY and TWILIO_AUTH_TOKEN come from the environment.`;
+
+/** Settings from `argv` (after the script name) and `env`; throws a usage error. */
+export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      listen: { type: 'string', default: '127.0.0.1:8080' },
+      'public-url': { type: 'string', default: env.PUBLIC_URL ?? 'http://127.0.0.1:8080' },
+      'openai-url': { type: 'string', default: env.OPENAI_REALTIME_URL ?? 'wss://api.openai.com/v1/realtime?model=gpt-realtime' },
+      'openai-api': { type: 'string', default: 'ga' },
+      audio: { type: 'string', default: 'pcm' },
+      instructions: { type: 'string' },
+      voice: { type: 'string', default: 'marin' },
+      'tools-webhook': { type: 'string' },
+      'tools-file': { type: 'string' },
+      'local-vad': { type: 'boolean', default: false },
+      'insecure-no-signature': { type: 'boolean', default: false },
+    },
+  });
+  if (positionals[0] !== 'serve' || positionals.length !== 1) throw new Error(USAGE);
+  const token = env.TWILIO_AUTH_TOKEN;
+  if (!token && !values['insecure-no-signature']) throw new Error(NO_TOKEN);
+  const listen = values.listen!;
+  const colon = listen.lastIndexOf(':');
+  const port = Number(listen.slice(colon + 1));
+  if (colon < 0 || !Number.isInteger(port)) throw new Error(`--listen takes HOST:PORT, got ${listen}\n${USAGE}`);
+  if (!['pcm', 'pcmu'].includes(values.audio!)) throw new Error(`--audio takes pcm or pcmu\n${USAGE}`);
+  const call: CallOptions = {
+    api: values['openai-api'] as 'ga' | 'beta',
+    audio: values.audio === 'pcmu' ? 'pcmu' : 'pcm24k',
+    voice: values.voice,
+    localVad: values['local-vad'],
+  };
+  if (values.instructions) call.instructions = values.instructions;
+  if (values['tools-file']) call.tools = JSON.parse(readFileSync(values['tools-file'], 'utf8'));
+  return {
+    host: listen.slice(0, colon) || '127.0.0.1',
+    port,
+    publicUrl: values['public-url']!,
+    openaiUrl: values['openai-url']!,
+    openaiApiKey: env.OPENAI_API_KEY ?? '',
+    validator: token ? new RequestValidator(token) : null,
+    toolsWebhook: values['tools-webhook'] ?? null,
+    call,
+  };
+}
