@@ -60,6 +60,10 @@ step "Node binding: npm install (lockfile), napi build (release), then node --te
   node bench/bench.mjs --quick >/dev/null
 ) 2>&1 | tee -a "$log"
 
+step "the three relays, end to end (Rust, FastAPI, Nest): the same tests, each started from its command line"
+TELEDSP_E2E_RELAYS=rust,python,node TELEDSP_PYTHON="$PWD/$venv/bin/python" \
+  cargo test --release -p teledsp-relay --test e2e 2>&1 | tee -a "$log"
+
 step "benchmarks run once each (criterion test mode, same release build)"
 cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release --benches >/dev/null
 

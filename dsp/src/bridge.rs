@@ -128,7 +128,6 @@ struct OpenAiMsg<'a> {
     delta: Option<Cow<'a, str>>,
 }
 
-
 /// A JSON string literal, quotes included.
 fn json_str(s: &str) -> String {
     serde_json::to_string(s).expect("a str always serializes")

@@ -31,7 +31,9 @@ fn expand(v: &mut Value) {
                         s.to_le_bytes()
                     })
                     .collect(),
-                "ulaw" => (0..ms * 8).map(|i| if seed == 0 { 0xFF } else { ((seed * 31 + i * 7) % 256) as u8 }).collect(),
+                "ulaw" => {
+                    (0..ms * 8).map(|i| if seed == 0 { 0xFF } else { ((seed * 31 + i * 7) % 256) as u8 }).collect()
+                }
                 other => panic!("unknown gen {other}"),
             };
             *v = Value::String(B64.encode(bytes));

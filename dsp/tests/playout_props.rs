@@ -121,9 +121,8 @@ fn check(sends: &[Send], clear: Option<(usize, u64)>, on_time: bool) -> Result<(
         // The estimate at this instant, before the event, for the current epoch's items.
         let epoch = u64::from(cleared);
         for item in 0..3 {
-            let live: Vec<usize> = (0..sends.len())
-                .filter(|&k| sent[k] && tr.epoch[k] == epoch && sends[k].item == item)
-                .collect();
+            let live: Vec<usize> =
+                (0..sends.len()).filter(|&k| sent[k] && tr.epoch[k] == epoch && sends[k].item == item).collect();
             let est = p.heard(epoch * 10 + item, t);
             let sent_ms: u64 = live.iter().map(|&k| sends[k].frames * 20).sum();
             let confirmed: u64 =

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use teledsp::call::CallConfig;
 use crate::caller::{self, CallerConfig};
 use crate::fake_openai::{self, FakeConfig};
 use crate::server::{self, App, Settings};
+use teledsp::call::CallConfig;
 
 /// Where the demo finds a recorded prompt when none is given: Debian's
 /// asterisk prompts (`asterisk-core-sounds-en-wav`), as the tests use.

@@ -301,7 +301,10 @@ fn handle(c: &mut Conn, out: &mpsc::UnboundedSender<String>, text: &str) {
             match c.items.iter().position(|(i, _)| i == item) {
                 Some(i) => {
                     c.items.remove(i);
-                    let _ = out.send(json!({"type": "conversation.item.deleted", "event_id": c.id("event"), "item_id": item}).to_string());
+                    let _ = out.send(
+                        json!({"type": "conversation.item.deleted", "event_id": c.id("event"), "item_id": item})
+                            .to_string(),
+                    );
                 }
                 None => error(c, out, "item_not_found", &format!("no item {item}")),
             }
@@ -459,14 +462,22 @@ fn respond(c: &mut Conn, out: &mpsc::UnboundedSender<String>) {
     let mut script: Vec<(bool, String)> = Vec::new(); // (is a delta, message)
     for index in 0..c.shared.cfg.items.max(1) {
         let item = c.id("item");
-        script.push((false, json!({"type": "response.output_item.added", "event_id": c.id("event"), "response_id": resp,
+        script.push((
+            false,
+            json!({"type": "response.output_item.added", "event_id": c.id("event"), "response_id": resp,
             "output_index": index, "item": {"id": item, "object": "realtime.item", "type": "message",
-            "status": "in_progress", "role": "assistant", "content": []}}).to_string()));
+            "status": "in_progress", "role": "assistant", "content": []}})
+            .to_string(),
+        ));
         for a in c.last_utterance.clone().chunks(chunk) {
             script.push((true, delta_json(c, &resp, &item, a)));
         }
-        script.push((false, json!({"type": done_type, "event_id": c.id("event"), "response_id": resp, "item_id": item,
-            "output_index": index, "content_index": 0}).to_string()));
+        script.push((
+            false,
+            json!({"type": done_type, "event_id": c.id("event"), "response_id": resp, "item_id": item,
+            "output_index": index, "content_index": 0})
+            .to_string(),
+        ));
         c.items.push((item, ms));
     }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);

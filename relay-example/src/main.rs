@@ -7,9 +7,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use teledsp::bridge::{Api, Audio};
 use teledsp::call::CallConfig;
+use teledsp::signature::RequestValidator;
 use teledsp_relay::fake_openai::{self, FakeConfig, Mode};
 use teledsp_relay::server::{self, App, Settings};
-use teledsp::signature::RequestValidator;
 use teledsp_relay::{demo, loadtest};
 use tracing::{error, info};
 

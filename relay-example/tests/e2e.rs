@@ -136,8 +136,9 @@ fn assert_no_fake_errors(kind: &str, fake: &Fake) {
 /// and reports the caller talking `barge_ms` after the response started.
 /// Returns the fake's log and the ms the caller heard in all.
 async fn two_items(kind: &str, barge_ms: u64) -> (Fake, u64) {
-    let fake = fake(FakeConfig { turn_after_ms: Some(1000), items: 2, barge_in_at_ms: Some(barge_ms), ..Default::default() })
-        .await;
+    let fake =
+        fake(FakeConfig { turn_after_ms: Some(1000), items: 2, barge_in_at_ms: Some(barge_ms), ..Default::default() })
+            .await;
     let relay = start(kind, &fake.url(), None, &[]).await;
     let report = caller::run(CallerConfig::new(relay.media(), tone_ulaw(1000), 150)).await.unwrap();
     assert_eq!(report.bad_messages, 0, "{kind}");
@@ -215,7 +216,10 @@ async fn tool_call_through_the_webhook() {
         assert_eq!(items.len(), 1, "{kind}");
         assert_eq!(items[0]["item"]["type"], "function_call_output", "{kind}");
         assert_eq!(items[0]["item"]["call_id"], c["call_id"], "{kind}");
-        assert_eq!(serde_json::from_str::<Value>(items[0]["item"]["output"].as_str().unwrap()).unwrap()["temperature_c"], 21);
+        assert_eq!(
+            serde_json::from_str::<Value>(items[0]["item"]["output"].as_str().unwrap()).unwrap()["temperature_c"],
+            21
+        );
         assert_eq!(fake.events("response.create").len(), 1, "{kind}");
         // The answer after the tool came back to the caller.
         assert!(report.received > 0, "{kind}: nothing came back");
@@ -226,8 +230,7 @@ async fn tool_call_through_the_webhook() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_webhook_becomes_an_error_output() {
     for kind in relays() {
-        let fake =
-            fake(FakeConfig { turn_after_ms: Some(300), tool: Some("book".into()), ..Default::default() }).await;
+        let fake = fake(FakeConfig { turn_after_ms: Some(300), tool: Some("book".into()), ..Default::default() }).await;
         // Nothing listens there.
         let dead = format!("http://127.0.0.1:{}/tools", free_port());
         let relay = start(&kind, &fake.url(), None, &["--tools-webhook", &dead]).await;

@@ -9,10 +9,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use teledsp::bridge::Api;
 use teledsp::call::CallConfig;
+use teledsp::signature::RequestValidator as Validator;
 use teledsp_relay::caller::{self, CallerConfig};
 use teledsp_relay::fake_openai::{self, Fake, FakeConfig, Mode};
 use teledsp_relay::server::{self, App, Settings};
-use teledsp::signature::RequestValidator as Validator;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 

@@ -135,7 +135,11 @@ impl Call {
 
     /// One message from the phone (string or Buffer). A malformed one
     /// throws `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
-    #[napi(ts_args_type = "message: string | Buffer, nowMs?: number", ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    #[napi(
+        ts_args_type = "message: string | Buffer, nowMs?: number",
+        ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
+        catch_unwind
+    )]
     pub fn receive_phone(&mut self, message: Unknown<'_>, now_ms: Option<f64>) -> Result<Json> {
         let t = now(now_ms)?;
         let text = Text::arg(&message)?;
@@ -145,7 +149,11 @@ impl Call {
 
     /// One event from the model (string or Buffer). A malformed one throws
     /// `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
-    #[napi(ts_args_type = "message: string | Buffer, nowMs?: number", ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    #[napi(
+        ts_args_type = "message: string | Buffer, nowMs?: number",
+        ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
+        catch_unwind
+    )]
     pub fn receive_model(&mut self, message: Unknown<'_>, now_ms: Option<f64>) -> Result<Json> {
         let t = now(now_ms)?;
         let text = Text::arg(&message)?;
@@ -155,14 +163,20 @@ impl Call {
 
     /// The model connection is open: `session.update`, then the caller
     /// audio held meanwhile.
-    #[napi(ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    #[napi(
+        ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
+        catch_unwind
+    )]
     pub fn open_model(&mut self, now_ms: Option<f64>) -> Result<Json> {
         self.inner.open_model(now(now_ms)?, &mut self.out);
         Ok(self.take())
     }
 
     /// The application's own barge-in (a detector of its own, a button).
-    #[napi(ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    #[napi(
+        ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
+        catch_unwind
+    )]
     pub fn barge_in(&mut self, now_ms: Option<f64>) -> Result<Json> {
         self.inner.barge_in(now(now_ms)?, &mut self.out);
         Ok(self.take())
@@ -172,7 +186,10 @@ impl Call {
     /// `response.create` once no call of the turn is pending and no response
     /// is in progress. Throws `ERR_TELEDSP_UNKNOWN_TOOL_CALL` for an id that
     /// is not pending.
-    #[napi(ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    #[napi(
+        ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
+        catch_unwind
+    )]
     pub fn tool_result(&mut self, call_id: String, output: String, now_ms: Option<f64>) -> Result<Json> {
         let t = now(now_ms)?;
         self.inner.tool_result(&call_id, &output, t, &mut self.out).map_err(to_js)?;

@@ -67,9 +67,8 @@ impl PyCall {
     /// The outputs gathered so far, as a list of (target, payload) tuples.
     fn take<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         static NAMES: PyOnceLock<[Py<PyString>; 5]> = PyOnceLock::new();
-        let names = NAMES.get_or_init(py, || {
-            ["media", "mark", "clear", "model", "event"].map(|n| PyString::intern(py, n).unbind())
-        });
+        let names = NAMES
+            .get_or_init(py, || ["media", "mark", "clear", "model", "event"].map(|n| PyString::intern(py, n).unbind()));
         let list = PyList::empty(py);
         for o in self.out.drain(..) {
             let (name, payload) = match o {

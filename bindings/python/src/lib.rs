@@ -11,8 +11,8 @@ compile_error!("teledsp's Python binding reads PCM16 little-endian bytes in plac
 
 mod audioop;
 mod bridge;
-mod call;
 mod buffer;
+mod call;
 mod frame;
 mod g711;
 mod raw;

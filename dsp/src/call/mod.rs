@@ -626,7 +626,13 @@ impl Call {
     /// text it can speak about is fine). Sends it, then asks for the next
     /// response once every pending call of the turn is answered and no
     /// response is in progress.
-    pub fn tool_result(&mut self, call_id: &str, output: &str, now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+    pub fn tool_result(
+        &mut self,
+        call_id: &str,
+        output: &str,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Error> {
         self.tick(now_ms);
         let Some(i) = self.pending_tools.iter().position(|c| c == call_id) else {
             return Err(Error::UnknownToolCall { call_id: call_id.to_owned() });
@@ -862,9 +868,8 @@ impl Call {
         let mut i = 0;
         while i < self.items.len() {
             let it = &self.items[i];
-            let heard = it.done
-                && self.current != Some(i)
-                && self.playout.confirmed_ms(it.key) >= self.playout.sent_ms(it.key);
+            let heard =
+                it.done && self.current != Some(i) && self.playout.confirmed_ms(it.key) >= self.playout.sent_ms(it.key);
             if heard {
                 self.playout.forget(it.key);
                 self.items.remove(i);

@@ -101,8 +101,8 @@ impl PhoneAdapter for Twilio {
     }
 
     fn parse<'a>(&self, text: &'a str) -> Result<PhoneEvent<'a>, Error> {
-        let m: Msg<'a> =
-            serde_json::from_str(text).map_err(|e| Error::malformed_by("Twilio message is not the expected JSON", e))?;
+        let m: Msg<'a> = serde_json::from_str(text)
+            .map_err(|e| Error::malformed_by("Twilio message is not the expected JSON", e))?;
         Ok(match &*m.event {
             "media" => PhoneEvent::Media {
                 payload: m.media.ok_or_else(|| Error::malformed("Twilio media message without media.payload"))?.payload,
