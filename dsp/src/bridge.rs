@@ -15,12 +15,12 @@
 //! `input_audio_buffer.speech_started` becomes a Twilio `clear` (and drops
 //! the carried remainder). Other server events produce nothing.
 
-use std::borrow::Cow;
-
 use base64_simd::STANDARD as B64;
-use serde::Deserialize;
 
-use crate::call::b64_decode;
+use crate::call::openai::OpenAi;
+use crate::call::playout::Playout;
+use crate::call::twilio::Twilio;
+use crate::call::{ModelAdapter, ModelEvent, PhoneAdapter, PhoneEvent, b64_decode};
 use crate::error::Error;
 use crate::frame::{Format, Framer};
 use crate::resample::{Quality, Resampler};
@@ -85,54 +85,6 @@ pub struct BridgeConfig {
     pub quality: Quality,
 }
 
-// Strings are `Cow`: borrowed from the message unless it escapes them
-// (`\/` is legal JSON for `/`, which base64 uses).
-#[derive(Deserialize)]
-struct TwilioMsg<'a> {
-    #[serde(borrow)]
-    event: Cow<'a, str>,
-    #[serde(rename = "streamSid", borrow)]
-    stream_sid: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    media: Option<TwilioMedia<'a>>,
-    start: Option<TwilioStart>,
-    mark: Option<TwilioMark>,
-}
-
-#[derive(Deserialize)]
-struct TwilioMedia<'a> {
-    #[serde(borrow)]
-    payload: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct TwilioStart {
-    #[serde(rename = "streamSid")]
-    stream_sid: Option<String>,
-    #[serde(rename = "callSid")]
-    call_sid: Option<String>,
-    #[serde(rename = "customParameters", default)]
-    custom_parameters: serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct TwilioMark {
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct OpenAiMsg<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(borrow)]
-    delta: Option<Cow<'a, str>>,
-}
-
-/// A JSON string literal, quotes included.
-fn json_str(s: &str) -> String {
-    serde_json::to_string(s).expect("a str always serializes")
-}
-
 /// One call's bridge. See the module docs.
 ///
 /// ```
@@ -150,9 +102,10 @@ fn json_str(s: &str) -> String {
 #[derive(Debug)]
 pub struct TwilioBridge {
     cfg: BridgeConfig,
+    // The call engine's adapters parse and write the messages.
+    twilio: Twilio,
+    openai: OpenAi,
     stream_sid: Option<String>,
-    /// `stream_sid` as a JSON literal, spliced into every outgoing message.
-    sid_json: String,
     call_sid: Option<String>,
     custom_parameters: serde_json::Map<String, serde_json::Value>,
     up: Resampler,
@@ -177,8 +130,9 @@ impl TwilioBridge {
     pub fn new(cfg: BridgeConfig) -> Result<Self, Error> {
         Ok(TwilioBridge {
             cfg,
+            twilio: Twilio::new(),
+            openai: OpenAi::new(cfg.api),
             stream_sid: None,
-            sid_json: json_str(""),
             call_sid: None,
             custom_parameters: Default::default(),
             up: Resampler::new(8000, 24000, cfg.quality)?,
@@ -234,24 +188,14 @@ impl TwilioBridge {
     /// One Twilio message in; the OpenAI message to send, if any.
     pub fn twilio_to_openai(&mut self, message: &str) -> Result<Option<String>, Error> {
         self.bytes_inbound = false;
-        let m: TwilioMsg = serde_json::from_str(message)
-            .map_err(|e| Error::malformed_by("Twilio message is not the expected JSON", e))?;
-        if let Some(sid) = m.stream_sid {
-            self.set_stream_sid(&sid);
-        }
-        match &*m.event {
-            "media" => {
-                let media = m.media.ok_or_else(|| Error::malformed("Twilio media message without media.payload"))?;
+        match self.twilio.parse(message)? {
+            PhoneEvent::Media { payload } => {
                 self.bytes.clear();
-                self.bytes_inbound = false;
-                b64_decode("Twilio media.payload is not valid base64", &media.payload, &mut self.bytes)?;
+                b64_decode("Twilio media.payload is not valid base64", &payload, &mut self.bytes)?;
                 self.bytes_inbound = true;
-                // Keys in sorted order, as serde_json writes them.
-                let mut out = String::with_capacity(64 + 4 * self.bytes.len() * 6 / 3);
-                out.push_str(r#"{"audio":""#);
+                let mut out = String::new();
                 match self.cfg.audio {
-                    // Valid base64 needs no JSON escaping.
-                    Audio::Pcmu => out.push_str(&media.payload),
+                    Audio::Pcmu => self.openai.append(&payload, &mut out),
                     Audio::Pcm24k => {
                         self.pcm.resize(self.up.output_len(self.bytes.len()), 0);
                         let n = self.up.process_ulaw_to_i16(&self.bytes, &mut self.pcm)?;
@@ -259,39 +203,30 @@ impl TwilioBridge {
                         for (b, s) in self.pcm_bytes.chunks_exact_mut(2).zip(&self.pcm[..n]) {
                             b.copy_from_slice(&s.to_le_bytes());
                         }
-                        B64.encode_append(&self.pcm_bytes, &mut out);
+                        let mut b64 = String::with_capacity(self.pcm_bytes.len() * 4 / 3 + 4);
+                        B64.encode_append(&self.pcm_bytes, &mut b64);
+                        self.openai.append(&b64, &mut out);
                     }
                 }
-                out.push_str(r#"","type":"input_audio_buffer.append"}"#);
                 Ok(Some(out))
             }
-            "start" => {
-                let s = m.start.ok_or_else(|| Error::malformed("Twilio start message without start"))?;
-                if let Some(sid) = s.stream_sid {
-                    self.set_stream_sid(&sid);
-                }
-                self.call_sid = s.call_sid;
-                self.custom_parameters = s.custom_parameters;
+            PhoneEvent::Start { stream_id, call_id, custom_parameters } => {
+                self.twilio.set_stream(&stream_id);
+                self.stream_sid = Some(stream_id);
+                self.call_sid = call_id;
+                self.custom_parameters = custom_parameters;
                 Ok(None)
             }
-            "mark" => {
-                self.last_mark =
-                    Some(m.mark.ok_or_else(|| Error::malformed("Twilio mark message without mark.name"))?.name);
+            PhoneEvent::Mark { name } => {
+                self.last_mark = Some(name.into_owned());
                 self.marks_received += 1;
                 Ok(None)
             }
-            "stop" => {
+            PhoneEvent::Stop => {
                 self.stopped = true;
                 Ok(None)
             }
-            _ => Ok(None), // connected, dtmf, future events
-        }
-    }
-
-    fn set_stream_sid(&mut self, sid: &str) {
-        if self.stream_sid.as_deref() != Some(sid) {
-            self.stream_sid = Some(sid.to_owned());
-            self.sid_json = json_str(sid);
+            PhoneEvent::Dtmf { .. } | PhoneEvent::Other => Ok(None),
         }
     }
 
@@ -303,16 +238,11 @@ impl TwilioBridge {
     /// (to route on more fields) call those two directly.
     pub fn openai_to_twilio(&mut self, message: &str) -> Result<Vec<String>, Error> {
         self.bytes_inbound = false;
-        let m: OpenAiMsg = serde_json::from_str(message)
-            .map_err(|e| Error::malformed_by("OpenAI event is not the expected JSON", e))?;
-        if m.kind == "input_audio_buffer.speech_started" {
-            return Ok(vec![self.clear()]);
+        match self.openai.parse(message)? {
+            ModelEvent::SpeechStarted => Ok(vec![self.clear()]),
+            ModelEvent::AudioDelta { delta, .. } => self.audio_delta_to_twilio(&delta),
+            _ => Ok(Vec::new()),
         }
-        if m.kind != self.delta_type() {
-            return Ok(Vec::new());
-        }
-        let delta = m.delta.ok_or_else(|| Error::malformed("OpenAI audio delta without delta"))?;
-        self.audio_delta_to_twilio(&delta)
     }
 
     /// The audio delta event's name for the configured API (GA
@@ -336,7 +266,7 @@ impl TwilioBridge {
     pub fn clear(&mut self) -> String {
         self.bytes_inbound = false;
         self.framer.reset();
-        format!(r#"{{"event":"clear","streamSid":{}}}"#, self.sid_json)
+        self.twilio.clear()
     }
 
     /// The base64 `delta` of an OpenAI audio delta in; exact 160-byte mu-law
@@ -372,21 +302,15 @@ impl TwilioBridge {
                 &self.ulaw[..n]
             }
         };
-        let sid = &self.sid_json;
-        let mut out = Vec::new();
+        let (twilio, mut out) = (&self.twilio, Vec::new());
         self.framer.push(ulaw, |frame| {
-            let mut msg = String::with_capacity(80 + sid.len() + frame.len() * 4 / 3);
-            msg.push_str(r#"{"event":"media","media":{"payload":""#);
-            B64.encode_append(frame, &mut msg);
-            msg.push_str(r#""},"streamSid":"#);
-            msg.push_str(sid);
-            msg.push('}');
+            let mut msg = String::new();
+            twilio.media(frame, &mut msg);
             out.push(msg);
         });
         if !out.is_empty() {
             self.marks_sent += 1;
-            let n = self.marks_sent;
-            out.push(format!(r#"{{"event":"mark","mark":{{"name":"teledsp-{n}"}},"streamSid":{sid}}}"#));
+            out.push(self.twilio.mark(&Playout::mark_name(self.marks_sent)));
         }
         Ok(out)
     }

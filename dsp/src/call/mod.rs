@@ -193,8 +193,8 @@ pub trait PhoneAdapter: Send + Sync + core::fmt::Debug {
 pub enum ModelEvent<'a> {
     /// Output audio for an item (base64 in the session's format).
     AudioDelta {
-        /// The item.
-        item_id: Cow<'a, str>,
+        /// The item (the call engine requires it; the bridge does not).
+        item_id: Option<Cow<'a, str>>,
         /// The response it belongs to.
         response_id: Option<Cow<'a, str>>,
         /// Base64 audio.
@@ -724,6 +724,7 @@ impl Call {
     fn on_model(&mut self, text: &str, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
         match self.model.parse(text)? {
             ModelEvent::AudioDelta { item_id, response_id, delta } => {
+                let item_id = item_id.ok_or_else(|| Error::malformed("model audio delta without item_id"))?;
                 self.on_delta(&item_id, response_id.as_deref(), &delta, now, out)?
             }
             ModelEvent::AudioDone { item_id } => {

@@ -101,7 +101,7 @@ impl ModelAdapter for OpenAi {
         let kind = &*e.kind;
         Ok(if kind == self.delta_type() {
             ModelEvent::AudioDelta {
-                item_id: e.item_id.ok_or_else(|| Error::malformed("OpenAI audio delta without item_id"))?,
+                item_id: e.item_id,
                 response_id: e.response_id,
                 delta: e.delta.ok_or_else(|| Error::malformed("OpenAI audio delta without delta"))?,
             }
