@@ -194,10 +194,21 @@ def main():
                 out.append(json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": f"m{marks[0]}"}}))
             return out
 
-        msg_t.add("Twilio -> OpenAI", T("t2o(next(msgs))", t2o=bridge.twilio_to_openai, msgs=msgs),
-                  [("Python pipeline", T("py_up(next(msgs))", py_up=py_up, msgs=msgs))], target=5)
-        msg_t.add("OpenAI -> Twilio", T("o2t(oa_msg)", o2t=bridge.openai_to_twilio, oa_msg=oa_msg),
-                  [("Python pipeline", T("py_down(oa_msg)", py_down=py_down, oa_msg=oa_msg))], target=5)
+        t_py_up = T("py_up(next(msgs))", py_up=py_up, msgs=msgs)
+        t_py_down = T("py_down(oa_msg)", py_down=py_down, oa_msg=oa_msg)
+        msg_t.add("Twilio -> OpenAI (TwilioBridge)", T("t2o(next(msgs))", t2o=bridge.twilio_to_openai, msgs=msgs),
+                  [("Python pipeline", t_py_up)], target=5)
+        msg_t.add("OpenAI -> Twilio (TwilioBridge)", T("o2t(oa_msg)", o2t=bridge.openai_to_twilio, oa_msg=oa_msg),
+                  [("Python pipeline", t_py_down)], target=5)
+        # The call engine does the same conversions plus the bookkeeping
+        # (playout timeline, marks, items); each call returns (target, text) pairs.
+        call = teledsp.Call()
+        call.receive_phone(json.dumps({"event": "start", "start": {"streamSid": sid, "callSid": "CA1"}, "streamSid": sid}))
+        call.open_model()
+        msg_t.add("Twilio -> OpenAI (Call.receive_phone)", T("rp(next(msgs))", rp=call.receive_phone, msgs=msgs),
+                  [("Python pipeline", t_py_up)])
+        msg_t.add("OpenAI -> Twilio (Call.receive_model)", T("rm(oa_msg)", rm=call.receive_model, oa_msg=oa_msg),
+                  [("Python pipeline", t_py_down)])
     msg_t.print()
 
     print("\n### Targets\n")

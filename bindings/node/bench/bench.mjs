@@ -9,7 +9,7 @@
 import os from 'node:os';
 import alawmulaw from 'alawmulaw';
 import waveResampler from 'wave-resampler';
-import { mulaw, Resampler, TwilioBridge, isa } from 'teledsp';
+import { mulaw, Resampler, TwilioBridge, Call, isa } from 'teledsp';
 
 const QUICK = process.argv.includes('--quick');
 const REPEATS = QUICK ? 3 : 7;
@@ -231,6 +231,18 @@ const fmt = (s) => (s < 1e-5 ? `${(s * 1e9).toLocaleString('en-US', { maximumFra
       ['JS pipeline', time(() => (sink += jsOut(outMsg).length))],
     ], target);
   }
+  // The call engine: the same conversions plus the bookkeeping (playout
+  // timeline, marks, items); each call returns [target, text] pairs.
+  const call = new Call();
+  call.receivePhone(start);
+  call.openModel();
+  let c = 0;
+  row(T, 'Twilio -> OpenAI (20 ms media), Buffer, Call.receivePhone', time(() => (sink += call.receivePhone(mediaBuf[c++ % 50]).length)), [
+    ['JS pipeline', time(() => (sink += jsIn(mediaBuf[c++ % 50]).length))],
+  ]);
+  row(T, 'OpenAI -> Twilio (100 ms delta), Buffer, Call.receiveModel', time(() => (sink += call.receiveModel(deltaBuf).length)), [
+    ['JS pipeline', time(() => (sink += jsOut(deltaBuf).length))],
+  ]);
 }
 
 // Quality beside speed: what each 8k -> 24k path leaves of a 1 kHz tone's

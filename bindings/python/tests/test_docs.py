@@ -33,3 +33,18 @@ def test_the_examples_exist():
     # The doctests above are not vacuous: the main items carry examples.
     for obj in (teledsp.ulaw_encode, teledsp.Resampler, teledsp.Framer, teledsp.Vad, teledsp.TwilioBridge, teledsp.Call, teledsp.RequestValidator, teledsp.audioop.ratecv):
         assert ">>>" in obj.__doc__, obj
+
+
+def test_the_readme_relay_compiles_and_imports():
+    """The 60-line relay in bindings/python/README.md is real code."""
+    import os
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    [code] = [c for c in re.findall(r"```python\n(.*?)```", readme, re.S) if "FastAPI()" in c]
+    assert 50 <= code.count("\n") <= 75
+    os.environ.setdefault("TWILIO_AUTH_TOKEN", "readme-test")
+    ns = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    assert [r.path for r in ns["app"].routes if r.path == "/media"] == ["/media"]
