@@ -275,7 +275,7 @@ async fn connect_upstream(app: &App) -> Result<Upstream, String> {
 /// and are dropped (and counted) when a stalled reader fills it; a `clear`
 /// is never dropped: it travels on a watch channel (clears are idempotent,
 /// so only the latest matters), and audio queued before it is discarded, as
-/// Twilio would discard it.
+/// Twilio would discard it (counted in `frames_dropped` too).
 struct TwilioOut {
     audio: mpsc::Sender<(u64, String)>,
     clear: watch::Sender<(u64, String)>,
@@ -283,7 +283,10 @@ struct TwilioOut {
 }
 
 impl TwilioOut {
-    fn spawn(mut sink: futures_util::stream::SplitSink<WebSocket, Message>) -> (Self, tokio::task::JoinHandle<()>) {
+    fn spawn(
+        mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+        dropped: prometheus_client::metrics::counter::Counter,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (audio, mut queue) = mpsc::channel::<(u64, String)>(TWILIO_QUEUE);
         let (clear, mut clears) = watch::channel((0u64, String::new()));
         let task = tokio::spawn(async move {
@@ -319,7 +322,9 @@ impl TwilioOut {
                         }
                         let mut failed = false;
                         for (g, text) in batch.drain(..) {
-                            if g >= generation && sink.feed(Message::Text(text.into())).await.is_err() {
+                            if g < generation {
+                                dropped.inc();
+                            } else if sink.feed(Message::Text(text.into())).await.is_err() {
                                 failed = true;
                                 break;
                             }
@@ -358,7 +363,7 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
     };
     let epoch = Instant::now();
     let now = move || epoch.elapsed().as_millis() as u64;
-    let (mut twilio, writer) = TwilioOut::spawn(tw_tx);
+    let (mut twilio, writer) = TwilioOut::spawn(tw_tx, app.metrics.frames_dropped.clone());
 
     // Read Twilio until `start` (it comes first), so failures carry the call
     // SID. Caller audio meanwhile is held by the engine (bounded).

@@ -385,6 +385,61 @@ async fn a_stalled_twilio_reader_costs_dropped_audio_not_memory_and_every_messag
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_twilio_queue_drops_audio_never_the_clear() {
+    // The upstream sends 10 minutes of audio at once, then the caller talks.
+    let url = scripted_upstream(|mut ws| async move {
+        ws.next().await; // session.update
+        let pcm = STANDARD.encode_to_string(vec![0u8; 4800]);
+        let delta = json!({"type": "response.output_audio.delta", "item_id": "item_1", "delta": pcm}).to_string();
+        for _ in 0..6000 {
+            if ws.send(Message::Text(delta.clone().into())).await.is_err() {
+                return;
+            }
+        }
+        let speech = json!({"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": "u1"});
+        let _ = ws.send(Message::Text(speech.to_string().into())).await;
+        while ws.next().await.is_some() {}
+    })
+    .await;
+    let relay = relay_with(url, |_| {}).await;
+    // A Twilio side that reads nothing until the barge-in happened.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let tcp = sock.connect(relay.addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(relay.media(), tcp).await.unwrap();
+    let start = json!({"event": "start", "streamSid": "MZ1", "start": {"streamSid": "MZ1", "callSid": "CA1"}});
+    ws.send(Message::Text(start.to_string().into())).await.unwrap();
+    let barged = tokio::time::timeout(Duration::from_secs(20), async {
+        while relay.metric("teledsp_relay_barge_ins_total") < 1.0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    assert!(barged.await.is_ok(), "the relay kept reading OpenAI and barged in");
+    assert!(relay.metric("teledsp_relay_frames_dropped_total") > 0.0, "the queue was full");
+    // Now read: the clear arrives, and nothing of the interrupted audio after it.
+    let (mut before, mut after, mut clears) = (0u32, 0u32, 0u32);
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Text(t) = m {
+                match serde_json::from_str::<Value>(t.as_str()).unwrap()["event"].as_str() {
+                    Some("clear") => {
+                        clears += 1;
+                        let stop = json!({"event": "stop", "streamSid": "MZ1", "stop": {"callSid": "CA1"}});
+                        ws.send(Message::Text(stop.to_string().into())).await.unwrap();
+                    }
+                    Some(_) if clears == 0 => before += 1,
+                    Some(_) => after += 1,
+                    None => panic!("not a Twilio message: {t}"),
+                }
+            }
+        }
+    });
+    assert!(read.await.is_ok(), "the relay closed the stream");
+    assert_eq!(clears, 1, "the clear got through a full queue ({before} messages before it)");
+    assert_eq!(after, 0, "audio queued before the clear is discarded, not played after it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_refused_closes_the_twilio_stream_cleanly() {
     let dead = listener().await.local_addr().unwrap(); // bound then dropped: refused
     let relay = relay_with(format!("ws://{dead}/v1/realtime"), |_| {}).await;

@@ -9,7 +9,9 @@ use serde_json::Value as Json;
 use teledsp::call::{Call as Inner, CallConfig, Output, PhoneKind};
 use teledsp::signature::RequestValidator as InnerValidator;
 
-use crate::js::Text;
+use napi::Env;
+
+use crate::js::{self, Text, Value};
 use crate::{Code, Result, err, to_js};
 
 /// Settings of `new Call(options)`; every field is optional. Unknown
@@ -98,22 +100,26 @@ pub struct Call {
 }
 
 impl Call {
-    fn take(&mut self) -> Json {
-        let pairs = self
-            .out
-            .drain(..)
-            .map(|o| {
-                let (target, payload) = match o {
-                    Output::Phone { kind: PhoneKind::Media, text } => ("media", Json::String(text)),
-                    Output::Phone { kind: PhoneKind::Mark, text } => ("mark", Json::String(text)),
-                    Output::Phone { kind: PhoneKind::Clear, text } => ("clear", Json::String(text)),
-                    Output::Model(text) => ("model", Json::String(text)),
-                    Output::Event(e) => ("event", serde_json::to_value(&e).expect("events serialize")),
-                };
-                Json::Array(vec![Json::String(target.into()), payload])
-            })
-            .collect();
-        Json::Array(pairs)
+    /// The outputs gathered so far, as `[target, payload]` pairs; message
+    /// texts are made as JS strings directly (Latin-1 when ASCII).
+    fn take(&mut self, env: &Env) -> Result<Value> {
+        let mut pairs = Vec::with_capacity(self.out.len());
+        for o in self.out.drain(..) {
+            let (target, payload) = match o {
+                Output::Phone { kind, text } => {
+                    let target = match kind {
+                        PhoneKind::Media => "media",
+                        PhoneKind::Mark => "mark",
+                        PhoneKind::Clear => "clear",
+                    };
+                    (target, js::string(env, &text)?)
+                }
+                Output::Model(text) => ("model", js::string(env, &text)?),
+                Output::Event(e) => ("event", js::json(env, serde_json::to_value(&e).expect("events serialize"))?),
+            };
+            pairs.push(js::array(env, &[js::string(env, target)?, payload])?);
+        }
+        Ok(Value::from_raw(js::array(env, &pairs)?))
     }
 }
 
@@ -140,11 +146,11 @@ impl Call {
         ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
         catch_unwind
     )]
-    pub fn receive_phone(&mut self, message: Unknown<'_>, now_ms: Option<f64>) -> Result<Json> {
+    pub fn receive_phone(&mut self, env: &Env, message: Unknown<'_>, now_ms: Option<f64>) -> Result<Value> {
         let t = now(now_ms)?;
         let text = Text::arg(&message)?;
         self.inner.receive_phone(text.as_str()?, t, &mut self.out).map_err(to_js)?;
-        Ok(self.take())
+        self.take(env)
     }
 
     /// One event from the model (string or Buffer). A malformed one throws
@@ -154,11 +160,11 @@ impl Call {
         ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
         catch_unwind
     )]
-    pub fn receive_model(&mut self, message: Unknown<'_>, now_ms: Option<f64>) -> Result<Json> {
+    pub fn receive_model(&mut self, env: &Env, message: Unknown<'_>, now_ms: Option<f64>) -> Result<Value> {
         let t = now(now_ms)?;
         let text = Text::arg(&message)?;
         self.inner.receive_model(text.as_str()?, t, &mut self.out).map_err(to_js)?;
-        Ok(self.take())
+        self.take(env)
     }
 
     /// The model connection is open: `session.update`, then the caller
@@ -167,9 +173,9 @@ impl Call {
         ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
         catch_unwind
     )]
-    pub fn open_model(&mut self, now_ms: Option<f64>) -> Result<Json> {
+    pub fn open_model(&mut self, env: &Env, now_ms: Option<f64>) -> Result<Value> {
         self.inner.open_model(now(now_ms)?, &mut self.out);
-        Ok(self.take())
+        self.take(env)
     }
 
     /// The application's own barge-in (a detector of its own, a button).
@@ -177,9 +183,9 @@ impl Call {
         ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
         catch_unwind
     )]
-    pub fn barge_in(&mut self, now_ms: Option<f64>) -> Result<Json> {
+    pub fn barge_in(&mut self, env: &Env, now_ms: Option<f64>) -> Result<Value> {
         self.inner.barge_in(now(now_ms)?, &mut self.out);
-        Ok(self.take())
+        self.take(env)
     }
 
     /// The output of tool call `callId`: sent to the model, then
@@ -190,10 +196,10 @@ impl Call {
         ts_return_type = "Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
         catch_unwind
     )]
-    pub fn tool_result(&mut self, call_id: String, output: String, now_ms: Option<f64>) -> Result<Json> {
+    pub fn tool_result(&mut self, env: &Env, call_id: String, output: String, now_ms: Option<f64>) -> Result<Value> {
         let t = now(now_ms)?;
         self.inner.tool_result(&call_id, &output, t, &mut self.out).map_err(to_js)?;
-        Ok(self.take())
+        self.take(env)
     }
 
     /// Milliseconds of item `itemId` the caller has heard, if it is tracked.

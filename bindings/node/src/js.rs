@@ -279,6 +279,24 @@ pub fn string(env: &Env, s: &str) -> Result<sys::napi_value> {
     Ok(out)
 }
 
+/// A JS array of the given values (made in the current call).
+pub fn array(env: &Env, items: &[sys::napi_value]) -> Result<sys::napi_value> {
+    let mut arr = ptr::null_mut();
+    // SAFETY: a live env.
+    check(unsafe { sys::napi_create_array_with_length(env.raw(), items.len(), &mut arr) }, "napi_create_array")?;
+    for (i, &v) in items.iter().enumerate() {
+        // SAFETY: `arr` and `v` are live values of this call.
+        check(unsafe { sys::napi_set_element(env.raw(), arr, i as u32, v) }, "napi_set_element")?;
+    }
+    Ok(arr)
+}
+
+/// A JS value of the JSON value `v` (objects, arrays, strings, numbers).
+pub fn json(env: &Env, v: serde_json::Value) -> Result<sys::napi_value> {
+    // SAFETY: a live env; napi-rs's own conversion of serde_json values.
+    unsafe { <serde_json::Value as ToNapiValue>::to_napi_value(env.raw(), v) }.map_err(crate::internal)
+}
+
 /// A JS array of strings.
 pub fn strings(env: &Env, items: &[String]) -> Result<Value> {
     let mut arr = ptr::null_mut();

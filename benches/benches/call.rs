@@ -1,0 +1,99 @@
+//! Cost per message of the call engine against the bridge alone (the same
+//! conversions without the bookkeeping), in the same run: a Twilio `media`
+//! message (20 ms) in, and an OpenAI 100 ms audio delta in (five frames and
+//! a mark out, with the mark echoed as Twilio would).
+//!
+//! `cargo bench -p teledsp-benches --bench call`
+
+use std::hint::black_box;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use teledsp::bridge::TwilioBridge;
+use teledsp::call::{Call, Output, PhoneKind};
+
+const START: &str = r#"{"event":"start","sequenceNumber":"1","streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0","start":{"streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0","callSid":"CA1","customParameters":{}}}"#;
+
+fn noise(n: usize, seed: u64) -> Vec<i16> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 48) as i16) / 8
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let media: Vec<String> = (0..50)
+        .map(|i| {
+            let f = teledsp::g711::ulaw_encode_vec(&noise(160, i));
+            format!(
+                r#"{{"event":"media","sequenceNumber":"{}","media":{{"track":"inbound","chunk":"{i}","timestamp":"{}","payload":"{}"}},"streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0"}}"#,
+                i + 2,
+                20 * i,
+                B64.encode(f)
+            )
+        })
+        .collect();
+    let pcm: Vec<u8> = noise(2400, 99).iter().flat_map(|s| s.to_le_bytes()).collect();
+    let delta = format!(
+        r#"{{"type":"response.output_audio.delta","event_id":"e1","response_id":"r1","item_id":"i1","output_index":0,"content_index":0,"delta":"{}"}}"#,
+        B64.encode(pcm)
+    );
+
+    let mut g = c.benchmark_group("message/twilio_media_20ms");
+    g.throughput(Throughput::Elements(1));
+    let mut bridge = TwilioBridge::new(Default::default()).unwrap();
+    bridge.twilio_to_openai(START).unwrap();
+    let mut i = 0;
+    g.bench_function("bridge", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(bridge.twilio_to_openai(&media[i % 50]).unwrap())
+        })
+    });
+    let mut call = Call::new(Default::default()).unwrap();
+    let mut out = Vec::with_capacity(8);
+    call.receive_phone(START, 0, &mut out).unwrap();
+    call.open_model(0, &mut out);
+    let mut now = 0;
+    g.bench_function("call", |b| {
+        b.iter(|| {
+            out.clear();
+            i += 1;
+            now += 20;
+            call.receive_phone(&media[i % 50], now, &mut out).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("message/openai_delta_100ms");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("bridge", |b| b.iter(|| black_box(bridge.openai_to_twilio(&delta).unwrap())));
+    let mut echo = String::new();
+    g.bench_function("call", |b| {
+        b.iter(|| {
+            // Echo the previous delta's mark first, as Twilio does once it
+            // has played, so the timeline stays as in a live call.
+            out.clear();
+            if !echo.is_empty() {
+                call.receive_phone(&echo, now, &mut out).unwrap();
+            }
+            now += 100;
+            out.clear();
+            call.receive_model(&delta, now, &mut out).unwrap();
+            if let Some(Output::Phone { kind: PhoneKind::Mark, text }) = out.last() {
+                let name = text.split("\"name\":\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("");
+                echo = format!(r#"{{"event":"mark","streamSid":"MZ1","mark":{{"name":"{name}"}}}}"#);
+            }
+            black_box(out.len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group! { name = benches; config = teledsp_benches::config(); targets = bench }
+criterion_main!(benches);
