@@ -19,8 +19,8 @@ RELAY_INSECURE_NO_SIGNATURE=1, RELAY_INSTRUCTIONS, RELAY_VOICE).
 This file is I/O only: every protocol decision (audio, framing, marks,
 barge-in, truncation, tools) is teledsp.Call's. Bounds: Twilio's queue
 holds 512 messages (~10 s of audio; beyond, audio is dropped and counted, a
-clear never is); the model's queue 256 (then reading Twilio waits); start
-within 10 s; model connect 10 s; tool webhook 8 s; messages 1 MiB.
+clear never is); sends to the model are awaited in order (a slow model
+slows the reading of Twilio, by TCP backpressure); start within 10 s; model connect 10 s; tool webhook 8 s; messages 1 MiB.
 """
 
 import argparse
@@ -45,7 +45,6 @@ import teledsp
 log = logging.getLogger("fastapi_relay")
 
 TWILIO_QUEUE = 512
-MODEL_QUEUE = 256
 START_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 10.0
 WEBHOOK_TIMEOUT = 8.0
@@ -182,14 +181,16 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
     call = teledsp.Call(**settings.call)
     out = TwilioOut(twilio)
     writer = asyncio.create_task(out.run())
-    to_model: asyncio.Queue[str] = asyncio.Queue(MODEL_QUEUE)
     tools: set[asyncio.Task] = set()
     stopped = asyncio.Event()
+    upstream = None
 
     async def dispatch(outputs) -> None:
         for target, payload in outputs:
             if target == "model":
-                await to_model.put(payload)
+                # Awaited in order: a slow upstream slows the reading of
+                # Twilio (TCP backpressure), as in the Rust relay.
+                await upstream.send(payload)
             elif target == "event":
                 if payload["type"] == "tool_call":
                     task = asyncio.create_task(answer_tool(payload))
@@ -246,13 +247,9 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
             log.warning("call %s: OpenAI upstream closed: %s", call.call_sid, e)
         stopped.set()
 
-    async def to_openai() -> None:
-        while True:
-            await upstream.send(await to_model.get())
-
     async with upstream:
         await dispatch(call.open_model())
-        tasks = [asyncio.create_task(t()) for t in (from_twilio, from_openai, to_openai)]
+        tasks = [asyncio.create_task(t()) for t in (from_twilio, from_openai)]
         await stopped.wait()
         for t in [*tasks, *tools]:
             t.cancel()
