@@ -211,3 +211,58 @@ fn the_next_response_starts_clean_after_a_clear() {
     assert_eq!(c.len(), 26, "500 ms and the padded tail");
     assert!(c.iter().all(|f| f.iter().all(|&b| b == 0xFF || b == 0x7F)), "interrupted audio bled into C");
 }
+
+/// A recorded prompt from `TELEDSP_SPEECH_DIR` (8 kHz mono WAV), as mu-law.
+fn recorded_prompt() -> Option<Vec<u8>> {
+    let Some(dir) = std::env::var_os("TELEDSP_SPEECH_DIR") else {
+        eprintln!("SKIPPED local-VAD barge-in test: set TELEDSP_SPEECH_DIR (scripts/test.sh does)");
+        return None;
+    };
+    let path = std::path::Path::new(&dir).join("tt-weasels.wav");
+    let mut r = hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let pcm: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
+    Some(teledsp::g711::ulaw_encode_vec(&pcm))
+}
+
+#[test]
+fn local_vad_onset_on_real_speech_barges_in_while_the_agent_talks() {
+    let Some(prompt) = recorded_prompt() else { return };
+    let mut call = Call::new(CallConfig { local_vad: true, ..CallConfig::default() }).unwrap();
+    let mut out = Vec::new();
+    call.receive_phone(
+        r#"{"event":"start","streamSid":"MZ1","start":{"streamSid":"MZ1","callSid":"CA1"}}"#,
+        0,
+        &mut out,
+    )
+    .unwrap();
+    call.open_model(0, &mut out);
+    call.receive_model(r#"{"type":"response.created","response":{"id":"R1"}}"#, 0, &mut out).unwrap();
+    for _ in 0..5 {
+        call.receive_model(&delta("A", "R1", 1000, 8000), 0, &mut out).unwrap();
+    }
+    // The caller is quiet for 1 s, then says the prompt, frame by frame in real time.
+    let speech_at = 1000;
+    let audio: Vec<u8> = std::iter::repeat_n(0xFF, 8 * speech_at as usize).chain(prompt).collect();
+    let mut barge = None;
+    for (k, frame) in audio.chunks_exact(160).enumerate() {
+        let now = 20 * k as u64;
+        let media = json!({"event": "media", "streamSid": "MZ1", "media": {"payload": B64.encode(frame)}});
+        out.clear();
+        call.receive_phone(&media.to_string(), now, &mut out).unwrap();
+        if let Some(Output::Event(e)) = out.iter().find(|o| matches!(o, Output::Event(_))) {
+            barge = Some((e.to_json(), out.clone()));
+            break;
+        }
+    }
+    let (event, outs) = barge.expect("the caller's speech barged in");
+    let event: Value = serde_json::from_str(&event).unwrap();
+    assert_eq!((event["type"].as_str(), event["cause"].as_str()), (Some("barge_in"), Some("vad")));
+    let at = event["at_ms"].as_u64().unwrap();
+    assert!((speech_at..speech_at + 500).contains(&at), "onset at {at} ms, speech began at {speech_at}");
+    // No marks came back: the phone is assumed to have played from t = 0.
+    assert_eq!(event["items"][0]["heard_ms"].as_u64(), Some(at));
+    // The frame's append first, then the clear, then the model is told.
+    let clear = outs.iter().position(|o| matches!(o, Output::Phone { kind: teledsp::call::PhoneKind::Clear, .. }));
+    let cut = outs.iter().position(|o| matches!(o, Output::Model(t) if t.contains("conversation.item.truncate")));
+    assert!(matches!((clear, cut), (Some(c), Some(t)) if c < t), "{outs:?}");
+}

@@ -13,13 +13,14 @@
 use std::net::TcpListener as StdListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use teledsp::signature::RequestValidator;
 use teledsp_relay::caller::{self, CallerConfig};
 use teledsp_relay::fake_openai::{self, Fake, FakeConfig};
+
+mod common;
 
 const TOKEN: &str = "e2e-token";
 const PUBLIC: &str = "https://relay.example.com";
@@ -180,24 +181,8 @@ async fn barge_in_in_the_second_item() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_call_through_the_webhook() {
-    use axum::Json;
-    use axum::routing::post;
     for kind in relays() {
-        let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
-        let s = seen.clone();
-        let hook = axum::Router::new().route(
-            "/tools",
-            post(move |Json(body): Json<Value>| {
-                let s = s.clone();
-                async move {
-                    s.lock().unwrap().push(body);
-                    Json(json!({"temperature_c": 21}))
-                }
-            }),
-        );
-        let hl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let hook_url = format!("http://{}/tools", hl.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(hl, hook).await });
+        let (hook_url, seen) = common::webhook().await;
         let fake =
             fake(FakeConfig { turn_after_ms: Some(300), tool: Some("get_weather".into()), ..Default::default() }).await;
         let relay = start(&kind, &fake.url(), None, &["--tools-webhook", &hook_url]).await;

@@ -16,6 +16,8 @@ use teledsp_relay::server::{self, App, Settings};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
+mod common;
+
 async fn listener() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").await.unwrap()
 }
@@ -89,6 +91,40 @@ where
         script(tokio_tungstenite::accept_async(tcp).await.unwrap()).await;
     });
     format!("ws://{addr}/v1/realtime")
+}
+
+/// An upstream that answers at once with 10 minutes of audio: 6,000 deltas
+/// of 100 ms, i.e. 30,000 media frames and 6,000 marks for Twilio, about
+/// 8 MB: more than the kernel's socket buffers can take (4 MB at most here);
+/// then sends `then`, if any.
+async fn flooding_upstream(then: Option<Value>) -> String {
+    scripted_upstream(|mut ws| async move {
+        ws.next().await; // session.update
+        let pcm = STANDARD.encode_to_string(vec![0u8; 4800]);
+        let delta = json!({"type": "response.output_audio.delta", "item_id": "item_1", "delta": pcm}).to_string();
+        for _ in 0..6000 {
+            if ws.send(Message::Text(delta.clone().into())).await.is_err() {
+                return;
+            }
+        }
+        if let Some(m) = then {
+            let _ = ws.send(Message::Text(m.to_string().into())).await;
+        }
+        while ws.next().await.is_some() {}
+    })
+    .await
+}
+
+/// A Twilio side with a small receive window that has sent `start` and
+/// reads nothing until the test does.
+async fn stalled_twilio(relay: &Relay) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let tcp = sock.connect(relay.addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(relay.media(), tcp).await.unwrap();
+    let start = json!({"event": "start", "streamSid": "MZ1", "start": {"streamSid": "MZ1", "callSid": "CA1"}});
+    ws.send(Message::Text(start.to_string().into())).await.unwrap();
+    ws
 }
 
 fn tone_ulaw(ms: usize, hz: f64, amp: f64) -> Vec<u8> {
@@ -204,23 +240,7 @@ async fn barge_in_sends_clear_truncates_at_what_was_heard_and_cancels() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_call_round_trip_through_a_local_webhook() {
-    use axum::Json;
-    use axum::routing::post;
-    let seen: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
-    let s = seen.clone();
-    let hook = axum::Router::new().route(
-        "/tools",
-        post(move |Json(body): Json<Value>| {
-            let s = s.clone();
-            async move {
-                s.lock().unwrap().push(body);
-                Json(json!({"temperature_c": 21}))
-            }
-        }),
-    );
-    let hl = listener().await;
-    let hook_url = format!("http://{}/tools", hl.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(hl, hook).await });
+    let (hook_url, seen) = common::webhook().await;
     let fake =
         fake(FakeConfig { turn_after_ms: Some(300), tool: Some("get_weather".into()), ..Default::default() }).await;
     let relay = relay_with(fake.url(), |s| s.tools_webhook = Some(hook_url)).await;
@@ -322,29 +342,8 @@ async fn malformed_twilio_frames_are_counted_and_skipped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_twilio_reader_costs_dropped_audio_not_memory_and_every_message_is_accounted_for() {
-    // An upstream that answers at once with 10 minutes of audio: 6,000 deltas
-    // of 100 ms, i.e. 30,000 media frames and 6,000 marks for Twilio, about
-    // 8 MB: more than the kernel's socket buffers can take (4 MB at most here).
-    let url = scripted_upstream(|mut ws| async move {
-        ws.next().await; // session.update
-        let pcm = STANDARD.encode_to_string(vec![0u8; 4800]);
-        let delta = json!({"type": "response.output_audio.delta", "item_id": "item_1", "delta": pcm}).to_string();
-        for _ in 0..6000 {
-            if ws.send(Message::Text(delta.clone().into())).await.is_err() {
-                return;
-            }
-        }
-        while ws.next().await.is_some() {}
-    })
-    .await;
-    let relay = relay_with(url, |_| {}).await;
-    // A Twilio side with a small receive window that reads nothing for now.
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    let tcp = sock.connect(relay.addr).await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::client_async(relay.media(), tcp).await.unwrap();
-    let start = json!({"event": "start", "streamSid": "MZ1", "start": {"streamSid": "MZ1", "callSid": "CA1"}});
-    ws.send(Message::Text(start.to_string().into())).await.unwrap();
+    let relay = relay_with(flooding_upstream(None).await, |_| {}).await;
+    let mut ws = stalled_twilio(&relay).await;
     let all_in = tokio::time::timeout(Duration::from_secs(20), async {
         while relay.metric("teledsp_relay_frames_out_total") < 30000.0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -386,29 +385,11 @@ async fn a_stalled_twilio_reader_costs_dropped_audio_not_memory_and_every_messag
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_twilio_queue_drops_audio_never_the_clear() {
-    // The upstream sends 10 minutes of audio at once, then the caller talks.
-    let url = scripted_upstream(|mut ws| async move {
-        ws.next().await; // session.update
-        let pcm = STANDARD.encode_to_string(vec![0u8; 4800]);
-        let delta = json!({"type": "response.output_audio.delta", "item_id": "item_1", "delta": pcm}).to_string();
-        for _ in 0..6000 {
-            if ws.send(Message::Text(delta.clone().into())).await.is_err() {
-                return;
-            }
-        }
-        let speech = json!({"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": "u1"});
-        let _ = ws.send(Message::Text(speech.to_string().into())).await;
-        while ws.next().await.is_some() {}
-    })
-    .await;
-    let relay = relay_with(url, |_| {}).await;
-    // A Twilio side that reads nothing until the barge-in happened.
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    let tcp = sock.connect(relay.addr).await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::client_async(relay.media(), tcp).await.unwrap();
-    let start = json!({"event": "start", "streamSid": "MZ1", "start": {"streamSid": "MZ1", "callSid": "CA1"}});
-    ws.send(Message::Text(start.to_string().into())).await.unwrap();
+    // The upstream sends 10 minutes of audio at once, then the caller talks;
+    // Twilio reads nothing until the barge-in happened.
+    let speech = json!({"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": "u1"});
+    let relay = relay_with(flooding_upstream(Some(speech)).await, |_| {}).await;
+    let mut ws = stalled_twilio(&relay).await;
     let barged = tokio::time::timeout(Duration::from_secs(20), async {
         while relay.metric("teledsp_relay_barge_ins_total") < 1.0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
