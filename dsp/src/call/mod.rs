@@ -818,10 +818,11 @@ impl Call {
         Ok(())
     }
 
-    /// Sends `self.frames` (whole frames of item `i`) and their mark.
+    /// Sends `self.frames` (whole frames of item `i`) and their mark;
+    /// nothing once the phone stream has stopped.
     fn send_frames(&mut self, i: usize, now: u64, out: &mut Vec<Output>) {
         let n = (self.frames.len() / FRAME_BYTES) as u64;
-        if n == 0 {
+        if n == 0 || self.stopped {
             return;
         }
         for f in self.frames.chunks_exact(FRAME_BYTES) {
