@@ -903,12 +903,14 @@ impl Call {
             }
             interrupted = true;
         }
+        // One pass over the items: cut each not wholly heard, and drop later
+        // deltas of it and of its response.
         let mut heard_items = Vec::new();
-        for it in &self.items {
-            if self.wholly_heard(it, now) {
+        for it in std::mem::take(&mut self.items) {
+            if self.wholly_heard(&it, now) {
                 continue;
             }
-            let heard_ms = self.playout.heard(it.key, now).min(self.generated_ms(it));
+            let heard_ms = self.playout.heard(it.key, now).min(self.generated_ms(&it));
             let action = if heard_ms == 0 {
                 out.push(Output::Model(self.model.delete(&it.id)));
                 "delete"
@@ -916,27 +918,19 @@ impl Call {
                 out.push(Output::Model(self.model.truncate(&it.id, heard_ms)));
                 "truncate"
             };
+            self.interrupted_items.insert(&it.id);
+            if let Some(r) = &it.response_id {
+                self.cancelled_responses.insert(r);
+            }
             heard_items.push(Heard {
-                item_id: it.id.clone(),
-                heard_ms,
                 sent_ms: self.playout.sent_ms(it.key),
-                generated_ms: self.generated_ms(it),
+                generated_ms: self.generated_ms(&it),
+                item_id: it.id,
+                heard_ms,
                 action,
             });
         }
-        for h in &heard_items {
-            self.interrupted_items.insert(&h.item_id);
-        }
-        // Late deltas of the interrupted items' responses are dropped too.
-        for it in &self.items {
-            if let Some(r) = &it.response_id
-                && !self.wholly_heard(it, now)
-            {
-                self.cancelled_responses.insert(r);
-            }
-        }
         interrupted |= !heard_items.is_empty();
-        self.items.clear();
         self.current = None;
         self.playout.clear();
         self.framer.reset();
