@@ -233,6 +233,11 @@ impl Call {
     pub fn model_open(&self) -> bool {
         self.inner.model_open()
     }
+    /// Whether the model confirmed the session settings (`session.updated`).
+    #[napi(getter)]
+    pub fn model_ready(&self) -> bool {
+        self.inner.model_ready()
+    }
     /// Whether a model response is in progress.
     #[napi(getter)]
     pub fn responding(&self) -> bool {

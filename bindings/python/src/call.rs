@@ -185,6 +185,11 @@ impl PyCall {
     fn model_open(&self) -> bool {
         self.inner.model_open()
     }
+    /// Whether the model confirmed the session settings (session.updated).
+    #[getter]
+    fn model_ready(&self) -> bool {
+        self.inner.model_ready()
+    }
     /// Whether a model response is in progress.
     #[getter]
     fn responding(&self) -> bool {

@@ -39,8 +39,10 @@
 //! response ends), its resampler tail and last partial frame are sent, the
 //! frame padded with mu-law silence.
 //!
-//! Bounds: inbound audio held before [`Call::open_model`] is capped at
-//! [`CallConfig::hold_ms`] (older frames dropped and counted); the playout
+//! Bounds: phone media before the stream's `start` is refused (malformed,
+//! nothing kept); inbound audio held before [`Call::open_model`] is capped
+//! at [`CallConfig::hold_ms`] of audio, measured in samples, not messages
+//! (older frames dropped and counted); the playout
 //! timeline at [`playout::MAX_SEGMENTS`] unconfirmed segments; the sets of
 //! interrupted items and cancelled responses at [`REMEMBERED`] each.
 
@@ -222,6 +224,8 @@ pub enum ModelEvent<'a> {
         /// Its id.
         response_id: Option<String>,
     },
+    /// The model applied the session settings (OpenAI `session.updated`).
+    SessionUpdated,
     /// The model heard the caller start speaking.
     SpeechStarted,
     /// The model called a function.
@@ -467,8 +471,13 @@ pub struct Call {
     model: Box<dyn ModelAdapter>,
     stream: Option<Stream>,
     stopped: bool,
-    /// `None` once the model is open; before, inbound appends held.
-    held: Option<VecDeque<String>>,
+    /// `None` once the model is open; before, inbound appends held, each
+    /// with its length in 8 kHz samples.
+    held: Option<VecDeque<(usize, String)>>,
+    /// Samples in `held`.
+    held_samples: usize,
+    /// The model confirmed the session (see [`Call::model_ready`]).
+    model_ready: bool,
     /// Inbound 8 kHz -> model rate, and back.
     up: Resampler,
     down: Resampler,
@@ -521,6 +530,8 @@ impl Call {
             stream: None,
             stopped: false,
             held: Some(VecDeque::new()),
+            held_samples: 0,
+            model_ready: false,
             playout: Playout::new(),
             items: Vec::new(),
             next_key: 0,
@@ -556,6 +567,14 @@ impl Call {
     pub fn model_open(&self) -> bool {
         self.held.is_none()
     }
+    /// Whether the model confirmed the session settings (OpenAI
+    /// `session.updated`). Until then the caller hears nothing: a relay
+    /// bounds this wait and gives up on the call (`session.created` alone
+    /// does not count: it comes before the settings were applied, and a
+    /// model that answers them with `error` would leave the caller in silence).
+    pub fn model_ready(&self) -> bool {
+        self.model_ready
+    }
     /// Whether a model response is in progress.
     pub fn responding(&self) -> bool {
         self.response.is_some()
@@ -589,7 +608,8 @@ impl Call {
         self.tick(now_ms);
         if let Some(held) = self.held.take() {
             out.push(Output::Model(self.model.session_update(&self.cfg)));
-            out.extend(held.into_iter().map(Output::Model));
+            out.extend(held.into_iter().map(|(_, text)| Output::Model(text)));
+            self.held_samples = 0;
         }
     }
 
@@ -680,6 +700,11 @@ impl Call {
     }
 
     fn on_media(&mut self, payload: &str, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        if self.stream.is_none() {
+            // The phone says `start` first; audio before it has no call to
+            // belong to, and holding it would be memory for anyone to fill.
+            return Err(Error::malformed("phone media before the stream's start message"));
+        }
         self.bytes.clear();
         b64_decode("phone media payload is not valid base64", payload, &mut self.bytes)?;
         self.counters.frames_in += 1;
@@ -697,14 +722,20 @@ impl Call {
         match &mut self.held {
             None => out.push(Output::Model(text)),
             Some(held) => {
-                if held.len() as u64 * FRAME_MS >= u64::from(self.cfg.hold_ms) {
-                    held.pop_front();
+                // Bounded by audio time, not by message count: a message may
+                // carry more than one frame.
+                let cap = self.cfg.hold_ms as usize * 8;
+                let n = self.bytes.len();
+                if n > cap {
                     self.counters.inbound_dropped += 1;
-                }
-                if self.cfg.hold_ms > 0 {
-                    held.push_back(text);
                 } else {
-                    self.counters.inbound_dropped += 1;
+                    while self.held_samples + n > cap {
+                        let (m, _) = held.pop_front().expect("held_samples counts what is held");
+                        self.held_samples -= m;
+                        self.counters.inbound_dropped += 1;
+                    }
+                    held.push_back((n, text));
+                    self.held_samples += n;
                 }
             }
         }
@@ -753,6 +784,7 @@ impl Call {
                 self.maybe_respond(out);
             }
             ModelEvent::SpeechStarted => self.interrupt(now, Cause::Model, out),
+            ModelEvent::SessionUpdated => self.model_ready = true,
             ModelEvent::ToolCall { call_id, name, arguments } => {
                 self.pending_tools.push(call_id.clone());
                 out.push(Output::Event(Event::ToolCall { call_id, name, arguments }));

@@ -112,6 +112,7 @@ impl ModelAdapter for OpenAi {
         } else {
             match kind {
                 "input_audio_buffer.speech_started" => ModelEvent::SpeechStarted,
+                "session.updated" => ModelEvent::SessionUpdated,
                 "response.created" => ModelEvent::ResponseCreated { response_id: e.response.and_then(|r| r.id) },
                 "response.done" => ModelEvent::ResponseDone { response_id: e.response.and_then(|r| r.id) },
                 "response.output_item.added" => match e.item {

@@ -173,6 +173,9 @@ class Call:
     @property
     def model_open(self) -> bool: ...
     @property
+    def model_ready(self) -> bool:
+        """Whether the model confirmed the session settings (``session.updated``)."""
+    @property
     def responding(self) -> bool: ...
     @property
     def counters(self) -> dict[str, int]: ...
