@@ -2,11 +2,13 @@
 //! twilio-python's `RequestValidator`: HMAC-SHA1 over the full URL followed
 //! by the POST parameters sorted by name (each name then its value), base64,
 //! compared in constant time, with the URL taken both with and without its
-//! default port (Twilio's signing is inconsistent about it).
+//! default port (Twilio's signing is inconsistent about it). Also
+//! [`CallToken`], per-call tokens that bind a media stream to one call.
 
-use base64_simd::STANDARD;
+use base64_simd::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use url::Url;
 
@@ -64,6 +66,104 @@ impl RequestValidator {
         let ok_a = a.as_bytes().ct_eq(sig);
         let ok_b = b.as_bytes().ct_eq(sig);
         (ok_a | ok_b).into()
+    }
+}
+
+/// Per-call tokens: a short-lived HMAC-SHA256 of one call's SID.
+///
+/// Twilio signs a `/media` WebSocket request over its URL only, which is
+/// the same for every call: one captured `X-Twilio-Signature` opens any
+/// number of streams. A relay that answers `/twiml` for call `CA…` with a
+/// token for that SID as a `<Parameter>`, and checks it in the stream's
+/// `start.customParameters`, only carries calls it answered, and only
+/// within the token's lifetime. The key is derived from the auth token, so
+/// a token is not a Twilio signature and cannot be used as one.
+///
+/// ```
+/// use teledsp::signature::CallToken;
+/// let t = CallToken::new("auth-token");
+/// let token = t.issue("CA1", 1_000, 60);
+/// assert!(t.verify(&token, "CA1", 1_030).is_ok());
+/// assert!(t.verify(&token, "CA2", 1_030).is_err()); // another call
+/// assert!(t.verify(&token, "CA1", 1_061).is_err()); // expired
+/// ```
+#[derive(Clone)]
+pub struct CallToken {
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for CallToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallToken { key: <redacted> }")
+    }
+}
+
+/// Why a call token was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallTokenRejection {
+    /// Not of the form `v1.<expiry>.<mac>`.
+    Malformed,
+    /// Valid until `expired_at` (Unix seconds), checked at `now`.
+    Expired {
+        /// When it stopped being valid.
+        expired_at: u64,
+        /// When it was checked.
+        now: u64,
+    },
+    /// The MAC does not match this call SID and expiry.
+    Mismatch,
+}
+
+impl std::fmt::Display for CallTokenRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Malformed => f.write_str("call token is not of the form v1.<expiry>.<mac>"),
+            Self::Expired { expired_at, now } => {
+                write!(f, "call token expired at {expired_at} (checked at {now}, Unix seconds)")
+            }
+            Self::Mismatch => f.write_str("call token was not issued for this call SID"),
+        }
+    }
+}
+
+impl std::error::Error for CallTokenRejection {}
+
+impl CallToken {
+    /// Tokens keyed from `auth_token` (by HMAC, with a fixed label).
+    pub fn new(auth_token: &str) -> Self {
+        let mut mac = Hmac::<Sha256>::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key length");
+        mac.update(b"teledsp call token v1");
+        CallToken { key: mac.finalize().into_bytes().to_vec() }
+    }
+
+    fn mac(&self, call_sid: &str, expiry: u64) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(format!("{expiry}\n{call_sid}").as_bytes());
+        mac
+    }
+
+    /// A token for `call_sid`, valid for `ttl_s` seconds from `now_unix`.
+    pub fn issue(&self, call_sid: &str, now_unix: u64, ttl_s: u64) -> String {
+        let expiry = now_unix.saturating_add(ttl_s);
+        let tag = self.mac(call_sid, expiry).finalize().into_bytes();
+        format!("v1.{expiry}.{}", URL_SAFE_NO_PAD.encode_to_string(tag))
+    }
+
+    /// Whether `token` was issued for `call_sid` and is still valid at
+    /// `now_unix`. The MAC is compared in constant time.
+    pub fn verify(&self, token: &str, call_sid: &str, now_unix: u64) -> Result<(), CallTokenRejection> {
+        let mut parts = token.split('.');
+        let (Some("v1"), Some(expiry), Some(tag), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(CallTokenRejection::Malformed);
+        };
+        let expiry: u64 = expiry.parse().map_err(|_| CallTokenRejection::Malformed)?;
+        let tag = URL_SAFE_NO_PAD.decode_to_vec(tag).map_err(|_| CallTokenRejection::Malformed)?;
+        self.mac(call_sid, expiry).verify_slice(&tag).map_err(|_| CallTokenRejection::Mismatch)?;
+        if now_unix >= expiry {
+            return Err(CallTokenRejection::Expired { expired_at: expiry, now: now_unix });
+        }
+        Ok(())
     }
 }
 
@@ -143,5 +243,24 @@ mod tests {
         let mut rev = params();
         rev.reverse();
         assert!(v.validate(URL, &rev, SIG));
+    }
+
+    #[test]
+    fn call_tokens_bind_one_sid_until_expiry_and_refuse_tampering() {
+        let t = CallToken::new("12345");
+        let tok = t.issue("CA1", 100, 30);
+        assert_eq!(t.verify(&tok, "CA1", 100), Ok(()));
+        assert_eq!(t.verify(&tok, "CA1", 129), Ok(()));
+        assert_eq!(t.verify(&tok, "CA1", 130), Err(CallTokenRejection::Expired { expired_at: 130, now: 130 }));
+        assert_eq!(t.verify(&tok, "CA2", 100), Err(CallTokenRejection::Mismatch));
+        assert_eq!(CallToken::new("other").verify(&tok, "CA1", 100), Err(CallTokenRejection::Mismatch));
+        // A later expiry with the same MAC is a forgery, not an extension.
+        let forged = tok.replacen("v1.130.", "v1.9999.", 1);
+        assert_eq!(t.verify(&forged, "CA1", 100), Err(CallTokenRejection::Mismatch));
+        for bad in ["", "v1", "v2.130.AAAA", "v1.x.AAAA", "v1.130.@@", "v1.130.AA.BB"] {
+            assert_eq!(t.verify(bad, "CA1", 100), Err(CallTokenRejection::Malformed), "{bad:?}");
+        }
+        // Not a Twilio signature of anything: a different key and MAC.
+        assert!(!tok.contains(&RequestValidator::new("12345").sign("CA1", &[])));
     }
 }
