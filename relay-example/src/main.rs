@@ -7,9 +7,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use teledsp::bridge::{Api, Audio};
 use teledsp::call::CallConfig;
-use teledsp::signature::RequestValidator;
+use teledsp::signature::{CallToken, RequestValidator};
 use teledsp_relay::fake_openai::{self, FakeConfig, Mode};
-use teledsp_relay::server::{self, App, Settings};
+use teledsp_relay::server::{self, App, Limits, Settings};
 use teledsp_relay::{demo, loadtest};
 use tracing::{error, info};
 
@@ -74,9 +74,35 @@ enum Cmd {
         /// Barge in on local VAD onset too, not only on OpenAI's speech_started.
         #[arg(long)]
         local_vad: bool,
-        /// Seconds live calls may take to finish after SIGTERM.
+        /// Seconds live calls may take to finish after SIGTERM; then they are
+        /// closed (1001) and the process exits. A second signal exits at once.
         #[arg(long, default_value_t = 30)]
         drain_timeout: u64,
+        /// Seconds a client has to send a whole request head (also closes
+        /// keep-alive connections idle that long).
+        #[arg(long, default_value_t = 10.0)]
+        header_read_timeout: f64,
+        /// Seconds from the /media upgrade to Twilio's `start`.
+        #[arg(long, default_value_t = 5.0)]
+        start_timeout: f64,
+        /// Seconds without inbound media before a live call is ended.
+        #[arg(long, default_value_t = 10.0)]
+        media_timeout: f64,
+        /// Seconds from `start` to the upstream's `session.updated` (connection
+        /// included); past it the stream is closed and the TwiML fallback plays.
+        #[arg(long, default_value_t = 10.0)]
+        session_timeout: f64,
+        /// Seconds one write to a peer may take before the call is ended.
+        #[arg(long, default_value_t = 5.0)]
+        write_timeout: f64,
+        /// Issue a per-call token in /twiml and require it in `start`
+        /// (needs TWILIO_AUTH_TOKEN): a replayed /media signature then opens
+        /// no call the relay did not answer /twiml for.
+        #[arg(long)]
+        call_tokens: bool,
+        /// Seconds a call token stays valid after /twiml answered.
+        #[arg(long, default_value_t = 60)]
+        call_token_ttl: u64,
         /// Accept unsigned requests when TWILIO_AUTH_TOKEN is not set (development only).
         #[arg(long)]
         insecure_no_signature: bool,
@@ -131,10 +157,20 @@ enum Cmd {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Crates whose debug and trace output carries the upstream handshake (its
+/// `Authorization` header) or whole messages (caller audio): capped at INFO
+/// whatever `RUST_LOG` says.
+const NEVER_VERBOSE: &[&str] =
+    &["tungstenite", "tokio_tungstenite", "hyper", "hyper_util", "h2", "reqwest", "rustls", "axum", "tower", "http"];
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::prelude::*;
+    let env = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let capped = tracing_subscriber::filter::filter_fn(|m| {
+        *m.level() <= tracing::Level::INFO || !NEVER_VERBOSE.iter().any(|c| is_crate(m.target(), c))
+    });
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(env).with_filter(capped))
         .init();
     let cli = Cli::parse();
     // The test peers run on one thread: on a small machine they share with
@@ -155,12 +191,28 @@ fn main() -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
+/// Whether `target` is crate `name` or one of its modules.
+fn is_crate(target: &str, name: &str) -> bool {
+    target.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+}
+
+/// SIGTERM or SIGINT.
+async fn signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+}
+
+/// The first signal starts the shutdown; a second one exits at once (status 1).
+async fn shutdown_signal() {
+    signal().await;
+    tokio::spawn(async {
+        signal().await;
+        error!("second signal: exiting now");
+        std::process::exit(1);
+    });
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
@@ -177,10 +229,36 @@ async fn run(cli: Cli) -> Result<(), String> {
             tools_file,
             local_vad,
             drain_timeout,
+            header_read_timeout,
+            start_timeout,
+            media_timeout,
+            session_timeout,
+            write_timeout,
+            call_tokens,
+            call_token_ttl,
             insecure_no_signature,
         } => {
-            let validator = match std::env::var("TWILIO_AUTH_TOKEN") {
-                Ok(t) if !t.is_empty() => Some(RequestValidator::new(&t)),
+            let secs = |name: &str, s: f64| {
+                Duration::try_from_secs_f64(s)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| format!("--{name} must be a positive number of seconds, not {s}"))
+            };
+            let limits = Limits {
+                header_read: secs("header-read-timeout", header_read_timeout)?,
+                start: secs("start-timeout", start_timeout)?,
+                media_idle: secs("media-timeout", media_timeout)?,
+                session: secs("session-timeout", session_timeout)?,
+                write: secs("write-timeout", write_timeout)?,
+            };
+            let token = std::env::var("TWILIO_AUTH_TOKEN").ok().filter(|t| !t.is_empty());
+            let call_tokens = match (&token, call_tokens) {
+                (Some(t), true) => Some(CallToken::new(t)),
+                (None, true) => return Err("--call-tokens needs TWILIO_AUTH_TOKEN (the tokens' key is derived from it)".into()),
+                (_, false) => None,
+            };
+            let validator = match token {
+                Some(t) => Some(RequestValidator::new(&t)),
                 _ if insecure_no_signature => None,
                 _ => {
                     return Err("TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests \
@@ -212,12 +290,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 ..d
             };
             let settings = Settings {
-                public_url,
-                openai_url,
                 openai_api_key: std::env::var("OPENAI_API_KEY").unwrap_or_default(),
                 call,
                 tools_webhook,
                 validator,
+                call_tokens,
+                call_token_ttl: Duration::from_secs(call_token_ttl),
+                limits,
+                ..Settings::new(public_url, openai_url)
             };
             let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("listen {listen}: {e}"))?;
             info!(addr = %listener.local_addr().map_err(|e| e.to_string())?, "relay listening");

@@ -2,20 +2,47 @@
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// A bounded wait that can run out (`teledsp_relay_timeouts_total{phase}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// No Twilio `start` in time after the upgrade.
+    Start,
+    /// No inbound media in time while a call is up.
+    Media,
+    /// No upstream connection and `session.updated` in time.
+    Session,
+    /// A write to a peer that does not read.
+    Write,
+}
+
+impl Phase {
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Start => "start",
+            Phase::Media => "media",
+            Phase::Session => "session",
+            Phase::Write => "write",
+        }
+    }
+}
+
 /// Every metric the relay exports. Autoscale on `teledsp_relay_active_calls`.
 pub struct Metrics {
     registry: Registry,
-    /// Calls in progress.
+    /// Calls in progress: started (Twilio `start` received and accepted),
+    /// not yet ended. Sockets that never start are not calls.
     pub active_calls: Gauge,
-    /// Calls accepted since start.
+    /// Calls started since the relay started.
     pub calls: Counter,
     /// Twilio media frames received.
     pub frames_in: Counter,
-    /// 20 ms frames sent to Twilio.
+    /// 20 ms frames written to Twilio's socket (dropped ones are not).
     pub frames_out: Counter,
     /// Messages to Twilio (media frames and marks) dropped because its reader fell behind.
     pub frames_dropped: Counter,
@@ -29,6 +56,8 @@ pub struct Metrics {
     pub signature_rejections: Counter,
     /// Tool calls run through the webhook.
     pub tool_calls: Counter,
+    /// Bounded waits that ran out, by phase.
+    pub timeouts: Family<[(&'static str, &'static str); 1], Counter>,
     /// Time to process one message (either direction), seconds.
     pub processing_seconds: Histogram,
 }
@@ -48,16 +77,17 @@ impl Metrics {
             malformed: Counter::default(),
             signature_rejections: Counter::default(),
             tool_calls: Counter::default(),
+            timeouts: Family::default(),
             // 1 us .. ~4 ms, doubling.
             processing_seconds: Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
                 1e-6, 2.0, 13,
             )),
             registry: Registry::default(),
         };
-        registry.register("active_calls", "Calls in progress", m.active_calls.clone());
-        registry.register("calls", "Calls accepted", m.calls.clone());
+        registry.register("active_calls", "Calls in progress (started)", m.active_calls.clone());
+        registry.register("calls", "Calls started", m.calls.clone());
         registry.register("frames_in", "Twilio media frames received", m.frames_in.clone());
-        registry.register("frames_out", "20 ms frames sent to Twilio", m.frames_out.clone());
+        registry.register("frames_out", "20 ms frames written to Twilio", m.frames_out.clone());
         registry.register(
             "frames_dropped",
             "Messages to Twilio (media frames and marks) dropped for a slow Twilio reader",
@@ -76,8 +106,18 @@ impl Metrics {
             m.signature_rejections.clone(),
         );
         registry.register("tool_calls", "Tool calls sent to the webhook", m.tool_calls.clone());
+        registry.register(
+            "timeouts",
+            "Bounded waits that ran out (start, media, session, write)",
+            m.timeouts.clone(),
+        );
         registry.register("processing_seconds", "Time to process one message", m.processing_seconds.clone());
         Metrics { registry, ..m }
+    }
+
+    /// Counts a timeout in `phase`.
+    pub fn timeout(&self, phase: Phase) {
+        self.timeouts.get_or_create(&[("phase", phase.label())]).inc();
     }
 
     /// The Prometheus text exposition.

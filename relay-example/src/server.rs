@@ -1,46 +1,63 @@
 //! `teledsp-relay serve`: the HTTP + WebSocket server Twilio talks to, and
 //! one upstream OpenAI Realtime socket per call.
 //!
-//! Per-call memory is bounded: messages to Twilio go through a queue of
-//! [`TWILIO_QUEUE`] messages (about 10 s of audio); when a Twilio reader
-//! falls that far behind, further outbound audio is dropped and counted
-//! (`frames_dropped`), never buffered without limit. Beyond the queue, a
-//! stalled reader holds at most tungstenite's write buffer (128 KiB) and the
-//! kernel's socket buffers (up to `net.ipv4.tcp_wmem`'s maximum, 4 MB by
-//! default). Every message is either delivered or counted as dropped. Messages to OpenAI are
-//! sent in order from the call's task, so a slow upstream slows that call's
-//! reading of Twilio (TCP backpressure), not other calls. Inbound WebSocket
-//! messages are capped at [`MAX_MESSAGE`] bytes.
+//! Every wait on a peer has a bound in time and every buffer a bound in
+//! size ([`Limits`], and the README's table):
+//!
+//! - HTTP: request headers must arrive within [`Limits::header_read`]
+//!   (hyper's timer; it also closes keep-alive connections that sit idle
+//!   that long); `/twiml` bodies are capped at [`MAX_TWIML_BODY`].
+//! - `/media`: messages are capped at [`MAX_MEDIA_MESSAGE`] (close 1009
+//!   beyond); `start` must come within [`Limits::start`], and nothing
+//!   before it is kept (the engine refuses media before `start`); a started
+//!   call that sends no media for [`Limits::media_idle`] is ended.
+//! - Upstream: connected and `session.updated` within [`Limits::session`],
+//!   or the Twilio stream is closed so the TwiML after `<Connect>` runs.
+//! - Writes: any single write to either peer must complete within
+//!   [`Limits::write`], or the call ends. Messages to Twilio go through a
+//!   queue of [`TWILIO_QUEUE`] messages (about 10 s of audio); when a
+//!   Twilio reader falls that far behind, further outbound audio is dropped
+//!   and counted (`frames_dropped`). Every message is either delivered or
+//!   counted as dropped. Messages to OpenAI are sent in order from the
+//!   call's task, so a slow upstream slows that call only.
+//! - Shutdown: on SIGTERM new calls are refused, live ones drain for up to
+//!   `--drain-timeout`, then get a close frame (1001); the process exits
+//!   whatever any client does. A second signal exits at once.
 //!
 //! The server is stateless across calls: any instance can take any call, so
 //! it scales out behind any WebSocket-capable load balancer. Autoscale on
-//! `teledsp_relay_active_calls` (per instance).
+//! `teledsp_relay_active_calls` (started calls, per instance).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use futures_util::{SinkExt, StreamExt};
 use teledsp::call::{Call, CallConfig, Event, Output, PhoneKind};
-use tokio::sync::{Notify, mpsc, watch};
+use teledsp::signature::{CallToken, RequestValidator};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 use tracing::{info, warn};
 
-use crate::metrics::Metrics;
-use teledsp::signature::RequestValidator;
+use crate::metrics::{Metrics, Phase};
 
-/// Largest WebSocket message taken from either side (an OpenAI delta of a
-/// few seconds fits; a Twilio frame is ~300 bytes).
+/// Largest WebSocket message taken from OpenAI (a delta of a few seconds fits).
 pub const MAX_MESSAGE: usize = 1 << 20;
+/// Largest WebSocket message taken on `/media`. Twilio's own messages are
+/// under 1 KiB (a 20 ms media frame is ~300 bytes; `start` grows with the
+/// `<Parameter>`s); larger ones close the stream with 1009.
+pub const MAX_MEDIA_MESSAGE: usize = 16 * 1024;
+/// Largest `/twiml` request body (Twilio's form posts are a few KiB).
+pub const MAX_TWIML_BODY: usize = 64 * 1024;
 /// Messages queued for one call's Twilio socket before outbound audio is dropped.
 pub const TWILIO_QUEUE: usize = 512;
 /// WebSocket read buffer. tungstenite zero-fills the free part of its read
@@ -50,10 +67,44 @@ pub const READ_BUFFER: usize = 8 * 1024;
 /// Read buffer for Twilio's socket: its messages (media ~350 bytes, marks,
 /// `start`) fit in one read, and the zero-fill before each read is smaller.
 pub const TWILIO_READ_BUFFER: usize = 1024;
-/// Time allowed for the upstream connection.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for the tools webhook.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(8);
+/// After the drain, time live calls get to send their close frames.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Warnings logged per call for each kind of fault; further ones are
+/// counted and summed up in the call's last line.
+pub const WARNINGS_PER_CALL: u32 = 3;
+/// The `<Parameter>` that carries the per-call token.
+pub const CALL_TOKEN_PARAMETER: &str = "teledspCallToken";
+
+/// Time bounds, each a command-line option of `serve`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Whole request head, from a connection's first byte or from the end
+    /// of its previous request (`--header-read-timeout`).
+    pub header_read: Duration,
+    /// From the WebSocket upgrade to Twilio's `start` (`--start-timeout`).
+    pub start: Duration,
+    /// Longest gap in inbound media while a call is up (`--media-timeout`).
+    pub media_idle: Duration,
+    /// From `start` to the upstream's `session.updated`, connection
+    /// included (`--session-timeout`).
+    pub session: Duration,
+    /// One write to a peer (`--write-timeout`).
+    pub write: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read: Duration::from_secs(10),
+            start: Duration::from_secs(5),
+            media_idle: Duration::from_secs(10),
+            session: Duration::from_secs(10),
+            write: Duration::from_secs(5),
+        }
+    }
+}
 
 /// What `serve` runs with.
 #[derive(Debug, Clone)]
@@ -70,6 +121,31 @@ pub struct Settings {
     pub tools_webhook: Option<String>,
     /// Checks `X-Twilio-Signature`; `None` only with `--insecure-no-signature`.
     pub validator: Option<RequestValidator>,
+    /// Per-call tokens (`--call-tokens`): issued in `/twiml`, required in `start`.
+    pub call_tokens: Option<CallToken>,
+    /// How long a call token is valid after `/twiml` answered.
+    pub call_token_ttl: Duration,
+    /// Time bounds.
+    pub limits: Limits,
+}
+
+impl Settings {
+    /// Settings for `public_url` and `openai_url`, the rest at defaults: no
+    /// API key, default call settings, no webhook, no signature check
+    /// (set `validator` for production), no call tokens, default limits.
+    pub fn new(public_url: impl Into<String>, openai_url: impl Into<String>) -> Self {
+        Settings {
+            public_url: public_url.into(),
+            openai_url: openai_url.into(),
+            openai_api_key: String::new(),
+            call: CallConfig::default(),
+            tools_webhook: None,
+            validator: None,
+            call_tokens: None,
+            call_token_ttl: Duration::from_secs(60),
+            limits: Limits::default(),
+        }
+    }
 }
 
 /// Shared by every request.
@@ -79,7 +155,11 @@ pub struct App {
     /// Metrics.
     pub metrics: Metrics,
     draining: AtomicBool,
-    call_ended: Notify,
+    /// Media sockets open (started or not): what the drain waits for.
+    sockets: AtomicI64,
+    socket_closed: Notify,
+    /// Set when the drain ends: live calls close with 1001.
+    cut: watch::Sender<bool>,
     http: reqwest::Client,
 }
 
@@ -90,30 +170,45 @@ impl App {
             settings,
             metrics: Metrics::new(),
             draining: AtomicBool::new(false),
-            call_ended: Notify::new(),
+            sockets: AtomicI64::new(0),
+            socket_closed: Notify::new(),
+            cut: watch::Sender::new(false),
             http: reqwest::Client::builder().timeout(WEBHOOK_TIMEOUT).build().expect("HTTP client"),
         })
     }
 
-    /// Stop accepting calls (503 on `/twiml`, refused upgrades on `/media`).
+    /// Stop accepting calls (503 on `/twiml` and `/healthz`, refused upgrades on `/media`).
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
     }
 
-    /// Calls in progress.
+    /// Calls in progress (started).
     pub fn active_calls(&self) -> i64 {
         self.metrics.active_calls.get()
     }
 
-    /// Waits until no call is in progress, or `timeout` passes; true if drained.
+    /// Media sockets open, started or not.
+    pub fn open_sockets(&self) -> i64 {
+        self.sockets.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no media socket is open, or `timeout` passes; true if drained.
     pub async fn drain(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
-        while self.active_calls() > 0 {
-            if tokio::time::timeout_at(deadline, self.call_ended.notified()).await.is_err() {
-                return self.active_calls() == 0;
+        loop {
+            let closed = self.socket_closed.notified();
+            if self.open_sockets() == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, closed).await.is_err() {
+                return self.open_sockets() == 0;
             }
         }
-        true
+    }
+
+    /// Ends every live call now, with a close frame (1001).
+    pub fn cut_calls(&self) {
+        self.cut.send_replace(true);
     }
 }
 
@@ -124,36 +219,74 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/media", get(media))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_TWIML_BODY))
         .with_state(app)
 }
 
-/// Serves `router(app)` on `listener` until `shutdown` resolves, then drains
-/// live calls for up to `drain_timeout`.
+/// Serves `router(app)` on `listener` until `shutdown` resolves, then
+/// drains live calls for up to `drain_timeout`, closes the ones left
+/// (1001), and returns within [`CLOSE_GRACE`] more, whatever the clients do.
+///
+/// Connections are served by hyper directly (axum's `serve` sets no timer,
+/// so no header-read timeout): HTTP/1.1 with upgrades, and
+/// [`Limits::header_read`] on every request head.
 pub async fn serve(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     drain_timeout: Duration,
 ) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let routes = router(app.clone());
+    // HTTP/1.1 only: Twilio's requests and WebSocket upgrades are HTTP/1.1.
+    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
+    http.http1().timer(TokioTimer::new()).header_read_timeout(app.settings.limits.header_read);
+    let http = Arc::new(http);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+
+    // The drain runs beside the accept loop, which goes on answering
+    // /healthz (503) so load balancers see the instance leave.
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
     let drain_app = app.clone();
     tokio::spawn(async move {
         shutdown.await;
         drain_app.start_draining();
-        info!(active = drain_app.active_calls(), "draining");
+        info!(active = drain_app.active_calls(), sockets = drain_app.open_sockets(), "draining");
         let drained = drain_app.drain(drain_timeout).await;
-        info!(drained, left = drain_app.active_calls(), "stopping");
+        if !drained {
+            info!(left = drain_app.open_sockets(), "drain timeout: closing the calls left (1001)");
+            drain_app.cut_calls();
+            drain_app.drain(CLOSE_GRACE).await;
+        }
+        info!(drained, left = drain_app.open_sockets(), "stopping");
         let _ = stop_tx.send(());
     });
-    // Small real-time messages: no Nagle delay on any connection.
-    let listener = listener.tap_io(|tcp| {
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait for some to close.
+                    warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop_rx => break,
+        };
+        // Small real-time messages: no Nagle delay on any connection.
         let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router(app).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.await;
-        })
-        .await
+        let service = hyper_util::service::TowerToHyperService::new(routes.clone());
+        let watcher = graceful.watcher();
+        let http = http.clone();
+        tokio::spawn(async move {
+            let _ = watcher.watch(http.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned()).await;
+        });
+    }
+    // Connections still in HTTP (a request in flight, or half a request
+    // head) get the grace too; upgraded sockets were handled above.
+    let _ = timeout(CLOSE_GRACE, graceful.shutdown()).await;
+    Ok(())
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {
@@ -194,6 +327,10 @@ fn xml_attr(s: &str) -> String {
     s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&apos;")
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
 async fn twiml(
     State(app): State<Arc<App>>,
     OriginalUri(uri): OriginalUri,
@@ -207,15 +344,26 @@ async fn twiml(
     if !signed(&app, &headers, &public(&app, &uri, false), &params) {
         return (StatusCode::FORBIDDEN, "invalid X-Twilio-Signature\n").into_response();
     }
+    let call_sid = params.iter().find(|(k, _)| k == "CallSid").map(|(_, v)| v.as_str());
     // Twilio drops query strings from Stream URLs: what the stream needs
     // travels as <Parameter>s and comes back in `start.customParameters`.
     let stream = format!("{}/media", public_base(&app, true));
     let mut xml =
         format!(r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{}">"#, xml_attr(&stream));
+    let param = |xml: &mut String, k: &str, v: &str| {
+        xml.push_str(&format!(r#"<Parameter name="{}" value="{}"/>"#, xml_attr(k), xml_attr(v)));
+    };
     for key in ["CallSid", "From", "To"] {
         if let Some((_, v)) = params.iter().find(|(k, _)| k == key) {
-            xml.push_str(&format!(r#"<Parameter name="{}" value="{}"/>"#, xml_attr(key), xml_attr(v)));
+            param(&mut xml, key, v);
         }
+    }
+    if let Some(tokens) = &app.settings.call_tokens {
+        let Some(sid) = call_sid else {
+            return (StatusCode::BAD_REQUEST, "no CallSid: cannot issue a call token\n").into_response();
+        };
+        let token = tokens.issue(sid, unix_now(), app.settings.call_token_ttl.as_secs());
+        param(&mut xml, CALL_TOKEN_PARAMETER, &token);
     }
     // Runs when the stream ends without the call ending (e.g. upstream down).
     xml.push_str("</Stream></Connect><Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>");
@@ -232,24 +380,27 @@ async fn media(
         return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
     }
     let ok = signed(&app, &headers, &public(&app, &uri, true), &[]);
-    let ws = ws.max_message_size(MAX_MESSAGE).read_buffer_size(TWILIO_READ_BUFFER);
+    let ws = ws
+        .max_message_size(MAX_MEDIA_MESSAGE)
+        .max_frame_size(MAX_MEDIA_MESSAGE)
+        .read_buffer_size(TWILIO_READ_BUFFER);
     if !ok {
         return ws.on_upgrade(|mut socket| async move {
             let frame = CloseFrame { code: 1008, reason: "invalid X-Twilio-Signature".into() };
-            let _ = socket.send(Message::Close(Some(frame))).await;
+            let _ = timeout(Duration::from_secs(1), socket.send(Message::Close(Some(frame)))).await;
         });
     }
     ws.on_upgrade(move |socket| async move {
-        app.metrics.active_calls.inc();
-        app.metrics.calls.inc();
+        app.sockets.fetch_add(1, Ordering::SeqCst);
         run_call(&app, socket).await;
-        app.metrics.active_calls.dec();
-        app.call_ended.notify_waiters();
+        app.sockets.fetch_sub(1, Ordering::SeqCst);
+        app.socket_closed.notify_waiters();
     })
 }
 
 type Upstream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Opens the upstream socket (its time bound is the caller's).
 async fn connect_upstream(app: &App) -> Result<Upstream, String> {
     let s = &app.settings;
     let mut req = s.openai_url.as_str().into_client_request().map_err(|e| format!("bad OpenAI URL: {e}"))?;
@@ -263,92 +414,214 @@ async fn connect_upstream(app: &App) -> Result<Upstream, String> {
     let config = tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .read_buffer_size(READ_BUFFER);
-    let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
-    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-        Ok(Ok((ws, _))) => Ok(ws),
-        Ok(Err(e)) => Err(format!("connect failed: {e}")),
-        Err(_) => Err(format!("connect timed out after {CONNECT_TIMEOUT:?}")),
+    match tokio_tungstenite::connect_async_with_config(req, Some(config), true).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(e) => Err(format!("connect failed: {e}")),
     }
+}
+
+/// One message for Twilio's socket.
+struct Outgoing {
+    generation: u64,
+    /// A media frame (counted in `frames_out` once written), not a mark.
+    media: bool,
+    text: String,
 }
 
 /// The Twilio socket's writer. Media and marks go through a bounded queue
 /// and are dropped (and counted) when a stalled reader fills it; a `clear`
 /// is never dropped: it travels on a watch channel (clears are idempotent,
 /// so only the latest matters), and audio queued before it is discarded, as
-/// Twilio would discard it (counted in `frames_dropped` too).
+/// Twilio would discard it (counted in `frames_dropped` too). Each write
+/// has [`Limits::write`]; past it the writer gives up and the call ends.
 struct TwilioOut {
-    audio: mpsc::Sender<(u64, String)>,
+    audio: mpsc::Sender<Outgoing>,
     clear: watch::Sender<(u64, String)>,
+    close: Option<oneshot::Sender<CloseFrame>>,
     generation: u64,
+}
+
+/// How the writer ended.
+enum WriterEnd {
+    /// The call ended; the close frame went out (or the peer was gone).
+    Closed,
+    /// A write did not complete within the bound.
+    TimedOut,
 }
 
 impl TwilioOut {
     fn spawn(
         mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
-        dropped: prometheus_client::metrics::counter::Counter,
-    ) -> (Self, tokio::task::JoinHandle<()>) {
-        let (audio, mut queue) = mpsc::channel::<(u64, String)>(TWILIO_QUEUE);
+        app: &Arc<App>,
+    ) -> (Self, tokio::task::JoinHandle<WriterEnd>) {
+        let (audio, mut queue) = mpsc::channel::<Outgoing>(TWILIO_QUEUE);
         let (clear, mut clears) = watch::channel((0u64, String::new()));
+        let (close, close_rx) = oneshot::channel::<CloseFrame>();
+        let limit = app.settings.limits.write;
+        let (dropped, sent) = (app.metrics.frames_dropped.clone(), app.metrics.frames_out.clone());
         let task = tokio::spawn(async move {
             let mut generation = 0;
             let mut batch = Vec::with_capacity(16);
             let mut clears_open = true;
-            loop {
-                // A clear goes first; everything queued goes out in one flush
-                // (a delta's frames and its mark cost one write, not six).
-                tokio::select! {
-                    biased;
-                    changed = clears.changed(), if clears_open => {
-                        if changed.is_err() {
-                            clears_open = false;
-                            continue;
-                        }
-                        let (g, text) = clears.borrow_and_update().clone();
-                        generation = g;
-                        if sink.send(Message::Text(text.into())).await.is_err() {
-                            break;
-                        }
-                    }
-                    n = queue.recv_many(&mut batch, 64) => {
-                        if n == 0 {
-                            break;
-                        }
-                        if clears.has_changed().unwrap_or(false) {
+            // Err(true): timed out; Err(false): the peer is gone.
+            let result: Result<(), bool> = async {
+                loop {
+                    // A clear goes first; everything queued goes out in one
+                    // flush (a delta's frames and its mark cost one write, not six).
+                    tokio::select! {
+                        biased;
+                        changed = clears.changed(), if clears_open => {
+                            if changed.is_err() {
+                                clears_open = false;
+                                continue;
+                            }
                             let (g, text) = clears.borrow_and_update().clone();
                             generation = g;
-                            if sink.feed(Message::Text(text.into())).await.is_err() {
-                                break;
-                            }
+                            bounded(limit, sink.send(Message::Text(text.into()))).await?;
                         }
-                        let mut failed = false;
-                        for (g, text) in batch.drain(..) {
-                            if g < generation {
-                                dropped.inc();
-                            } else if sink.feed(Message::Text(text.into())).await.is_err() {
-                                failed = true;
-                                break;
+                        n = queue.recv_many(&mut batch, 64) => {
+                            if n == 0 {
+                                return Ok(());
                             }
-                        }
-                        if failed || sink.flush().await.is_err() {
-                            break;
+                            if clears.has_changed().unwrap_or(false) {
+                                let (g, text) = clears.borrow_and_update().clone();
+                                generation = g;
+                                bounded(limit, sink.feed(Message::Text(text.into()))).await?;
+                            }
+                            let mut media = 0;
+                            for o in batch.drain(..) {
+                                if o.generation < generation {
+                                    dropped.inc();
+                                } else {
+                                    bounded(limit, sink.feed(Message::Text(o.text.into()))).await?;
+                                    media += u64::from(o.media);
+                                }
+                            }
+                            bounded(limit, sink.flush()).await?;
+                            sent.inc_by(media);
                         }
                     }
                 }
             }
-            // A normal close: Twilio then runs the TwiML after <Connect>.
-            let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "".into() }))).await;
+            .await;
+            match result {
+                Err(true) => WriterEnd::TimedOut,
+                Err(false) => WriterEnd::Closed,
+                Ok(()) => {
+                    // A normal close: Twilio then runs the TwiML after <Connect>.
+                    let frame = close_rx.await.unwrap_or(CloseFrame { code: 1000, reason: "".into() });
+                    let _ = bounded(limit, sink.send(Message::Close(Some(frame)))).await;
+                    WriterEnd::Closed
+                }
+            }
         });
-        (TwilioOut { audio, clear, generation: 0 }, task)
+        (TwilioOut { audio, clear, close: Some(close), generation: 0 }, task)
     }
 
     /// Queues audio or a mark; false if the queue is full (dropped).
-    fn send_audio(&self, text: String) -> bool {
-        self.audio.try_send((self.generation, text)).is_ok()
+    fn send_audio(&self, text: String, media: bool) -> bool {
+        self.audio.try_send(Outgoing { generation: self.generation, media, text }).is_ok()
     }
 
     fn send_clear(&mut self, text: String) {
         self.generation += 1;
         let _ = self.clear.send((self.generation, text));
+    }
+
+    /// Ends the stream with `code` once what is queued went out.
+    fn finish(mut self, code: u16, reason: &'static str) {
+        if let Some(close) = self.close.take() {
+            let _ = close.send(CloseFrame { code, reason: reason.into() });
+        }
+    }
+}
+
+/// `fut` within `limit`: Err(true) on timeout, Err(false) on a send error.
+async fn bounded<T, E>(limit: Duration, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, bool> {
+    match timeout(limit, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(_)) => Err(false),
+        Err(_) => Err(true),
+    }
+}
+
+/// Per-call warnings, [`WARNINGS_PER_CALL`] of each kind; the rest counted.
+#[derive(Default)]
+struct Warnings {
+    logged: [u32; 3],
+    suppressed: u64,
+}
+
+#[derive(Clone, Copy)]
+enum WarnKind {
+    Malformed = 0,
+    ModelError = 1,
+    Other = 2,
+}
+
+impl Warnings {
+    fn warn(&mut self, kind: WarnKind, sid: &str, text: std::fmt::Arguments<'_>) {
+        let n = &mut self.logged[kind as usize];
+        if *n < WARNINGS_PER_CALL {
+            *n += 1;
+            warn!(call_sid = sid, "{text}");
+        } else {
+            self.suppressed += 1;
+        }
+    }
+}
+
+/// Why a call ended, and the close code Twilio gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// Twilio hung up (`stop` or its close).
+    Hangup,
+    /// The upstream closed, failed or timed out: 1000, so the TwiML fallback runs.
+    Upstream,
+    /// A Twilio message over [`MAX_MEDIA_MESSAGE`]: 1009.
+    TooBig,
+    /// A bound of [`Limits`] passed: 1000 (the fallback runs).
+    Timeout(Phase),
+    /// The call token was missing or wrong: 1008.
+    Unauthorized,
+    /// The drain ended: 1001.
+    Shutdown,
+}
+
+impl End {
+    fn close(self) -> (u16, &'static str) {
+        match self {
+            End::Hangup | End::Upstream => (1000, ""),
+            End::Timeout(_) => (1000, "timeout"),
+            End::TooBig => (1009, "message too big"),
+            End::Unauthorized => (1008, "invalid call token"),
+            End::Shutdown => (1001, "relay shutting down"),
+        }
+    }
+}
+
+/// What a Twilio socket read gave.
+enum Inbound {
+    Text(String),
+    /// Binary frames are not Twilio's: malformed.
+    Binary,
+    /// Ping, pong.
+    Control,
+    Gone(End),
+}
+
+fn inbound(msg: Option<Result<Message, axum::Error>>) -> Inbound {
+    match msg {
+        Some(Ok(Message::Text(t))) => Inbound::Text(t.as_str().to_owned()),
+        Some(Ok(Message::Binary(_))) => Inbound::Binary,
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Inbound::Control,
+        Some(Ok(Message::Close(_))) | None => Inbound::Gone(End::Hangup),
+        Some(Err(e)) => {
+            let too_big = e.into_inner().downcast_ref::<tungstenite::Error>().is_some_and(|e| {
+                matches!(e, tungstenite::Error::Capacity(_))
+            });
+            Inbound::Gone(if too_big { End::TooBig } else { End::Hangup })
+        }
     }
 }
 
@@ -361,109 +634,219 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
             return;
         }
     };
+    let limits = app.settings.limits;
     let epoch = Instant::now();
     let now = move || epoch.elapsed().as_millis() as u64;
-    let (mut twilio, writer) = TwilioOut::spawn(tw_tx, app.metrics.frames_dropped.clone());
-
-    // Read Twilio until `start` (it comes first), so failures carry the call
-    // SID. Caller audio meanwhile is held by the engine (bounded).
+    let (twilio, writer) = TwilioOut::spawn(tw_tx, app);
+    let mut warnings = Warnings::default();
+    let mut cut = app.cut.subscribe();
     let mut out = Vec::new();
-    let started = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(Ok(msg)) = tw_rx.next().await {
-            match msg {
-                Message::Text(t) => {
-                    handle(app, &mut call, Peer::Twilio, t.as_str(), now(), &mut out);
-                    out.retain(|o| !matches!(o, Output::Event(Event::Started { .. })));
-                    if call.stream().is_some() {
-                        return true;
-                    }
-                }
-                Message::Close(_) => return false,
-                _ => {}
-            }
+
+    // Phase 1: until `start`, within its bound. Nothing is kept meanwhile.
+    let start_deadline = tokio::time::Instant::now() + limits.start;
+    let pre: Option<End> = loop {
+        if call.stream().is_some() {
+            break None;
         }
-        false
-    })
-    .await
-    .unwrap_or(false);
+        tokio::select! {
+            msg = tw_rx.next() => match inbound(msg) {
+                Inbound::Text(t) => {
+                    handle(app, &mut call, Peer::Twilio, &t, now(), &mut out, &mut warnings);
+                    out.clear(); // the Started event; the engine keeps no audio before it
+                }
+                Inbound::Binary => malformed_binary(app, &mut call, &mut warnings),
+                Inbound::Control => {}
+                Inbound::Gone(end) => break Some(end),
+            },
+            _ = tokio::time::sleep_until(start_deadline) => break Some(End::Timeout(Phase::Start)),
+            _ = cut.wait_for(|c| *c) => break Some(End::Shutdown),
+        }
+    };
     let sid = call.stream().and_then(|s| s.call_sid.clone()).unwrap_or_else(|| "unknown".into());
-    if !started {
-        warn!(call_sid = %sid, "Twilio stream ended before start");
-        drop(twilio);
+    let pre = pre.or_else(|| check_token(app, &call, &sid).err());
+    if let Some(end) = pre {
+        if let End::Timeout(p) = end {
+            app.metrics.timeout(p);
+        }
+        warn!(call_sid = %sid, ?end, "stream ended before the call started");
+        let (code, reason) = end.close();
+        twilio.finish(code, reason);
         let _ = writer.await;
         return;
     }
-    let upstream = match connect_upstream(app).await {
-        Ok(u) => u,
-        Err(e) => {
-            app.metrics.upstream_errors.inc();
-            warn!(call_sid = %sid, "OpenAI upstream: {e}; closing the stream so the TwiML fallback plays");
-            drop(twilio);
-            let _ = writer.await;
-            return;
+
+    app.metrics.active_calls.inc();
+    app.metrics.calls.inc();
+    let end = run_started(app, &mut call, &sid, epoch, twilio, &mut tw_rx, &mut warnings, &mut cut).await;
+    let ended = writer.await;
+    if matches!(ended, Ok(WriterEnd::TimedOut)) {
+        app.metrics.timeout(Phase::Write);
+    }
+    app.metrics.active_calls.dec();
+    let c = call.counters();
+    info!(call_sid = %sid, ?end, frames_in = c.frames_in, frames_out = c.frames_out, barge_ins = c.barge_ins,
+          warnings_not_logged = warnings.suppressed, "call ended");
+}
+
+/// The per-call token, when required: issued by `/twiml` for this call SID.
+fn check_token(app: &App, call: &Call, sid: &str) -> Result<(), End> {
+    let Some(tokens) = &app.settings.call_tokens else { return Ok(()) };
+    let token = call
+        .stream()
+        .and_then(|s| s.custom_parameters.get(CALL_TOKEN_PARAMETER))
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    let why = if token.is_empty() {
+        format!("no {CALL_TOKEN_PARAMETER} parameter")
+    } else {
+        match tokens.verify(token, sid, unix_now()) {
+            Ok(()) => return Ok(()),
+            Err(e) => e.to_string(),
         }
     };
-    info!(call_sid = %sid, "call started");
+    app.metrics.signature_rejections.inc();
+    warn!(call_sid = sid, "call refused: {why}");
+    Err(End::Unauthorized)
+}
+
+fn malformed_binary(app: &App, call: &mut Call, warnings: &mut Warnings) {
+    app.metrics.malformed.inc();
+    let sid = call.stream().and_then(|s| s.call_sid.clone()).unwrap_or_else(|| "unknown".into());
+    warnings.warn(WarnKind::Malformed, &sid, format_args!("skipped a binary frame: Twilio sends text"));
+}
+
+/// A started call: upstream, then messages both ways until one side ends.
+#[allow(clippy::too_many_arguments)]
+async fn run_started(
+    app: &Arc<App>,
+    call: &mut Call,
+    sid: &str,
+    epoch: Instant,
+    mut twilio: TwilioOut,
+    tw_rx: &mut futures_util::stream::SplitStream<WebSocket>,
+    warnings: &mut Warnings,
+    cut: &mut watch::Receiver<bool>,
+) -> End {
+    let limits = app.settings.limits;
+    let now = move || epoch.elapsed().as_millis() as u64;
+    let session_deadline = tokio::time::Instant::now() + limits.session;
+    let finish = |twilio: TwilioOut, end: End| {
+        let (code, reason) = end.close();
+        twilio.finish(code, reason);
+        end
+    };
+    // Caller audio meanwhile is held by the engine (bounded by hold_ms), but
+    // Twilio is not read: TCP holds the rest.
+    let upstream = tokio::select! {
+        r = tokio::time::timeout_at(session_deadline, connect_upstream(app)) => match r {
+            Ok(Ok(u)) => u,
+            Ok(Err(e)) => {
+                app.metrics.upstream_errors.inc();
+                warn!(call_sid = sid, "OpenAI upstream: {e}; closing the stream so the TwiML fallback plays");
+                return finish(twilio, End::Upstream);
+            }
+            Err(_) => {
+                app.metrics.timeout(Phase::Session);
+                warn!(call_sid = sid, "OpenAI upstream: no connection within {:?}; closing the stream", limits.session);
+                return finish(twilio, End::Timeout(Phase::Session));
+            }
+        },
+        _ = cut.wait_for(|c| *c) => return finish(twilio, End::Shutdown),
+    };
+    info!(call_sid = sid, "call started");
     let (mut ai_tx, mut ai_rx) = upstream.split();
     let (tool_tx, mut tool_rx) = mpsc::channel::<(String, String)>(8);
+    let mut out = Vec::new();
     call.open_model(now(), &mut out);
-    let mut stop = false;
+    let mut media_deadline = tokio::time::Instant::now() + limits.media_idle;
+    let mut frames_in = call.counters().frames_in;
+    let mut end: Option<End> = None;
     loop {
         for o in out.drain(..) {
             match o {
                 Output::Phone { kind: PhoneKind::Clear, text } => twilio.send_clear(text),
-                Output::Phone { text, .. } => {
-                    if !twilio.send_audio(text) {
+                Output::Phone { kind, text } => {
+                    if !twilio.send_audio(text, kind == PhoneKind::Media) {
                         app.metrics.frames_dropped.inc();
                     }
                 }
-                Output::Model(t) => {
-                    if ai_tx.send(tungstenite::Message::Text(t.into())).await.is_err() {
-                        app.metrics.upstream_errors.inc();
-                        stop = true;
+                Output::Model(t) if end.is_none() => {
+                    match bounded(limits.write, ai_tx.send(tungstenite::Message::Text(t.into()))).await {
+                        Ok(()) => {}
+                        Err(timed_out) => {
+                            if timed_out {
+                                app.metrics.timeout(Phase::Write);
+                                warn!(call_sid = sid, "OpenAI upstream: a write took over {:?}", limits.write);
+                            } else {
+                                app.metrics.upstream_errors.inc();
+                            }
+                            end = Some(End::Upstream);
+                        }
                     }
                 }
+                Output::Model(_) => {}
                 Output::Event(Event::ToolCall { call_id, name, arguments }) => {
-                    spawn_tool(app, &call, ToolCall { call_id, name, arguments }, tool_tx.clone())
+                    spawn_tool(app, call, ToolCall { call_id, name, arguments }, tool_tx.clone())
                 }
-                Output::Event(Event::Stopped) => stop = true,
-                Output::Event(Event::ModelError { code, message }) => {
-                    warn!(call_sid = %sid, code = code.as_deref().unwrap_or(""), "OpenAI error event: {message}")
-                }
-                Output::Event(e @ Event::BargeIn { .. }) => tracing::debug!(call_sid = %sid, "{}", e.to_json()),
+                Output::Event(Event::Stopped) => end = end.or(Some(End::Hangup)),
+                Output::Event(Event::ModelError { code, message }) => warnings.warn(
+                    WarnKind::ModelError,
+                    sid,
+                    format_args!("OpenAI error event ({}): {message}", code.as_deref().unwrap_or("no code")),
+                ),
+                Output::Event(e @ Event::BargeIn { .. }) => tracing::debug!(call_sid = sid, "{}", e.to_json()),
                 Output::Event(_) => {}
             }
         }
-        if stop {
-            break;
+        if let Some(end) = end {
+            if let End::Timeout(p) = end {
+                app.metrics.timeout(p);
+            }
+            let _ = timeout(limits.write, ai_tx.send(tungstenite::Message::Close(None))).await;
+            return finish(twilio, end);
         }
+        let ready = call.model_ready();
         tokio::select! {
-            msg = tw_rx.next() => match msg {
-                Some(Ok(Message::Text(t))) => handle(app, &mut call, Peer::Twilio, t.as_str(), now(), &mut out),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => stop = true,
-                Some(Ok(_)) => {}
+            msg = tw_rx.next() => match inbound(msg) {
+                Inbound::Text(t) => {
+                    handle(app, call, Peer::Twilio, &t, now(), &mut out, warnings);
+                    let n = call.counters().frames_in;
+                    if n != frames_in {
+                        frames_in = n;
+                        media_deadline = tokio::time::Instant::now() + limits.media_idle;
+                    }
+                }
+                Inbound::Binary => malformed_binary(app, call, warnings),
+                Inbound::Control => {}
+                Inbound::Gone(e) => end = Some(e),
             },
             msg = ai_rx.next() => match msg {
-                Some(Ok(tungstenite::Message::Text(t))) => handle(app, &mut call, Peer::OpenAi, t.as_str(), now(), &mut out),
+                Some(Ok(tungstenite::Message::Text(t))) => handle(app, call, Peer::OpenAi, t.as_str(), now(), &mut out, warnings),
                 Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => {
                     app.metrics.upstream_errors.inc();
-                    warn!(call_sid = %sid, "OpenAI upstream closed mid-call; closing the stream");
-                    stop = true;
+                    warn!(call_sid = sid, "OpenAI upstream closed mid-call; closing the stream");
+                    end = Some(End::Upstream);
                 }
                 Some(Ok(_)) => {}
             },
             Some((call_id, output)) = tool_rx.recv() => {
                 if let Err(e) = call.tool_result(&call_id, &output, now(), &mut out) {
-                    warn!(call_sid = %sid, "tool result dropped: {e}");
+                    warnings.warn(WarnKind::Other, sid, format_args!("tool result dropped: {e}"));
                 }
             }
+            _ = tokio::time::sleep_until(session_deadline), if !ready => {
+                warn!(call_sid = sid, "OpenAI upstream: no session.updated within {:?}; closing the stream so the TwiML fallback plays", limits.session);
+                end = Some(End::Timeout(Phase::Session));
+            }
+            _ = tokio::time::sleep_until(media_deadline) => {
+                warn!(call_sid = sid, "no media from Twilio for {:?}; ending the call", limits.media_idle);
+                end = Some(End::Timeout(Phase::Media));
+            }
+            // The writer gave up (a write past its bound, or the peer is gone).
+            _ = twilio.audio.closed() => end = Some(End::Hangup),
+            _ = cut.wait_for(|c| *c) => end = Some(End::Shutdown),
         }
     }
-    let _ = ai_tx.send(tungstenite::Message::Close(None)).await;
-    drop(twilio);
-    let _ = writer.await;
-    let c = call.counters();
-    info!(call_sid = %sid, frames_in = c.frames_in, frames_out = c.frames_out, barge_ins = c.barge_ins, "call ended");
 }
 
 /// Which peer a message came from.
@@ -475,7 +858,15 @@ enum Peer {
 
 /// One message through the call, with its metrics: the counters' growth is
 /// added to the server's, malformed messages are counted and skipped.
-fn handle(app: &App, call: &mut Call, from: Peer, text: &str, now_ms: u64, out: &mut Vec<Output>) {
+fn handle(
+    app: &App,
+    call: &mut Call,
+    from: Peer,
+    text: &str,
+    now_ms: u64,
+    out: &mut Vec<Output>,
+    warnings: &mut Warnings,
+) {
     let t0 = Instant::now();
     let before = call.counters();
     let result = match from {
@@ -488,15 +879,15 @@ fn handle(app: &App, call: &mut Call, from: Peer, text: &str, now_ms: u64, out: 
             Peer::Twilio => "Twilio message",
             Peer::OpenAi => "OpenAI event",
         };
-        let sid = call.stream().and_then(|s| s.call_sid.as_deref()).unwrap_or("unknown");
-        warn!(call_sid = sid, "skipped {side}: {e}");
+        let sid = call.stream().and_then(|s| s.call_sid.clone()).unwrap_or_else(|| "unknown".into());
+        warnings.warn(WarnKind::Malformed, &sid, format_args!("skipped {side}: {e}"));
     }
     let after = call.counters();
-    // Shared counters are atomics every call's thread writes: add only what changed.
+    // Shared counters are atomics every call's thread writes: add only what
+    // changed. frames_out is counted by the writer, as frames are written.
     let m = &app.metrics;
     for (counter, delta) in [
         (&m.frames_in, after.frames_in - before.frames_in),
-        (&m.frames_out, after.frames_out - before.frames_out),
         (&m.barge_ins, after.barge_ins - before.barge_ins),
         (&m.upstream_errors, after.model_errors - before.model_errors),
     ] {

@@ -51,14 +51,8 @@ impl Relay {
 }
 
 async fn relay_with(openai_url: String, f: impl FnOnce(&mut Settings)) -> Relay {
-    let mut settings = Settings {
-        public_url: "https://relay.example.com".into(),
-        openai_url,
-        openai_api_key: "sk-test".into(),
-        call: CallConfig::default(),
-        tools_webhook: None,
-        validator: None,
-    };
+    let mut settings =
+        Settings { openai_api_key: "sk-test".into(), ..Settings::new("https://relay.example.com", openai_url) };
     f(&mut settings);
     let app = App::new(settings);
     let l = listener().await;
