@@ -170,7 +170,13 @@ fn main() -> ExitCode {
         *m.level() <= tracing::Level::INFO || !NEVER_VERBOSE.iter().any(|c| is_crate(m.target(), c))
     });
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(env).with_filter(capped))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_filter(env)
+                .with_filter(capped),
+        )
         .init();
     let cli = Cli::parse();
     // The test peers run on one thread: on a small machine they share with
@@ -254,7 +260,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             let token = std::env::var("TWILIO_AUTH_TOKEN").ok().filter(|t| !t.is_empty());
             let call_tokens = match (&token, call_tokens) {
                 (Some(t), true) => Some(CallToken::new(t)),
-                (None, true) => return Err("--call-tokens needs TWILIO_AUTH_TOKEN (the tokens' key is derived from it)".into()),
+                (None, true) => {
+                    return Err("--call-tokens needs TWILIO_AUTH_TOKEN (the tokens' key is derived from it)".into());
+                }
                 (_, false) => None,
             };
             let validator = match token {

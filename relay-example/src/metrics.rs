@@ -106,11 +106,7 @@ impl Metrics {
             m.signature_rejections.clone(),
         );
         registry.register("tool_calls", "Tool calls sent to the webhook", m.tool_calls.clone());
-        registry.register(
-            "timeouts",
-            "Bounded waits that ran out (start, media, session, write)",
-            m.timeouts.clone(),
-        );
+        registry.register("timeouts", "Bounded waits that ran out (start, media, session, write)", m.timeouts.clone());
         registry.register("processing_seconds", "Time to process one message", m.processing_seconds.clone());
         Metrics { registry, ..m }
     }

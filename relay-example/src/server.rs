@@ -380,10 +380,8 @@ async fn media(
         return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
     }
     let ok = signed(&app, &headers, &public(&app, &uri, true), &[]);
-    let ws = ws
-        .max_message_size(MAX_MEDIA_MESSAGE)
-        .max_frame_size(MAX_MEDIA_MESSAGE)
-        .read_buffer_size(TWILIO_READ_BUFFER);
+    let ws =
+        ws.max_message_size(MAX_MEDIA_MESSAGE).max_frame_size(MAX_MEDIA_MESSAGE).read_buffer_size(TWILIO_READ_BUFFER);
     if !ok {
         return ws.on_upgrade(|mut socket| async move {
             let frame = CloseFrame { code: 1008, reason: "invalid X-Twilio-Signature".into() };
@@ -617,9 +615,10 @@ fn inbound(msg: Option<Result<Message, axum::Error>>) -> Inbound {
         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Inbound::Control,
         Some(Ok(Message::Close(_))) | None => Inbound::Gone(End::Hangup),
         Some(Err(e)) => {
-            let too_big = e.into_inner().downcast_ref::<tungstenite::Error>().is_some_and(|e| {
-                matches!(e, tungstenite::Error::Capacity(_))
-            });
+            let too_big = e
+                .into_inner()
+                .downcast_ref::<tungstenite::Error>()
+                .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
             Inbound::Gone(if too_big { End::TooBig } else { End::Hangup })
         }
     }

@@ -1,91 +1,19 @@
 //! The relay end to end, with real WebSocket servers and clients on loopback:
 //! the relay (axum), the fake OpenAI server, and a simulated Twilio caller.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64_simd::STANDARD;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use teledsp::bridge::Api;
-use teledsp::call::CallConfig;
 use teledsp::signature::RequestValidator as Validator;
 use teledsp_relay::caller::{self, CallerConfig};
-use teledsp_relay::fake_openai::{self, Fake, FakeConfig, Mode};
-use teledsp_relay::server::{self, App, Settings};
-use tokio::net::TcpListener;
+use teledsp_relay::fake_openai::{FakeConfig, Mode};
 use tokio_tungstenite::tungstenite::Message;
 
 mod common;
-
-async fn listener() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").await.unwrap()
-}
-
-async fn fake(cfg: FakeConfig) -> Fake {
-    fake_openai::spawn(listener().await, cfg).unwrap()
-}
-
-struct Relay {
-    app: Arc<App>,
-    addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Relay {
-    fn media(&self) -> String {
-        format!("ws://{}/media", self.addr)
-    }
-    fn http(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-    fn metric(&self, name: &str) -> f64 {
-        let text = self.app.metrics.render();
-        text.lines()
-            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
-    }
-}
-
-async fn relay_with(openai_url: String, f: impl FnOnce(&mut Settings)) -> Relay {
-    let mut settings =
-        Settings { openai_api_key: "sk-test".into(), ..Settings::new("https://relay.example.com", openai_url) };
-    f(&mut settings);
-    let app = App::new(settings);
-    let l = listener().await;
-    let addr = l.local_addr().unwrap();
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve(
-        app.clone(),
-        l,
-        async {
-            let _ = rx.await;
-        },
-        Duration::from_secs(5),
-    ));
-    Relay { app, addr, stop: Some(stop), task }
-}
-
-type ServerSocket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
-
-/// An OpenAI stand-in that takes one connection and runs `script` on it;
-/// returns its URL.
-async fn scripted_upstream<F, Fut>(script: F) -> String
-where
-    F: FnOnce(ServerSocket) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let l = listener().await;
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (tcp, _) = l.accept().await.unwrap();
-        script(tokio_tungstenite::accept_async(tcp).await.unwrap()).await;
-    });
-    format!("ws://{addr}/v1/realtime")
-}
+use common::*;
 
 /// An upstream that answers at once with 10 minutes of audio: 6,000 deltas
 /// of 100 ms, i.e. 30,000 media frames and 6,000 marks for Twilio, about
@@ -109,6 +37,13 @@ async fn flooding_upstream(then: Option<Value>) -> String {
     .await
 }
 
+/// Limits for tests that stall a peer on purpose (the bounds are tested in
+/// `hardening.rs`).
+fn patient(s: &mut teledsp_relay::server::Settings) {
+    s.limits.write = Duration::from_secs(120);
+    s.limits.media_idle = Duration::from_secs(120);
+}
+
 /// A Twilio side with a small receive window that has sent `start` and
 /// reads nothing until the test does.
 async fn stalled_twilio(relay: &Relay) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
@@ -119,12 +54,6 @@ async fn stalled_twilio(relay: &Relay) -> tokio_tungstenite::WebSocketStream<tok
     let start = json!({"event": "start", "streamSid": "MZ1", "start": {"streamSid": "MZ1", "callSid": "CA1"}});
     ws.send(Message::Text(start.to_string().into())).await.unwrap();
     ws
-}
-
-fn tone_ulaw(ms: usize, hz: f64, amp: f64) -> Vec<u8> {
-    let pcm: Vec<i16> =
-        (0..ms * 8).map(|i| (amp * (2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin()) as i16).collect();
-    teledsp::g711::ulaw_encode_vec(&pcm)
 }
 
 /// Amplitude of `hz` in `x` at `rate` (Hann-windowed DFT bin).
@@ -336,15 +265,22 @@ async fn malformed_twilio_frames_are_counted_and_skipped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_twilio_reader_costs_dropped_audio_not_memory_and_every_message_is_accounted_for() {
-    let relay = relay_with(flooding_upstream(None).await, |_| {}).await;
+    let relay = relay_with(flooding_upstream(None).await, patient).await;
     let mut ws = stalled_twilio(&relay).await;
+    // The relay reads all of OpenAI's audio while Twilio stalls: drops grow,
+    // then stop growing once the upstream has sent everything.
     let all_in = tokio::time::timeout(Duration::from_secs(20), async {
-        while relay.metric("teledsp_relay_frames_out_total") < 30000.0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut last = -1.0;
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let d = relay.metric("teledsp_relay_frames_dropped_total");
+            if d > 0.0 && d == last {
+                break;
+            }
+            last = d;
         }
     });
     assert!(all_in.await.is_ok(), "the relay kept reading OpenAI while Twilio stalled");
-    tokio::time::sleep(Duration::from_millis(100)).await;
     // What the relay may hold for one call: the queue, tungstenite's write
     // buffer (128 KiB) and the kernel's socket buffers; the rest is dropped.
     let dropped = relay.metric("teledsp_relay_frames_dropped_total");
@@ -375,6 +311,11 @@ async fn a_stalled_twilio_reader_costs_dropped_audio_not_memory_and_every_messag
     assert_eq!(close, Some(1000));
     let dropped = relay.metric("teledsp_relay_frames_dropped_total");
     assert_eq!(f64::from(media + marks) + dropped, 36000.0, "{media} media + {marks} marks + {dropped} dropped");
+    assert_eq!(
+        relay.metric("teledsp_relay_frames_out_total"),
+        f64::from(media),
+        "frames_out counts written frames only"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,7 +323,7 @@ async fn a_full_twilio_queue_drops_audio_never_the_clear() {
     // The upstream sends 10 minutes of audio at once, then the caller talks;
     // Twilio reads nothing until the barge-in happened.
     let speech = json!({"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": "u1"});
-    let relay = relay_with(flooding_upstream(Some(speech)).await, |_| {}).await;
+    let relay = relay_with(flooding_upstream(Some(speech)).await, patient).await;
     let mut ws = stalled_twilio(&relay).await;
     let barged = tokio::time::timeout(Duration::from_secs(20), async {
         while relay.metric("teledsp_relay_barge_ins_total") < 1.0 {
