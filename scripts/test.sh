@@ -41,6 +41,9 @@ venv=target/py-venv
 "$venv/bin/pip" install -q --disable-pip-version-check -r bindings/python/tests/requirements.txt
 "$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
 (cd bindings/python && "../../$venv/bin/python" -m pytest -q -p no:cacheprovider tests) 2>&1 | tee -a "$log"
+echo "fake-openai against the official openai SDK's event models:"
+TELEDSP_RELAY_BIN="$PWD/target/release/teledsp-relay" \
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider relay-example/tests/sdk 2>&1 | tee -a "$log"
 echo "Python benchmark script, smoke run (figures come from a full run, see README):"
 "$venv/bin/python" benches/python/bench.py --quick >/dev/null
 
