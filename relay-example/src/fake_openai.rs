@@ -1,17 +1,21 @@
 //! `teledsp-relay fake-openai`: a local stand-in for the OpenAI Realtime API,
 //! faithful enough to run calls, barge-ins and tool calls offline.
 //!
-//! Per connection it sends `session.created`, validates every client event
-//! (GA or beta names, decided by the `session.update` shape or the
-//! `OpenAI-Beta` header), and answers `error` events for invalid ones, as
-//! the real service does. It runs server VAD on the appended audio
-//! (teledsp's VAD): `speech_started`, `speech_stopped`, `committed`, then a
-//! response that echoes the caller's utterance back as 24 kHz audio deltas
-//! (100 ms each, streamed at [`PACE`] per delta), or, when configured, a
-//! function call first. `response.cancel` and `conversation.item.truncate`
-//! are honoured and logged for tests. [`Mode::EchoFrames`] instead echoes
-//! all appended audio straight back, in deltas of
-//! [`FakeConfig::echo_delta_ms`]: the load test's mode.
+//! Every event it sends validates against the official `openai` SDK's
+//! server-event models (checked in `tests/sdk/`), GA or beta (decided by
+//! the `OpenAI-Beta` header). It takes the client events the service takes
+//! over WebSocket and answers as the service documents: `session.updated`
+//! with the whole merged session, `committed`, `cleared`, item
+//! `added`/`done` (beta `created`), `retrieved`, `deleted`, `truncated`,
+//! and `error` events with the service's codes for invalid ones. It runs
+//! server VAD (teledsp's VAD) on the appended audio, or takes manual turns
+//! (`turn_detection: null` and `commit`), and answers each turn by echoing
+//! it as 100 ms audio deltas in the session's format (streamed at [`PACE`]
+//! per delta), framed by `output_item` and `content_part` events as the
+//! service frames them, or, when configured, with a function call first.
+//! [`Mode::EchoFrames`] instead echoes all appended audio straight back, in
+//! deltas of [`FakeConfig::echo_delta_ms`]: the load test's mode. Its
+//! limits are in the README.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

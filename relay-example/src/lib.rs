@@ -7,7 +7,7 @@
 //! - [`metrics`]: Prometheus metrics;
 //! - [`fake_openai`]: a faithful local OpenAI Realtime server for offline runs;
 //! - [`caller`]: a simulated Twilio caller (the demo's and the load test's);
-//! - [`demo`], [`loadtest`]: the subcommands of the same names.
+//! - [`demo`], [`loadtest`], [`soak`]: the subcommands of the same names.
 
 #[cfg(feature = "runtime")]
 pub mod caller;
@@ -21,3 +21,5 @@ pub mod loadtest;
 pub mod metrics;
 #[cfg(feature = "runtime")]
 pub mod server;
+#[cfg(feature = "runtime")]
+pub mod soak;

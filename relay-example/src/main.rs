@@ -10,7 +10,7 @@ use teledsp::call::CallConfig;
 use teledsp::signature::{CallToken, RequestValidator};
 use teledsp_relay::fake_openai::{self, FakeConfig, Mode};
 use teledsp_relay::server::{self, App, Limits, Settings};
-use teledsp_relay::{demo, loadtest};
+use teledsp_relay::{demo, loadtest, soak};
 use tracing::{error, info};
 
 #[derive(Parser)]
@@ -129,6 +129,27 @@ enum Cmd {
         #[arg(long, default_value = "out/heard.wav")]
         out: PathBuf,
     },
+    /// Long calls against a running relay with a share of misbehaving
+    /// callers; checks memory stays flat, no call leaks, no frame is lost.
+    Soak {
+        /// The relay's Media Stream URL.
+        #[arg(long, default_value = "ws://127.0.0.1:8080/media")]
+        target: String,
+        #[arg(long, default_value_t = 200)]
+        calls: usize,
+        /// Seconds of the run.
+        #[arg(long, default_value_t = 600)]
+        duration: u64,
+        /// Share of the callers that misbehave.
+        #[arg(long, default_value_t = 0.05)]
+        misbehave: f64,
+        /// The relay's pid (memory and file descriptors, from /proc).
+        #[arg(long)]
+        relay_pid: u32,
+        /// Seconds over which calls are started.
+        #[arg(long, default_value_t = 5.0)]
+        ramp: f64,
+    },
     /// N simulated Twilio calls at real-time pace against a running relay.
     Loadtest {
         /// The relay's Media Stream URL.
@@ -182,7 +203,9 @@ fn main() -> ExitCode {
     // The test peers run on one thread: on a small machine they share with
     // the relay they measure, a second worker only adds cross-thread wake-ups.
     let rt = match cli.cmd {
-        Cmd::FakeOpenai { .. } | Cmd::Loadtest { .. } => tokio::runtime::Builder::new_current_thread(),
+        Cmd::FakeOpenai { .. } | Cmd::Loadtest { .. } | Cmd::Soak { .. } => {
+            tokio::runtime::Builder::new_current_thread()
+        }
         _ => tokio::runtime::Builder::new_multi_thread(),
     }
     .enable_all()
@@ -332,6 +355,22 @@ async fn run(cli: Cli) -> Result<(), String> {
             let summary = demo::run(&prompt, &out).await?;
             print!("{summary}");
             Ok(())
+        }
+        Cmd::Soak { target, calls, duration, misbehave, relay_pid, ramp } => {
+            if !(0.0..=1.0).contains(&misbehave) {
+                return Err(format!("--misbehave is a share between 0 and 1, not {misbehave}"));
+            }
+            let cfg = soak::SoakConfig {
+                target,
+                calls,
+                duration: Duration::from_secs(duration),
+                misbehave,
+                relay_pid,
+                ramp: Duration::from_secs_f64(ramp),
+            };
+            let (report, ok) = soak::run(cfg).await;
+            print!("{report}");
+            if ok { Ok(()) } else { Err("soak failed (see the report)".into()) }
         }
         Cmd::Loadtest { target, calls, duration, relay_pid, ramp, echo_delta_ms } => {
             let cfg = loadtest::LoadConfig {

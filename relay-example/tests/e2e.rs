@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use teledsp::signature::RequestValidator;
 use teledsp_relay::caller::{self, CallerConfig};
@@ -290,5 +291,85 @@ async fn no_token_no_start_and_sigterm_exits_cleanly() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         assert!(status.success(), "{kind}: exit status after SIGTERM: {status}");
+    }
+}
+
+/// An upstream that accepts WebSockets and never answers (no
+/// `session.updated`); returns its URL.
+async fn silent_upstream() -> String {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/v1/realtime", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await {
+                    while ws.next().await.is_some() {}
+                }
+            });
+        }
+    });
+    url
+}
+
+type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Sends `first`, then, if `stream`, a silent media frame every 20 ms, until
+/// the relay closes; the close code ("eof" without one) and the time taken.
+async fn until_closed(ws: &mut Client, first: &[Value], stream: bool) -> (String, Duration) {
+    use tokio_tungstenite::tungstenite::Message;
+    let t0 = Instant::now();
+    for m in first {
+        ws.send(Message::Text(m.to_string().into())).await.unwrap();
+    }
+    let frame = json!({"event": "media", "streamSid": "MZ1", "media": {"payload": "/////////////////////w=="}});
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            tokio::select! {
+                _ = tick.tick(), if stream => { let _ = ws.send(Message::Text(frame.to_string().into())).await; }
+                m = ws.next() => match m {
+                    Some(Ok(Message::Close(f))) => return f.map_or("no code".into(), |f| u16::from(f.code).to_string()),
+                    Some(Ok(_)) => {}
+                    _ => return "eof".to_string(),
+                }
+            }
+        }
+    })
+    .await
+    .expect("the relay did not end the stream within 10 s");
+    (ended, t0.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_phase_is_bounded_in_time_and_messages_in_size() {
+    let start_msg = json!({"event": "start", "streamSid": "MZ1", "start": {"streamSid": "MZ1", "callSid": "CA1"}});
+    let connected = json!({"event": "connected", "protocol": "Call", "version": "1.0.0"});
+    let bounds = ["--start-timeout", "0.5", "--media-timeout", "0.8", "--session-timeout", "1"];
+    for kind in relays() {
+        let fake = fake(FakeConfig::default()).await;
+        let relay = start(&kind, &fake.url(), None, &bounds).await;
+        let open = || async { tokio_tungstenite::connect_async(relay.media()).await.unwrap().0 };
+
+        let (code, took) = until_closed(&mut open().await, std::slice::from_ref(&connected), false).await;
+        eprintln!("{kind}: no start: {code} after {took:?}");
+        assert!(took < Duration::from_secs(3), "{kind}: no start, ended after {took:?}");
+        assert_eq!(fake.log.lock().unwrap().connections, 0, "{kind}: no upstream for a stream that never started");
+
+        let (code, took) = until_closed(&mut open().await, std::slice::from_ref(&start_msg), false).await;
+        eprintln!("{kind}: no media: {code} after {took:?}");
+        assert!(took < Duration::from_secs(3), "{kind}: no media, ended after {took:?}");
+
+        // 48 KiB of media in one message: over the /media cap.
+        let big = json!({"event": "media", "streamSid": "MZ1", "media": {"payload": "/".repeat(48 * 1024)}});
+        let (code, _) = until_closed(&mut open().await, &[start_msg.clone(), big], false).await;
+        assert_eq!(code, "1009", "{kind}: an oversize message");
+        drop(relay);
+
+        let relay = start(&kind, &silent_upstream().await, None, &bounds).await;
+        let (mut ws, _) = tokio_tungstenite::connect_async(relay.media()).await.unwrap();
+        let (code, took) = until_closed(&mut ws, std::slice::from_ref(&start_msg), true).await;
+        eprintln!("{kind}: no session.updated: {code} after {took:?}");
+        assert!(took < Duration::from_secs(3), "{kind}: no session.updated, ended after {took:?}");
+        let _ = ws.close(None).await;
     }
 }

@@ -17,10 +17,17 @@ RELAY_INSECURE_NO_SIGNATURE=1, RELAY_INSTRUCTIONS, RELAY_VOICE).
 - GET /healthz.
 
 This file is I/O only: every protocol decision (audio, framing, marks,
-barge-in, truncation, tools) is teledsp.Call's. Bounds: Twilio's queue
-holds 512 messages (~10 s of audio; beyond, audio is dropped and counted, a
-clear never is); sends to the model are awaited in order (a slow model
-slows the reading of Twilio, by TCP backpressure); start within 10 s; model connect 10 s; tool webhook 8 s; messages 1 MiB.
+barge-in, truncation, tools) is teledsp.Call's. Bounds, as in the Rust
+relay (options of the same names): Twilio's queue holds 512 messages (~10 s
+of audio; beyond, audio is dropped and counted, a clear never is); sends to
+the model are awaited in order (a slow model slows the reading of Twilio, by
+TCP backpressure); `start` within --start-timeout (5 s); the model connected
+and its session.updated within --session-timeout (10 s), else the stream is
+closed so the TwiML fallback plays; inbound media at least every
+--media-timeout (10 s); each write within --write-timeout (5 s); /media
+messages 16 KiB (1009 beyond), the model's 1 MiB; tool webhook 8 s; live
+calls drain for --drain-timeout (30 s) on SIGTERM. uvicorn has no
+header-read timeout: put a proxy in front (see the README's Hardening).
 """
 
 import argparse
@@ -45,10 +52,10 @@ import teledsp
 log = logging.getLogger("fastapi_relay")
 
 TWILIO_QUEUE = 512
-START_TIMEOUT = 10.0
-CONNECT_TIMEOUT = 10.0
 WEBHOOK_TIMEOUT = 8.0
 MAX_MESSAGE = 1 << 20
+MAX_MEDIA_MESSAGE = 16 * 1024
+WARNINGS_PER_CALL = 3
 DEFAULT_OPENAI_URL = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
 
 
@@ -61,6 +68,10 @@ class Settings:
     tools_webhook: str | None = None
     call: dict = field(default_factory=dict)  # teledsp.Call's settings
     insecure: bool = False  # no validator on purpose (--insecure-no-signature)
+    start_timeout: float = 5.0
+    media_timeout: float = 10.0
+    session_timeout: float = 10.0
+    write_timeout: float = 5.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -82,8 +93,9 @@ class TwilioOut:
     and are dropped beyond; a clear drops what is queued (Twilio would) and
     always goes out."""
 
-    def __init__(self, ws: WebSocket):
+    def __init__(self, ws: WebSocket, write_timeout: float):
         self.ws, self.queue, self.wake, self.dropped, self.done = ws, collections.deque(), asyncio.Event(), 0, False
+        self.write_timeout, self.failed = write_timeout, asyncio.Event()
 
     def put(self, target: str, text: str) -> None:
         if target == "clear":
@@ -95,13 +107,16 @@ class TwilioOut:
         self.wake.set()
 
     async def run(self) -> None:
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            while self.queue:
-                await self.ws.send_text(self.queue.popleft())
-            if self.done:
-                return
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.queue:
+                    await asyncio.wait_for(self.ws.send_text(self.queue.popleft()), self.write_timeout)
+                if self.done:
+                    return
+        except Exception:  # noqa: BLE001 - a write past its bound, or the peer is gone: the call ends
+            self.failed.set()
 
 
 def post_json(url: str, body: dict) -> str:
@@ -179,18 +194,25 @@ def create_app(settings: Settings) -> FastAPI:
 
 async def run_call(settings: Settings, twilio: WebSocket) -> None:
     call = teledsp.Call(**settings.call)
-    out = TwilioOut(twilio)
+    out = TwilioOut(twilio, settings.write_timeout)
     writer = asyncio.create_task(out.run())
     tools: set[asyncio.Task] = set()
     stopped = asyncio.Event()
     upstream = None
+    warned = collections.Counter()
+
+    def warn(kind: str, text: str, *args) -> None:
+        """At most WARNINGS_PER_CALL lines per kind and call: a caller cannot flood the log."""
+        warned[kind] += 1
+        if warned[kind] <= WARNINGS_PER_CALL:
+            log.warning("call %s: " + text, call.call_sid, *args)
 
     async def dispatch(outputs) -> None:
         for target, payload in outputs:
             if target == "model":
                 # Awaited in order: a slow upstream slows the reading of
                 # Twilio (TCP backpressure), as in the Rust relay.
-                await upstream.send(payload)
+                await asyncio.wait_for(upstream.send(payload), settings.write_timeout)
             elif target == "event":
                 if payload["type"] == "tool_call":
                     task = asyncio.create_task(answer_tool(payload))
@@ -199,7 +221,7 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
                 elif payload["type"] == "stopped":
                     stopped.set()
                 elif payload["type"] == "model_error":
-                    log.warning("call %s: OpenAI error %s: %s", call.call_sid, payload["code"], payload["message"])
+                    warn("model_error", "OpenAI error %s: %s", payload["code"], payload["message"])
             else:
                 out.put(target, payload)
 
@@ -211,32 +233,70 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
         try:
             await dispatch(call.receive_phone(text) if side == "phone" else call.receive_model(text))
         except teledsp.TeledspError as e:  # counted by the engine; the call goes on
-            log.warning("call %s: skipped a %s message: %s", call.call_sid, side, e)
+            warn("malformed", "skipped a %s message: %s", side, e)
+
+    async def phone_text() -> str | None:
+        """The next Twilio message; None for a binary frame (not Twilio's: skipped)."""
+        msg = await twilio.receive()
+        if msg["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(msg.get("code", 1000))
+        if msg.get("text") is None:
+            warn("malformed", "skipped a binary frame: Twilio sends text")
+            return None
+        return msg["text"]
 
     async def from_twilio() -> None:
         try:
             while not stopped.is_set():
-                await receive(await twilio.receive_text(), "phone")
-        except Exception:  # noqa: BLE001 - disconnect, or a frame that is not text
+                text = await phone_text()
+                if text is not None:
+                    await receive(text, "phone")
+        except Exception:  # noqa: BLE001 - disconnect
             pass
+        stopped.set()
+
+    async def watchdog() -> None:
+        """The session and media bounds, checked every 100 ms."""
+        loop = asyncio.get_running_loop()
+        last_media = loop.time()
+        frames = call.counters["frames_in"]
+        while not stopped.is_set():
+            await asyncio.sleep(0.1)
+            now = loop.time()
+            if not call.model_ready and now > session_deadline:
+                warn("timeout", "no session.updated within %ss; closing so the TwiML fallback plays", settings.session_timeout)
+                break
+            n = call.counters["frames_in"]
+            if n != frames:
+                frames, last_media = n, now
+            elif now - last_media > settings.media_timeout:
+                warn("timeout", "no media for %ss; ending the call", settings.media_timeout)
+                break
+            if out.failed.is_set():
+                break
         stopped.set()
 
     try:
         # Twilio sends start first; caller audio meanwhile is held by the engine.
-        async with asyncio.timeout(START_TIMEOUT):
+        async with asyncio.timeout(settings.start_timeout):
             while call.stream_sid is None:
-                await receive(await twilio.receive_text(), "phone")
+                text = await phone_text()
+                if text is not None:
+                    await receive(text, "phone")
+        # Connected and session.updated, both within the session bound.
+        session_deadline = asyncio.get_running_loop().time() + settings.session_timeout
         headers = {"Authorization": f"Bearer {settings.openai_api_key}"}
         if settings.call.get("api") == "beta":
             headers["OpenAI-Beta"] = "realtime=v1"
-        async with asyncio.timeout(CONNECT_TIMEOUT):
+        async with asyncio.timeout(settings.session_timeout):
             upstream = await connect(settings.openai_url, additional_headers=headers, max_size=MAX_MESSAGE)
     except Exception as e:  # noqa: BLE001 - no start, or no upstream: end this call only
         log.warning("call %s: not started (%r); closing so the TwiML fallback plays", call.call_sid, e)
         out.done = True
         out.wake.set()
         await writer
-        await twilio.close(1000)
+        with contextlib.suppress(Exception):
+            await twilio.close(1000)
         return
 
     async def from_openai() -> None:
@@ -244,23 +304,23 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
             async for text in upstream:
                 await receive(text, "model")
         except Exception as e:  # noqa: BLE001 - a dropped upstream ends the call
-            log.warning("call %s: OpenAI upstream closed: %s", call.call_sid, e)
+            warn("upstream", "OpenAI upstream closed: %s", e)
         stopped.set()
 
     async with upstream:
         await dispatch(call.open_model())
-        tasks = [asyncio.create_task(t()) for t in (from_twilio, from_openai)]
+        tasks = [asyncio.create_task(t()) for t in (from_twilio, from_openai, watchdog)]
         await stopped.wait()
         for t in [*tasks, *tools]:
             t.cancel()
     out.done = True
     out.wake.set()
     await writer
-    try:
+    with contextlib.suppress(Exception):
         await twilio.close(1000)  # Twilio then runs the TwiML after <Connect>
-    except RuntimeError:
-        pass
-    log.info("call %s ended: %s, %d frames dropped", call.call_sid, call.counters, out.dropped)
+    not_logged = sum(max(0, n - WARNINGS_PER_CALL) for n in warned.values())
+    log.info("call %s ended: %s, %d frames dropped, %d warnings not logged",
+             call.call_sid, call.counters, out.dropped, not_logged)
 
 
 app = create_app(Settings.from_env())
@@ -281,6 +341,14 @@ def main(argv=None) -> int:
     s.add_argument("--tools-file", help="a JSON file with the session's tools array")
     s.add_argument("--local-vad", action="store_true", help="barge in on teledsp's VAD onset too")
     s.add_argument("--insecure-no-signature", action="store_true", help="accept unsigned requests (development only)")
+    seconds = lambda v: float(v) if float(v) > 0 else p.error(f"not a positive number of seconds: {v}")  # noqa: E731
+    s.add_argument("--drain-timeout", type=seconds, default=30.0, help="seconds live calls get after SIGTERM")
+    s.add_argument("--header-read-timeout", type=seconds, default=10.0,
+                   help="accepted for the common command line; uvicorn has no header-read timeout (use a proxy)")
+    s.add_argument("--start-timeout", type=seconds, default=5.0, help="seconds from the upgrade to Twilio's start")
+    s.add_argument("--media-timeout", type=seconds, default=10.0, help="seconds without inbound media before a call ends")
+    s.add_argument("--session-timeout", type=seconds, default=10.0, help="seconds from start to the model's session.updated")
+    s.add_argument("--write-timeout", type=seconds, default=5.0, help="seconds one write to a peer may take")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     token = os.environ.get("TWILIO_AUTH_TOKEN")
@@ -296,21 +364,24 @@ def main(argv=None) -> int:
     teledsp.Call(**call)  # a bad setting fails here, not on the first call
     settings = Settings(a.public_url, a.openai_url, os.environ.get("OPENAI_API_KEY", ""),
                         teledsp.RequestValidator(token) if token else None, a.tools_webhook, call,
-                        insecure=a.insecure_no_signature)
+                        insecure=a.insecure_no_signature, start_timeout=a.start_timeout,
+                        media_timeout=a.media_timeout, session_timeout=a.session_timeout,
+                        write_timeout=a.write_timeout)
     host, _, port = a.listen.rpartition(":")
-    asyncio.run(serve(create_app(settings), host or "127.0.0.1", int(port)))
+    asyncio.run(serve(create_app(settings), host or "127.0.0.1", int(port), a.drain_timeout))
     return 0
 
 
-async def serve(app: FastAPI, host: str, port: int) -> None:
+async def serve(app: FastAPI, host: str, port: int, drain_timeout: float = 30.0) -> None:
     """uvicorn until SIGTERM or SIGINT, then a graceful exit with status 0
-    (live calls get up to 30 s; a second signal exits at once)."""
+    (live calls get up to drain_timeout; a second signal exits at once)."""
     import signal
 
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE,
-                            timeout_graceful_shutdown=30)
+    # ws_max_size is the server's, i.e. Twilio's side: 16 KiB (1009 beyond).
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MEDIA_MESSAGE,
+                            timeout_graceful_shutdown=drain_timeout)
     server = uvicorn.Server(config)
     # uvicorn re-raises the signal after shutting down; a service exits 0 instead.
     server.capture_signals = contextlib.nullcontext

@@ -26,12 +26,19 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const app = await createApp(settings, ['warn', 'error']);
+  // Slow request heads are cut (Node checks every 30 s: its
+  // connectionsCheckingInterval), and so are idle keep-alives.
+  const server = app.getHttpServer();
+  server.headersTimeout = settings.limits.headerReadMs;
+  server.requestTimeout = settings.limits.headerReadMs;
   await app.listen(settings.port, settings.host);
   let closing = false;
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.on(sig, () => {
       if (closing) process.exit(1);
       closing = true;
+      // Live calls get the drain timeout, whatever the clients do.
+      setTimeout(() => process.exit(0), settings.limits.drainMs).unref();
       app.close().then(() => process.exit(0));
     });
   }

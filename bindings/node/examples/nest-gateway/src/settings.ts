@@ -23,6 +23,23 @@ export interface RelaySettings {
   toolsWebhook: string | null;
   /** teledsp's Call options. */
   call: CallOptions;
+  /** Time bounds, ms (the Rust relay's options of the same names). */
+  limits: Limits;
+}
+
+export interface Limits {
+  /** Whole request head (Node's headersTimeout; checked every 30 s by Node). */
+  headerReadMs: number;
+  /** Upgrade to Twilio's `start`. */
+  startMs: number;
+  /** Longest gap in inbound media while a call is up. */
+  mediaMs: number;
+  /** `start` to the model's session.updated, connection included. */
+  sessionMs: number;
+  /** A peer that does not take what is written. */
+  writeMs: number;
+  /** Live calls after SIGTERM. */
+  drainMs: number;
 }
 
 export const NO_TOKEN =
@@ -31,6 +48,8 @@ export const NO_TOKEN =
 const USAGE = `usage: node dist/main.js serve [--listen HOST:PORT] [--public-url URL] [--openai-url URL]
        [--openai-api ga|beta] [--audio pcm|pcmu] [--instructions TEXT] [--voice NAME]
        [--tools-webhook URL] [--tools-file FILE] [--local-vad] [--insecure-no-signature]
+       [--drain-timeout S] [--header-read-timeout S] [--start-timeout S] [--media-timeout S]
+       [--session-timeout S] [--write-timeout S]
 OPENAI_API_KEY and TWILIO_AUTH_TOKEN come from the environment.`;
 
 /** Settings from `argv` (after the script name) and `env`; throws a usage error. */
@@ -50,8 +69,19 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
       'tools-file': { type: 'string' },
       'local-vad': { type: 'boolean', default: false },
       'insecure-no-signature': { type: 'boolean', default: false },
+      'drain-timeout': { type: 'string', default: '30' },
+      'header-read-timeout': { type: 'string', default: '10' },
+      'start-timeout': { type: 'string', default: '5' },
+      'media-timeout': { type: 'string', default: '10' },
+      'session-timeout': { type: 'string', default: '10' },
+      'write-timeout': { type: 'string', default: '5' },
     },
   });
+  const ms = (name: string): number => {
+    const v = Number((values as Record<string, unknown>)[name]);
+    if (!(v > 0)) throw new Error(`--${name} takes a positive number of seconds, got ${(values as Record<string, unknown>)[name]}\n${USAGE}`);
+    return Math.round(v * 1000);
+  };
   if (positionals[0] !== 'serve' || positionals.length !== 1) throw new Error(USAGE);
   const token = env.TWILIO_AUTH_TOKEN;
   if (!token && !values['insecure-no-signature']) throw new Error(NO_TOKEN);
@@ -77,5 +107,13 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
     validator: token ? new RequestValidator(token) : null,
     toolsWebhook: values['tools-webhook'] ?? null,
     call,
+    limits: {
+      headerReadMs: ms('header-read-timeout'),
+      startMs: ms('start-timeout'),
+      mediaMs: ms('media-timeout'),
+      sessionMs: ms('session-timeout'),
+      writeMs: ms('write-timeout'),
+      drainMs: ms('drain-timeout'),
+    },
   };
 }

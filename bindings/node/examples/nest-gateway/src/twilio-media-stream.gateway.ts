@@ -2,9 +2,15 @@
 // I/O only: every protocol decision (audio, framing, marks, barge-in,
 // truncation, tools) is Call's; this file moves its outputs to sockets.
 //
-// Bounds: Twilio's socket may buffer up to TWILIO_BUFFER bytes (~10 s of
-// audio); beyond, audio and marks are dropped and counted, a clear never is.
-// start within 10 s; OpenAI handshake 10 s; tool webhook 8 s; messages 1 MiB.
+// Bounds, as in the Rust relay (options of the same names): Twilio's socket
+// may buffer up to TWILIO_BUFFER bytes (~10 s of audio); beyond, audio and
+// marks are dropped and counted, a clear never is. `start` within
+// --start-timeout; the model connected and its session.updated within
+// --session-timeout (else the stream closes and the TwiML fallback plays);
+// inbound media at least every --media-timeout; a socket that does not take
+// what is written for --write-timeout ends the call; /media messages 16 KiB
+// (1009 beyond), the model's 1 MiB; tool webhook 8 s; 3 warnings per kind
+// and call.
 import type { IncomingMessage } from 'node:http';
 import { Inject, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
@@ -13,14 +19,15 @@ import { Call } from 'teledsp';
 import { RelaySettings, SETTINGS } from './settings';
 
 const TWILIO_BUFFER = 512 * 300;
-const START_TIMEOUT_MS = 10_000;
-const CONNECT_TIMEOUT_MS = 10_000;
 const WEBHOOK_TIMEOUT_MS = 8_000;
 const MAX_MESSAGE = 1 << 20;
+const MAX_MEDIA_MESSAGE = 16 * 1024;
+const WARNINGS_PER_CALL = 3;
+const CHECK_MS = 100;
 
 type Outputs = ReturnType<Call['receivePhone']>;
 
-@WebSocketGateway({ path: '/media', maxPayload: MAX_MESSAGE })
+@WebSocketGateway({ path: '/media', maxPayload: MAX_MEDIA_MESSAGE })
 export class TwilioMediaStreamGateway implements OnGatewayConnection {
   private readonly logger = new Logger(TwilioMediaStreamGateway.name);
 
@@ -40,13 +47,53 @@ export class TwilioMediaStreamGateway implements OnGatewayConnection {
     let openai: WebSocket | null = null;
     let dropped = 0;
     let ended = false;
+    const warned = new Map<string, number>();
+    const warn = (kind: string, text: string) => {
+      const n = (warned.get(kind) ?? 0) + 1;
+      warned.set(kind, n);
+      if (n <= WARNINGS_PER_CALL) this.logger.warn(`call ${call.callSid ?? '?'}: ${text}`);
+    };
+    // The session, media and write bounds, checked every CHECK_MS once started.
+    let started = 0;
+    let lastMedia = 0;
+    let frames = 0;
+    const stuckSince = new Map<WebSocket, number>();
+    const check = () => {
+      const now = Date.now();
+      if (!call.modelReady && now - started > s.limits.sessionMs) {
+        warn('timeout', `no session.updated within ${s.limits.sessionMs} ms; closing so the TwiML fallback plays`);
+        return end();
+      }
+      const n = call.counters.frames_in;
+      if (n !== frames) [frames, lastMedia] = [n, now];
+      else if (now - lastMedia > s.limits.mediaMs) {
+        warn('timeout', `no media for ${s.limits.mediaMs} ms; ending the call`);
+        return end();
+      }
+      for (const sock of [twilio, openai]) {
+        if (!sock || sock.bufferedAmount === 0) {
+          if (sock) stuckSince.delete(sock);
+          continue;
+        }
+        const since = stuckSince.get(sock) ?? now;
+        stuckSince.set(sock, since);
+        if (now - since > s.limits.writeMs) {
+          warn('timeout', `a peer took nothing written for ${s.limits.writeMs} ms; ending the call`);
+          twilio.terminate();
+          return end();
+        }
+      }
+    };
+    let checker: NodeJS.Timeout | undefined;
     const end = () => {
       if (ended) return;
       ended = true;
       clearTimeout(startTimer);
+      clearInterval(checker);
       if (openai && openai.readyState !== WebSocket.CLOSED) openai.close();
       if (twilio.readyState === WebSocket.OPEN) twilio.close(1000); // Twilio then runs the TwiML after <Connect>
-      this.logger.log(`call ${call.callSid ?? '?'} ended: ${JSON.stringify(call.counters)}, ${dropped} frames dropped`);
+      const notLogged = [...warned.values()].reduce((a, n) => a + Math.max(0, n - WARNINGS_PER_CALL), 0);
+      this.logger.log(`call ${call.callSid ?? '?'} ended: ${JSON.stringify(call.counters)}, ${dropped} frames dropped, ${notLogged} warnings not logged`);
     };
     const dispatch = (outputs: Outputs) => {
       for (const [target, payload] of outputs) {
@@ -55,7 +102,7 @@ export class TwilioMediaStreamGateway implements OnGatewayConnection {
         } else if (target === 'event') {
           if (payload.type === 'tool_call') void this.runTool(call, payload).then((out) => dispatch(call.toolResult(payload.call_id, out)));
           else if (payload.type === 'stopped') end();
-          else if (payload.type === 'model_error') this.logger.warn(`call ${call.callSid}: OpenAI error ${payload.code}: ${payload.message}`);
+          else if (payload.type === 'model_error') warn('model_error', `OpenAI error ${payload.code}: ${payload.message}`);
         } else if (target === 'clear' || twilio.bufferedAmount < TWILIO_BUFFER) {
           if (twilio.readyState === WebSocket.OPEN) twilio.send(payload);
         } else {
@@ -68,19 +115,21 @@ export class TwilioMediaStreamGateway implements OnGatewayConnection {
         dispatch(side === 'phone' ? call.receivePhone(data) : call.receiveModel(data));
       } catch (e) {
         // Counted by the engine; the call goes on.
-        this.logger.warn(`call ${call.callSid ?? '?'}: skipped a ${side} message: ${(e as Error).message}`);
+        warn('malformed', `skipped a ${side} message: ${(e as Error).message}`);
       }
     };
     const startTimer = setTimeout(() => {
-      this.logger.warn('no start from Twilio within 10 s');
+      warn('timeout', `no start from Twilio within ${s.limits.startMs} ms`);
       end();
-    }, START_TIMEOUT_MS);
+    }, s.limits.startMs);
 
     twilio.on('message', (data: Buffer, isBinary: boolean) => {
-      if (isBinary) return this.logger.warn('skipped a binary Twilio frame');
+      if (isBinary) return warn('malformed', 'skipped a binary frame: Twilio sends text');
       receive('phone', data); // the Buffer as received: no toString()
       if (openai === null && call.streamSid !== null && !ended) {
         clearTimeout(startTimer);
+        started = lastMedia = Date.now();
+        checker = setInterval(check, CHECK_MS);
         openai = this.connect(call, dispatch, receive, end);
       }
     });
@@ -92,7 +141,7 @@ export class TwilioMediaStreamGateway implements OnGatewayConnection {
     const s = this.settings;
     const headers: Record<string, string> = { Authorization: `Bearer ${s.openaiApiKey}` };
     if (s.call.api === 'beta') headers['OpenAI-Beta'] = 'realtime=v1';
-    const openai = new WebSocket(s.openaiUrl, { headers, handshakeTimeout: CONNECT_TIMEOUT_MS, maxPayload: MAX_MESSAGE });
+    const openai = new WebSocket(s.openaiUrl, { headers, handshakeTimeout: s.limits.sessionMs, maxPayload: MAX_MESSAGE });
     openai.on('open', () => dispatch(call.openModel()));
     openai.on('message', (data: Buffer) => receive('model', data));
     openai.on('error', (e) => {
