@@ -70,6 +70,8 @@ export declare class Call {
   get stopped(): boolean
   /** Whether `openModel` was called. */
   get modelOpen(): boolean
+  /** Whether the model confirmed the session settings (`session.updated`). */
+  get modelReady(): boolean
   /** Whether a model response is in progress. */
   get responding(): boolean
   /** The call's counters (snake_case names, as in Rust and Python). */
