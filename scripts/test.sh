@@ -35,12 +35,31 @@ step "Rust tests (release)"
 # node --test (below).
 cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release 2>&1 | tee -a "$log"
 
-step "Python binding: pip install ./bindings/python (maturin, release) into a venv, then pytest"
+step "Python binding: one abi3 wheel (maturin, release), installed into a venv, then pytest"
 venv=target/py-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r bindings/python/tests/requirements.txt
-"$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
+rm -rf target/wheels
+"$venv/bin/pip" wheel -q --disable-pip-version-check --no-deps -w target/wheels ./bindings/python
+"$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps target/wheels/teledsp-*.whl
 (cd bindings/python && "../../$venv/bin/python" -m pytest -q -p no:cacheprovider tests) 2>&1 | tee -a "$log"
+
+echo "teledsp.audioop on CPython 3.13 (no stdlib audioop) against CPython's own test_audioop.py:"
+# The test file ships with CPython 3.12 and earlier: take it from the venv's
+# interpreter (3.11) at test time. 3.13 from PATH or pyenv, not a fixed path.
+ref_test=$("$venv/bin/python" -c 'import test.test_audioop as t; print(t.__file__)' 2>/dev/null || true)
+py313=$(command -v python3.13 || true)
+if [ -z "$py313" ] && command -v pyenv >/dev/null 2>&1; then
+  py313=$(ls -d "$(pyenv root)"/versions/3.13*/bin/python3.13 2>/dev/null | head -n 1 || true)
+fi
+if [ -n "$py313" ] && [ -n "$ref_test" ]; then
+  v313=target/py313-venv
+  [ -x "$v313/bin/python" ] || "$py313" -m venv "$v313"
+  "$v313/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps target/wheels/teledsp-*.whl
+  "$v313/bin/python" bindings/python/tests/cpython/run_test_audioop.py "$ref_test" 2>&1 | tee -a "$log"
+else
+  echo "SKIPPED: no CPython 3.13 (${py313:-none}) or no test_audioop.py from an older CPython (${ref_test:-none})"
+fi
 echo "fake-openai against the official openai SDK's event models:"
 TELEDSP_RELAY_BIN="$PWD/target/release/teledsp-relay" \
   "$venv/bin/python" -m pytest -q -p no:cacheprovider relay-example/tests/sdk 2>&1 | tee -a "$log"

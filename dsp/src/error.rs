@@ -92,11 +92,15 @@ pub enum Error {
         /// The durations it takes, ms.
         supported: &'static [u32],
     },
+    /// CPython `audioop`'s own error, with its message (`teledsp::audioop`
+    /// reproduces that module, errors included).
+    Audioop(&'static str),
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Error::Audioop(msg) => f.write_str(msg),
             Error::LengthMismatch { expected, actual } => {
                 write!(f, "output buffer holds {actual} samples, {expected} needed")
             }

@@ -25,6 +25,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audioop;
 pub mod bridge;
 pub mod call;
 mod error;

@@ -644,6 +644,9 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
     // Phase 1: until `start`, within its bound. Nothing is kept meanwhile.
     let start_deadline = tokio::time::Instant::now() + limits.start;
     let pre: Option<End> = loop {
+        if call.stopped() {
+            break Some(End::Hangup);
+        }
         if call.stream().is_some() {
             break None;
         }

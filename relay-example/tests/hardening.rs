@@ -159,6 +159,18 @@ async fn no_start_times_out_and_is_never_an_active_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_before_start_ends_the_stream_at_once() {
+    let fake = fake(FakeConfig::default()).await;
+    let relay = relay_with(fake.url(), |_| {}).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(relay.media()).await.unwrap();
+    let t0 = Instant::now();
+    ws.send(Message::Text(json!({"event": "stop", "streamSid": "MZ1"}).to_string().into())).await.unwrap();
+    assert_eq!(close_code(&mut ws, Duration::from_secs(3)).await, Some(1000));
+    assert!(t0.elapsed() < Duration::from_secs(1), "not held until the start bound: {:?}", t0.elapsed());
+    assert_eq!(relay.metric("teledsp_relay_calls_total"), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_started_call_that_sends_no_media_is_ended() {
     let fake = fake(FakeConfig::default()).await;
     let relay = relay_with(fake.url(), |s| s.limits.media_idle = Duration::from_millis(600)).await;

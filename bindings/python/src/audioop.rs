@@ -1,73 +1,266 @@
-//! The codec and `ratecv` functions of CPython's `audioop` (removed in 3.13),
-//! for `teledsp.audioop`.
+//! `teledsp.audioop`: CPython's `audioop` (removed in 3.13), exactly, from
+//! `teledsp::audioop`; and `teledsp.ratecv`, audioop's calling convention
+//! over teledsp's anti-aliased resampler.
+//!
+//! The exact functions are registered as `audioop_<name>`; `teledsp/audioop.py`
+//! gives them their audioop names. Arguments parse as audioop's do: any
+//! bytes-like fragment (a `str` is a TypeError), `int` widths (a float is a
+//! TypeError), states as audioop's tuples.
 
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
-use teledsp::g711;
+use pyo3::types::{PyBytes, PyTuple};
+use teledsp::audioop as ao;
 use teledsp::resample::{Quality, Resampler};
 
 use crate::buffer::{as_i16, new_bytes, with_buffer, with_i16_out};
-use crate::g711::{decode, encode};
 use crate::resample::rate;
 use crate::{ConfigError, to_py};
 
-fn check_width(width: i64) -> PyResult<()> {
-    if width == 2 {
-        Ok(())
-    } else {
-        Err(ConfigError::new_err(format!("teledsp.audioop supports width=2 (16-bit PCM) only, got width={width}")))
-    }
+/// The fragment's bytes (any C-contiguous buffer), for `f`.
+fn frag<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> Result<R, teledsp::Error>) -> PyResult<R> {
+    with_buffer(obj, |v| f(v.bytes()).map_err(to_py))
 }
 
-/// audioop.lin2ulaw: byte-for-byte what CPython's audioop returns (its
-/// mu-law encoder rounds 508 negative inputs differently from G.711;
-/// `teledsp.ulaw_encode` is the ITU-exact one). width must be 2.
+fn out<'py>(py: Python<'py>, v: Vec<u8>) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &v)
+}
+
+/// audioop.getsample(fragment, width, index)
+#[pyfunction(name = "audioop_getsample")]
+fn getsample(fragment: &Bound<'_, PyAny>, width: i32, index: isize) -> PyResult<i32> {
+    frag(fragment, |b| ao::getsample(b, width, index))
+}
+/// audioop.max(fragment, width)
+#[pyfunction(name = "audioop_max")]
+fn max(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<u32> {
+    frag(fragment, |b| ao::max(b, width))
+}
+/// audioop.minmax(fragment, width)
+#[pyfunction(name = "audioop_minmax")]
+fn minmax(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<(i32, i32)> {
+    frag(fragment, |b| ao::minmax(b, width))
+}
+/// audioop.avg(fragment, width)
+#[pyfunction(name = "audioop_avg")]
+fn avg(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<i32> {
+    frag(fragment, |b| ao::avg(b, width))
+}
+/// audioop.rms(fragment, width)
+#[pyfunction(name = "audioop_rms")]
+fn rms(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<u32> {
+    frag(fragment, |b| ao::rms(b, width))
+}
+/// audioop.avgpp(fragment, width)
+#[pyfunction(name = "audioop_avgpp")]
+fn avgpp(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<u32> {
+    frag(fragment, |b| ao::avgpp(b, width))
+}
+/// audioop.maxpp(fragment, width)
+#[pyfunction(name = "audioop_maxpp")]
+fn maxpp(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<u32> {
+    frag(fragment, |b| ao::maxpp(b, width))
+}
+/// audioop.cross(fragment, width)
+#[pyfunction(name = "audioop_cross")]
+fn cross(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<isize> {
+    frag(fragment, |b| ao::cross(b, width))
+}
+/// audioop.findfit(fragment, reference)
+#[pyfunction(name = "audioop_findfit")]
+fn findfit(fragment: &Bound<'_, PyAny>, reference: &Bound<'_, PyAny>) -> PyResult<(usize, f64)> {
+    with_buffer(reference, |r| frag(fragment, |b| ao::findfit(b, r.bytes())))
+}
+/// audioop.findfactor(fragment, reference)
+#[pyfunction(name = "audioop_findfactor")]
+fn findfactor(fragment: &Bound<'_, PyAny>, reference: &Bound<'_, PyAny>) -> PyResult<f64> {
+    with_buffer(reference, |r| frag(fragment, |b| ao::findfactor(b, r.bytes())))
+}
+/// audioop.findmax(fragment, length)
+#[pyfunction(name = "audioop_findmax")]
+fn findmax(fragment: &Bound<'_, PyAny>, length: isize) -> PyResult<usize> {
+    frag(fragment, |b| ao::findmax(b, length))
+}
+/// audioop.mul(fragment, width, factor)
+#[pyfunction(name = "audioop_mul")]
+fn mul<'py>(fragment: &Bound<'py, PyAny>, width: i32, factor: f64) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(out(fragment.py(), frag(fragment, |b| ao::mul(b, width, factor))?))
+}
+/// audioop.tomono(fragment, width, lfactor, rfactor)
+#[pyfunction(name = "audioop_tomono")]
+fn tomono<'py>(fragment: &Bound<'py, PyAny>, width: i32, lfactor: f64, rfactor: f64) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(out(fragment.py(), frag(fragment, |b| ao::tomono(b, width, lfactor, rfactor))?))
+}
+/// audioop.tostereo(fragment, width, lfactor, rfactor)
+#[pyfunction(name = "audioop_tostereo")]
+fn tostereo<'py>(
+    fragment: &Bound<'py, PyAny>,
+    width: i32,
+    lfactor: f64,
+    rfactor: f64,
+) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(out(fragment.py(), frag(fragment, |b| ao::tostereo(b, width, lfactor, rfactor))?))
+}
+/// audioop.add(fragment1, fragment2, width)
+#[pyfunction(name = "audioop_add")]
+fn add<'py>(fragment1: &Bound<'py, PyAny>, fragment2: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+    let v = with_buffer(fragment2, |f2| frag(fragment1, |b| ao::add(b, f2.bytes(), width)))?;
+    Ok(out(fragment1.py(), v))
+}
+/// audioop.bias(fragment, width, bias)
+#[pyfunction(name = "audioop_bias")]
+fn bias<'py>(fragment: &Bound<'py, PyAny>, width: i32, bias: i32) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(out(fragment.py(), frag(fragment, |b| ao::bias(b, width, bias))?))
+}
+/// audioop.reverse(fragment, width)
+#[pyfunction(name = "audioop_reverse")]
+fn reverse<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(out(fragment.py(), frag(fragment, |b| ao::reverse(b, width))?))
+}
+/// audioop.byteswap(fragment, width)
+#[pyfunction(name = "audioop_byteswap")]
+fn byteswap<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(out(fragment.py(), frag(fragment, |b| ao::byteswap(b, width))?))
+}
+/// audioop.lin2lin(fragment, width, newwidth)
+#[pyfunction(name = "audioop_lin2lin")]
+fn lin2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32, newwidth: i32) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(out(fragment.py(), frag(fragment, |b| ao::lin2lin(b, width, newwidth))?))
+}
+/// audioop.lin2ulaw(fragment, width): byte for byte CPython's (its mu-law
+/// encoder rounds 508 negative inputs differently from G.711;
+/// `teledsp.ulaw_encode` is the ITU-exact one).
 ///
 /// >>> from teledsp import audioop
 /// >>> audioop.lin2ulaw(b"\x00\x00\xff\xff", 2)   # -1 -> 0x7E here, 0x7F in G.711
 /// b'\xff~'
-#[pyfunction]
-fn lin2ulaw<'py>(fragment: &Bound<'py, PyAny>, width: i64) -> PyResult<Bound<'py, PyBytes>> {
-    check_width(width)?;
-    encode(fragment, "fragment", g711::ulaw_encode_audioop)
+#[pyfunction(name = "audioop_lin2ulaw")]
+fn lin2ulaw<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(out(fragment.py(), frag(fragment, |b| ao::lin2ulaw(b, width))?))
 }
-
-/// audioop.ulaw2lin (G.711 mu-law decode). width must be 2.
+/// audioop.ulaw2lin(fragment, width)
 ///
 /// >>> from teledsp import audioop
 /// >>> audioop.ulaw2lin(b"\xff", 2)
 /// b'\x00\x00'
-#[pyfunction]
-fn ulaw2lin<'py>(fragment: &Bound<'py, PyAny>, width: i64) -> PyResult<Bound<'py, PyBytes>> {
-    check_width(width)?;
-    decode(fragment, "fragment", g711::ulaw_decode)
+#[pyfunction(name = "audioop_ulaw2lin")]
+fn ulaw2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(out(fragment.py(), frag(fragment, |b| ao::ulaw2lin(b, width))?))
 }
-
-/// audioop.lin2alaw (G.711 A-law encode). width must be 2.
+/// audioop.lin2alaw(fragment, width)
 ///
 /// >>> from teledsp import audioop
 /// >>> audioop.lin2alaw(b"\x00\x00", 2)
 /// b'\xd5'
-#[pyfunction]
-fn lin2alaw<'py>(fragment: &Bound<'py, PyAny>, width: i64) -> PyResult<Bound<'py, PyBytes>> {
-    check_width(width)?;
-    encode(fragment, "fragment", g711::alaw_encode)
+#[pyfunction(name = "audioop_lin2alaw")]
+fn lin2alaw<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(out(fragment.py(), frag(fragment, |b| ao::lin2alaw(b, width))?))
 }
-
-/// audioop.alaw2lin (G.711 A-law decode). width must be 2.
+/// audioop.alaw2lin(fragment, width)
 ///
 /// >>> from teledsp import audioop
 /// >>> audioop.alaw2lin(b"\xd5", 2)
 /// b'\x08\x00'
-#[pyfunction]
-fn alaw2lin<'py>(fragment: &Bound<'py, PyAny>, width: i64) -> PyResult<Bound<'py, PyBytes>> {
-    check_width(width)?;
-    decode(fragment, "fragment", g711::alaw_decode)
+#[pyfunction(name = "audioop_alaw2lin")]
+fn alaw2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(out(fragment.py(), frag(fragment, |b| ao::alaw2lin(b, width))?))
 }
 
-/// The state `ratecv` hands back: a resampler's history. Immutable: each
-/// call returns a new one, as audioop's tuples are.
-#[pyclass(module = "teledsp.audioop", frozen)]
+/// An ADPCM state as audioop takes it: None, or a tuple of two ints.
+fn adpcm_state(state: &Bound<'_, PyAny>, func: &str) -> PyResult<Option<ao::AdpcmState>> {
+    if state.is_none() {
+        return Ok(None);
+    }
+    let t = state.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("state must be a tuple or None"))?;
+    t.extract::<(i32, i32)>().map(Some).map_err(|_| PyTypeError::new_err(format!("{func}(): illegal state argument")))
+}
+
+/// audioop.lin2adpcm(fragment, width, state) -> (adpcm, (valpred, index))
+#[pyfunction(name = "audioop_lin2adpcm")]
+fn lin2adpcm<'py>(
+    fragment: &Bound<'py, PyAny>,
+    width: i32,
+    state: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyBytes>, (i32, i32))> {
+    let s = adpcm_state(state, "lin2adpcm")?;
+    let (v, s) = frag(fragment, |b| ao::lin2adpcm(b, width, s))?;
+    Ok((out(fragment.py(), v), s))
+}
+/// audioop.adpcm2lin(fragment, width, state) -> (pcm, (valpred, index))
+#[pyfunction(name = "audioop_adpcm2lin")]
+fn adpcm2lin<'py>(
+    fragment: &Bound<'py, PyAny>,
+    width: i32,
+    state: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyBytes>, (i32, i32))> {
+    let s = adpcm_state(state, "adpcm2lin")?;
+    let (v, s) = frag(fragment, |b| ao::adpcm2lin(b, width, s))?;
+    Ok((out(fragment.py(), v), s))
+}
+
+/// audioop's ratecv state: `(d, ((prev, cur), ...))`.
+type RatecvTuple<'py> = (i32, Bound<'py, PyTuple>);
+
+/// A ratecv state as audioop takes it: None, or `(d, ((prev, cur), ...))`.
+fn ratecv_state(state: &Bound<'_, PyAny>) -> PyResult<Option<ao::RatecvState>> {
+    if state.is_none() {
+        return Ok(None);
+    }
+    let illegal = || PyTypeError::new_err("ratecv(): illegal state argument");
+    let t = state.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("state must be a tuple or None"))?;
+    let (d, samps): (i32, Bound<'_, PyAny>) = t.extract().map_err(|_| illegal())?;
+    let samps = samps.cast::<PyTuple>().map_err(|_| illegal())?;
+    let mut samples = Vec::with_capacity(samps.len());
+    for ch in samps.iter() {
+        let ch = ch.cast::<PyTuple>().map_err(|_| illegal())?;
+        samples.push(ch.extract::<(i32, i32)>().map_err(|_| illegal())?);
+    }
+    Ok(Some(ao::RatecvState { d, samples }))
+}
+
+/// audioop.ratecv(fragment, width, nchannels, inrate, outrate, state,
+/// weightA=1, weightB=0) -> (fragment, state): audioop's own linear
+/// interpolation, exactly (it aliases: `teledsp.ratecv` and
+/// `teledsp.Resampler` filter).
+///
+/// >>> from teledsp import audioop
+/// >>> audioop.ratecv(b"\x00\x10\x00\x20", 2, 1, 8000, 16000, None)
+/// (b'\x00\x10\x00\x18\x00 ', (-1, ((268435456, 536870912),)))
+#[pyfunction(name = "audioop_ratecv")]
+#[pyo3(signature = (fragment, width, nchannels, inrate, outrate, state, weightA=1, weightB=0))]
+#[allow(non_snake_case, clippy::too_many_arguments)]
+fn ratecv_exact<'py>(
+    fragment: &Bound<'py, PyAny>,
+    width: i32,
+    nchannels: i32,
+    inrate: i32,
+    outrate: i32,
+    state: &Bound<'py, PyAny>,
+    weightA: i32,
+    weightB: i32,
+) -> PyResult<(Bound<'py, PyBytes>, RatecvTuple<'py>)> {
+    let py = fragment.py();
+    ao::check_width(width).map_err(to_py)?;
+    if nchannels >= 1 && width as i64 * nchannels as i64 > i32::MAX as i64 {
+        return Err(PyOverflowError::new_err("width * nchannels too big for a C int"));
+    }
+    // audioop checks the arguments before it parses the state.
+    let s = match ratecv_state(state) {
+        Ok(s) => s,
+        Err(e) => {
+            frag(fragment, |b| ao::ratecv(b, width, nchannels, inrate, outrate, None, weightA, weightB).map(|_| ()))?;
+            return Err(e);
+        }
+    };
+    let (v, s) = frag(fragment, |b| ao::ratecv(b, width, nchannels, inrate, outrate, s.as_ref(), weightA, weightB))?;
+    // Tuples all the way down, as audioop's state is.
+    let samples = PyTuple::new(py, s.samples)?;
+    Ok((out(py, v), (s.d, samples)))
+}
+
+/// The state `teledsp.ratecv` hands back: a resampler's history.
+/// Immutable: each call returns a new one, as audioop's tuples are.
+#[pyclass(module = "teledsp", frozen)]
 pub struct RatecvState {
     inner: Resampler,
 }
@@ -79,24 +272,21 @@ impl RatecvState {
     }
 }
 
-/// audioop.ratecv's calling contract (pass state=None first, then feed back
-/// the state it returns), with teledsp's anti-aliased polyphase resampler
-/// ("telephony" preset) instead of audioop's unfiltered interpolation: no
-/// aliasing or imaging, 1.7 ms of delay at 8<->24 kHz. Exactly
-/// floor(total_in * outrate / inrate) samples come out over a stream.
+/// teledsp.ratecv: audioop.ratecv's calling convention (pass state=None
+/// first, then feed back the state it returns) over teledsp's anti-aliased
+/// polyphase resampler ("telephony" preset) instead of audioop's unfiltered
+/// interpolation: no aliasing or imaging, 1.7 ms of delay at 8<->24 kHz.
+/// Exactly floor(total_in * outrate / inrate) samples come out over a
+/// stream. Mono (nchannels=1) 16-bit (width=2) audio at 8000, 16000, 24000
+/// or 48000 Hz, any pair; anything else raises a ValueError naming what is
+/// supported. `teledsp.audioop.ratecv` is audioop's own algorithm, exactly.
 ///
-/// Takes mono (nchannels=1) 16-bit (width=2) audio at 8000, 16000, 24000 or
-/// 48000 Hz, any pair; anything else raises a ValueError naming what is
-/// supported. weightA/weightB tune audioop's own filter and must stay 1, 0.
-/// The output differs from audioop's sample for sample: it is filtered.
-///
-/// >>> from teledsp import audioop
-/// >>> out, state = audioop.ratecv(bytes(320), 2, 1, 8000, 24000, None)
+/// >>> import teledsp
+/// >>> out, state = teledsp.ratecv(bytes(320), 2, 1, 8000, 24000, None)
 /// >>> len(out), type(state).__name__
 /// (960, 'RatecvState')
 #[pyfunction]
-#[pyo3(signature = (fragment, width, nchannels, inrate, outrate, state, weightA=1, weightB=0))]
-#[allow(non_snake_case, clippy::too_many_arguments)]
+#[pyo3(signature = (fragment, width, nchannels, inrate, outrate, state))]
 fn ratecv<'py>(
     fragment: &Bound<'py, PyAny>,
     width: i64,
@@ -104,27 +294,19 @@ fn ratecv<'py>(
     inrate: i64,
     outrate: i64,
     state: &Bound<'py, PyAny>,
-    weightA: i64,
-    weightB: i64,
 ) -> PyResult<(Bound<'py, PyBytes>, RatecvState)> {
-    check_width(width)?;
-    if nchannels != 1 {
-        return Err(ConfigError::new_err(format!("teledsp.audioop.ratecv supports nchannels=1 only, got {nchannels}")));
+    if width != 2 {
+        return Err(ConfigError::new_err(format!("teledsp.ratecv takes width=2 (16-bit PCM) only, got width={width}")));
     }
-    if (weightA, weightB) != (1, 0) {
-        return Err(ConfigError::new_err(format!(
-            "weightA/weightB tune audioop's interpolation filter, which teledsp replaces; \
-             leave them at 1, 0 (got {weightA}, {weightB})"
-        )));
+    if nchannels != 1 {
+        return Err(ConfigError::new_err(format!("teledsp.ratecv takes nchannels=1 only, got {nchannels}")));
     }
     let (inrate, outrate) = (rate("inrate", inrate)?, rate("outrate", outrate)?);
     let mut r = if state.is_none() {
         Resampler::new(inrate, outrate, Quality::Telephony).map_err(to_py)?
     } else {
         let s = state.cast::<RatecvState>().map_err(|_| {
-            pyo3::exceptions::PyTypeError::new_err(
-                "state must be None or the state a previous teledsp.audioop.ratecv call returned",
-            )
+            PyTypeError::new_err("state must be None or the state a previous teledsp.ratecv call returned")
         })?;
         let s = &s.get().inner;
         if (s.in_rate(), s.out_rate()) != (inrate, outrate) {
@@ -147,11 +329,37 @@ fn ratecv<'py>(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(lin2ulaw, m)?)?;
-    m.add_function(wrap_pyfunction!(ulaw2lin, m)?)?;
-    m.add_function(wrap_pyfunction!(lin2alaw, m)?)?;
-    m.add_function(wrap_pyfunction!(alaw2lin, m)?)?;
-    m.add_function(wrap_pyfunction!(ratecv, m)?)?;
+    for f in [
+        wrap_pyfunction!(getsample, m)?,
+        wrap_pyfunction!(max, m)?,
+        wrap_pyfunction!(minmax, m)?,
+        wrap_pyfunction!(avg, m)?,
+        wrap_pyfunction!(rms, m)?,
+        wrap_pyfunction!(avgpp, m)?,
+        wrap_pyfunction!(maxpp, m)?,
+        wrap_pyfunction!(cross, m)?,
+        wrap_pyfunction!(findfit, m)?,
+        wrap_pyfunction!(findfactor, m)?,
+        wrap_pyfunction!(findmax, m)?,
+        wrap_pyfunction!(mul, m)?,
+        wrap_pyfunction!(tomono, m)?,
+        wrap_pyfunction!(tostereo, m)?,
+        wrap_pyfunction!(add, m)?,
+        wrap_pyfunction!(bias, m)?,
+        wrap_pyfunction!(reverse, m)?,
+        wrap_pyfunction!(byteswap, m)?,
+        wrap_pyfunction!(lin2lin, m)?,
+        wrap_pyfunction!(lin2ulaw, m)?,
+        wrap_pyfunction!(ulaw2lin, m)?,
+        wrap_pyfunction!(lin2alaw, m)?,
+        wrap_pyfunction!(alaw2lin, m)?,
+        wrap_pyfunction!(lin2adpcm, m)?,
+        wrap_pyfunction!(adpcm2lin, m)?,
+        wrap_pyfunction!(ratecv_exact, m)?,
+        wrap_pyfunction!(ratecv, m)?,
+    ] {
+        m.add_function(f)?;
+    }
     m.add_class::<RatecvState>()?;
     Ok(())
 }

@@ -31,7 +31,7 @@ def test_docstring_examples(name, obj):
 
 def test_the_examples_exist():
     # The doctests above are not vacuous: the main items carry examples.
-    for obj in (teledsp.ulaw_encode, teledsp.Resampler, teledsp.Framer, teledsp.Vad, teledsp.TwilioBridge, teledsp.Call, teledsp.RequestValidator, teledsp.audioop.ratecv):
+    for obj in (teledsp.ulaw_encode, teledsp.Resampler, teledsp.Framer, teledsp.Vad, teledsp.TwilioBridge, teledsp.Call, teledsp.RequestValidator, teledsp.audioop.ratecv, teledsp.ratecv):
         assert ">>>" in obj.__doc__, obj
 
 

@@ -133,14 +133,14 @@ def test_ratecv_contract_chunking_and_value_semantics():
     pcm = noise(1600)
     state, parts = None, []
     for i in range(0, len(pcm), 320):
-        out, state = tda.ratecv(pcm[i : i + 320], 2, 1, 8000, 24000, state)
+        out, state = teledsp.ratecv(pcm[i : i + 320], 2, 1, 8000, 24000, state)
         assert len(out) == 960
         parts.append(out)
     assert b"".join(parts) == teledsp.Resampler(8000, 24000).process(pcm)
     # States are values, as audioop's tuples are: reusing one repeats the call.
-    _, s1 = tda.ratecv(pcm[:320], 2, 1, 8000, 24000, None)
-    a, _ = tda.ratecv(pcm[320:640], 2, 1, 8000, 24000, s1)
-    b, _ = tda.ratecv(pcm[320:640], 2, 1, 8000, 24000, s1)
+    _, s1 = teledsp.ratecv(pcm[:320], 2, 1, 8000, 24000, None)
+    a, _ = teledsp.ratecv(pcm[320:640], 2, 1, 8000, 24000, s1)
+    b, _ = teledsp.ratecv(pcm[320:640], 2, 1, 8000, 24000, s1)
     assert a == b
     assert "8000 -> 24000" in repr(s1)
 
@@ -149,15 +149,14 @@ def test_ratecv_is_anti_aliased_where_audioop_is_not():
     tone = sine(1000, 8000, 8000)
     state, ours = None, []
     for i in range(0, len(tone), 320):
-        out, state = tda.ratecv(tone[i : i + 320], 2, 1, 8000, 24000, state)
+        out, state = teledsp.ratecv(tone[i : i + 320], 2, 1, 8000, 24000, state)
         ours.append(out)
     ours_db = image_db(b"".join(ours), 1000)
     assert ours_db < -85, ours_db
-    if audioop is None:
-        pytest.skip(f"LOUD SKIP: CPython {sys.version.split()[0]} has no audioop to compare with")
+    # audioop's algorithm (teledsp.audioop.ratecv reproduces it exactly).
     state, theirs = None, []
     for i in range(0, len(tone), 320):
-        out, state = audioop.ratecv(tone[i : i + 320], 2, 1, 8000, 24000, state)
+        out, state = tda.ratecv(tone[i : i + 320], 2, 1, 8000, 24000, state)
         theirs.append(out)
     theirs_db = image_db(b"".join(theirs)[: len(b"".join(ours))], 1000)
     assert theirs_db > -40, theirs_db  # audioop's linear interpolation leaves loud images
@@ -176,17 +175,15 @@ def test_errors_say_what_was_wrong():
     with pytest.raises(TypeError, match="G.711"):
         r.process_from_ulaw(array.array("h", [0]))
     with pytest.raises(teledsp.ConfigError, match="width=2 \\(16-bit PCM\\) only, got width=3"):
-        tda.ratecv(b"", 3, 1, 8000, 24000, None)
+        teledsp.ratecv(b"", 3, 1, 8000, 24000, None)
     with pytest.raises(teledsp.ConfigError, match="nchannels=1 only, got 2"):
-        tda.ratecv(b"", 2, 2, 8000, 24000, None)
-    with pytest.raises(teledsp.ConfigError, match="leave them at 1, 0 \\(got 2, 1\\)"):
-        tda.ratecv(b"", 2, 1, 8000, 24000, None, 2, 1)
+        teledsp.ratecv(b"", 2, 2, 8000, 24000, None)
     with pytest.raises(teledsp.UnsupportedRateError, match="44100 -> 8000"):
-        tda.ratecv(b"", 2, 1, 44100, 8000, None)
+        teledsp.ratecv(b"", 2, 1, 44100, 8000, None)
     with pytest.raises(TypeError, match="state must be None or the state a previous"):
-        tda.ratecv(b"", 2, 1, 8000, 24000, (-1, ((0, 0),)))
-    _, s = tda.ratecv(b"", 2, 1, 8000, 24000, None)
+        teledsp.ratecv(b"", 2, 1, 8000, 24000, (-1, ((0, 0),)))
+    _, s = teledsp.ratecv(b"", 2, 1, 8000, 24000, None)
     with pytest.raises(teledsp.ConfigError, match="state is for 8000 -> 24000 Hz, this call is 8000 -> 16000 Hz"):
-        tda.ratecv(b"", 2, 1, 8000, 16000, s)
-    with pytest.raises(tda.error):
-        tda.ratecv(b"\x00", 2, 1, 8000, 24000, None)
+        teledsp.ratecv(b"", 2, 1, 8000, 16000, s)
+    with pytest.raises(teledsp.InvalidLengthError):
+        teledsp.ratecv(b"\x00", 2, 1, 8000, 24000, None)

@@ -6,8 +6,10 @@ Twilio Media Streams <-> OpenAI Realtime bridge that handles one message per
 native call. PCM is 16-bit little-endian; inputs take any buffer (bytes,
 bytearray, memoryview, array.array, numpy arrays).
 
-``teledsp.audioop`` is a drop-in for the codec and ``ratecv`` functions of
-CPython's ``audioop`` module, which Python 3.13 removed.
+``teledsp.audioop`` is CPython's ``audioop`` module (removed in Python
+3.13), exactly: all 26 functions, widths 1 to 4. ``teledsp.ratecv`` has
+``audioop.ratecv``'s calling convention over teledsp's anti-aliased
+resampler.
 
 ``Call`` is the call engine: one call's protocol state (barge-in over every
 unheard item, exact playout from Twilio's marks, tools) as a sans-I/O object,
@@ -28,6 +30,7 @@ from teledsp._native import (
     UnknownToolCallError,
     Call,
     RequestValidator,
+    RatecvState,
     Vad,
     VadEvent,
     __version__,
@@ -37,6 +40,7 @@ from teledsp._native import (
     ulaw_decode,
     ulaw_encode,
     ulaw_to_alaw,
+    ratecv,
 )
 from teledsp import audioop
 
@@ -51,6 +55,7 @@ __all__ = [
     "TwilioBridge",
     "Call",
     "RequestValidator",
+    "RatecvState",
     "UnsupportedRateError",
     "UnknownToolCallError",
     "Vad",
@@ -60,6 +65,7 @@ __all__ = [
     "alaw_encode",
     "alaw_to_ulaw",
     "audioop",
+    "ratecv",
     "ulaw_decode",
     "ulaw_encode",
     "ulaw_to_alaw",
