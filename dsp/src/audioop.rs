@@ -99,17 +99,17 @@ macro_rules! by_width {
 }
 
 /// Clamps to `[min, max]` (anything below `min + 1` is `min`), then rounds
-/// toward minus infinity: audioop's `fbound`.
+/// toward minus infinity: audioop's `fbound`. Floor after clamping equals
+/// clamp after floor for integer bounds, and the floor is done by
+/// truncation (exact inside the i32 range) so the loops vectorise without a
+/// libm call per sample. NaN gives what C's `(int)NAN` gives on x86,
+/// `i32::MIN` (audioop casts without a check).
 #[inline(always)]
 fn fbound(v: f64, min: f64, max: f64) -> i32 {
-    let v = if v > max {
-        max
-    } else if v < min + 1.0 {
-        min
-    } else {
-        v
-    };
-    v.floor() as i32
+    let c = v.clamp(min, max);
+    let t = c as i32;
+    let floor = if (t as f64) > c { t - 1 } else { t };
+    if v.is_nan() { i32::MIN } else { floor }
 }
 
 /// `audioop.getsample`.
@@ -302,12 +302,12 @@ pub fn findmax(fragment: &[u8], length: isize) -> Result<usize, Error> {
         return Err(err("Input sample should be longer"));
     }
     let length = length as usize;
-    let a = |j: usize| i16::from_ne_bytes([fragment[2 * j], fragment[2 * j + 1]]) as f64;
+    // Squares once (the same doubles audioop computes in its loop).
+    let sq: Vec<f64> = i16s(fragment).map(|v| v * v).collect();
     let mut result = sum2(&fragment[..2 * length], &fragment[..2 * length]);
     let (mut best, mut best_j) = (result, 0);
     for j in 1..=len1 - length {
-        let (aj_m1, aj_lm1) = (a(j - 1), a(j + length - 1));
-        result = result + aj_lm1 * aj_lm1 - aj_m1 * aj_m1;
+        result = result + sq[j + length - 1] - sq[j - 1];
         if result > best {
             best = result;
             best_j = j;
@@ -406,13 +406,17 @@ pub fn bias(b: &[u8], width: i32, bias: i32) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
+fn reverse_w<const W: usize>(b: &[u8], out: &mut [u8]) {
+    for (o, c) in out.chunks_exact_mut(W).zip(b.rchunks_exact(W)) {
+        o.copy_from_slice(c);
+    }
+}
+
 /// `audioop.reverse`: the samples in reverse order.
 pub fn reverse(b: &[u8], width: i32) -> Result<Vec<u8>, Error> {
     let w = check(b.len(), width)?;
-    let mut out = Vec::with_capacity(b.len());
-    for c in b.rchunks_exact(w) {
-        out.extend_from_slice(c);
-    }
+    let mut out = vec![0u8; b.len()];
+    by_width!(w, reverse_w(b, &mut out));
     Ok(out)
 }
 
@@ -481,6 +485,15 @@ fn widen<const W: usize>(pcm: &[i16], out: &mut [u8]) {
 
 fn law2lin(codes: &[u8], width: i32, decode: fn(&[u8], &mut [i16]) -> Result<(), Error>) -> Result<Vec<u8>, Error> {
     let w = check_width(width)?;
+    if w == 2 {
+        // 16-bit out is the decoder's own output: decode in place when the
+        // allocation is aligned for i16 (it is, from any usual allocator).
+        let mut out = vec![0u8; codes.len() * 2];
+        if let Ok(pcm) = bytemuck::try_cast_slice_mut::<u8, i16>(&mut out) {
+            decode(codes, pcm)?;
+            return Ok(out);
+        }
+    }
     let mut pcm = vec![0i16; codes.len()];
     decode(codes, &mut pcm)?;
     let mut out = vec![0u8; codes.len() * w];
@@ -561,9 +574,9 @@ pub fn lin2adpcm(b: &[u8], width: i32, state: Option<AdpcmState>) -> Result<(Vec
 
 fn adpcm2lin_w<const W: usize>(codes: &[u8], (mut valpred, mut index): AdpcmState, out: &mut [u8]) -> AdpcmState {
     let mut step = STEPSIZE_TABLE[index as usize];
-    for (k, o) in out.chunks_exact_mut(W).enumerate() {
-        let byte = codes[k / 2] as i8 as i32;
-        let delta = if k % 2 == 1 { byte & 0xf } else { (byte >> 4) & 0xf };
+    // Each code byte holds two samples, the high nibble first.
+    let nibbles = codes.iter().flat_map(|&c| [(c >> 4) as i32, (c & 0xf) as i32]);
+    for (o, delta) in out.chunks_exact_mut(W).zip(nibbles) {
         index = (index + INDEX_TABLE[delta as usize]).clamp(0, 88);
         let (sign, d) = (delta & 8, delta & 7);
         let mut vpdiff = step >> 3;
@@ -641,7 +654,7 @@ pub fn ratecv(
     let g = gcd(weight_a, weight_b);
     let (wa, wb) = ((weight_a / g) as f64, (weight_b / g) as f64);
     let nch = nchannels as usize;
-    let (mut d, mut prev, mut cur) = match state {
+    let (d, prev, cur) = match state {
         None => (-outrate, vec![0i32; nch], vec![0i32; nch]),
         Some(s) => {
             if s.samples.len() != nch {
@@ -650,34 +663,57 @@ pub fn ratecv(
             (s.d, s.samples.iter().map(|p| p.0).collect(), s.samples.iter().map(|p| p.1).collect())
         }
     };
-    let mut frames = b.len() / bytes_per_frame;
+    let frames = b.len() / bytes_per_frame;
     let cap = if frames == 0 { 0 } else { (1 + (frames - 1) / inrate as usize) * outrate as usize * bytes_per_frame };
-    let mut out = Vec::with_capacity(cap);
-    let mut sample = [0u8; 4];
-    let mut pos = 0;
+    let mut out = vec![0u8; cap];
+    let mut st = Interp { d, prev, cur, inrate, outrate, wa, wb };
+    let n = by_width!(w, ratecv_w(b, &mut st, &mut out)).ok_or(err("illegal state argument"))?;
+    out.truncate(n);
+    let samples = st.prev.iter().copied().zip(st.cur.iter().copied()).collect();
+    Ok((out, RatecvState { d: st.d, samples }))
+}
+
+/// ratecv's running state.
+struct Interp {
+    d: i32,
+    prev: Vec<i32>,
+    cur: Vec<i32>,
+    inrate: i32,
+    outrate: i32,
+    wa: f64,
+    wb: f64,
+}
+
+/// ratecv's loop for width `W`; returns the output bytes written, or None
+/// if a state the caller made up (a `d` no call returns) asks for more
+/// output than audioop's own bound, where audioop would write past its
+/// buffer.
+fn ratecv_w<const W: usize>(b: &[u8], s: &mut Interp, out: &mut [u8]) -> Option<usize> {
+    let nch = s.prev.len();
+    let mut input = b.chunks_exact(W);
+    let mut frames = b.len() / (W * nch);
+    let mut o = 0;
     loop {
-        while d < 0 {
+        while s.d < 0 {
             if frames == 0 {
-                let samples = prev.iter().copied().zip(cur.iter().copied()).collect();
-                return Ok((out, RatecvState { d, samples }));
+                return Some(o);
             }
             for ch in 0..nch {
-                prev[ch] = cur[ch];
-                let c = &b[pos..pos + w];
-                pos += w;
-                let v = by_width!(w, get32(c));
-                cur[ch] = ((wa * v as f64 + wb * prev[ch] as f64) / (wa + wb)) as i32;
+                s.prev[ch] = s.cur[ch];
+                let v = get32::<W>(input.next().expect("whole frames were checked"));
+                s.cur[ch] = ((s.wa * v as f64 + s.wb * s.prev[ch] as f64) / (s.wa + s.wb)) as i32;
             }
             frames -= 1;
-            d += outrate;
+            s.d += s.outrate;
         }
-        while d >= 0 {
+        while s.d >= 0 {
             for ch in 0..nch {
-                let o = ((prev[ch] as f64 * d as f64 + cur[ch] as f64 * (outrate - d) as f64) / outrate as f64) as i32;
-                by_width!(w, set32(&mut sample[..w], o));
-                out.extend_from_slice(&sample[..w]);
+                let v = ((s.prev[ch] as f64 * s.d as f64 + s.cur[ch] as f64 * (s.outrate - s.d) as f64)
+                    / s.outrate as f64) as i32;
+                set32::<W>(out.get_mut(o..o + W)?, v);
+                o += W;
             }
-            d -= inrate;
+            s.d -= s.inrate;
         }
     }
 }
