@@ -302,12 +302,13 @@ pub fn findmax(fragment: &[u8], length: isize) -> Result<usize, Error> {
         return Err(err("Input sample should be longer"));
     }
     let length = length as usize;
-    // Squares once (the same doubles audioop computes in its loop).
-    let sq: Vec<f64> = i16s(fragment).map(|v| v * v).collect();
     let mut result = sum2(&fragment[..2 * length], &fragment[..2 * length]);
     let (mut best, mut best_j) = (result, 0);
+    // The sample entering the window (j + length - 1) and the one leaving it (j - 1).
+    let (mut entering, mut leaving) = (i16s(fragment).skip(length), i16s(fragment));
     for j in 1..=len1 - length {
-        result = result + sq[j + length - 1] - sq[j - 1];
+        let (aj_lm1, aj_m1) = (entering.next().unwrap_or(0.0), leaving.next().unwrap_or(0.0));
+        result = result + aj_lm1 * aj_lm1 - aj_m1 * aj_m1;
         if result > best {
             best = result;
             best_j = j;
@@ -574,9 +575,7 @@ pub fn lin2adpcm(b: &[u8], width: i32, state: Option<AdpcmState>) -> Result<(Vec
 
 fn adpcm2lin_w<const W: usize>(codes: &[u8], (mut valpred, mut index): AdpcmState, out: &mut [u8]) -> AdpcmState {
     let mut step = STEPSIZE_TABLE[index as usize];
-    // Each code byte holds two samples, the high nibble first.
-    let nibbles = codes.iter().flat_map(|&c| [(c >> 4) as i32, (c & 0xf) as i32]);
-    for (o, delta) in out.chunks_exact_mut(W).zip(nibbles) {
+    let mut decode = |delta: i32, o: &mut [u8]| {
         index = (index + INDEX_TABLE[delta as usize]).clamp(0, 88);
         let (sign, d) = (delta & 8, delta & 7);
         let mut vpdiff = step >> 3;
@@ -592,6 +591,12 @@ fn adpcm2lin_w<const W: usize>(codes: &[u8], (mut valpred, mut index): AdpcmStat
         valpred = if sign != 0 { valpred - vpdiff } else { valpred + vpdiff }.clamp(-32768, 32767);
         step = STEPSIZE_TABLE[index as usize];
         set32::<W>(o, valpred << 16);
+    };
+    // Each code byte holds two samples, the high nibble first.
+    for (o, &c) in out.chunks_exact_mut(2 * W).zip(codes) {
+        let (hi, lo) = o.split_at_mut(W);
+        decode((c >> 4) as i32, hi);
+        decode((c & 0xf) as i32, lo);
     }
     (valpred, index)
 }
