@@ -57,6 +57,9 @@ if [ -n "$py313" ] && [ -n "$ref_test" ]; then
   [ -x "$v313/bin/python" ] || "$py313" -m venv "$v313"
   "$v313/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps target/wheels/teledsp-*.whl
   "$v313/bin/python" bindings/python/tests/cpython/run_test_audioop.py "$ref_test" 2>&1 | tee -a "$log"
+  echo "teledsp.audioop against audioop-lts on 3.13 (equal outputs, then timings; smoke run):"
+  "$v313/bin/pip" install -q --disable-pip-version-check audioop-lts==0.2.2
+  "$v313/bin/python" benches/python/audioop_bench.py --quick >/dev/null
 else
   echo "SKIPPED: no CPython 3.13 (${py313:-none}) or no test_audioop.py from an older CPython (${ref_test:-none})"
 fi
