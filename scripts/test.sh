@@ -57,6 +57,14 @@ if [ -n "$py313" ] && [ -n "$ref_test" ]; then
   [ -x "$v313/bin/python" ] || "$py313" -m venv "$v313"
   "$v313/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps target/wheels/teledsp-*.whl
   "$v313/bin/python" bindings/python/tests/cpython/run_test_audioop.py "$ref_test" 2>&1 | tee -a "$log"
+  echo "pydub (PyPI) on 3.13 over teledsp.audioop against pydub on 3.11 over the stdlib audioop:"
+  "$venv/bin/pip" install -q --disable-pip-version-check pydub==0.25.1
+  "$v313/bin/pip" install -q --disable-pip-version-check pydub==0.25.1
+  "$venv/bin/python" -W ignore bindings/python/tests/cpython/pydub_check.py > target/pydub-311.txt
+  "$v313/bin/python" -W ignore bindings/python/tests/cpython/pydub_check.py > target/pydub-313.txt
+  same=$(paste -d' ' target/pydub-311.txt target/pydub-313.txt | awk '$2 == $4' | wc -l)
+  total=$(wc -l < target/pydub-311.txt)
+  echo "pydub operations: $same passed, $((total - same)) failed" | tee -a "$log"
   echo "teledsp.audioop against audioop-lts on 3.13 (equal outputs, then timings; smoke run):"
   "$v313/bin/pip" install -q --disable-pip-version-check audioop-lts==0.2.2
   "$v313/bin/python" benches/python/audioop_bench.py --quick >/dev/null
