@@ -48,10 +48,16 @@ echo "teledsp.audioop on CPython 3.13 (no stdlib audioop) against CPython's own 
 # The test file ships with CPython 3.12 and earlier: take it from the venv's
 # interpreter (3.11) at test time. 3.13 from PATH or pyenv, not a fixed path.
 ref_test=$("$venv/bin/python" -c 'import test.test_audioop as t; print(t.__file__)' 2>/dev/null || true)
-py313=$(command -v python3.13 || true)
-if [ -z "$py313" ] && command -v pyenv >/dev/null 2>&1; then
-  py313=$(ls -d "$(pyenv root)"/versions/3.13*/bin/python3.13 2>/dev/null | head -n 1 || true)
-fi
+# (A pyenv shim named python3.13 may exist and still refuse to run: each
+# candidate must actually start as 3.13.)
+py313=""
+for c in "$(command -v python3.13 || true)" \
+         $(command -v pyenv >/dev/null 2>&1 && ls -d "$(pyenv root)"/versions/3.13*/bin/python3.13 2>/dev/null); do
+  if [ -n "$c" ] && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; then
+    py313=$c
+    break
+  fi
+done
 if [ -n "$py313" ] && [ -n "$ref_test" ]; then
   v313=target/py313-venv
   [ -x "$v313/bin/python" ] || "$py313" -m venv "$v313"
