@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """teledsp.audioop against audioop-lts (PyPI: CPython's audioop as a
-package, for 3.13+), every function, on a 20 ms frame and a 60 s buffer
-(16-bit mono at 8 kHz; stereo input for tomono), side by side in one process.
+package, for 3.13+), every function, on 20 ms frames and a 60 s buffer of
+16-bit mono speech at 8 kHz, side by side in one process.
 
     python benches/python/audioop_bench.py           # markdown table on stdout
     python benches/python/audioop_bench.py --quick   # fewer repeats (CI smoke)
 
-Each figure is the minimum over repeats of the mean time of a calibrated
-loop; ratios compare rows measured in the same run. Outputs are checked
-equal before anything is timed.
+The audio is recorded speech when `TELEDSP_SPEECH_DIR` names a folder of
+8 kHz 16-bit WAV prompts (scripts/test.sh finds Debian's
+asterisk-core-sounds-en-wav), else a synthetic two-tone signal (the header
+says which). The 20 ms column calls each function on 500 consecutive
+different frames, as a call does (one frame repeated lets the branch
+predictor learn it, which no call allows); the 60 s column calls it on one
+60 s buffer. Each figure is the best over repeats of the mean time per call
+of a calibrated loop; ratios compare rows measured in the same run. Every
+output is checked equal to audioop-lts's before anything is timed.
 """
 
 import argparse
@@ -17,6 +23,7 @@ import os
 import platform
 import sys
 import time
+import wave
 
 import audioop as lts  # audioop-lts on 3.13
 import teledsp.audioop as tda
@@ -43,9 +50,26 @@ def timeit(f, repeats, min_time=0.02):
     return best
 
 
-def pcm(samples: int) -> bytes:
+def synthetic(samples: int) -> bytes:
     return b"".join(int(12000 * math.sin(i * 0.07) + 3000 * math.sin(i * 1.3)).to_bytes(2, "little", signed=True)
                     for i in range(samples))
+
+
+def speech(samples: int):
+    """`samples` of recorded speech, prompts back to back, or None."""
+    folder = os.environ.get("TELEDSP_SPEECH_DIR")
+    if not folder or not os.path.isdir(folder):
+        return None
+    out = bytearray()
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".wav"):
+            continue
+        with wave.open(os.path.join(folder, name)) as w:
+            if (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1):
+                out += w.readframes(w.getnframes())
+        if len(out) >= 2 * samples:
+            return bytes(out[: 2 * samples])
+    return None
 
 
 def cases(frag: bytes):
@@ -72,21 +96,37 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
     repeats = 2 if a.quick else 7
-    sizes = [("20 ms", pcm(160)), ("60 s", pcm(8000 * (6 if a.quick else 60)))]
+    n60 = 8000 * (6 if a.quick else 60)
+    audio, source = speech(n60), "recorded speech (TELEDSP_SPEECH_DIR)"
+    if audio is None:
+        audio, source = synthetic(n60), "a synthetic two-tone signal (no TELEDSP_SPEECH_DIR)"
+    frames = [audio[i : i + 320] for i in range(0, min(500 * 320, len(audio)), 320)]
     print(f"CPython {sys.version.split()[0]}, {platform.machine()}, {os.cpu_count()} CPUs; "
-          f"teledsp {tda.error.__module__.split('.')[0]} {__import__('teledsp').__version__}, ISA {__import__('teledsp').ISA}\n")
+          f"teledsp {__import__('teledsp').__version__}, ISA {__import__('teledsp').ISA}; {source}\n")
     print("| function | 20 ms: teledsp | audioop-lts | ratio | 60 s: teledsp | audioop-lts | ratio |")
     print("|---|---|---|---|---|---|---|")
+    per_frame = {}
+    for frame in frames:
+        for name, args in cases(frame):
+            per_frame.setdefault(name, []).append(args)
+    whole = dict(cases(audio))
+    whole["findfit"] = (audio[:16_000], audio[8000:8320])  # quadratic: 1 s against 20 ms
     rows = {}
-    for label, frag in sizes:
-        for name, args in cases(frag):
-            if name == "findfit" and label == "60 s":
-                args = (frag[:16_000], frag[:320])  # quadratic: 1 s against 20 ms
-            want, got = getattr(lts, name)(*args), getattr(tda, name)(*args)
-            assert want == got, f"{name} on {label}: teledsp differs from audioop-lts"
-            t_ours = timeit(lambda n=name, x=args: getattr(tda, n)(*x), repeats)
-            t_lts = timeit(lambda n=name, x=args: getattr(lts, n)(*x), repeats)
-            rows.setdefault(name, []).append((t_ours, t_lts))
+    for name, argsets in per_frame.items():
+        ours, ref = getattr(tda, name), getattr(lts, name)
+        for args in argsets + [whole[name]]:
+            assert ours(*args) == ref(*args), f"{name}: teledsp differs from audioop-lts"
+
+        def each(f, argsets=argsets):
+            for x in argsets:
+                f(*x)
+
+        t_ours = timeit(lambda: each(ours), repeats) / len(argsets)
+        t_lts = timeit(lambda: each(ref), repeats) / len(argsets)
+        x = whole[name]
+        t60_ours = timeit(lambda: ours(*x), repeats)
+        t60_lts = timeit(lambda: ref(*x), repeats)
+        rows[name] = ((t_ours, t_lts), (t60_ours, t60_lts))
     fmt = lambda t: f"{t * 1e9:.0f} ns" if t < 1e-6 else f"{t * 1e6:.1f} us" if t < 1e-3 else f"{t * 1e3:.2f} ms"  # noqa: E731
     worst = {}
     for name, ((o20, l20), (o60, l60)) in rows.items():

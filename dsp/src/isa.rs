@@ -113,6 +113,25 @@ impl Isa {
         }
     }
 
+    /// Runs `f` compiled for this instruction set: plain loops written once
+    /// (the `audioop` kernels) are vectorised by the compiler for AVX-512,
+    /// AVX2 or NEON, and `Isa::Scalar` runs the same code at the baseline,
+    /// so the scalar twin is the same source. `f` must be an
+    /// `#[inline(always)]` closure, or it is compiled outside the
+    /// target-feature context and runs at the baseline.
+    #[inline(always)]
+    pub(crate) fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        struct Run<F>(F);
+        impl<R, F: FnOnce() -> R> pulp::WithSimd for Run<F> {
+            type Output = R;
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, _: S) -> R {
+                (self.0)()
+            }
+        }
+        self.vectorize(Run(f))
+    }
+
     /// `Ok(self)` if available, else `Error::IsaUnavailable`.
     pub(crate) fn require(self) -> Result<Isa, crate::Error> {
         if self.is_available() { Ok(self) } else { Err(crate::Error::IsaUnavailable(self)) }

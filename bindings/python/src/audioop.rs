@@ -14,6 +14,7 @@ use teledsp::audioop as ao;
 use teledsp::resample::{Quality, Resampler};
 
 use crate::buffer::{as_i16, new_bytes, with_buffer, with_i16_out};
+use crate::raw;
 use crate::resample::rate;
 use crate::{ConfigError, to_py};
 
@@ -26,106 +27,146 @@ fn out<'py>(py: Python<'py>, v: Vec<u8>) -> Bound<'py, PyBytes> {
     PyBytes::new(py, &v)
 }
 
-/// audioop.getsample(fragment, width, index)
-#[pyfunction(name = "audioop_getsample")]
-fn getsample(fragment: &Bound<'_, PyAny>, width: i32, index: isize) -> PyResult<i32> {
-    frag(fragment, |b| ao::getsample(b, width, index))
+/// A new `bytes` of `len(fragment)` bytes, written in place by an
+/// `audioop::*_into` function (no intermediate `Vec`). A wrong `len` cannot
+/// write out of bounds: the `_into` function checks it.
+fn frag_into<'py>(
+    fragment: &Bound<'py, PyAny>,
+    len: impl FnOnce(&[u8]) -> Result<usize, teledsp::Error>,
+    fill: impl FnOnce(&[u8], &mut [u8]) -> Result<(), teledsp::Error> + Send,
+) -> PyResult<Bound<'py, PyBytes>> {
+    with_buffer(fragment, |v| {
+        let b = v.bytes();
+        let n = len(b).map_err(to_py)?;
+        new_bytes(fragment.py(), n, v.gil_free_work(), |o| fill(b, o))
+    })
 }
+
+// getsample does no work beyond its call, so the call is its cost: a
+// METH_FASTCALL entry, as audioop's own, not pyo3's wrapper.
+raw::meth_fastcall!(getsample, "getsample", 3 => |[fragment, width, index]| {
+    let (width, index): (i32, isize) = (width.extract()?, index.extract()?);
+    let v = frag(&fragment, |b| ao::getsample(b, width, index))?;
+    Ok(v.into_pyobject(fragment.py())?.into_any())
+});
 /// audioop.max(fragment, width)
 #[pyfunction(name = "audioop_max")]
+#[pyo3(signature = (fragment, width, /))]
 fn max(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<u32> {
     frag(fragment, |b| ao::max(b, width))
 }
 /// audioop.minmax(fragment, width)
 #[pyfunction(name = "audioop_minmax")]
+#[pyo3(signature = (fragment, width, /))]
 fn minmax(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<(i32, i32)> {
     frag(fragment, |b| ao::minmax(b, width))
 }
 /// audioop.avg(fragment, width)
 #[pyfunction(name = "audioop_avg")]
+#[pyo3(signature = (fragment, width, /))]
 fn avg(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<i32> {
     frag(fragment, |b| ao::avg(b, width))
 }
 /// audioop.rms(fragment, width)
 #[pyfunction(name = "audioop_rms")]
+#[pyo3(signature = (fragment, width, /))]
 fn rms(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<u32> {
     frag(fragment, |b| ao::rms(b, width))
 }
 /// audioop.avgpp(fragment, width)
 #[pyfunction(name = "audioop_avgpp")]
+#[pyo3(signature = (fragment, width, /))]
 fn avgpp(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<u32> {
     frag(fragment, |b| ao::avgpp(b, width))
 }
 /// audioop.maxpp(fragment, width)
 #[pyfunction(name = "audioop_maxpp")]
+#[pyo3(signature = (fragment, width, /))]
 fn maxpp(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<u32> {
     frag(fragment, |b| ao::maxpp(b, width))
 }
 /// audioop.cross(fragment, width)
 #[pyfunction(name = "audioop_cross")]
+#[pyo3(signature = (fragment, width, /))]
 fn cross(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<isize> {
     frag(fragment, |b| ao::cross(b, width))
 }
 /// audioop.findfit(fragment, reference)
 #[pyfunction(name = "audioop_findfit")]
+#[pyo3(signature = (fragment, reference, /))]
 fn findfit(fragment: &Bound<'_, PyAny>, reference: &Bound<'_, PyAny>) -> PyResult<(usize, f64)> {
     with_buffer(reference, |r| frag(fragment, |b| ao::findfit(b, r.bytes())))
 }
 /// audioop.findfactor(fragment, reference)
 #[pyfunction(name = "audioop_findfactor")]
+#[pyo3(signature = (fragment, reference, /))]
 fn findfactor(fragment: &Bound<'_, PyAny>, reference: &Bound<'_, PyAny>) -> PyResult<f64> {
     with_buffer(reference, |r| frag(fragment, |b| ao::findfactor(b, r.bytes())))
 }
 /// audioop.findmax(fragment, length)
 #[pyfunction(name = "audioop_findmax")]
+#[pyo3(signature = (fragment, length, /))]
 fn findmax(fragment: &Bound<'_, PyAny>, length: isize) -> PyResult<usize> {
     frag(fragment, |b| ao::findmax(b, length))
 }
 /// audioop.mul(fragment, width, factor)
 #[pyfunction(name = "audioop_mul")]
+#[pyo3(signature = (fragment, width, factor, /))]
 fn mul<'py>(fragment: &Bound<'py, PyAny>, width: i32, factor: f64) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(out(fragment.py(), frag(fragment, |b| ao::mul(b, width, factor))?))
+    frag_into(fragment, |b| Ok(b.len()), |b, o| ao::mul_into(b, width, factor, o))
 }
 /// audioop.tomono(fragment, width, lfactor, rfactor)
 #[pyfunction(name = "audioop_tomono")]
+#[pyo3(signature = (fragment, width, lfactor, rfactor, /))]
 fn tomono<'py>(fragment: &Bound<'py, PyAny>, width: i32, lfactor: f64, rfactor: f64) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(out(fragment.py(), frag(fragment, |b| ao::tomono(b, width, lfactor, rfactor))?))
+    frag_into(fragment, |b| Ok(b.len() / 2), |b, o| ao::tomono_into(b, width, lfactor, rfactor, o))
 }
 /// audioop.tostereo(fragment, width, lfactor, rfactor)
 #[pyfunction(name = "audioop_tostereo")]
+#[pyo3(signature = (fragment, width, lfactor, rfactor, /))]
 fn tostereo<'py>(
     fragment: &Bound<'py, PyAny>,
     width: i32,
     lfactor: f64,
     rfactor: f64,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(out(fragment.py(), frag(fragment, |b| ao::tostereo(b, width, lfactor, rfactor))?))
+    frag_into(fragment, |b| Ok(b.len() * 2), |b, o| ao::tostereo_into(b, width, lfactor, rfactor, o))
 }
 /// audioop.add(fragment1, fragment2, width)
 #[pyfunction(name = "audioop_add")]
+#[pyo3(signature = (fragment1, fragment2, width, /))]
 fn add<'py>(fragment1: &Bound<'py, PyAny>, fragment2: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
-    let v = with_buffer(fragment2, |f2| frag(fragment1, |b| ao::add(b, f2.bytes(), width)))?;
-    Ok(out(fragment1.py(), v))
+    with_buffer(fragment2, |v2| {
+        with_buffer(fragment1, |v1| {
+            let (b, f2) = (v1.bytes(), v2.bytes());
+            let work = v1.gil_free_work().min(v2.gil_free_work());
+            new_bytes(fragment1.py(), b.len(), work, |o| ao::add_into(b, f2, width, o))
+        })
+    })
 }
 /// audioop.bias(fragment, width, bias)
 #[pyfunction(name = "audioop_bias")]
+#[pyo3(signature = (fragment, width, bias, /))]
 fn bias<'py>(fragment: &Bound<'py, PyAny>, width: i32, bias: i32) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(out(fragment.py(), frag(fragment, |b| ao::bias(b, width, bias))?))
+    frag_into(fragment, |b| Ok(b.len()), |b, o| ao::bias_into(b, width, bias, o))
 }
 /// audioop.reverse(fragment, width)
 #[pyfunction(name = "audioop_reverse")]
+#[pyo3(signature = (fragment, width, /))]
 fn reverse<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(out(fragment.py(), frag(fragment, |b| ao::reverse(b, width))?))
+    frag_into(fragment, |b| Ok(b.len()), |b, o| ao::reverse_into(b, width, o))
 }
 /// audioop.byteswap(fragment, width)
 #[pyfunction(name = "audioop_byteswap")]
+#[pyo3(signature = (fragment, width, /))]
 fn byteswap<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(out(fragment.py(), frag(fragment, |b| ao::byteswap(b, width))?))
+    frag_into(fragment, |b| Ok(b.len()), |b, o| ao::byteswap_into(b, width, o))
 }
 /// audioop.lin2lin(fragment, width, newwidth)
 #[pyfunction(name = "audioop_lin2lin")]
+#[pyo3(signature = (fragment, width, newwidth, /))]
 fn lin2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32, newwidth: i32) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(out(fragment.py(), frag(fragment, |b| ao::lin2lin(b, width, newwidth))?))
+    frag_into(fragment, |b| ao::lin2lin_len(b.len(), width, newwidth), |b, o| ao::lin2lin_into(b, width, newwidth, o))
 }
 /// audioop.lin2ulaw(fragment, width): byte for byte CPython's (its mu-law
 /// encoder rounds 508 negative inputs differently from G.711;
@@ -135,8 +176,9 @@ fn lin2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32, newwidth: i32) -> PyRe
 /// >>> audioop.lin2ulaw(b"\x00\x00\xff\xff", 2)   # -1 -> 0x7E here, 0x7F in G.711
 /// b'\xff~'
 #[pyfunction(name = "audioop_lin2ulaw")]
+#[pyo3(signature = (fragment, width, /))]
 fn lin2ulaw<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(out(fragment.py(), frag(fragment, |b| ao::lin2ulaw(b, width))?))
+    frag_into(fragment, |b| Ok(b.len() / ao::check_width(width)?), |b, o| ao::lin2ulaw_into(b, width, o))
 }
 /// audioop.ulaw2lin(fragment, width)
 ///
@@ -144,8 +186,9 @@ fn lin2ulaw<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py
 /// >>> audioop.ulaw2lin(b"\xff", 2)
 /// b'\x00\x00'
 #[pyfunction(name = "audioop_ulaw2lin")]
+#[pyo3(signature = (fragment, width, /))]
 fn ulaw2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(out(fragment.py(), frag(fragment, |b| ao::ulaw2lin(b, width))?))
+    frag_into(fragment, |b| Ok(b.len() * ao::check_width(width)?), |b, o| ao::ulaw2lin_into(b, width, o))
 }
 /// audioop.lin2alaw(fragment, width)
 ///
@@ -153,8 +196,9 @@ fn ulaw2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py
 /// >>> audioop.lin2alaw(b"\x00\x00", 2)
 /// b'\xd5'
 #[pyfunction(name = "audioop_lin2alaw")]
+#[pyo3(signature = (fragment, width, /))]
 fn lin2alaw<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(out(fragment.py(), frag(fragment, |b| ao::lin2alaw(b, width))?))
+    frag_into(fragment, |b| Ok(b.len() / ao::check_width(width)?), |b, o| ao::lin2alaw_into(b, width, o))
 }
 /// audioop.alaw2lin(fragment, width)
 ///
@@ -162,8 +206,9 @@ fn lin2alaw<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py
 /// >>> audioop.alaw2lin(b"\xd5", 2)
 /// b'\x08\x00'
 #[pyfunction(name = "audioop_alaw2lin")]
+#[pyo3(signature = (fragment, width, /))]
 fn alaw2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
-    Ok(out(fragment.py(), frag(fragment, |b| ao::alaw2lin(b, width))?))
+    frag_into(fragment, |b| Ok(b.len() * ao::check_width(width)?), |b, o| ao::alaw2lin_into(b, width, o))
 }
 
 /// An ADPCM state as audioop takes it: None, or a tuple of two ints.
@@ -177,25 +222,31 @@ fn adpcm_state(state: &Bound<'_, PyAny>, func: &str) -> PyResult<Option<ao::Adpc
 
 /// audioop.lin2adpcm(fragment, width, state) -> (adpcm, (valpred, index))
 #[pyfunction(name = "audioop_lin2adpcm")]
+#[pyo3(signature = (fragment, width, state, /))]
 fn lin2adpcm<'py>(
     fragment: &Bound<'py, PyAny>,
     width: i32,
     state: &Bound<'py, PyAny>,
 ) -> PyResult<(Bound<'py, PyBytes>, (i32, i32))> {
     let s = adpcm_state(state, "lin2adpcm")?;
-    let (v, s) = frag(fragment, |b| ao::lin2adpcm(b, width, s))?;
-    Ok((out(fragment.py(), v), s))
+    let mut next = (0, 0);
+    let len = |b: &[u8]| Ok(b.len() / (ao::check_width(width)? * 2));
+    let bytes = frag_into(fragment, len, |b, o| ao::lin2adpcm_into(b, width, s, o).map(|s| next = s))?;
+    Ok((bytes, next))
 }
 /// audioop.adpcm2lin(fragment, width, state) -> (pcm, (valpred, index))
 #[pyfunction(name = "audioop_adpcm2lin")]
+#[pyo3(signature = (fragment, width, state, /))]
 fn adpcm2lin<'py>(
     fragment: &Bound<'py, PyAny>,
     width: i32,
     state: &Bound<'py, PyAny>,
 ) -> PyResult<(Bound<'py, PyBytes>, (i32, i32))> {
     let s = adpcm_state(state, "adpcm2lin")?;
-    let (v, s) = frag(fragment, |b| ao::adpcm2lin(b, width, s))?;
-    Ok((out(fragment.py(), v), s))
+    let mut next = (0, 0);
+    let len = |b: &[u8]| Ok(b.len() * 2 * ao::check_width(width)?);
+    let bytes = frag_into(fragment, len, |b, o| ao::adpcm2lin_into(b, width, s, o).map(|s| next = s))?;
+    Ok((bytes, next))
 }
 
 /// audioop's ratecv state: `(d, ((prev, cur), ...))`.
@@ -227,7 +278,7 @@ fn ratecv_state(state: &Bound<'_, PyAny>) -> PyResult<Option<ao::RatecvState>> {
 /// >>> audioop.ratecv(b"\x00\x10\x00\x20", 2, 1, 8000, 16000, None)
 /// (b'\x00\x10\x00\x18\x00 ', (-1, ((268435456, 536870912),)))
 #[pyfunction(name = "audioop_ratecv")]
-#[pyo3(signature = (fragment, width, nchannels, inrate, outrate, state, weightA=1, weightB=0))]
+#[pyo3(signature = (fragment, width, nchannels, inrate, outrate, state, weightA=1, weightB=0, /))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
 fn ratecv_exact<'py>(
     fragment: &Bound<'py, PyAny>,
@@ -321,7 +372,7 @@ fn ratecv<'py>(
     let out = with_buffer(fragment, |buf| {
         let bytes = buf.pcm16("fragment")?;
         let n_out = r.output_len(bytes.len() / 2);
-        new_bytes(fragment.py(), n_out * 2, bytes.len(), |out| {
+        new_bytes(fragment.py(), n_out * 2, buf.gil_free_work(), |out| {
             with_i16_out(out, |o| r.process_i16(&as_i16(bytes), o)).map(|_| ())
         })
     })?;
@@ -329,8 +380,13 @@ fn ratecv<'py>(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    raw::add_fastcall(
+        m,
+        c"audioop_getsample",
+        c"getsample(fragment, width, index, /)\n--\n\naudioop.getsample: the sample at `index`.",
+        getsample,
+    )?;
     for f in [
-        wrap_pyfunction!(getsample, m)?,
         wrap_pyfunction!(max, m)?,
         wrap_pyfunction!(minmax, m)?,
         wrap_pyfunction!(avg, m)?,

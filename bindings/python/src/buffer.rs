@@ -31,7 +31,7 @@ pub enum Elem {
 /// `Py_buffer` that lives on this stack frame and is released on return.
 pub fn with_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(View<'_>) -> PyResult<R>) -> PyResult<R> {
     if let Ok(b) = obj.cast_exact::<PyBytes>() {
-        return f(View { bytes: b.as_bytes(), elem: Elem::Byte });
+        return f(View { bytes: b.as_bytes(), elem: Elem::Byte, frozen: true });
     }
     struct Held(ffi::Py_buffer);
     impl Drop for Held {
@@ -59,7 +59,7 @@ pub fn with_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(View<'_>) -> PyResu
         // `buf` until release, which happens after `f` returns.
         unsafe { std::slice::from_raw_parts(view.buf as *const u8, len) }
     };
-    f(View { bytes, elem })
+    f(View { bytes, elem, frozen: false })
 }
 
 fn parse_format(view: &ffi::Py_buffer) -> PyResult<Elem> {
@@ -88,12 +88,24 @@ fn parse_format(view: &ffi::Py_buffer) -> PyResult<Elem> {
 pub struct View<'a> {
     bytes: &'a [u8],
     elem: Elem,
+    /// The memory is a `bytes` object's, which no Python code can write.
+    frozen: bool,
 }
 
 impl<'a> View<'a> {
     /// The element type.
     pub fn elem(&self) -> Elem {
         self.elem
+    }
+
+    /// The work (bytes) a call on this buffer may do without the GIL: all of
+    /// it for `bytes`, which no Python code can change meanwhile; none for
+    /// anything else. A bytearray, a numpy array or `array.array` can be
+    /// written by another thread as soon as the GIL is released, and even a
+    /// read-only memoryview may sit over a writable bytearray: those are read
+    /// with the GIL held (copying them first would cost more than it frees).
+    pub fn gil_free_work(&self) -> usize {
+        if self.frozen { self.bytes.len() } else { 0 }
     }
 
     /// The whole buffer as bytes.
@@ -127,7 +139,9 @@ impl<'a> View<'a> {
     }
 }
 
-/// Runs `f`, without the GIL when `work` bytes make that worth it.
+/// Runs `f`, without the GIL when `work` bytes make that worth it. `work`
+/// comes from [`View::gil_free_work`], which is 0 unless the input is
+/// immutable: that is what makes releasing the GIL sound.
 pub fn maybe_detached<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> T + Send) -> T {
     if work >= GIL_RELEASE_BYTES { py.detach(f) } else { f() }
 }

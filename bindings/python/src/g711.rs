@@ -15,7 +15,7 @@ type TranscodeFn = fn(&[u8], &mut [u8]) -> Result<(), Error>;
 pub fn encode<'py>(pcm: &Bound<'py, PyAny>, what: &str, f: EncodeFn) -> PyResult<Bound<'py, PyBytes>> {
     with_buffer(pcm, |buf| {
         let bytes = buf.pcm16(what)?;
-        new_bytes(pcm.py(), bytes.len() / 2, bytes.len(), |out| f(&as_i16(bytes), out))
+        new_bytes(pcm.py(), bytes.len() / 2, buf.gil_free_work(), |out| f(&as_i16(bytes), out))
     })
 }
 
@@ -23,14 +23,14 @@ pub fn encode<'py>(pcm: &Bound<'py, PyAny>, what: &str, f: EncodeFn) -> PyResult
 pub fn decode<'py>(data: &Bound<'py, PyAny>, what: &str, f: DecodeFn) -> PyResult<Bound<'py, PyBytes>> {
     with_buffer(data, |buf| {
         let codes = buf.codes(what)?;
-        new_bytes(data.py(), codes.len() * 2, codes.len(), |out| with_i16_out(out, |o| f(codes, o)))
+        new_bytes(data.py(), codes.len() * 2, buf.gil_free_work(), |out| with_i16_out(out, |o| f(codes, o)))
     })
 }
 
 fn transcode<'py>(data: &Bound<'py, PyAny>, what: &str, f: TranscodeFn) -> PyResult<Bound<'py, PyBytes>> {
     with_buffer(data, |buf| {
         let codes = buf.codes(what)?;
-        new_bytes(data.py(), codes.len(), codes.len(), |out| f(codes, out))
+        new_bytes(data.py(), codes.len(), buf.gil_free_work(), |out| f(codes, out))
     })
 }
 

@@ -79,11 +79,11 @@ impl PyResampler {
             if buf.elem() == Elem::F32 {
                 let bytes = buf.bytes();
                 let n = r.output_len(bytes.len() / 4);
-                return f32_array(py, n, bytes.len(), |o| r.process_f32(&as_f32(bytes), o));
+                return f32_array(py, n, buf.gil_free_work(), |o| r.process_f32(&as_f32(bytes), o));
             }
             let bytes = buf.pcm16("pcm")?;
             let n = r.output_len(bytes.len() / 2);
-            let out = new_bytes(py, n * 2, bytes.len(), |out| {
+            let out = new_bytes(py, n * 2, buf.gil_free_work(), |out| {
                 with_i16_out(out, |o| r.process_i16(&as_i16(bytes), o)).map(|_| ())
             })?;
             Ok(out.into_any())
@@ -96,7 +96,7 @@ impl PyResampler {
         with_buffer(data, |buf| {
             let codes = buf.codes("data")?;
             let n = r.output_len(codes.len());
-            new_bytes(data.py(), n * 2, codes.len(), |out| {
+            new_bytes(data.py(), n * 2, buf.gil_free_work(), |out| {
                 with_i16_out(out, |o| r.process_ulaw_to_i16(codes, o)).map(|_| ())
             })
         })
@@ -108,7 +108,7 @@ impl PyResampler {
         with_buffer(data, |buf| {
             let codes = buf.codes("data")?;
             let n = r.output_len(codes.len());
-            new_bytes(data.py(), n * 2, codes.len(), |out| {
+            new_bytes(data.py(), n * 2, buf.gil_free_work(), |out| {
                 with_i16_out(out, |o| r.process_alaw_to_i16(codes, o)).map(|_| ())
             })
         })
@@ -120,7 +120,7 @@ impl PyResampler {
         with_buffer(pcm, |buf| {
             let bytes = buf.pcm16("pcm")?;
             let n = r.output_len(bytes.len() / 2);
-            new_bytes(pcm.py(), n, bytes.len(), |o| r.process_i16_to_ulaw(&as_i16(bytes), o).map(|_| ()))
+            new_bytes(pcm.py(), n, buf.gil_free_work(), |o| r.process_i16_to_ulaw(&as_i16(bytes), o).map(|_| ()))
         })
     }
 
@@ -130,7 +130,7 @@ impl PyResampler {
         with_buffer(pcm, |buf| {
             let bytes = buf.pcm16("pcm")?;
             let n = r.output_len(bytes.len() / 2);
-            new_bytes(pcm.py(), n, bytes.len(), |o| r.process_i16_to_alaw(&as_i16(bytes), o).map(|_| ()))
+            new_bytes(pcm.py(), n, buf.gil_free_work(), |o| r.process_i16_to_alaw(&as_i16(bytes), o).map(|_| ()))
         })
     }
 
