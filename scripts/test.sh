@@ -90,11 +90,15 @@ step "Node binding: npm install (lockfile), napi build (release), then node --te
   # omit-lockfile-registry-resolved setting, npm writes lockfiles without
   # other platforms' optional packages, which `npm ci` then refuses.
   npm install --no-audit --no-fund --loglevel=error
-  npx napi build --platform --release
+  npm run -s build
   npm test 2>&1 | tee node-test.log
   # node --test's summary says "pass N" / "fail N"; count it with the rest.
   awk '/^[^ ]+ pass [0-9]+$/ {p=$3} /^[^ ]+ fail [0-9]+$/ {f=$3} END {print "node --test: " p+0 " passed, " f+0 " failed"}' node-test.log
   rm -f node-test.log
+  echo "alawmulaw's own test suite (mocha, its files unmodified) against teledsp:"
+  npm run -s test:alawmulaw 2>&1 | tee alawmulaw.log
+  awk '/ passing/ {p=$1} / failing/ {f=$1} END {print "alawmulaw suite: " p+0 " passed, " f+0 " failed"}' alawmulaw.log
+  rm -f alawmulaw.log
   echo "Node benchmark script, smoke run (figures come from a full run, see README):"
   node bench/bench.mjs --quick >/dev/null
 ) 2>&1 | tee -a "$log"

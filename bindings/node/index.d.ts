@@ -373,47 +373,85 @@ export interface VadOptions {
 
 export declare namespace alaw {
   /**
+   * G.711 decode: one code per sample in (`Uint8Array` or `Buffer`),
+   * a new `Int16Array` out.
+   *
    * ```js
+   * const { mulaw, alaw } = require('teledsp');
+   * mulaw.decode(Buffer.from([0xff, 0x80])); // Int16Array [0, 32124]
+   * alaw.decode(Buffer.from([0xd5])); // Int16Array [8]
    * ```
    */
   export function decode(samples: Uint8Array | Buffer): Int16Array
   /**
-   * of `dst` (an `Int16Array`, or a `Buffer` receiving PCM16LE) and
-   * returns how many samples it wrote.
+   * G.711 decode into a caller's buffer: writes `src.length` samples
+   * to the start of `dst` (an `Int16Array`, or a `Buffer` receiving
+   * PCM16LE) and returns how many samples it wrote.
    *
    * ```js
+   * const { alaw } = require('teledsp');
    * const pcm = new Int16Array(160);
+   * alaw.decodeInto(new Uint8Array(160), pcm); // 160
    * ```
    */
   export function decodeInto(src: Uint8Array | Buffer, dst: Int16Array | Buffer): number
   /**
+   * G.711 decode of one code (an integer in 0..=255). As alawmulaw,
+   * `mulaw.decodeSample(0x7f)` is -0 (mu-law's negative zero).
+   *
    * ```js
+   * const { mulaw, alaw } = require('teledsp');
+   * alaw.decodeSample(0xd5); // 8
+   * Object.is(mulaw.decodeSample(0x7f), -0); // true
    * ```
    */
   export function decodeSample(code: number): number
   /**
-   * of PCM16LE), one code per sample out as a new `Uint8Array`.
+   * G.711 encode (ITU-exact; `mulaw` or `alaw` by namespace): 16-bit
+   * PCM in (`Int16Array`, or a `Buffer` of PCM16LE), one code per
+   * sample out as a new `Uint8Array`.
    *
    * ```js
+   * const { mulaw, alaw } = require('teledsp');
+   * mulaw.encode(new Int16Array([0, 1000, -1000])); // Uint8Array [255, 206, 78]
+   * alaw.encode(new Int16Array([0, 1000, -1000])); // Uint8Array [213, 250, 122]
    * ```
    */
   export function encode(samples: Int16Array | Buffer): Uint8Array
   /**
-   * of `dst` (a `Uint8Array` or `Buffer` with at least that room) and
-   * returns how many it wrote. No allocation: reuse `dst` per frame.
+   * G.711 encode into a caller's buffer: writes `src.length` codes to
+   * the start of `dst` (a `Uint8Array` or `Buffer` with at least that
+   * room) and returns how many it wrote. No allocation: reuse `dst`
+   * per frame.
    *
    * ```js
+   * const { mulaw } = require('teledsp');
    * const out = new Uint8Array(160);
+   * mulaw.encodeInto(new Int16Array(160), out); // 160
    * ```
    */
   export function encodeInto(src: Int16Array | Buffer, dst: Uint8Array | Buffer): number
   /**
+   * G.711 encode of one sample (an integer in -32768..=32767), with
+   * alawmulaw's return values: `alaw` gives the code (0..=255);
+   * `mulaw` gives the code minus 256 (-256..=-1), the bitwise NOT
+   * alawmulaw returns (`& 0xff` gives the code).
+   *
    * ```js
+   * const { mulaw, alaw } = require('teledsp');
+   * mulaw.encodeSample(1000); // -50 (code 206)
+   * alaw.encodeSample(1000); // 250
    * ```
    */
   export function encodeSample(sample: number): number
   /**
+   * Transcodes codes to the other law by the G.711 conversion table
+   * (not through linear PCM): `mulaw.toAlaw`, `alaw.toMulaw`.
+   *
    * ```js
+   * const { mulaw, alaw } = require('teledsp');
+   * mulaw.toAlaw(Buffer.from([0xff])); // Uint8Array [213]
+   * alaw.toMulaw(Buffer.from([0xd5])); // Uint8Array [255]
    * ```
    */
   export function toMulaw(samples: Uint8Array | Buffer): Uint8Array
@@ -421,47 +459,85 @@ export declare namespace alaw {
 
 export declare namespace mulaw {
   /**
+   * G.711 decode: one code per sample in (`Uint8Array` or `Buffer`),
+   * a new `Int16Array` out.
+   *
    * ```js
+   * const { mulaw, alaw } = require('teledsp');
+   * mulaw.decode(Buffer.from([0xff, 0x80])); // Int16Array [0, 32124]
+   * alaw.decode(Buffer.from([0xd5])); // Int16Array [8]
    * ```
    */
   export function decode(samples: Uint8Array | Buffer): Int16Array
   /**
-   * of `dst` (an `Int16Array`, or a `Buffer` receiving PCM16LE) and
-   * returns how many samples it wrote.
+   * G.711 decode into a caller's buffer: writes `src.length` samples
+   * to the start of `dst` (an `Int16Array`, or a `Buffer` receiving
+   * PCM16LE) and returns how many samples it wrote.
    *
    * ```js
+   * const { alaw } = require('teledsp');
    * const pcm = new Int16Array(160);
+   * alaw.decodeInto(new Uint8Array(160), pcm); // 160
    * ```
    */
   export function decodeInto(src: Uint8Array | Buffer, dst: Int16Array | Buffer): number
   /**
+   * G.711 decode of one code (an integer in 0..=255). As alawmulaw,
+   * `mulaw.decodeSample(0x7f)` is -0 (mu-law's negative zero).
+   *
    * ```js
+   * const { mulaw, alaw } = require('teledsp');
+   * alaw.decodeSample(0xd5); // 8
+   * Object.is(mulaw.decodeSample(0x7f), -0); // true
    * ```
    */
   export function decodeSample(code: number): number
   /**
-   * of PCM16LE), one code per sample out as a new `Uint8Array`.
+   * G.711 encode (ITU-exact; `mulaw` or `alaw` by namespace): 16-bit
+   * PCM in (`Int16Array`, or a `Buffer` of PCM16LE), one code per
+   * sample out as a new `Uint8Array`.
    *
    * ```js
+   * const { mulaw, alaw } = require('teledsp');
+   * mulaw.encode(new Int16Array([0, 1000, -1000])); // Uint8Array [255, 206, 78]
+   * alaw.encode(new Int16Array([0, 1000, -1000])); // Uint8Array [213, 250, 122]
    * ```
    */
   export function encode(samples: Int16Array | Buffer): Uint8Array
   /**
-   * of `dst` (a `Uint8Array` or `Buffer` with at least that room) and
-   * returns how many it wrote. No allocation: reuse `dst` per frame.
+   * G.711 encode into a caller's buffer: writes `src.length` codes to
+   * the start of `dst` (a `Uint8Array` or `Buffer` with at least that
+   * room) and returns how many it wrote. No allocation: reuse `dst`
+   * per frame.
    *
    * ```js
+   * const { mulaw } = require('teledsp');
    * const out = new Uint8Array(160);
+   * mulaw.encodeInto(new Int16Array(160), out); // 160
    * ```
    */
   export function encodeInto(src: Int16Array | Buffer, dst: Uint8Array | Buffer): number
   /**
+   * G.711 encode of one sample (an integer in -32768..=32767), with
+   * alawmulaw's return values: `alaw` gives the code (0..=255);
+   * `mulaw` gives the code minus 256 (-256..=-1), the bitwise NOT
+   * alawmulaw returns (`& 0xff` gives the code).
+   *
    * ```js
+   * const { mulaw, alaw } = require('teledsp');
+   * mulaw.encodeSample(1000); // -50 (code 206)
+   * alaw.encodeSample(1000); // 250
    * ```
    */
   export function encodeSample(sample: number): number
   /**
+   * Transcodes codes to the other law by the G.711 conversion table
+   * (not through linear PCM): `mulaw.toAlaw`, `alaw.toMulaw`.
+   *
    * ```js
+   * const { mulaw, alaw } = require('teledsp');
+   * mulaw.toAlaw(Buffer.from([0xff])); // Uint8Array [213]
+   * alaw.toMulaw(Buffer.from([0xd5])); // Uint8Array [255]
    * ```
    */
   export function toAlaw(samples: Uint8Array | Buffer): Uint8Array

@@ -1,5 +1,5 @@
 // ESM entry: the native addon is loaded once, by the generated CommonJS
-// loader (index.js), and re-exported with named exports.
+// loader behind index.js, and re-exported with named exports.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);

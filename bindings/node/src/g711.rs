@@ -99,40 +99,48 @@ fn code_in(code: f64) -> Result<u8> {
     }
 }
 
+// The doc comments are plain `///` lines: napi-rs copies only literal doc
+// attributes into index.d.ts (a `#[doc = concat!(..)]` line is dropped), so
+// each one is written for both namespaces.
 macro_rules! law {
     ($ns:literal, $enc:ident, $dec:ident, $enc_into:ident, $dec_into:ident, $enc1:ident, $dec1:ident,
-     $to_other:ident, $to_other_js:literal, $kenc:path, $kdec:path, $ktrans:path, $name:literal) => {
-        #[doc = concat!("G.711 ", $name, " encode (ITU-exact): 16-bit PCM in (`Int16Array`, or a `Buffer`")]
-        /// of PCM16LE), one code per sample out as a new `Uint8Array`.
+     $to_other:ident, $to_other_js:literal, $kenc:path, $kdec:path, $ktrans:path, $enc1_out:path, $dec1_out:path) => {
+        /// G.711 encode (ITU-exact; `mulaw` or `alaw` by namespace): 16-bit
+        /// PCM in (`Int16Array`, or a `Buffer` of PCM16LE), one code per
+        /// sample out as a new `Uint8Array`.
         ///
         /// ```js
-        #[doc = concat!("const { ", $ns, " } = require('teledsp');")]
-        #[doc = concat!($ns, ".encode(new Int16Array([0, 1000, -1000])); // Uint8Array(3)")]
+        /// const { mulaw, alaw } = require('teledsp');
+        /// mulaw.encode(new Int16Array([0, 1000, -1000])); // Uint8Array [255, 206, 78]
+        /// alaw.encode(new Int16Array([0, 1000, -1000])); // Uint8Array [213, 250, 122]
         /// ```
         #[napi(namespace = $ns, js_name = "encode", ts_args_type = "samples: Int16Array | Buffer", ts_return_type = "Uint8Array", catch_unwind)]
         pub fn $enc(env: &Env, samples: Unknown<'_>) -> Result<Value> {
             encode(env, &samples, $kenc)
         }
 
-        #[doc = concat!("G.711 ", $name, " decode: one code per sample in (`Uint8Array` or `Buffer`), a new `Int16Array` out.")]
+        /// G.711 decode: one code per sample in (`Uint8Array` or `Buffer`),
+        /// a new `Int16Array` out.
         ///
         /// ```js
-        #[doc = concat!("const { ", $ns, " } = require('teledsp');")]
-        #[doc = concat!($ns, ".decode(Buffer.from([0xff, 0x80])); // Int16Array(2)")]
+        /// const { mulaw, alaw } = require('teledsp');
+        /// mulaw.decode(Buffer.from([0xff, 0x80])); // Int16Array [0, 32124]
+        /// alaw.decode(Buffer.from([0xd5])); // Int16Array [8]
         /// ```
         #[napi(namespace = $ns, js_name = "decode", ts_args_type = "samples: Uint8Array | Buffer", ts_return_type = "Int16Array", catch_unwind)]
         pub fn $dec(env: &Env, samples: Unknown<'_>) -> Result<Value> {
             decode(env, &samples, $kdec)
         }
 
-        #[doc = concat!("G.711 ", $name, " encode into a caller's buffer: writes `src.length` codes to the start")]
-        /// of `dst` (a `Uint8Array` or `Buffer` with at least that room) and
-        /// returns how many it wrote. No allocation: reuse `dst` per frame.
+        /// G.711 encode into a caller's buffer: writes `src.length` codes to
+        /// the start of `dst` (a `Uint8Array` or `Buffer` with at least that
+        /// room) and returns how many it wrote. No allocation: reuse `dst`
+        /// per frame.
         ///
         /// ```js
-        #[doc = concat!("const { ", $ns, " } = require('teledsp');")]
+        /// const { mulaw } = require('teledsp');
         /// const out = new Uint8Array(160);
-        #[doc = concat!($ns, ".encodeInto(new Int16Array(160), out); // 160")]
+        /// mulaw.encodeInto(new Int16Array(160), out); // 160
         /// ```
         #[napi(namespace = $ns, js_name = "encodeInto", ts_args_type = "src: Int16Array | Buffer, dst: Uint8Array | Buffer", catch_unwind)]
         pub fn $enc_into(env: &Env, src: Unknown<'_>, dst: Unknown<'_>) -> Result<u32> {
@@ -140,14 +148,14 @@ macro_rules! law {
             unsafe { encode_into(env.raw(), src.raw(), dst.raw(), $kenc) }
         }
 
-        #[doc = concat!("G.711 ", $name, " decode into a caller's buffer: writes `src.length` samples to the start")]
-        /// of `dst` (an `Int16Array`, or a `Buffer` receiving PCM16LE) and
-        /// returns how many samples it wrote.
+        /// G.711 decode into a caller's buffer: writes `src.length` samples
+        /// to the start of `dst` (an `Int16Array`, or a `Buffer` receiving
+        /// PCM16LE) and returns how many samples it wrote.
         ///
         /// ```js
-        #[doc = concat!("const { ", $ns, " } = require('teledsp');")]
+        /// const { alaw } = require('teledsp');
         /// const pcm = new Int16Array(160);
-        #[doc = concat!($ns, ".decodeInto(new Uint8Array(160), pcm); // 160")]
+        /// alaw.decodeInto(new Uint8Array(160), pcm); // 160
         /// ```
         #[napi(namespace = $ns, js_name = "decodeInto", ts_args_type = "src: Uint8Array | Buffer, dst: Int16Array | Buffer", catch_unwind)]
         pub fn $dec_into(env: &Env, src: Unknown<'_>, dst: Unknown<'_>) -> Result<u32> {
@@ -155,40 +163,74 @@ macro_rules! law {
             unsafe { decode_into(env.raw(), src.raw(), dst.raw(), $kdec) }
         }
 
-        #[doc = concat!("G.711 ", $name, " encode of one sample (an integer in -32768..=32767).")]
+        /// G.711 encode of one sample (an integer in -32768..=32767), with
+        /// alawmulaw's return values: `alaw` gives the code (0..=255);
+        /// `mulaw` gives the code minus 256 (-256..=-1), the bitwise NOT
+        /// alawmulaw returns (`& 0xff` gives the code).
         ///
         /// ```js
-        #[doc = concat!("require('teledsp').", $ns, ".encodeSample(0);")]
+        /// const { mulaw, alaw } = require('teledsp');
+        /// mulaw.encodeSample(1000); // -50 (code 206)
+        /// alaw.encodeSample(1000); // 250
         /// ```
         #[napi(namespace = $ns, js_name = "encodeSample", catch_unwind)]
-        pub fn $enc1(sample: f64) -> Result<u32> {
+        pub fn $enc1(sample: f64) -> Result<i32> {
             let mut out = [0u8];
             $kenc(&[sample_in(sample)?], &mut out).map_err(to_js)?;
-            Ok(u32::from(out[0]))
+            Ok($enc1_out(out[0]))
         }
 
-        #[doc = concat!("G.711 ", $name, " decode of one code (an integer in 0..=255).")]
+        /// G.711 decode of one code (an integer in 0..=255). As alawmulaw,
+        /// `mulaw.decodeSample(0x7f)` is -0 (mu-law's negative zero).
         ///
         /// ```js
-        #[doc = concat!("require('teledsp').", $ns, ".decodeSample(0xd5);")]
+        /// const { mulaw, alaw } = require('teledsp');
+        /// alaw.decodeSample(0xd5); // 8
+        /// Object.is(mulaw.decodeSample(0x7f), -0); // true
         /// ```
         #[napi(namespace = $ns, js_name = "decodeSample", catch_unwind)]
-        pub fn $dec1(code: f64) -> Result<i32> {
+        pub fn $dec1(code: f64) -> Result<f64> {
+            let code = code_in(code)?;
             let mut out = [0i16];
-            $kdec(&[code_in(code)?], &mut out).map_err(to_js)?;
-            Ok(i32::from(out[0]))
+            $kdec(&[code], &mut out).map_err(to_js)?;
+            Ok($dec1_out(code, out[0]))
         }
 
-        #[doc = concat!("Transcodes ", $name, " codes by the G.711 conversion table (not through linear PCM).")]
+        /// Transcodes codes to the other law by the G.711 conversion table
+        /// (not through linear PCM): `mulaw.toAlaw`, `alaw.toMulaw`.
         ///
         /// ```js
-        #[doc = concat!("require('teledsp').", $ns, ".", $to_other_js, "(Buffer.from([0xff]));")]
+        /// const { mulaw, alaw } = require('teledsp');
+        /// mulaw.toAlaw(Buffer.from([0xff])); // Uint8Array [213]
+        /// alaw.toMulaw(Buffer.from([0xd5])); // Uint8Array [255]
         /// ```
         #[napi(namespace = $ns, js_name = $to_other_js, ts_args_type = "samples: Uint8Array | Buffer", ts_return_type = "Uint8Array", catch_unwind)]
         pub fn $to_other(env: &Env, samples: Unknown<'_>) -> Result<Value> {
             transcode(env, &samples, $ktrans)
         }
     };
+}
+
+/// alawmulaw's `mulaw.encodeSample` returns `~(sign | exponent | mantissa)`
+/// unmasked: the code minus 256.
+fn ulaw_sample_out(code: u8) -> i32 {
+    i32::from(code) - 256
+}
+
+/// alawmulaw's `alaw.encodeSample` returns the code itself.
+fn alaw_sample_out(code: u8) -> i32 {
+    i32::from(code)
+}
+
+/// alawmulaw negates mu-law magnitudes for codes 0x00..=0x7f, so 0x7f
+/// decodes to -0.
+fn ulaw_decoded(code: u8, v: i16) -> f64 {
+    if code & 0x80 == 0 { -f64::from(v.unsigned_abs()) } else { f64::from(v) }
+}
+
+/// A-law has no zero level: the value as is.
+fn alaw_decoded(_code: u8, v: i16) -> f64 {
+    f64::from(v)
 }
 
 law!(
@@ -204,7 +246,8 @@ law!(
     g711::ulaw_encode,
     g711::ulaw_decode,
     g711::ulaw_to_alaw,
-    "mu-law"
+    ulaw_sample_out,
+    ulaw_decoded
 );
 law!(
     "alaw",
@@ -219,7 +262,8 @@ law!(
     g711::alaw_encode,
     g711::alaw_decode,
     g711::alaw_to_ulaw,
-    "A-law"
+    alaw_sample_out,
+    alaw_decoded
 );
 
 /// The `Into` codecs as bare Node-API callbacks (see `raw`): they replace
