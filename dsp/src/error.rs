@@ -8,37 +8,37 @@ use crate::isa::Isa;
 /// actual values so the message says exactly what was wrong.
 ///
 /// ```
-/// use teledsp::{g711, Error};
+/// use teledsp::{g711, Error, Expected};
 /// let mut out = [0u8; 3];
 /// let err = g711::ulaw_encode(&[0i16; 4], &mut out).unwrap_err();
-/// assert_eq!(err, Error::LengthMismatch { expected: 4, actual: 3 });
-/// assert_eq!(err.to_string(), "output buffer holds 3 samples, 4 needed");
+/// assert_eq!(err, Error::InvalidLength { what: "output buffer", expected: Expected::Exactly(4), actual: 3 });
+/// assert_eq!(err.to_string(), "output buffer has 3 samples, 4 expected");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// The output slice does not have the length the input requires.
-    LengthMismatch {
-        /// Length the output must have.
-        expected: usize,
-        /// Length it has.
+    /// A buffer, frame or frame size of the wrong length: an output slice
+    /// that does not match its input or is too short for what the call
+    /// writes, a frame a per-frame processor was not built for, a frame
+    /// size that is not a whole number of samples.
+    InvalidLength {
+        /// What has the wrong length ("output buffer", "frame", "frame size").
+        what: &'static str,
+        /// The length it must have.
+        expected: Expected,
+        /// The length it has.
         actual: usize,
     },
     /// An explicit instruction set was asked for that this CPU (or build) lacks.
     IsaUnavailable(Isa),
-    /// The output slice is shorter than the samples the call produces.
-    OutputTooSmall {
-        /// Samples the call writes.
-        needed: usize,
-        /// Room the output slice has.
-        actual: usize,
-    },
-    /// A resampler was asked for a rate pair it does not support.
+    /// A sample rate, or a resampler's rate pair, that is not supported.
     UnsupportedRate {
-        /// Requested input rate, Hz.
-        in_rate: u32,
-        /// Requested output rate, Hz.
-        out_rate: u32,
+        /// The rate asked for, Hz (a resampler's input rate).
+        rate: u32,
+        /// A resampler's output rate, Hz; `None` for a single-rate component.
+        out_rate: Option<u32>,
+        /// The rates it takes, Hz (a resampler takes any pair of them).
+        supported: &'static [u32],
     },
     /// A setting given by name (quality preset, API flavour, audio format)
     /// that does not exist.
@@ -56,27 +56,6 @@ pub enum Error {
         what: &'static str,
         /// The parser's account of it (serde_json's or base64's), or empty.
         detail: String,
-    },
-    /// A frame of the wrong length was handed to a per-frame processor.
-    FrameLength {
-        /// Samples per frame the processor was built for.
-        expected: usize,
-        /// Samples the frame has.
-        actual: usize,
-    },
-    /// A component was asked for a sample rate it does not take.
-    UnsupportedSampleRate {
-        /// Requested rate, Hz.
-        rate: u32,
-        /// The rates it takes, Hz.
-        supported: &'static [u32],
-    },
-    /// A frame size in bytes that is zero or not a whole number of samples.
-    InvalidFrameSize {
-        /// Requested frame size, bytes.
-        frame_bytes: usize,
-        /// Bytes per sample of the format.
-        sample_bytes: usize,
     },
     /// A configuration that does not parse (unknown field, wrong type).
     InvalidConfig(String),
@@ -97,36 +76,54 @@ pub enum Error {
     Audioop(&'static str),
 }
 
+/// The length an [`Error::InvalidLength`] buffer must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// Exactly this many samples.
+    Exactly(usize),
+    /// At least this many samples (what the call writes).
+    AtLeast(usize),
+    /// A positive multiple of this many bytes (one sample).
+    MultipleOf(usize),
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Audioop(msg) => f.write_str(msg),
-            Error::LengthMismatch { expected, actual } => {
-                write!(f, "output buffer holds {actual} samples, {expected} needed")
+            Error::InvalidLength { what, expected: Expected::Exactly(n), actual } => {
+                write!(f, "{what} has {actual} samples, {n} expected")
+            }
+            Error::InvalidLength { what, expected: Expected::AtLeast(n), actual } => {
+                write!(f, "{what} holds {actual} samples, this call writes {n}")
+            }
+            Error::InvalidLength { what, expected: Expected::MultipleOf(n), actual } => {
+                write!(f, "{what} {actual} bytes is not a positive multiple of the {n}-byte sample")
             }
             Error::IsaUnavailable(isa) => {
                 write!(f, "instruction set {isa} is not available on this CPU")
             }
-            Error::OutputTooSmall { needed, actual } => {
-                write!(f, "output buffer holds {actual} samples, this call writes {needed}")
+            Error::UnsupportedRate { rate, out_rate: Some(out), supported } => {
+                write!(f, "unsupported rate pair {rate} -> {out} Hz; supported: ")?;
+                for (i, r) in supported.iter().enumerate() {
+                    let sep = if i == 0 {
+                        ""
+                    } else if i + 1 == supported.len() {
+                        " and "
+                    } else {
+                        ", "
+                    };
+                    write!(f, "{sep}{r}")?;
+                }
+                f.write_str(" Hz in any pair")
             }
-            Error::UnsupportedRate { in_rate, out_rate } => write!(
-                f,
-                "unsupported rate pair {in_rate} -> {out_rate} Hz; supported: 8000, 16000, 24000 and 48000 Hz in any pair"
-            ),
+            Error::UnsupportedRate { rate, out_rate: None, supported } => {
+                write!(f, "unsupported sample rate {rate} Hz; supported: {supported:?} Hz")
+            }
             Error::Malformed { what, detail } if detail.is_empty() => f.write_str(what),
             Error::Malformed { what, detail } => write!(f, "{what}: {detail}"),
             Error::UnsupportedFrame { frame_ms, supported } => {
                 write!(f, "unsupported frame duration {frame_ms} ms; supported: {supported:?} ms")
-            }
-            Error::FrameLength { expected, actual } => {
-                write!(f, "frame has {actual} samples, {expected} expected")
-            }
-            Error::UnsupportedSampleRate { rate, supported } => {
-                write!(f, "unsupported sample rate {rate} Hz; supported: {supported:?} Hz")
-            }
-            Error::InvalidFrameSize { frame_bytes, sample_bytes } => {
-                write!(f, "frame size {frame_bytes} bytes is not a positive multiple of the {sample_bytes}-byte sample")
             }
             Error::InvalidConfig(detail) => write!(f, "invalid call config: {detail}"),
             Error::UnknownToolCall { call_id } => {
@@ -140,6 +137,49 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The class of an [`Error`], the one classification the bindings map to
+/// their own types: Python exception classes (`InvalidLengthError`, ...) and
+/// Node error codes (`ERR_TELEDSP_INVALID_LENGTH`, ...), one for one.
+///
+/// ```
+/// use teledsp::{Error, ErrorKind};
+/// assert_eq!(Error::malformed("bad").kind(), ErrorKind::Malformed);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::InvalidLength`].
+    InvalidLength,
+    /// [`Error::UnsupportedRate`].
+    UnsupportedRate,
+    /// [`Error::Malformed`].
+    Malformed,
+    /// A setting teledsp does not take: [`Error::UnsupportedFrame`],
+    /// [`Error::UnknownName`], [`Error::InvalidConfig`].
+    Config,
+    /// [`Error::UnknownToolCall`].
+    UnknownToolCall,
+    /// [`Error::Audioop`]: `audioop.error` in Python.
+    Audioop,
+    /// [`Error::IsaUnavailable`].
+    IsaUnavailable,
+}
+
+impl Error {
+    /// This error's class.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidLength { .. } => ErrorKind::InvalidLength,
+            Error::UnsupportedRate { .. } => ErrorKind::UnsupportedRate,
+            Error::Malformed { .. } => ErrorKind::Malformed,
+            Error::UnsupportedFrame { .. } | Error::UnknownName { .. } | Error::InvalidConfig(_) => ErrorKind::Config,
+            Error::UnknownToolCall { .. } => ErrorKind::UnknownToolCall,
+            Error::Audioop(_) => ErrorKind::Audioop,
+            Error::IsaUnavailable(_) => ErrorKind::IsaUnavailable,
+        }
+    }
+}
 
 impl Error {
     /// A [`Error::Malformed`] with no further detail (for code that handles
@@ -163,8 +203,12 @@ impl Error {
     }
 }
 
-/// Returns `LengthMismatch` unless `actual == expected`.
+/// Returns `InvalidLength` for the output buffer unless `actual == expected`.
 #[inline]
 pub(crate) fn check_len(expected: usize, actual: usize) -> Result<(), Error> {
-    if expected == actual { Ok(()) } else { Err(Error::LengthMismatch { expected, actual }) }
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(Error::InvalidLength { what: "output buffer", expected: Expected::Exactly(expected), actual })
+    }
 }

@@ -5,7 +5,7 @@
 //! it (zero-copy); only a frame that straddles two chunks is assembled in
 //! the framer's own buffer, which is allocated once at construction.
 
-use crate::error::Error;
+use crate::error::{Error, Expected};
 
 /// What the bytes are: decides the frame size and the silence to pad with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl Framer {
         if let Format::Pcm16 { rate } = format
             && !crate::resample::SUPPORTED_RATES.contains(&rate)
         {
-            return Err(Error::UnsupportedSampleRate { rate, supported: &crate::resample::SUPPORTED_RATES });
+            return Err(Error::UnsupportedRate { rate, out_rate: None, supported: &crate::resample::SUPPORTED_RATES });
         }
         let frame_bytes = format.rate() as usize * frame_ms as usize / 1000 * format.bytes_per_sample();
         Self::with_frame_bytes(format, frame_bytes)
@@ -113,7 +113,11 @@ impl Framer {
     pub fn with_frame_bytes(format: Format, frame_bytes: usize) -> Result<Self, Error> {
         let sample = format.bytes_per_sample();
         if frame_bytes == 0 || !frame_bytes.is_multiple_of(sample) {
-            return Err(Error::InvalidFrameSize { frame_bytes, sample_bytes: sample });
+            return Err(Error::InvalidLength {
+                what: "frame size",
+                expected: Expected::MultipleOf(sample),
+                actual: frame_bytes,
+            });
         }
         Ok(Framer {
             format,

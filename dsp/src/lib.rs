@@ -38,5 +38,5 @@ pub mod resample;
 pub mod signature;
 pub mod vad;
 
-pub use error::Error;
+pub use error::{Error, ErrorKind, Expected};
 pub use isa::Isa;

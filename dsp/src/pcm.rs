@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 /// PCM16LE bytes as samples: borrowed when aligned, else copied. A trailing
-/// odd byte is ignored (check lengths first: see [`crate::Error::LengthMismatch`]).
+/// odd byte is ignored (check lengths first: see [`crate::Error::InvalidLength`]).
 ///
 /// ```
 /// let s = teledsp::pcm::i16_le(&[0x01, 0x00, 0xff, 0x7f]);

@@ -104,6 +104,6 @@ fn bad_configuration_is_an_error() {
     assert!(Framer::new(Format::Ulaw, 25).unwrap_err().to_string().contains("10, 20, 30, 40, 50"));
     assert!(matches!(
         Framer::new(Format::Pcm16 { rate: 44100 }, 20),
-        Err(Error::UnsupportedSampleRate { rate: 44100, .. })
+        Err(Error::UnsupportedRate { rate: 44100, out_rate: None, .. })
     ));
 }

@@ -155,15 +155,33 @@ fn transcoding_spot_checks_against_g711_tables() {
 
 #[test]
 fn mismatched_lengths_are_errors_not_panics() {
-    use teledsp::Error;
+    use teledsp::{Error, Expected};
     for isa in Isa::available() {
         let k = Kernels::new(isa).unwrap();
-        assert_eq!(k.ulaw_encode(&[0; 10], &mut [0; 9]), Err(Error::LengthMismatch { expected: 10, actual: 9 }));
-        assert_eq!(k.alaw_encode(&[0; 0], &mut [0; 1]), Err(Error::LengthMismatch { expected: 0, actual: 1 }));
-        assert_eq!(k.ulaw_decode(&[0; 3], &mut [0; 4]), Err(Error::LengthMismatch { expected: 3, actual: 4 }));
-        assert_eq!(k.alaw_decode(&[0; 64], &mut [0; 63]), Err(Error::LengthMismatch { expected: 64, actual: 63 }));
-        assert_eq!(k.ulaw_to_alaw(&[0; 5], &mut [0; 6]), Err(Error::LengthMismatch { expected: 5, actual: 6 }));
-        assert_eq!(k.alaw_to_ulaw(&[0; 6], &mut [0; 5]), Err(Error::LengthMismatch { expected: 6, actual: 5 }));
+        assert_eq!(
+            k.ulaw_encode(&[0; 10], &mut [0; 9]),
+            Err(Error::InvalidLength { what: "output buffer", expected: Expected::Exactly(10), actual: 9 })
+        );
+        assert_eq!(
+            k.alaw_encode(&[0; 0], &mut [0; 1]),
+            Err(Error::InvalidLength { what: "output buffer", expected: Expected::Exactly(0), actual: 1 })
+        );
+        assert_eq!(
+            k.ulaw_decode(&[0; 3], &mut [0; 4]),
+            Err(Error::InvalidLength { what: "output buffer", expected: Expected::Exactly(3), actual: 4 })
+        );
+        assert_eq!(
+            k.alaw_decode(&[0; 64], &mut [0; 63]),
+            Err(Error::InvalidLength { what: "output buffer", expected: Expected::Exactly(64), actual: 63 })
+        );
+        assert_eq!(
+            k.ulaw_to_alaw(&[0; 5], &mut [0; 6]),
+            Err(Error::InvalidLength { what: "output buffer", expected: Expected::Exactly(5), actual: 6 })
+        );
+        assert_eq!(
+            k.alaw_to_ulaw(&[0; 6], &mut [0; 5]),
+            Err(Error::InvalidLength { what: "output buffer", expected: Expected::Exactly(6), actual: 5 })
+        );
     }
 }
 

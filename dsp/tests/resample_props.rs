@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use teledsp::resample::{Quality, Resampler, SUPPORTED_RATES};
-use teledsp::{Error, Isa};
+use teledsp::{Error, Expected, Isa};
 
 fn pair() -> impl Strategy<Value = (u32, u32)> {
     (0usize..4, 0usize..4)
@@ -117,7 +117,7 @@ proptest! {
 fn unsupported_rates_fail_at_construction_with_a_clear_error() {
     for (a, b) in [(44100, 8000), (8000, 11025), (0, 8000), (8000, 96000), (22050, 24000)] {
         let e = Resampler::new(a, b, Quality::Telephony).unwrap_err();
-        assert_eq!(e, Error::UnsupportedRate { in_rate: a, out_rate: b });
+        assert!(matches!(e, Error::UnsupportedRate { rate, out_rate: Some(o), .. } if rate == a && o == b));
         let msg = e.to_string();
         assert!(msg.contains(&a.to_string()) && msg.contains("8000, 16000, 24000 and 48000"), "{msg}");
     }
@@ -138,7 +138,10 @@ fn same_rate_is_an_exact_passthrough() {
 fn short_output_is_an_error_and_consumes_nothing() {
     let mut r = Resampler::new(8000, 24000, Quality::Telephony).unwrap();
     let x = [1000i16; 160];
-    assert_eq!(r.process_i16(&x, &mut [0; 479]), Err(Error::OutputTooSmall { needed: 480, actual: 479 }));
+    assert_eq!(
+        r.process_i16(&x, &mut [0; 479]),
+        Err(Error::InvalidLength { what: "output buffer", expected: Expected::AtLeast(480), actual: 479 })
+    );
     // The failed call left the stream untouched.
     let mut fresh = Resampler::new(8000, 24000, Quality::Telephony).unwrap();
     assert_eq!(r.process_i16_vec(&x), fresh.process_i16_vec(&x));

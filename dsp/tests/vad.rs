@@ -4,8 +4,8 @@
 //! `TELEDSP_SPEECH_DIR` (a folder of 8 kHz mono WAV prompts), which
 //! `scripts/test.sh` installs and sets. Without it that test says SKIPPED.
 
-use teledsp::Error;
 use teledsp::vad::{Vad, VadConfig, VadEvent};
+use teledsp::{Error, Expected};
 
 const RATE: f64 = 8000.0;
 
@@ -148,10 +148,16 @@ fn no_nan_or_out_of_range_on_hostile_input() {
 #[test]
 fn bad_frames_and_settings_are_errors() {
     let mut v = Vad::new(8000, 20).unwrap();
-    assert_eq!(v.process(&[0; 159]), Err(Error::FrameLength { expected: 160, actual: 159 }));
-    assert_eq!(v.process_ulaw(&[0xFF; 161]), Err(Error::FrameLength { expected: 160, actual: 161 }));
+    assert_eq!(
+        v.process(&[0; 159]),
+        Err(Error::InvalidLength { what: "frame", expected: Expected::Exactly(160), actual: 159 })
+    );
+    assert_eq!(
+        v.process_ulaw(&[0xFF; 161]),
+        Err(Error::InvalidLength { what: "frame", expected: Expected::Exactly(160), actual: 161 })
+    );
     assert!(matches!(Vad::new(8000, 25), Err(Error::UnsupportedFrame { frame_ms: 25, .. })));
-    assert!(matches!(Vad::new(44100, 20), Err(Error::UnsupportedSampleRate { rate: 44100, .. })));
+    assert!(matches!(Vad::new(44100, 20), Err(Error::UnsupportedRate { rate: 44100, .. })));
     assert_eq!(
         Vad::new(48000, 20).unwrap_err().to_string(),
         "unsupported sample rate 48000 Hz; supported: [8000, 16000, 24000] Hz"

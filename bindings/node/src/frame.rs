@@ -39,7 +39,7 @@ impl Framer {
     /// See `FramerOptions`.
     #[napi(constructor, catch_unwind)]
     pub fn new(options: FramerOptions) -> Result<Self> {
-        let n = whole("frameBytes", options.frame_bytes, u32::MAX, Code::Config)?;
+        let n = whole("frameBytes", options.frame_bytes, u32::MAX, Code::InvalidLength)?;
         let pad = options.pad.map(|p| whole("pad", p, 255, Code::Config).map(|b| b as u8)).transpose()?;
         // Framing by bytes: a one-byte-per-sample format takes any size.
         let inner = Inner::with_frame_bytes(Format::Ulaw, n as usize).map_err(to_js)?;

@@ -71,17 +71,17 @@ pub fn err(code: Code, msg: impl ToString) -> Error {
     napi::Error::new(code, msg)
 }
 
-/// `teledsp::Error` as a JS error with the matching code and the crate's message.
+/// `teledsp::Error` as a JS error with the matching code and the crate's
+/// message: the crate classifies ([`teledsp::ErrorKind`]), this maps each
+/// class to its code. The one place errors cross into JS.
 pub fn to_js(e: teledsp::Error) -> Error {
-    use teledsp::Error as E;
-    let code = match e {
-        E::LengthMismatch { .. } | E::OutputTooSmall { .. } | E::FrameLength { .. } => Code::InvalidLength,
-        E::UnsupportedRate { .. } | E::UnsupportedSampleRate { .. } => Code::UnsupportedRate,
-        E::Malformed { .. } => Code::Malformed,
-        E::UnsupportedFrame { .. } | E::InvalidFrameSize { .. } | E::UnknownName { .. } | E::InvalidConfig(_) => {
-            Code::Config
-        }
-        E::UnknownToolCall { .. } => Code::UnknownToolCall,
+    use teledsp::ErrorKind as K;
+    let code = match e.kind() {
+        K::InvalidLength => Code::InvalidLength,
+        K::UnsupportedRate => Code::UnsupportedRate,
+        K::Malformed => Code::Malformed,
+        K::Config => Code::Config,
+        K::UnknownToolCall => Code::UnknownToolCall,
         _ => Code::Internal,
     };
     err(code, e)

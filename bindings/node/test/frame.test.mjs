@@ -63,8 +63,8 @@ test('reset drops what is pending', () => {
 
 test('errors say what was wrong', () => {
   const cases = [
-    [() => new Framer({ frameBytes: 0 }), 'ERR_TELEDSP_CONFIG', /frame/],
-    [() => new Framer({ frameBytes: -5 }), 'ERR_TELEDSP_CONFIG', /frameBytes must be a whole number/],
+    [() => new Framer({ frameBytes: 0 }), 'ERR_TELEDSP_INVALID_LENGTH', /frame size 0 bytes is not a positive multiple/],
+    [() => new Framer({ frameBytes: -5 }), 'ERR_TELEDSP_INVALID_LENGTH', /frameBytes must be a whole number/],
     [() => new Framer({ frameBytes: 160, pad: 256 }), 'ERR_TELEDSP_CONFIG', /pad must be a whole number in 0..=255, got 256/],
     [() => new Framer({ frameBytes: 160 }).push('text'), 'ERR_INVALID_ARG_TYPE', /got string/],
   ];

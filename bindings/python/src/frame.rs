@@ -5,7 +5,7 @@ use pyo3::types::{PyBytes, PyList};
 use teledsp::frame::{Flush, Format, Framer};
 
 use crate::buffer::with_buffer;
-use crate::{ConfigError, to_py};
+use crate::{ConfigError, InvalidLengthError, to_py};
 
 /// Cuts a byte stream into frames of exactly `frame_bytes` bytes, carrying
 /// the remainder to the next push (160 bytes = 20 ms of 8 kHz mu-law, what
@@ -46,7 +46,7 @@ impl PyFramer {
     #[pyo3(signature = (frame_bytes, pad = None))]
     fn new(frame_bytes: i64, pad: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let n = usize::try_from(frame_bytes)
-            .map_err(|_| ConfigError::new_err(format!("frame_bytes must be > 0, got {frame_bytes}")))?;
+            .map_err(|_| InvalidLengthError::new_err(format!("frame_bytes must be > 0, got {frame_bytes}")))?;
         let pad = pad.map(pad_byte).transpose()?;
         // Framing by bytes: a one-byte-per-sample format takes any size, and
         // the binding exposes nothing else the format decides.

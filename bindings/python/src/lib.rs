@@ -28,7 +28,7 @@ create_exception!(
     teledsp,
     InvalidLengthError,
     TeledspError,
-    "A buffer or frame of the wrong length: odd-length PCM16, a VAD frame of the wrong size."
+    "A buffer, frame or frame size of the wrong length: odd-length PCM16, a VAD frame of the wrong size, a framer's frame size that is not a whole number of samples."
 );
 create_exception!(teledsp, UnsupportedRateError, TeledspError, "A sample rate or rate pair teledsp does not take.");
 create_exception!(
@@ -50,18 +50,19 @@ create_exception!(
     "A setting teledsp does not take: frame size or duration, quality preset, API name, audio width."
 );
 
-/// `teledsp::Error` as the matching Python exception, with the crate's message.
+/// `teledsp::Error` as the matching Python exception, with the crate's
+/// message: the crate classifies ([`teledsp::ErrorKind`]), this maps each
+/// class to its exception. The one place errors cross into Python.
 pub(crate) fn to_py(e: teledsp::Error) -> PyErr {
-    use teledsp::Error as E;
+    use teledsp::ErrorKind as K;
     let msg = e.to_string();
-    match e {
-        E::LengthMismatch { .. } | E::OutputTooSmall { .. } | E::FrameLength { .. } => InvalidLengthError::new_err(msg),
-        E::UnsupportedRate { .. } | E::UnsupportedSampleRate { .. } => UnsupportedRateError::new_err(msg),
-        E::Malformed { .. } => MalformedMessageError::new_err(msg),
-        E::UnknownToolCall { .. } => UnknownToolCallError::new_err(msg),
-        E::UnsupportedFrame { .. } | E::InvalidFrameSize { .. } | E::UnknownName { .. } | E::InvalidConfig(_) => {
-            ConfigError::new_err(msg)
-        }
+    match e.kind() {
+        K::InvalidLength => InvalidLengthError::new_err(msg),
+        K::UnsupportedRate => UnsupportedRateError::new_err(msg),
+        K::Malformed => MalformedMessageError::new_err(msg),
+        K::Config => ConfigError::new_err(msg),
+        K::UnknownToolCall => UnknownToolCallError::new_err(msg),
+        // audioop.error is TeledspError itself, as the stdlib's is one class.
         _ => TeledspError::new_err(msg),
     }
 }

@@ -48,9 +48,9 @@ def test_buffers_and_reset():
 
 
 def test_errors_say_what_was_wrong():
-    with pytest.raises(teledsp.ConfigError, match="frame size 0 bytes is not a positive multiple"):
+    with pytest.raises(teledsp.InvalidLengthError, match="frame size 0 bytes is not a positive multiple"):
         teledsp.Framer(0)
-    with pytest.raises(teledsp.ConfigError, match="frame_bytes must be > 0, got -5"):
+    with pytest.raises(teledsp.InvalidLengthError, match="frame_bytes must be > 0, got -5"):
         teledsp.Framer(-5)
     with pytest.raises(teledsp.ConfigError, match="pad must be a byte value 0..=255, got 256"):
         teledsp.Framer(160, pad=256)

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::design::{self, FilterReport, Spec};
 use super::kernel::{Fir, Tap, fir_upsample};
-use crate::error::Error;
+use crate::error::{Error, Expected};
 use crate::isa::Isa;
 use pulp::{Simd, WithSimd};
 
@@ -134,7 +134,11 @@ struct Bank {
 impl Bank {
     fn get(in_rate: u32, out_rate: u32, quality: Quality) -> Result<Arc<Bank>, Error> {
         if !SUPPORTED_RATES.contains(&in_rate) || !SUPPORTED_RATES.contains(&out_rate) {
-            return Err(Error::UnsupportedRate { in_rate, out_rate });
+            return Err(Error::UnsupportedRate {
+                rate: in_rate,
+                out_rate: Some(out_rate),
+                supported: &SUPPORTED_RATES,
+            });
         }
         type Cache = Mutex<Vec<((u32, u32, Quality), Arc<Bank>)>>;
         static CACHE: OnceLock<Cache> = OnceLock::new();
@@ -346,7 +350,11 @@ impl Resampler {
     fn flush_with<O: Copy + Default>(&mut self, output: &mut [O], store: impl Fn(f32) -> O) -> Result<usize, Error> {
         let needed = self.flush_len();
         if output.len() < needed {
-            return Err(Error::OutputTooSmall { needed, actual: output.len() });
+            return Err(Error::InvalidLength {
+                what: "output buffer",
+                expected: Expected::AtLeast(needed),
+                actual: output.len(),
+            });
         }
         let mut remaining = self.taps_per_phase - 1;
         let mut written = 0;
@@ -369,7 +377,11 @@ impl Resampler {
     ) -> Result<usize, Error> {
         let needed = self.output_len(input.len());
         if output.len() < needed {
-            return Err(Error::OutputTooSmall { needed, actual: output.len() });
+            return Err(Error::InvalidLength {
+                what: "output buffer",
+                expected: Expected::AtLeast(needed),
+                actual: output.len(),
+            });
         }
         // One dispatch per call: the input conversion, the FIR and the
         // output conversion are all compiled for the chosen instruction set.

@@ -18,7 +18,7 @@ mod weights;
 
 pub use features::{Features, HOP, N_FEATURES};
 
-use crate::error::Error;
+use crate::error::{Error, Expected};
 use crate::resample::{Quality, Resampler};
 
 /// A state change of the hysteresis machine.
@@ -98,7 +98,11 @@ pub struct Vad {
 }
 
 fn check_frame(expected: usize, actual: usize) -> Result<(), Error> {
-    if expected == actual { Ok(()) } else { Err(Error::FrameLength { expected, actual }) }
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(Error::InvalidLength { what: "frame", expected: Expected::Exactly(expected), actual })
+    }
 }
 
 impl Vad {
@@ -119,7 +123,11 @@ impl Vad {
             return Err(Error::UnsupportedFrame { frame_ms: cfg.frame_ms, supported: &Self::FRAME_MS });
         }
         if !Self::SAMPLE_RATES.contains(&cfg.sample_rate) {
-            return Err(Error::UnsupportedSampleRate { rate: cfg.sample_rate, supported: &Self::SAMPLE_RATES });
+            return Err(Error::UnsupportedRate {
+                rate: cfg.sample_rate,
+                out_rate: None,
+                supported: &Self::SAMPLE_RATES,
+            });
         }
         let down = if cfg.sample_rate == 8000 {
             None
@@ -169,7 +177,7 @@ impl Vad {
     /// As [`Vad::process`], on a frame of G.711 mu-law bytes (8 kHz only).
     pub fn process_ulaw(&mut self, frame: &[u8]) -> Result<f32, Error> {
         if self.cfg.sample_rate != 8000 {
-            return Err(Error::UnsupportedSampleRate { rate: self.cfg.sample_rate, supported: &[8000] });
+            return Err(Error::UnsupportedRate { rate: self.cfg.sample_rate, out_rate: None, supported: &[8000] });
         }
         check_frame(self.frame_len, frame.len())?;
         crate::g711::ulaw_decode(frame, &mut self.pcm8)?;
