@@ -17,6 +17,20 @@ cargo fmt --check --manifest-path fuzz/Cargo.toml
 step "clippy (-D warnings)"
 cargo clippy --workspace --all-targets --release -- -D warnings
 
+step "cargo features: each capability alone builds warning-free; G.711 alone pulls no JSON, base64 or FFT"
+for f in "" audioop resample frame vad call signature; do
+  out=$(cargo check -q -p teledsp --lib --no-default-features ${f:+--features $f} --message-format short 2>&1)
+  if [ -n "$out" ]; then
+    printf 'features "%s":\n%s\n' "${f:-none}" "$out" >&2
+    exit 1
+  fi
+done
+if cargo tree -p teledsp --no-default-features -e normal --prefix none | grep -E '^(serde|serde_json|base64|base64-simd|realfft) '; then
+  echo "the G.711-only build depends on the crates above" >&2
+  exit 1
+fi
+echo "cargo features: none, audioop, resample, frame, vad, call, signature: each builds warning-free"
+
 step "real speech for the VAD tests (Debian's asterisk-core-sounds-en-wav)"
 if ! dpkg -s asterisk-core-sounds-en-wav >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   (apt-get update -qq && apt-get install -y -qq asterisk-core-sounds-en-wav) >/dev/null 2>&1 \

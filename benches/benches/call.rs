@@ -7,8 +7,7 @@
 
 use std::hint::black_box;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64_simd::STANDARD as B64;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use teledsp::bridge::TwilioBridge;
 use teledsp::call::{Call, Output, PhoneKind};
@@ -33,14 +32,14 @@ fn bench(c: &mut Criterion) {
                 r#"{{"event":"media","sequenceNumber":"{}","media":{{"track":"inbound","chunk":"{i}","timestamp":"{}","payload":"{}"}},"streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0"}}"#,
                 i + 2,
                 20 * i,
-                B64.encode(f)
+                B64.encode_to_string(f)
             )
         })
         .collect();
     let pcm: Vec<u8> = noise(2400, 99).iter().flat_map(|s| s.to_le_bytes()).collect();
     let delta = format!(
         r#"{{"type":"response.output_audio.delta","event_id":"e1","response_id":"r1","item_id":"i1","output_index":0,"content_index":0,"delta":"{}"}}"#,
-        B64.encode(pcm)
+        B64.encode_to_string(pcm)
     );
 
     let mut g = c.benchmark_group("message/twilio_media_20ms");

@@ -101,10 +101,10 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(160));
     let mut up = Resampler::new(8000, 24000, Quality::Telephony).unwrap();
     let mut o16 = [0i16; 480];
-    g.bench_function("ulaw8k_to_pcm24k", |b| b.iter(|| up.process_ulaw_to_i16(black_box(&codes), &mut o16).unwrap()));
+    g.bench_function("ulaw8k_to_pcm24k", |b| b.iter(|| up.process_from_ulaw(black_box(&codes), &mut o16).unwrap()));
     let mut down = Resampler::new(24000, 8000, Quality::Telephony).unwrap();
     let mut o8 = [0u8; 160];
-    g.bench_function("pcm24k_to_ulaw8k", |b| b.iter(|| down.process_i16_to_ulaw(black_box(&pcm24), &mut o8).unwrap()));
+    g.bench_function("pcm24k_to_ulaw8k", |b| b.iter(|| down.process_to_ulaw(black_box(&pcm24), &mut o8).unwrap()));
     g.finish();
 }
 

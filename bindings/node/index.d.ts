@@ -158,20 +158,20 @@ export declare class Resampler {
    * mu-law codes in (8 kHz from Twilio, say), resampled PCM16 out: the
    * decode fused into the filter's input.
    */
-  processFromMulaw(codes: Uint8Array | Buffer): Int16Array
+  processFromUlaw(codes: Uint8Array | Buffer): Int16Array
   /** A-law codes in, resampled PCM16 out. */
   processFromAlaw(codes: Uint8Array | Buffer): Int16Array
   /**
    * PCM16 in (24 kHz from OpenAI, say), resampled mu-law codes out: the
    * encode fused into the filter's output.
    */
-  processToMulaw(samples: Int16Array | Buffer): Uint8Array
+  processToUlaw(samples: Int16Array | Buffer): Uint8Array
   /** PCM16 in, resampled A-law codes out. */
   processToAlaw(samples: Int16Array | Buffer): Uint8Array
   /** The filter's tail at the end of a stream (then the state is as new). */
   flush(): Int16Array
   /** As `flush`, as a `Float32Array`. */
-  flushFloat32(): Float32Array
+  flushF32(): Float32Array
   /** Forgets all history: the next chunk starts a new stream. */
   reset(): void
   /** How many samples the next `process` of `inputLen` samples returns. */

@@ -198,7 +198,7 @@ impl TwilioBridge {
                     Audio::Pcmu => self.openai.append(&payload, &mut out),
                     Audio::Pcm24k => {
                         self.pcm.resize(self.up.output_len(self.bytes.len()), 0);
-                        let n = self.up.process_ulaw_to_i16(&self.bytes, &mut self.pcm)?;
+                        let n = self.up.process_from_ulaw(&self.bytes, &mut self.pcm)?;
                         self.pcm_bytes.resize(2 * n, 0);
                         for (b, s) in self.pcm_bytes.chunks_exact_mut(2).zip(&self.pcm[..n]) {
                             b.copy_from_slice(&s.to_le_bytes());
@@ -298,7 +298,7 @@ impl TwilioBridge {
                     *s = i16::from_le_bytes([b[0], b[1]]);
                 }
                 self.ulaw.resize(self.down.output_len(self.pcm.len()), 0);
-                let n = self.down.process_i16_to_ulaw(&self.pcm, &mut self.ulaw)?;
+                let n = self.down.process_to_ulaw(&self.pcm, &mut self.ulaw)?;
                 &self.ulaw[..n]
             }
         };

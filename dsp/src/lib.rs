@@ -25,17 +25,23 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "audioop")]
 pub mod audioop;
+#[cfg(feature = "call")]
 pub mod bridge;
+#[cfg(feature = "call")]
 pub mod call;
 mod error;
+#[cfg(feature = "frame")]
 pub mod frame;
 pub mod g711;
 pub mod isa;
 pub mod pcm;
+#[cfg(feature = "resample")]
 pub mod resample;
 #[cfg(feature = "signature")]
 pub mod signature;
+#[cfg(feature = "vad")]
 pub mod vad;
 
 pub use error::{Error, ErrorKind, Expected};

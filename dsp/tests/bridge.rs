@@ -1,8 +1,7 @@
 //! The Twilio <-> OpenAI bridge on realistic messages (shapes from Twilio's
 //! Media Streams docs and OpenAI's Realtime GA / beta events).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64_simd::STANDARD as B64;
 use serde_json::Value;
 use teledsp::Error;
 use teledsp::bridge::{Api, Audio, BridgeConfig, TwilioBridge};
@@ -12,7 +11,7 @@ const START: &str = r#"{"event":"start","sequenceNumber":"1","start":{"accountSi
 fn media(payload: &[u8]) -> String {
     format!(
         r#"{{"event":"media","sequenceNumber":"3","media":{{"track":"inbound","chunk":"1","timestamp":"5","payload":"{}"}},"streamSid":"MZ42"}}"#,
-        B64.encode(payload)
+        B64.encode_to_string(payload)
     )
 }
 
@@ -21,7 +20,7 @@ fn delta(api: Api, pcm: &[i16]) -> String {
     let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
     format!(
         r#"{{"type":"{kind}","response_id":"r1","item_id":"i1","output_index":0,"content_index":0,"delta":"{}"}}"#,
-        B64.encode(bytes)
+        B64.encode_to_string(bytes)
     )
 }
 
@@ -53,10 +52,10 @@ fn inbound_media_becomes_24k_pcm_append() {
         let out = b.twilio_to_openai(&media(&ulaw)).unwrap().unwrap();
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["type"], "input_audio_buffer.append");
-        let bytes = B64.decode(v["audio"].as_str().unwrap()).unwrap();
+        let bytes = B64.decode_to_vec(v["audio"].as_str().unwrap()).unwrap();
         assert_eq!(bytes.len(), 960, "20 ms at 24 kHz, PCM16");
         let mut want = vec![0i16; 480];
-        reference.process_ulaw_to_i16(&ulaw, &mut want).unwrap();
+        reference.process_from_ulaw(&ulaw, &mut want).unwrap();
         let got: Vec<i16> = bytes.chunks_exact(2).map(|p| i16::from_le_bytes([p[0], p[1]])).collect();
         assert_eq!(got, want);
     }
@@ -67,7 +66,7 @@ fn pcmu_passthrough_forwards_the_payload() {
     let mut b = TwilioBridge::new(BridgeConfig { audio: Audio::Pcmu, ..Default::default() }).unwrap();
     let ulaw = [0x12u8; 160];
     let v: Value = serde_json::from_str(&b.twilio_to_openai(&media(&ulaw)).unwrap().unwrap()).unwrap();
-    assert_eq!(v["audio"], B64.encode(ulaw));
+    assert_eq!(v["audio"], B64.encode_to_string(ulaw));
 }
 
 #[test]
@@ -79,7 +78,7 @@ fn outbound_deltas_become_exact_20ms_frames_and_one_mark_each() {
         let mut down = teledsp::resample::Resampler::new(24000, 8000, Default::default()).unwrap();
         let want = {
             let mut u = vec![0u8; 8000];
-            down.process_i16_to_ulaw(&pcm, &mut u).unwrap();
+            down.process_to_ulaw(&pcm, &mut u).unwrap();
             u
         };
         let (mut got, mut marks) = (Vec::new(), Vec::new());
@@ -89,7 +88,7 @@ fn outbound_deltas_become_exact_20ms_frames_and_one_mark_each() {
                 assert_eq!(v["streamSid"], "MZ42");
                 match v["event"].as_str().unwrap() {
                     "media" => {
-                        let f = B64.decode(v["media"]["payload"].as_str().unwrap()).unwrap();
+                        let f = B64.decode_to_vec(v["media"]["payload"].as_str().unwrap()).unwrap();
                         assert_eq!(f.len(), 160, "every frame is 20 ms of mu-law");
                         got.extend(f);
                     }
@@ -149,7 +148,7 @@ fn malformed_input_is_a_clear_error() {
     let e = b.twilio_to_openai(r#"{"media":{"payload":""}}"#).unwrap_err().to_string();
     assert_eq!(e, "Twilio message is not the expected JSON: missing field `event` at line 1 column 24");
     let e = b.twilio_to_openai(r#"{"event":"media","media":{"payload":"AB$D"}}"#).unwrap_err().to_string();
-    assert_eq!(e, "Twilio media.payload is not valid base64: Invalid symbol 36, offset 2.");
+    assert_eq!(e, "Twilio media.payload is not valid base64: invalid symbol 36 at offset 2");
 }
 
 #[test]
@@ -176,7 +175,7 @@ fn escaped_json_strings_are_read_like_plain_ones() {
     let plain = format!(r#"{{"event":"media","media":{{"payload":"{payload}"}},"streamSid":"MZ1"}}"#);
     let escaped = plain.replace('/', r"\/").replace("media", r"\u006dedia");
     assert_eq!(a.twilio_to_openai(&plain).unwrap(), b.twilio_to_openai(&escaped).unwrap());
-    let delta = B64.encode([0u8; 960]);
+    let delta = B64.encode_to_string([0u8; 960]);
     let plain = format!(r#"{{"type":"response.output_audio.delta","delta":"{delta}"}}"#);
     let escaped = plain.replace('/', r"\/").replace("delta\"", r#"d\u0065lta""#);
     assert_eq!(a.openai_to_twilio(&plain).unwrap(), b.openai_to_twilio(&escaped).unwrap());
@@ -205,14 +204,14 @@ fn the_building_blocks_give_what_the_whole_event_gives() {
         for _ in 0..3 {
             assert_eq!(
                 whole.openai_to_twilio(&delta(api, &pcm)).unwrap(),
-                parts.audio_delta_to_twilio(&B64.encode(&bytes)).unwrap()
+                parts.audio_delta_to_twilio(&B64.encode_to_string(&bytes)).unwrap()
             );
         }
         let speech = r#"{"type":"input_audio_buffer.speech_started"}"#;
         assert_eq!(whole.openai_to_twilio(speech).unwrap(), [parts.clear()]);
         assert_eq!(
             whole.openai_to_twilio(&delta(api, &pcm)).unwrap(),
-            parts.audio_delta_to_twilio(&B64.encode(&bytes)).unwrap()
+            parts.audio_delta_to_twilio(&B64.encode_to_string(&bytes)).unwrap()
         );
     }
 }

@@ -2,13 +2,13 @@
 //! before `start` is refused, and audio held before the model opens is
 //! capped by its duration whatever the message sizes.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64_simd::STANDARD as B64;
 use serde_json::{Value, json};
 use teledsp::call::{Call, CallConfig, Output};
 
 fn media(bytes: usize) -> String {
-    json!({"event": "media", "streamSid": "MZ1", "media": {"payload": B64.encode(vec![0xFFu8; bytes])}}).to_string()
+    json!({"event": "media", "streamSid": "MZ1", "media": {"payload": B64.encode_to_string(vec![0xFFu8; bytes])}})
+        .to_string()
 }
 
 fn start() -> String {
@@ -23,7 +23,7 @@ fn appended_ms(out: &[Output]) -> usize {
             _ => None,
         })
         .filter(|v| v["type"] == "input_audio_buffer.append")
-        .map(|v| B64.decode(v["audio"].as_str().unwrap()).unwrap().len() / 48)
+        .map(|v| B64.decode_to_vec(v["audio"].as_str().unwrap()).unwrap().len() / 48)
         .sum()
 }
 

@@ -6,8 +6,7 @@
 
 use std::collections::VecDeque;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64_simd::STANDARD as B64;
 use serde_json::{Value, json};
 use teledsp::call::{Call, CallConfig, Output};
 
@@ -55,7 +54,7 @@ impl Phone {
         }
         match v["event"].as_str().unwrap() {
             "media" => {
-                let f = B64.decode(v["media"]["payload"].as_str().unwrap()).unwrap();
+                let f = B64.decode_to_vec(v["media"]["payload"].as_str().unwrap()).unwrap();
                 self.queue.push_back(Queued::Frame(item.into(), f));
                 vec![]
             }
@@ -88,7 +87,7 @@ fn delta(item: &str, response: &str, ms: usize, level: i16) -> String {
     // A square wave at `level` (0: digital silence), 24 kHz PCM16.
     let pcm: Vec<u8> =
         (0..ms * 24).flat_map(|i| (if (i / 24) % 2 == 0 { level } else { -level }).to_le_bytes()).collect();
-    json!({"type": "response.output_audio.delta", "response_id": response, "item_id": item, "delta": B64.encode(pcm)})
+    json!({"type": "response.output_audio.delta", "response_id": response, "item_id": item, "delta": B64.encode_to_string(pcm)})
         .to_string()
 }
 
@@ -246,7 +245,7 @@ fn local_vad_onset_on_real_speech_barges_in_while_the_agent_talks() {
     let mut barge = None;
     for (k, frame) in audio.chunks_exact(160).enumerate() {
         let now = 20 * k as u64;
-        let media = json!({"event": "media", "streamSid": "MZ1", "media": {"payload": B64.encode(frame)}});
+        let media = json!({"event": "media", "streamSid": "MZ1", "media": {"payload": B64.encode_to_string(frame)}});
         out.clear();
         call.receive_phone(&media.to_string(), now, &mut out).unwrap();
         if let Some(Output::Event(e)) = out.iter().find(|o| matches!(o, Output::Event(_))) {

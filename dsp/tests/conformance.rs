@@ -8,8 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64_simd::STANDARD as B64;
 use serde_json::{Value, json};
 use teledsp::call::{Call, CallConfig, Output, PhoneKind};
 
@@ -36,7 +35,7 @@ fn expand(v: &mut Value) {
                 }
                 other => panic!("unknown gen {other}"),
             };
-            *v = Value::String(B64.encode(bytes));
+            *v = Value::String(B64.encode_to_string(bytes));
         }
         Value::Object(m) => m.values_mut().for_each(expand),
         Value::Array(a) => a.iter_mut().for_each(expand),
@@ -55,7 +54,7 @@ fn summarize(outs: &[Output], digest: &mut crc32fast::Hasher) -> Vec<Value> {
                 let msg: Value = serde_json::from_str(text).unwrap();
                 match kind {
                     PhoneKind::Media => {
-                        let payload = B64.decode(msg["media"]["payload"].as_str().unwrap()).unwrap();
+                        let payload = B64.decode_to_vec(msg["media"]["payload"].as_str().unwrap()).unwrap();
                         let silent = payload.iter().all(|&b| b == 0xFF || b == 0x7F);
                         if let Some(last) = v.last_mut()
                             && last["phone"] == "media"
@@ -75,7 +74,7 @@ fn summarize(outs: &[Output], digest: &mut crc32fast::Hasher) -> Vec<Value> {
                 digest.update(b"\n");
                 let msg: Value = serde_json::from_str(text).unwrap();
                 if msg["type"] == "input_audio_buffer.append" {
-                    let n = B64.decode(msg["audio"].as_str().unwrap()).unwrap().len();
+                    let n = B64.decode_to_vec(msg["audio"].as_str().unwrap()).unwrap().len();
                     v.push(json!({"model": "input_audio_buffer.append", "audio_bytes": n}));
                 } else {
                     v.push(json!({"model": msg}));

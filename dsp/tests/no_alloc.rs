@@ -61,10 +61,10 @@ fn hot_paths_do_not_allocate() {
             for r in resamplers.iter_mut() {
                 if r.in_rate() == 8000 {
                     r.process_i16(&pcm8, &mut up_out).unwrap();
-                    r.process_ulaw_to_i16(&codes, &mut up_out).unwrap();
+                    r.process_from_ulaw(&codes, &mut up_out).unwrap();
                     r.process_i16(&big, &mut up_out).unwrap();
                 } else {
-                    r.process_i16_to_ulaw(&pcm24, &mut down_out).unwrap();
+                    r.process_to_ulaw(&pcm24, &mut down_out).unwrap();
                 }
             }
         }

@@ -93,7 +93,7 @@ proptest! {
             let mut plain = Resampler::new(8000, 24000, Quality::Telephony).unwrap();
             for c in codes.chunks(chunk) {
                 let mut o = vec![0i16; fused.output_len(c.len())];
-                if alaw { fused.process_alaw_to_i16(c, &mut o).unwrap(); } else { fused.process_ulaw_to_i16(c, &mut o).unwrap(); }
+                if alaw { fused.process_from_alaw(c, &mut o).unwrap(); } else { fused.process_from_ulaw(c, &mut o).unwrap(); }
                 let lin = if alaw { teledsp::g711::alaw_decode_vec(c) } else { teledsp::g711::ulaw_decode_vec(c) };
                 prop_assert_eq!(o, plain.process_i16_vec(&lin));
             }
@@ -104,7 +104,7 @@ proptest! {
             let mut plain = Resampler::new(24000, 8000, Quality::Telephony).unwrap();
             for c in pcm.chunks(chunk) {
                 let mut o = vec![0u8; fused.output_len(c.len())];
-                if alaw { fused.process_i16_to_alaw(c, &mut o).unwrap(); } else { fused.process_i16_to_ulaw(c, &mut o).unwrap(); }
+                if alaw { fused.process_to_alaw(c, &mut o).unwrap(); } else { fused.process_to_ulaw(c, &mut o).unwrap(); }
                 let lin = plain.process_i16_vec(c);
                 let want = if alaw { teledsp::g711::alaw_encode_vec(&lin) } else { teledsp::g711::ulaw_encode_vec(&lin) };
                 prop_assert_eq!(o, want);

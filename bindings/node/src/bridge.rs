@@ -63,7 +63,7 @@ impl TwilioBridge {
     pub fn twilio_to_openai(&mut self, env: &Env, message: Unknown<'_>) -> Result<Option<Value>> {
         let text = Text::arg(&message)?;
         let out = self.inner.twilio_to_openai(text.as_str()?).map_err(to_js)?;
-        out.map(|s| js::string(env, &s).map(Value::from_raw)).transpose()
+        out.map(|s| js::string(env, &s)).transpose()
     }
 
     /// One OpenAI Realtime server event in; the Twilio messages to send out:

@@ -119,7 +119,7 @@ impl Call {
             };
             pairs.push(js::array(env, &[js::string(env, target)?, payload])?);
         }
-        Ok(Value::from_raw(js::array(env, &pairs)?))
+        js::array(env, &pairs)
     }
 }
 

@@ -63,7 +63,9 @@ unsafe fn encode_into(env: sys::napi_env, samples: sys::napi_value, dst: sys::na
     let pcm = src.pcm16("src")?;
     let n = pcm.len() / 2;
     room(&out, n, 1)?;
-    disjoint(pcm, alias, |pcm| f(&as_i16(pcm), &mut out.bytes_mut()[..n])).map_err(to_js)?;
+    // SAFETY: `disjoint` copies src aside when it shares memory with dst,
+    // and `out` is the only view of dst.
+    disjoint(pcm, alias, |pcm| f(&as_i16(pcm), &mut unsafe { out.bytes_mut() }[..n])).map_err(to_js)?;
     Ok(n as u32)
 }
 
@@ -79,7 +81,9 @@ unsafe fn decode_into(env: sys::napi_env, samples: sys::napi_value, dst: sys::na
     let codes = src.codes("src")?;
     let n = codes.len();
     room(&out, n, 2)?;
-    disjoint(codes, alias, |codes| with_i16_out(&mut out.bytes_mut()[..2 * n], |o| f(codes, o))).map_err(to_js)?;
+    // SAFETY: as in `encode_into`.
+    disjoint(codes, alias, |codes| with_i16_out(&mut unsafe { out.bytes_mut() }[..2 * n], |o| f(codes, o)))
+        .map_err(to_js)?;
     Ok(n as u32)
 }
 
@@ -271,12 +275,13 @@ law!(
 #[napi(module_exports)]
 pub fn register_raw_codecs(exports: Object<'_>, env: Env) -> napi::Result<()> {
     let (env, exports) = (env.raw(), exports.raw());
-    // The bodies run only from `raw::call2`, with a live call's env and arguments.
+    // SAFETY (each body): a `Body2` runs with a live call's env and
+    // arguments, which is what `encode_into`, `decode_into` and `uint` need.
     let bodies: [(&CStr, &CStr, raw::Body2); 4] = [
-        (c"mulaw", c"encodeInto", |e, [s, d]| raw::uint(e, unsafe { encode_into(e, s, d, g711::ulaw_encode) }?)),
-        (c"mulaw", c"decodeInto", |e, [s, d]| raw::uint(e, unsafe { decode_into(e, s, d, g711::ulaw_decode) }?)),
-        (c"alaw", c"encodeInto", |e, [s, d]| raw::uint(e, unsafe { encode_into(e, s, d, g711::alaw_encode) }?)),
-        (c"alaw", c"decodeInto", |e, [s, d]| raw::uint(e, unsafe { decode_into(e, s, d, g711::alaw_decode) }?)),
+        (c"mulaw", c"encodeInto", |e, [s, d]| unsafe { raw::uint(e, encode_into(e, s, d, g711::ulaw_encode)?) }),
+        (c"mulaw", c"decodeInto", |e, [s, d]| unsafe { raw::uint(e, decode_into(e, s, d, g711::ulaw_decode)?) }),
+        (c"alaw", c"encodeInto", |e, [s, d]| unsafe { raw::uint(e, encode_into(e, s, d, g711::alaw_encode)?) }),
+        (c"alaw", c"decodeInto", |e, [s, d]| unsafe { raw::uint(e, decode_into(e, s, d, g711::alaw_decode)?) }),
     ];
     for (ns, name, body) in bodies {
         // SAFETY: `env` and `exports` are this module init's.

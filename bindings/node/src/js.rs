@@ -7,6 +7,7 @@
 //! vector; output into an odd-aligned `Buffer` goes through a scratch
 //! vector too. Results are the same either way; aligned is faster.
 
+use std::marker::PhantomData;
 use std::ptr;
 
 use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, Unknown};
@@ -48,9 +49,14 @@ fn check(status: sys::napi_status, what: &str) -> Result<()> {
     }
 }
 
-fn type_of(env: sys::napi_env, v: sys::napi_value) -> &'static str {
+/// What `v` is, for messages.
+///
+/// # Safety
+/// `env` and `v` come from a live call.
+unsafe fn type_of(env: sys::napi_env, v: sys::napi_value) -> &'static str {
     let mut t = 0;
-    // SAFETY: `env` and `v` come from a live call.
+    // SAFETY: `env` and `v` come from a live call; `t` is a local. On
+    // failure `t` stays 0 (undefined), which only affects a message.
     unsafe { sys::napi_typeof(env, v, &mut t) };
     match t {
         sys::ValueType::napi_undefined => "undefined",
@@ -63,44 +69,55 @@ fn type_of(env: sys::napi_env, v: sys::napi_value) -> &'static str {
         sys::ValueType::napi_bigint => "bigint",
         _ => {
             let mut is_array = false;
-            // SAFETY: as above.
+            // SAFETY: as above; `is_array` is a local.
             unsafe { sys::napi_is_array(env, v, &mut is_array) };
             if is_array { "Array" } else { "object" }
         }
     }
 }
 
-/// The memory of a typed array, `Buffer` or `ArrayBuffer` argument, valid
-/// for the duration of the call that received it.
-pub struct Bytes {
+/// The memory of a typed array, `Buffer` or `ArrayBuffer` argument, for
+/// `'a`: at most the call that received it (the argument keeps the memory
+/// alive; JavaScript cannot run, so cannot detach or write it, until the
+/// call returns).
+///
+/// Two arguments may name the same memory, so reading is safe but writing
+/// is not: [`Bytes::bytes_mut`] is `unsafe`, and its callers check
+/// [`Bytes::disjoint`] first.
+pub struct Bytes<'a> {
     ptr: *mut u8,
     len: usize,
     elem: Elem,
     kind: &'static str,
+    _arg: PhantomData<&'a [u8]>,
 }
 
-impl Bytes {
+impl<'a> Bytes<'a> {
     /// Reads a call's argument as a byte view, or says what it got instead.
-    pub fn arg(v: &Unknown<'_>) -> Result<Self> {
-        // SAFETY: an argument of the current call.
+    /// The view lives no longer than the borrow of the argument.
+    pub fn arg(v: &'a Unknown<'_>) -> Result<Self> {
+        // SAFETY: an argument of the current call, borrowed for 'a.
         unsafe { Bytes::from_value(v.value().env, v.raw()) }
     }
 
     /// As [`Bytes::arg`], from raw handles.
     ///
     /// # Safety
-    /// `env` and `v` come from the current call.
+    /// `env` and `v` come from the current call, and `'a` ends before it
+    /// returns.
     pub unsafe fn from_raw(env: sys::napi_env, v: sys::napi_value) -> Result<Self> {
+        // SAFETY: per this function's contract.
         unsafe { Bytes::from_value(env, v) }
     }
 
     /// # Safety
-    /// `env` and `v` come from the current call.
+    /// As [`Bytes::from_raw`].
     unsafe fn from_value(env: sys::napi_env, v: sys::napi_value) -> Result<Self> {
         // Asking for the typed-array info straight away answers "is it one"
         // too (napi_invalid_arg, no exception): one Node-API call per
         // argument on the per-frame path instead of two.
         let (mut ty, mut len, mut data, mut ab, mut off) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+        // SAFETY: `env` and `v` are live (contract); the out-pointers are locals.
         let status = unsafe { sys::napi_get_typedarray_info(env, v, &mut ty, &mut len, &mut data, &mut ab, &mut off) };
         if status == sys::Status::napi_ok {
             let kind = TYPED_ARRAY_NAMES.get(ty as usize).copied().unwrap_or("TypedArray");
@@ -117,16 +134,19 @@ impl Bytes {
                     ));
                 }
             };
-            return Ok(Bytes { ptr: data.cast(), len: len * size, elem, kind });
+            return Ok(Bytes { ptr: data.cast(), len: len * size, elem, kind, _arg: PhantomData });
         }
         let mut is_ab = false;
+        // SAFETY: as above.
         check(unsafe { sys::napi_is_arraybuffer(env, v, &mut is_ab) }, "napi_is_arraybuffer")?;
         if is_ab {
             let (mut data, mut len) = (ptr::null_mut(), 0usize);
+            // SAFETY: as above.
             check(unsafe { sys::napi_get_arraybuffer_info(env, v, &mut data, &mut len) }, "napi_get_arraybuffer_info")?;
-            return Ok(Bytes { ptr: data.cast(), len, elem: Elem::Byte, kind: "ArrayBuffer" });
+            return Ok(Bytes { ptr: data.cast(), len, elem: Elem::Byte, kind: "ArrayBuffer", _arg: PhantomData });
         }
-        let got = type_of(env, v);
+        // SAFETY: as above.
+        let got = unsafe { type_of(env, v) };
         let hint = if got == "Array" { " (wrap a plain array: new Int16Array(array))" } else { "" };
         Err(err(Code::ArgType, format!("expected a typed array or Buffer, got {got}{hint}")))
     }
@@ -147,17 +167,23 @@ impl Bytes {
             return &[];
         }
         // SAFETY: the engine guarantees `len` bytes at `ptr` while the value
-        // is alive, which is at least the current call.
+        // is alive, which is at least `'a`; no `&mut` into it exists unless
+        // an `unsafe` caller of `bytes_mut` broke that method's contract.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
     /// All of it, writable.
-    pub fn bytes_mut(&mut self) -> &mut [u8] {
+    ///
+    /// # Safety
+    /// No other reference into this memory may be live while the result is:
+    /// another argument may name the same memory, so a caller that also
+    /// reads one checks [`Bytes::disjoint`] (and copies if not) first.
+    pub unsafe fn bytes_mut(&mut self) -> &mut [u8] {
         if self.len == 0 {
             return &mut [];
         }
-        // SAFETY: as `bytes`; `&mut self` makes this the only Rust view of it
-        // (see `Bytes::disjoint` for two arguments naming the same memory).
+        // SAFETY: `len` bytes at `ptr` for `'a` (as `bytes`); exclusive by
+        // this function's contract.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
 
@@ -190,21 +216,21 @@ impl Bytes {
 
     /// Whether two arguments share no memory (so one may be read while the
     /// other is written).
-    pub fn disjoint(&self, other: &Bytes) -> bool {
+    pub fn disjoint(&self, other: &Bytes<'_>) -> bool {
         let (a, b) = (self.ptr as usize, other.ptr as usize);
         self.len == 0 || other.len == 0 || a + self.len <= b || b + other.len <= a
     }
 }
 
 /// A JavaScript message: a string, or UTF-8 bytes in a `Buffer`/`Uint8Array`.
-pub enum Text {
+pub enum Text<'a> {
     /// Copied out of a JS string.
     Owned(String),
     /// Borrowed from a Buffer.
-    Bytes(Bytes),
+    Bytes(Bytes<'a>),
 }
 
-impl Text {
+impl Text<'_> {
     /// The text, or `ERR_TELEDSP_MALFORMED` if the bytes are not UTF-8.
     pub fn as_str(&self) -> Result<&str> {
         match self {
@@ -215,35 +241,33 @@ impl Text {
     }
 }
 
-impl Text {
+impl<'a> Text<'a> {
     /// Reads a call's argument as a message.
-    pub fn arg(v: &Unknown<'_>) -> Result<Self> {
+    pub fn arg(v: &'a Unknown<'_>) -> Result<Self> {
         let (env, raw) = (v.value().env, v.raw());
         if v.get_type().map_err(internal)? == ValueType::String {
             // SAFETY: a string argument of the current call.
             return unsafe { String::from_napi_value(env, raw) }.map(Text::Owned).map_err(internal);
         }
-        // SAFETY: an argument of the current call.
+        // SAFETY: an argument of the current call, borrowed for 'a.
         match unsafe { Bytes::from_value(env, raw) } {
             Ok(b) if b.elem == Elem::Byte => Ok(Text::Bytes(b)),
             Ok(b) => Err(err(Code::ArgType, format!("message must be a string or a Buffer of UTF-8, got {}", b.kind))),
             Err(_) => Err(err(
                 Code::ArgType,
-                format!("message must be a string or a Buffer of UTF-8, got {}", type_of(env, raw)),
+                // SAFETY: an argument of the current call.
+                format!("message must be a string or a Buffer of UTF-8, got {}", unsafe { type_of(env, raw) }),
             )),
         }
     }
 }
 
-/// A JavaScript value made here, returned as is.
+/// A JavaScript value made by this module in the current call, returned
+/// as is. Only this module makes them (the field is private), each from a
+/// Node-API call that succeeded, so a safe caller cannot hand Node-API a
+/// made-up handle.
+#[derive(Clone, Copy)]
 pub struct Value(sys::napi_value);
-
-impl Value {
-    /// Wraps a value made in the current call.
-    pub fn from_raw(v: sys::napi_value) -> Self {
-        Value(v)
-    }
-}
 
 impl ToNapiValue for Value {
     unsafe fn to_napi_value(_env: sys::napi_env, v: Self) -> napi::Result<sys::napi_value> {
@@ -262,7 +286,7 @@ impl TypeName for Value {
 
 /// A JS string of `s`: Latin-1 (a plain copy) when it is ASCII, as the
 /// bridge's JSON output is; UTF-8 otherwise.
-pub fn string(env: &Env, s: &str) -> Result<sys::napi_value> {
+pub fn string(env: &Env, s: &str) -> Result<Value> {
     let env = env.raw();
     let mut out = ptr::null_mut();
     let (p, n) = (s.as_ptr().cast(), s.len() as isize);
@@ -276,25 +300,25 @@ pub fn string(env: &Env, s: &str) -> Result<sys::napi_value> {
         }
     };
     check(status, "napi_create_string")?;
-    Ok(out)
+    Ok(Value(out))
 }
 
 /// A JS array of the given values (made in the current call).
-pub fn array(env: &Env, items: &[sys::napi_value]) -> Result<sys::napi_value> {
+pub fn array(env: &Env, items: &[Value]) -> Result<Value> {
     let mut arr = ptr::null_mut();
     // SAFETY: a live env.
     check(unsafe { sys::napi_create_array_with_length(env.raw(), items.len(), &mut arr) }, "napi_create_array")?;
-    for (i, &v) in items.iter().enumerate() {
+    for (i, &Value(v)) in items.iter().enumerate() {
         // SAFETY: `arr` and `v` are live values of this call.
         check(unsafe { sys::napi_set_element(env.raw(), arr, i as u32, v) }, "napi_set_element")?;
     }
-    Ok(arr)
+    Ok(Value(arr))
 }
 
 /// A JS value of the JSON value `v` (objects, arrays, strings, numbers).
-pub fn json(env: &Env, v: serde_json::Value) -> Result<sys::napi_value> {
+pub fn json(env: &Env, v: serde_json::Value) -> Result<Value> {
     // SAFETY: a live env; napi-rs's own conversion of serde_json values.
-    unsafe { <serde_json::Value as ToNapiValue>::to_napi_value(env.raw(), v) }.map_err(crate::internal)
+    unsafe { <serde_json::Value as ToNapiValue>::to_napi_value(env.raw(), v) }.map(Value).map_err(crate::internal)
 }
 
 /// A JS array of strings.
@@ -303,7 +327,7 @@ pub fn strings(env: &Env, items: &[String]) -> Result<Value> {
     // SAFETY: a live env.
     check(unsafe { sys::napi_create_array_with_length(env.raw(), items.len(), &mut arr) }, "napi_create_array")?;
     for (i, s) in items.iter().enumerate() {
-        let v = string(env, s)?;
+        let Value(v) = string(env, s)?;
         // SAFETY: `arr` and `v` are live values of this call.
         check(unsafe { sys::napi_set_element(env.raw(), arr, i as u32, v) }, "napi_set_element")?;
     }

@@ -14,12 +14,17 @@ use napi::sys;
 
 use crate::{Code, Error, Result, err};
 
-/// A two-argument call body: the raw arguments in, the JS result out. It
-/// is only ever called by `call2`, with the env and arguments of a live call.
-pub type Body2 = fn(sys::napi_env, [sys::napi_value; 2]) -> Result<sys::napi_value>;
+/// A two-argument call body: the raw arguments in, the JS result out.
+///
+/// # Safety
+/// Call only with the env and arguments of a live call (`call2` does).
+pub type Body2 = unsafe fn(sys::napi_env, [sys::napi_value; 2]) -> Result<sys::napi_value>;
 
 /// Throws `e` as a JS `Error` with `e.code` set.
-fn throw(env: sys::napi_env, e: &Error) {
+///
+/// # Safety
+/// `env` is the env of a live call.
+unsafe fn throw(env: sys::napi_env, e: &Error) {
     let (code, msg) = (e.status.as_ref(), e.reason.as_str());
     let (mut c, mut m, mut obj) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
     // SAFETY: a live env inside a callback; the strings are valid UTF-8 of
@@ -46,22 +51,22 @@ unsafe extern "C" fn call2(env: sys::napi_env, info: sys::napi_callback_info) ->
     // SAFETY: called by Node-API with a live env and info; argv has room for argc.
     let ok = unsafe { sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data) };
     if ok != sys::Status::napi_ok || data.is_null() {
-        throw(env, &err(Code::Internal, "Node-API napi_get_cb_info failed"));
+        // SAFETY: Node-API's live env for this callback.
+        unsafe { throw(env, &err(Code::Internal, "Node-API napi_get_cb_info failed")) };
         return ptr::null_mut();
     }
     // SAFETY: `data` is the `Body2` that `add2` stored for this function.
     let body: Body2 = unsafe { std::mem::transmute::<*mut c_void, Body2>(data) };
-    match std::panic::catch_unwind(|| body(env, argv)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => {
-            throw(env, &e);
-            ptr::null_mut()
-        }
-        Err(_) => {
-            throw(env, &err(Code::Internal, "teledsp panicked; this is a bug, please report it"));
-            ptr::null_mut()
-        }
-    }
+    // SAFETY: `env` and `argv` are this live call's (Body2's contract).
+    let result = std::panic::catch_unwind(|| unsafe { body(env, argv) });
+    let e = match result {
+        Ok(Ok(v)) => return v,
+        Ok(Err(e)) => e,
+        Err(_) => err(Code::Internal, "teledsp panicked; this is a bug, please report it"),
+    };
+    // SAFETY: as above.
+    unsafe { throw(env, &e) };
+    ptr::null_mut()
 }
 
 /// Sets `object[name]` to a new native function running `body`.
@@ -100,9 +105,12 @@ pub unsafe fn property(env: sys::napi_env, exports: sys::napi_value, name: &CStr
 }
 
 /// A JS number from a count.
-pub fn uint(env: sys::napi_env, n: u32) -> Result<sys::napi_value> {
+///
+/// # Safety
+/// `env` is the env of a live call.
+pub unsafe fn uint(env: sys::napi_env, n: u32) -> Result<sys::napi_value> {
     let mut v = ptr::null_mut();
-    // SAFETY: a live env inside a callback.
+    // SAFETY: a live env (contract); `v` is a local.
     if unsafe { sys::napi_create_uint32(env, n, &mut v) } == sys::Status::napi_ok {
         Ok(v)
     } else {

@@ -99,10 +99,13 @@ impl Resampler {
         let input =
             if src.disjoint(&dst) { std::borrow::Cow::Borrowed(src.bytes()) } else { src.bytes().to_vec().into() };
         let r = &mut self.inner;
+        // SAFETY: `input` is a copy when src and dst share memory, and no
+        // other view of dst exists in this call.
+        let out = unsafe { dst.bytes_mut() };
         let written = if src_f32 {
-            with_f32_out(whole_samples(dst.bytes_mut(), 4), |o| r.process_f32(&as_f32(&input), o))
+            with_f32_out(whole_samples(out, 4), |o| r.process_f32(&as_f32(&input), o))
         } else {
-            with_i16_out(whole_samples(dst.bytes_mut(), 2), |o| r.process_i16(&as_i16(&input), o))
+            with_i16_out(whole_samples(out, 2), |o| r.process_i16(&as_i16(&input), o))
         }
         .map_err(to_js)?;
         debug_assert_eq!(written, n);
@@ -112,12 +115,12 @@ impl Resampler {
     /// mu-law codes in (8 kHz from Twilio, say), resampled PCM16 out: the
     /// decode fused into the filter's input.
     #[napi(ts_args_type = "codes: Uint8Array | Buffer", ts_return_type = "Int16Array", catch_unwind)]
-    pub fn process_from_mulaw(&mut self, env: &Env, codes: Unknown<'_>) -> Result<Value> {
+    pub fn process_from_ulaw(&mut self, env: &Env, codes: Unknown<'_>) -> Result<Value> {
         let src = Bytes::arg(&codes)?;
         let codes = src.codes("codes")?;
         let r = &mut self.inner;
         new_array(env, Out::I16, r.output_len(codes.len()), |o| {
-            with_i16_out(o, |o| r.process_ulaw_to_i16(codes, o)).map_err(to_js)
+            with_i16_out(o, |o| r.process_from_ulaw(codes, o)).map_err(to_js)
         })
     }
 
@@ -128,18 +131,18 @@ impl Resampler {
         let codes = src.codes("codes")?;
         let r = &mut self.inner;
         new_array(env, Out::I16, r.output_len(codes.len()), |o| {
-            with_i16_out(o, |o| r.process_alaw_to_i16(codes, o)).map_err(to_js)
+            with_i16_out(o, |o| r.process_from_alaw(codes, o)).map_err(to_js)
         })
     }
 
     /// PCM16 in (24 kHz from OpenAI, say), resampled mu-law codes out: the
     /// encode fused into the filter's output.
     #[napi(ts_args_type = "samples: Int16Array | Buffer", ts_return_type = "Uint8Array", catch_unwind)]
-    pub fn process_to_mulaw(&mut self, env: &Env, samples: Unknown<'_>) -> Result<Value> {
+    pub fn process_to_ulaw(&mut self, env: &Env, samples: Unknown<'_>) -> Result<Value> {
         let src = Bytes::arg(&samples)?;
         let (_, n) = self.out_len(&src, "samples")?;
         let r = &mut self.inner;
-        new_array(env, Out::U8, n, |o| r.process_i16_to_ulaw(&as_i16(src.bytes()), o).map_err(to_js))
+        new_array(env, Out::U8, n, |o| r.process_to_ulaw(&as_i16(src.bytes()), o).map_err(to_js))
     }
 
     /// PCM16 in, resampled A-law codes out.
@@ -148,7 +151,7 @@ impl Resampler {
         let src = Bytes::arg(&samples)?;
         let (_, n) = self.out_len(&src, "samples")?;
         let r = &mut self.inner;
-        new_array(env, Out::U8, n, |o| r.process_i16_to_alaw(&as_i16(src.bytes()), o).map_err(to_js))
+        new_array(env, Out::U8, n, |o| r.process_to_alaw(&as_i16(src.bytes()), o).map_err(to_js))
     }
 
     /// The filter's tail at the end of a stream (then the state is as new).
@@ -160,7 +163,7 @@ impl Resampler {
 
     /// As `flush`, as a `Float32Array`.
     #[napi(ts_return_type = "Float32Array", catch_unwind)]
-    pub fn flush_float32(&mut self, env: &Env) -> Result<Value> {
+    pub fn flush_f32(&mut self, env: &Env) -> Result<Value> {
         let r = &mut self.inner;
         new_array(env, Out::F32, r.flush_len(), |o| with_f32_out(o, |o| r.flush_f32(o)).map_err(to_js))
     }

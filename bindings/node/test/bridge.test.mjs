@@ -35,7 +35,7 @@ test('Twilio side: state and inbound audio, frame by frame', () => {
     assert.equal(msg.type, 'input_audio_buffer.append');
     const pcm24 = b64(msg.audio);
     assert.equal(pcm24.length, 960); // 20 ms at 24 kHz, every frame
-    assert.deepEqual(pcm24, bytesOf(ref.processFromMulaw(frame))); // state carried across messages
+    assert.deepEqual(pcm24, bytesOf(ref.processFromUlaw(frame))); // state carried across messages
   }
   assert.equal(b.twilioToOpenai(twilio.dtmf()), null);
   assert.equal(b.twilioToOpenai(twilio.mark('teledsp-1')), null);
@@ -58,7 +58,7 @@ for (const ga of [true, false]) {
       const delta = pcm.subarray(pos, pos + size);
       pos += size;
       const out = b.openaiToTwilio(openai.audioDelta(delta, ga, n)).map((x) => JSON.parse(x));
-      const want = framer.push(down.processToMulaw(delta));
+      const want = framer.push(down.processToUlaw(delta));
       const media = out.filter((x) => x.event === 'media');
       assert.deepEqual(media.map((x) => b64(x.media.payload)), want);
       assert.ok(out.every((x) => x.streamSid === SID));
@@ -103,7 +103,7 @@ test('errors say what was wrong, and leave the bridge usable', () => {
   const cases = [
     [() => b.twilioToOpenai('hello'), 'ERR_TELEDSP_MALFORMED', /Twilio message is not the expected JSON: expected value at line 1 column 1/],
     [() => b.twilioToOpenai('{"media": {"payload": ""}}'), 'ERR_TELEDSP_MALFORMED', /missing field `event`/],
-    [() => b.twilioToOpenai('{"event":"media","media":{"payload":"AB$D"}}'), 'ERR_TELEDSP_MALFORMED', /Twilio media.payload is not valid base64: Invalid symbol 36, offset 2/],
+    [() => b.twilioToOpenai('{"event":"media","media":{"payload":"AB$D"}}'), 'ERR_TELEDSP_MALFORMED', /Twilio media.payload is not valid base64: invalid symbol 36 at offset 2/],
     [() => b.twilioToOpenai('{"event":"media"}'), 'ERR_TELEDSP_MALFORMED', /Twilio media message without media.payload/],
     [() => b.openaiToTwilio(openai.audioDelta(new Uint8Array(3))), 'ERR_TELEDSP_MALFORMED', /OpenAI PCM16 delta has an odd byte count/],
     [() => b.openaiToTwilio('{"type":"response.output_audio.delta","delta":"%%%"}'), 'ERR_TELEDSP_MALFORMED', /OpenAI delta is not valid base64/],

@@ -68,7 +68,7 @@ test('a call through the Nest gateway: audio both ways, marks, barge-in, hang-up
     const up = new Resampler(8000, 24000);
     appends.forEach((m, i) => {
       assert.equal(m.type, 'input_audio_buffer.append');
-      const expected = up.processFromMulaw(caller.subarray(160 * i, 160 * (i + 1)));
+      const expected = up.processFromUlaw(caller.subarray(160 * i, 160 * (i + 1)));
       assert.deepEqual(Buffer.from(m.audio, 'base64'), Buffer.from(expected.buffer));
     });
 
@@ -77,7 +77,7 @@ test('a call through the Nest gateway: audio both ways, marks, barge-in, hang-up
     const toPhone = nextMessages(phone, 6);
     ai.send(openai.audioDelta(answer));
     const out = await toPhone;
-    const want = new Framer({ frameBytes: 160 }).push(new Resampler(24000, 8000).processToMulaw(answer));
+    const want = new Framer({ frameBytes: 160 }).push(new Resampler(24000, 8000).processToUlaw(answer));
     assert.deepEqual(out.slice(0, 5).map((m) => Buffer.from(m.media.payload, 'base64')), want);
     assert.ok(out.slice(0, 5).every((m) => m.event === 'media' && m.streamSid === SID));
     assert.deepEqual(out[5], { event: 'mark', streamSid: SID, mark: { name: 'teledsp-1' } });

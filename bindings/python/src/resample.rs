@@ -97,7 +97,7 @@ impl PyResampler {
             let codes = buf.codes("data")?;
             let n = r.output_len(codes.len());
             new_bytes(data.py(), n * 2, buf.gil_free_work(), |out| {
-                with_i16_out(out, |o| r.process_ulaw_to_i16(codes, o)).map(|_| ())
+                with_i16_out(out, |o| r.process_from_ulaw(codes, o)).map(|_| ())
             })
         })
     }
@@ -109,7 +109,7 @@ impl PyResampler {
             let codes = buf.codes("data")?;
             let n = r.output_len(codes.len());
             new_bytes(data.py(), n * 2, buf.gil_free_work(), |out| {
-                with_i16_out(out, |o| r.process_alaw_to_i16(codes, o)).map(|_| ())
+                with_i16_out(out, |o| r.process_from_alaw(codes, o)).map(|_| ())
             })
         })
     }
@@ -120,7 +120,7 @@ impl PyResampler {
         with_buffer(pcm, |buf| {
             let bytes = buf.pcm16("pcm")?;
             let n = r.output_len(bytes.len() / 2);
-            new_bytes(pcm.py(), n, buf.gil_free_work(), |o| r.process_i16_to_ulaw(&as_i16(bytes), o).map(|_| ()))
+            new_bytes(pcm.py(), n, buf.gil_free_work(), |o| r.process_to_ulaw(&as_i16(bytes), o).map(|_| ()))
         })
     }
 
@@ -130,7 +130,7 @@ impl PyResampler {
         with_buffer(pcm, |buf| {
             let bytes = buf.pcm16("pcm")?;
             let n = r.output_len(bytes.len() / 2);
-            new_bytes(pcm.py(), n, buf.gil_free_work(), |o| r.process_i16_to_alaw(&as_i16(bytes), o).map(|_| ()))
+            new_bytes(pcm.py(), n, buf.gil_free_work(), |o| r.process_to_alaw(&as_i16(bytes), o).map(|_| ()))
         })
     }
 
@@ -143,7 +143,7 @@ impl PyResampler {
     }
 
     /// As `flush`, as a float32 array.
-    fn flush_float32<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn flush_f32<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let r = &mut self.inner;
         let n = r.flush_len();
         f32_array(py, n, 0, |o| r.flush_f32(o))

@@ -99,7 +99,7 @@ def test_errors_say_what_was_wrong():
         b.twilio_to_openai("hello")
     with pytest.raises(teledsp.MalformedMessageError, match="missing field `event`"):
         b.twilio_to_openai('{"media": {"payload": ""}}')
-    with pytest.raises(teledsp.MalformedMessageError, match="Twilio media.payload is not valid base64: Invalid symbol 36, offset 2"):
+    with pytest.raises(teledsp.MalformedMessageError, match="Twilio media.payload is not valid base64: invalid symbol 36 at offset 2"):
         b.twilio_to_openai('{"event":"media","media":{"payload":"AB$D"}}')
     with pytest.raises(teledsp.MalformedMessageError, match="Twilio media message without media.payload"):
         b.twilio_to_openai('{"event":"media"}')

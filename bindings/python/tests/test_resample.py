@@ -83,7 +83,7 @@ def test_float32_in_float32_out_matches_int16_path():
     assert isinstance(y, np.ndarray) and y.dtype == np.float32 and len(y) == 12000
     yi = np.frombuffer(teledsp.Resampler(8000, 24000).process(pcm), dtype=np.int16)
     assert np.max(np.abs(y * 32768 - yi)) <= 1.0
-    tail = r.flush_float32()
+    tail = r.flush_f32()
     assert tail.dtype == np.float32 and len(tail) > 0
     y.flags.writeable  # a normal array, owned
     y[0] = 0.5  # writable: frombuffer over a bytearray

@@ -713,7 +713,7 @@ impl Call {
             Audio::Pcmu => self.model.append(payload, &mut text),
             Audio::Pcm24k => {
                 self.pcm.resize(self.up.output_len(self.bytes.len()), 0);
-                let n = self.up.process_ulaw_to_i16(&self.bytes, &mut self.pcm)?;
+                let n = self.up.process_from_ulaw(&self.bytes, &mut self.pcm)?;
                 self.b64.clear();
                 B64.encode_append(bytemuck::cast_slice::<i16, u8>(&self.pcm[..n]), &mut self.b64);
                 self.model.append(&self.b64, &mut text);
@@ -839,7 +839,7 @@ impl Call {
                 }
                 self.items[i].generated += self.pcm.len() as u64;
                 self.ulaw.resize(self.down.output_len(self.pcm.len()), 0);
-                let n = self.down.process_i16_to_ulaw(&self.pcm, &mut self.ulaw)?;
+                let n = self.down.process_to_ulaw(&self.pcm, &mut self.ulaw)?;
                 &self.ulaw[..n]
             }
         };
@@ -989,12 +989,26 @@ fn model_rate(audio: Audio) -> u32 {
     }
 }
 
-/// Decodes base64 onto the end of `out`; on failure, the `base64` crate's
-/// account of the first bad symbol (the SIMD decoder only says "invalid").
+/// Decodes base64 onto the end of `out`; on failure, where the text stops
+/// being base64 (the SIMD decoder only says "invalid").
 pub(crate) fn b64_decode(what: &'static str, text: &str, out: &mut Vec<u8>) -> Result<(), Error> {
-    use base64::Engine;
-    B64.decode_append(text.as_bytes(), out).map_err(|_| match base64::engine::general_purpose::STANDARD.decode(text) {
-        Err(e) => Error::malformed_by(what, e),
-        Ok(_) => Error::malformed(what),
-    })
+    B64.decode_append(text.as_bytes(), out).map_err(|_| Error::malformed_by(what, b64_problem(text.as_bytes())))
+}
+
+/// Why `b` is not standard padded base64: the first byte outside the
+/// alphabet, padding before the end, or a length that is not a multiple of 4.
+fn b64_problem(b: &[u8]) -> String {
+    let symbol = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+    if let Some(i) = b.iter().position(|&c| !symbol(c) && c != b'=') {
+        return format!("invalid symbol {} at offset {i}", b[i]);
+    }
+    if let Some(i) = b.iter().position(|&c| c == b'=')
+        && (b.len() - i > 2 || b[i..].iter().any(|&c| c != b'='))
+    {
+        return format!("padding at offset {i}, before the end");
+    }
+    if !b.len().is_multiple_of(4) {
+        return format!("{} symbols, not a multiple of 4", b.len());
+    }
+    "non-zero bits after the last symbol".to_owned()
 }

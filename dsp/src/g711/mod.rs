@@ -32,12 +32,14 @@ pub use scalar::{
 };
 
 /// Branch-free G.711 mu-law encode of one sample, for fused kernels.
+#[cfg_attr(not(feature = "resample"), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn encode_fast_ulaw(x: i16) -> u8 {
     lanes::encode_one::<{ Enc::ULAW }>(x)
 }
 
 /// Branch-free G.711 A-law encode of one sample, for fused kernels.
+#[cfg_attr(not(any(feature = "resample", feature = "audioop")), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn encode_fast_alaw(x: i16) -> u8 {
     lanes::encode_one::<{ Enc::ALAW }>(x)

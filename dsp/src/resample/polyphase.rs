@@ -301,23 +301,23 @@ impl Resampler {
 
     /// Fused: mu-law bytes in, PCM16 out, in one pass (e.g. 8 kHz Twilio
     /// media to 24 kHz model input).
-    pub fn process_ulaw_to_i16(&mut self, input: &[u8], output: &mut [i16]) -> Result<usize, Error> {
+    pub fn process_from_ulaw(&mut self, input: &[u8], output: &mut [i16]) -> Result<usize, Error> {
         self.run(input, output, |c| crate::g711::ulaw_decode_sample(c) as f32, round_i16)
     }
 
     /// Fused: A-law bytes in, PCM16 out, in one pass.
-    pub fn process_alaw_to_i16(&mut self, input: &[u8], output: &mut [i16]) -> Result<usize, Error> {
+    pub fn process_from_alaw(&mut self, input: &[u8], output: &mut [i16]) -> Result<usize, Error> {
         self.run(input, output, |c| crate::g711::alaw_decode_sample(c) as f32, round_i16)
     }
 
     /// Fused: PCM16 in, G.711 mu-law bytes out, in one pass (e.g. 24 kHz
     /// model audio to 8 kHz Twilio media).
-    pub fn process_i16_to_ulaw(&mut self, input: &[i16], output: &mut [u8]) -> Result<usize, Error> {
+    pub fn process_to_ulaw(&mut self, input: &[i16], output: &mut [u8]) -> Result<usize, Error> {
         self.run(input, output, |x| x as f32, |y| crate::g711::encode_fast_ulaw(round_i16(y)))
     }
 
     /// Fused: PCM16 in, G.711 A-law bytes out, in one pass.
-    pub fn process_i16_to_alaw(&mut self, input: &[i16], output: &mut [u8]) -> Result<usize, Error> {
+    pub fn process_to_alaw(&mut self, input: &[i16], output: &mut [u8]) -> Result<usize, Error> {
         self.run(input, output, |x| x as f32, |y| crate::g711::encode_fast_alaw(round_i16(y)))
     }
 
