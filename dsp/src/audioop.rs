@@ -228,49 +228,99 @@ pub fn rms(b: &[u8], width: i32) -> Result<u32, Error> {
     Ok((simd!(by_width!(w, sum_squares_w(b))) / (b.len() / w) as f64).sqrt() as u32)
 }
 
-/// audioop's peak-to-peak walk: the differences between consecutive
-/// extremes, as `(their exact sum, how many, the largest)`. Two loops, so
-/// the hot one has no "first extreme seen" flag: up to the first extreme,
-/// then from it.
+/// audioop's peak-to-peak walk, as state: the last sample, the last
+/// direction (1 down, 0 up, 17 none yet), the last extreme, and the
+/// differences between consecutive extremes (exact sum, count, largest).
+struct Walk {
+    prevval: i32,
+    prevdiff: i32,
+    prevextreme: i32,
+    valid: bool,
+    sum: u64,
+    n: u64,
+    max: u32,
+}
+
+impl Walk {
+    /// An extreme at `e`: the difference from the previous one is counted.
+    #[inline(always)]
+    fn extreme(&mut self, e: i32) {
+        if self.valid {
+            let d = e.abs_diff(self.prevextreme);
+            self.sum += d as u64;
+            self.n += 1;
+            self.max = self.max.max(d);
+        }
+        self.valid = true;
+        self.prevextreme = e;
+    }
+
+    /// audioop's loop body for one sample.
+    #[inline(always)]
+    fn step(&mut self, val: i32) {
+        if val != self.prevval {
+            let diff = (val < self.prevval) as i32;
+            if self.prevdiff == (diff == 0) as i32 {
+                self.extreme(self.prevval); // the derivative changed sign
+            }
+            self.prevval = val;
+            self.prevdiff = diff;
+        }
+    }
+}
+
+/// The peak-to-peak walk as `(exact sum, count, largest)` of the
+/// differences between consecutive extremes.
+///
+/// audioop branches on every sample, and in speech the direction changes
+/// unpredictably. Here 64 samples at a time become two bit masks (equal to
+/// the previous sample, below it) without branches; when no sample in the
+/// block repeats its predecessor, the direction changes are the bits where
+/// the "below" mask differs from itself shifted by one, and only those are
+/// visited. A block with a repeat (a plateau, digital silence) takes
+/// audioop's loop. The results are the same either way.
 #[inline(always)]
 fn peaks<const W: usize>(b: &[u8]) -> (u64, u64, u32) {
-    let (mut sum, mut n, mut max) = (0u64, 0u64, 0u32);
-    if b.len() <= W {
-        return (sum, n, max);
+    let n = b.len() / W;
+    if n <= 1 {
+        return (0, 0, 0);
     }
-    let mut samples = b.chunks_exact(W).map(get::<W>);
-    let mut prevval = samples.next().unwrap_or(0);
-    let mut prevdiff = 17; // neither 0 nor 1
-    let mut prevextreme = None;
-    for val in samples.by_ref() {
-        if val != prevval {
-            let diff = (val < prevval) as i32;
-            if prevdiff == (diff == 0) as i32 {
-                prevextreme = Some(prevval);
+    let at = |i: usize| get::<W>(&b[i * W..i * W + W]);
+    let mut w = Walk { prevval: at(0), prevdiff: 17, prevextreme: 0, valid: false, sum: 0, n: 0, max: 0 };
+    let mut i = 1;
+    while i + 64 <= n {
+        // a[j] is sample i - 1 + j: the block and the sample before it.
+        let mut a = [0i32; 65];
+        for (j, v) in a.iter_mut().enumerate() {
+            *v = at(i - 1 + j);
+        }
+        let (mut eq, mut down) = (0u64, 0u64);
+        for j in 0..64 {
+            eq |= ((a[j + 1] == a[j]) as u64) << j;
+            down |= ((a[j + 1] < a[j]) as u64) << j;
+        }
+        if eq == 0 && w.prevdiff != 17 {
+            // Every sample changes, so each one's previous direction is the
+            // last one's: a turn is where `down` differs from it.
+            let mut turns = down ^ ((down << 1) | w.prevdiff as u64);
+            while turns != 0 {
+                let j = turns.trailing_zeros() as usize;
+                w.extreme(a[j]);
+                turns &= turns - 1;
             }
-            (prevdiff, prevval) = (diff, val);
-            if prevextreme.is_some() {
-                break;
+            w.prevdiff = (down >> 63) as i32;
+            w.prevval = a[64];
+        } else {
+            for &v in &a[1..] {
+                w.step(v);
             }
         }
+        i += 64;
     }
-    let Some(mut prevextreme) = prevextreme else { return (sum, n, max) };
-    for val in samples {
-        if val != prevval {
-            let diff = (val < prevval) as i32;
-            if prevdiff == (diff == 0) as i32 {
-                // The derivative changed sign: prevval is an extreme.
-                let d = prevval.abs_diff(prevextreme);
-                sum += d as u64;
-                n += 1;
-                max = max.max(d);
-                prevextreme = prevval;
-            }
-            prevval = val;
-            prevdiff = diff;
-        }
+    for j in i..n {
+        w.step(at(j));
     }
-    (sum, n, max)
+    (w.sum, w.n, w.max)
 }
 
 /// audioop's avgpp sum, in its order (in double), for sums past [`EXACT`].
@@ -1062,6 +1112,63 @@ mod tests {
             }
         }
         FORCED.with(|f| f.set(None));
+    }
+
+    /// CPython's avgpp/maxpp loop, transcribed: `(sum, count, max)`.
+    fn reference_peaks(x: &[i32]) -> (u64, u64, u32) {
+        let (mut sum, mut n, mut max) = (0u64, 0u64, 0u32);
+        if x.len() <= 1 {
+            return (0, 0, 0);
+        }
+        let (mut prevval, mut prevdiff, mut prevextreme, mut valid) = (x[0], 17, 0i32, false);
+        for &val in &x[1..] {
+            if val != prevval {
+                let diff = (val < prevval) as i32;
+                if prevdiff == (diff == 0) as i32 {
+                    if valid {
+                        let d = if prevval < prevextreme {
+                            (prevextreme as u32).wrapping_sub(prevval as u32)
+                        } else {
+                            (prevval as u32).wrapping_sub(prevextreme as u32)
+                        };
+                        sum += d as u64;
+                        n += 1;
+                        max = max.max(d);
+                    }
+                    valid = true;
+                    prevextreme = prevval;
+                }
+                prevval = val;
+                prevdiff = diff;
+            }
+        }
+        (sum, n, max)
+    }
+
+    #[test]
+    fn the_blockwise_peak_walk_is_audioops_loop() {
+        // Noise (no repeats: the mask path), plateaus of every length, and
+        // their mixes, across block boundaries.
+        let mut frags = fragments();
+        let mut x = 7u64;
+        let mut walk = Vec::new();
+        let mut v = 0i16;
+        for i in 0..20_000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let r = (x >> 33) as i16;
+            if (i / 300) % 3 != 1 {
+                v = v.wrapping_add(r % 2000);
+            }
+            walk.extend_from_slice(&v.to_ne_bytes());
+        }
+        frags.push(walk);
+        for b in &frags {
+            for w in [1, 2, 3, 4] {
+                let b = &b[..b.len() / w * w];
+                let samples: Vec<i32> = b.chunks_exact(w).map(|c| by_width!(w, get(c))).collect();
+                assert_eq!(by_width!(w, peaks(b)), reference_peaks(&samples), "width {w}, {} bytes", b.len());
+            }
+        }
     }
 
     /// The integer fast paths give audioop's doubles: checked against the
