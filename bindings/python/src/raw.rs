@@ -36,6 +36,12 @@ pub unsafe fn call(
         let arg = unsafe { Borrowed::from_ptr(py, arg) };
         body(&arg).map(Bound::into_ptr)
     }));
+    finish(py, result)
+}
+
+/// A call's outcome as CPython expects it: the new reference, or NULL with
+/// the exception set (a panic becomes `PanicException`).
+fn finish(py: Python<'_>, result: std::thread::Result<PyResult<*mut ffi::PyObject>>) -> *mut ffi::PyObject {
     let err = match result {
         Ok(Ok(ptr)) => return ptr,
         Ok(Err(e)) => e,
@@ -94,13 +100,7 @@ pub unsafe fn call_fast<const N: usize>(
         let args = std::array::from_fn(|i| unsafe { Borrowed::from_ptr(py, *args.add(i)) });
         body(args).map(Bound::into_ptr)
     }));
-    let err = match result {
-        Ok(Ok(ptr)) => return ptr,
-        Ok(Err(e)) => e,
-        Err(payload) => panic_err(payload),
-    };
-    err.restore(py);
-    std::ptr::null_mut()
+    finish(py, result)
 }
 
 /// Defines a `METH_FASTCALL` entry point `$entry` that runs `$body` on its
