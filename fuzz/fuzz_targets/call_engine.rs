@@ -130,6 +130,7 @@ fn check(out: &[Output], sent_ms: &mut u64) {
             Output::Event(e) => {
                 serde_json::from_str::<serde_json::Value>(&e.to_json()).expect("events are JSON");
             }
+            Output::CallerAudio(_) => panic!("a Call sends caller audio to the model, not out"),
         }
     }
 }

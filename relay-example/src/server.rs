@@ -787,6 +787,7 @@ async fn run_started(
                     }
                 }
                 Output::Model(_) => {}
+                Output::CallerAudio(_) => unreachable!("a Call sends caller audio to the model itself"),
                 Output::Event(Event::ToolCall { call_id, name, arguments }) => {
                     spawn_tool(app, call, ToolCall { call_id, name, arguments }, tool_tx.clone())
                 }

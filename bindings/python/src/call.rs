@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use teledsp::call::{Call, CallConfig, Output, PhoneKind};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use teledsp::call::{Call, CallConfig, Output, PhoneKind, Pipeline, PipelineConfig, Stream};
 use teledsp::signature::RequestValidator;
 
 use crate::bridge::with_text;
+use crate::buffer::with_buffer;
 use crate::to_py;
 
 /// Milliseconds on this process's monotonic clock (the default `now_ms`).
@@ -63,30 +64,51 @@ pub struct PyCall {
     out: Vec<Output>,
 }
 
-impl PyCall {
-    /// The outputs gathered so far, as a list of (target, payload) tuples.
-    fn take<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        static NAMES: PyOnceLock<[Py<PyString>; 5]> = PyOnceLock::new();
-        let names = NAMES
-            .get_or_init(py, || ["media", "mark", "clear", "model", "event"].map(|n| PyString::intern(py, n).unbind()));
-        let list = PyList::empty(py);
-        for o in self.out.drain(..) {
-            let (name, payload) = match o {
-                Output::Phone { kind, text } => {
-                    let i = match kind {
-                        PhoneKind::Media => 0,
-                        PhoneKind::Mark => 1,
-                        PhoneKind::Clear => 2,
-                    };
-                    (&names[i], PyString::new(py, &text).into_any())
-                }
-                Output::Model(text) => (&names[3], PyString::new(py, &text).into_any()),
-                Output::Event(e) => (&names[4], json_loads(py, &e.to_json())?),
-            };
-            list.append(PyTuple::new(py, [name.bind(py).clone().into_any(), payload])?)?;
-        }
-        Ok(list)
+/// Outputs as a list of ``(target, payload)`` tuples, draining `out`: the
+/// one place both call objects' outputs become Python values.
+fn take<'py>(py: Python<'py>, out: &mut Vec<Output>) -> PyResult<Bound<'py, PyList>> {
+    static NAMES: PyOnceLock<[Py<PyString>; 6]> = PyOnceLock::new();
+    let names = NAMES.get_or_init(py, || {
+        ["media", "mark", "clear", "model", "event", "caller_audio"].map(|n| PyString::intern(py, n).unbind())
+    });
+    let list = PyList::empty(py);
+    for o in out.drain(..) {
+        let (name, payload) = match o {
+            Output::Phone { kind, text } => {
+                let i = match kind {
+                    PhoneKind::Media => 0,
+                    PhoneKind::Mark => 1,
+                    PhoneKind::Clear => 2,
+                };
+                (&names[i], PyString::new(py, &text).into_any())
+            }
+            Output::Model(text) => (&names[3], PyString::new(py, &text).into_any()),
+            Output::Event(e) => (&names[4], json_loads(py, &e.to_json())?),
+            Output::CallerAudio(b) => (&names[5], PyBytes::new(py, &b).into_any()),
+        };
+        list.append(PyTuple::new(py, [name.bind(py).clone().into_any(), payload])?)?;
     }
+    Ok(list)
+}
+
+/// A config from keyword arguments, by way of the crate's JSON form.
+fn config<T: Default>(kw: Option<&Bound<'_, PyDict>>, parse: fn(&str) -> Result<T, teledsp::Error>) -> PyResult<T> {
+    match kw {
+        Some(d) => parse(&json_dumps(d.as_any())?).map_err(to_py),
+        None => Ok(T::default()),
+    }
+}
+
+fn custom_parameters<'py>(py: Python<'py>, stream: Option<&Stream>) -> PyResult<Bound<'py, PyAny>> {
+    let text = match stream {
+        Some(s) => serde_json::Value::Object(s.custom_parameters.clone()).to_string(),
+        None => "{}".into(),
+    };
+    json_loads(py, &text)
+}
+
+fn counters<'py>(py: Python<'py>, c: teledsp::call::Counters) -> PyResult<Bound<'py, PyAny>> {
+    json_loads(py, &serde_json::to_string(&c).expect("counters serialize"))
 }
 
 #[pymethods]
@@ -94,10 +116,7 @@ impl PyCall {
     #[new]
     #[pyo3(signature = (**config))]
     fn new(config: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let cfg = match config {
-            Some(d) => CallConfig::from_json(&json_dumps(d.as_any())?).map_err(to_py)?,
-            None => CallConfig::default(),
-        };
+        let cfg = self::config(config, CallConfig::from_json)?;
         Ok(PyCall { inner: Call::new(cfg).map_err(to_py)?, out: Vec::new() })
     }
 
@@ -107,7 +126,7 @@ impl PyCall {
     fn receive_phone<'py>(&mut self, message: &Bound<'py, PyAny>, now_ms: Option<u64>) -> PyResult<Bound<'py, PyList>> {
         let now = now_ms.unwrap_or_else(monotonic_ms);
         with_text(message, |m| self.inner.receive_phone(m, now, &mut self.out).map_err(to_py))?;
-        self.take(message.py())
+        take(message.py(), &mut self.out)
     }
 
     /// One event from the model (str or UTF-8 bytes). A malformed one
@@ -116,7 +135,7 @@ impl PyCall {
     fn receive_model<'py>(&mut self, message: &Bound<'py, PyAny>, now_ms: Option<u64>) -> PyResult<Bound<'py, PyList>> {
         let now = now_ms.unwrap_or_else(monotonic_ms);
         with_text(message, |m| self.inner.receive_model(m, now, &mut self.out).map_err(to_py))?;
-        self.take(message.py())
+        take(message.py(), &mut self.out)
     }
 
     /// The model connection is open: session.update, then the caller audio
@@ -124,14 +143,14 @@ impl PyCall {
     #[pyo3(signature = (now_ms = None))]
     fn open_model<'py>(&mut self, py: Python<'py>, now_ms: Option<u64>) -> PyResult<Bound<'py, PyList>> {
         self.inner.open_model(now_ms.unwrap_or_else(monotonic_ms), &mut self.out);
-        self.take(py)
+        take(py, &mut self.out)
     }
 
     /// The application's own barge-in (a detector of its own, a button).
     #[pyo3(signature = (now_ms = None))]
     fn barge_in<'py>(&mut self, py: Python<'py>, now_ms: Option<u64>) -> PyResult<Bound<'py, PyList>> {
         self.inner.barge_in(now_ms.unwrap_or_else(monotonic_ms), &mut self.out);
-        self.take(py)
+        take(py, &mut self.out)
     }
 
     /// The output of tool call ``call_id``: sent to the model, followed by
@@ -147,7 +166,7 @@ impl PyCall {
     ) -> PyResult<Bound<'py, PyList>> {
         let now = now_ms.unwrap_or_else(monotonic_ms);
         self.inner.tool_result(call_id, output, now, &mut self.out).map_err(to_py)?;
-        self.take(py)
+        take(py, &mut self.out)
     }
 
     /// Milliseconds of item ``item_id`` the caller has heard, if it is tracked.
@@ -169,11 +188,7 @@ impl PyCall {
     /// The TwiML <Parameter>s from start, as a dict.
     #[getter]
     fn custom_parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let text = match self.inner.stream() {
-            Some(s) => serde_json::Value::Object(s.custom_parameters.clone()).to_string(),
-            None => "{}".into(),
-        };
-        json_loads(py, &text)
+        custom_parameters(py, self.inner.stream())
     }
     /// Whether the phone stream ended.
     #[getter]
@@ -198,7 +213,142 @@ impl PyCall {
     /// The call's counters, as a dict.
     #[getter]
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        json_loads(py, &serde_json::to_string(&self.inner.counters()).expect("counters serialize"))
+        counters(py, self.inner.counters())
+    }
+}
+
+/// A cascaded agent's call (speech-to-text -> LLM -> text-to-speech), with
+/// no I/O: the phone's messages, the TTS audio per utterance and the time
+/// in; frames and marks for the phone, caller audio for the recogniser and
+/// barge-ins out. The same engine as the Rust crate's
+/// `teledsp::call::Pipeline` and the Node package's `Pipeline`.
+///
+/// Keyword settings (all optional): encoding ("linear16" or "mulaw", the
+/// TTS audio's), sample_rate (8000, 16000, 24000 or 48000; 8000 for
+/// mulaw), quality (resampler preset), local_vad (barge in on teledsp's
+/// VAD onset in the caller's audio; default True).
+///
+/// Methods return ``(target, payload)`` pairs as ``Call``'s do, with
+/// "caller_audio" (bytes: 8 kHz mu-law for the recogniser) in place of
+/// "model". A barge_in event lists each utterance not wholly heard with its
+/// heard_ms and action ("truncate": keep what was heard in the LLM history;
+/// "delete": nothing was); stop the TTS then (Deepgram ``Clear``): audio
+/// of those utterances still in flight is dropped here.
+///
+/// >>> import teledsp
+/// >>> call = teledsp.Pipeline(encoding="linear16", sample_rate=24000)
+/// >>> call.receive_phone('{"event":"start","start":{"streamSid":"MZ1","callSid":"CA1"}}', 0)[0][1]["type"]
+/// 'started'
+/// >>> call.receive_phone('{"event":"media","media":{"payload":"/////w=="}}', 5)
+/// [('caller_audio', b'\xff\xff\xff\xff')]
+/// >>> [t for t, _ in call.push_audio("u1", bytes(4800), 10)]
+/// ['media', 'media', 'media', 'media', 'media', 'mark']
+/// >>> out = call.barge_in(50)
+/// >>> [t for t, _ in out], [(i["item_id"], i["heard_ms"], i["action"]) for i in out[1][1]["items"]]
+/// (['clear', 'event'], [('u1', 40, 'truncate')])
+#[pyclass(module = "teledsp", name = "Pipeline")]
+pub struct PyPipeline {
+    inner: Pipeline,
+    out: Vec<Output>,
+}
+
+#[pymethods]
+impl PyPipeline {
+    #[new]
+    #[pyo3(signature = (**config))]
+    fn new(config: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let cfg = self::config(config, PipelineConfig::from_json)?;
+        Ok(PyPipeline { inner: Pipeline::new(cfg).map_err(to_py)?, out: Vec::new() })
+    }
+
+    /// One message from the phone (str or UTF-8 bytes). A malformed one
+    /// raises MalformedMessageError, is counted, and changes nothing.
+    #[pyo3(signature = (message, now_ms = None))]
+    fn receive_phone<'py>(&mut self, message: &Bound<'py, PyAny>, now_ms: Option<u64>) -> PyResult<Bound<'py, PyList>> {
+        let now = now_ms.unwrap_or_else(monotonic_ms);
+        with_text(message, |m| self.inner.receive_phone(m, now, &mut self.out).map_err(to_py))?;
+        take(message.py(), &mut self.out)
+    }
+
+    /// The application will speak utterance ``utterance_id``: a barge-in
+    /// before its audio comes deletes it and drops its audio. Optional.
+    #[pyo3(signature = (utterance_id, now_ms = None))]
+    fn begin_utterance(&mut self, utterance_id: &str, now_ms: Option<u64>) {
+        self.inner.begin_utterance(utterance_id, now_ms.unwrap_or_else(monotonic_ms));
+    }
+
+    /// TTS audio (bytes-like, in the configured encoding and rate) of
+    /// utterance ``utterance_id``: whole 20 ms frames to the phone, with a
+    /// mark. Audio of an interrupted utterance is dropped and counted.
+    /// Odd-length linear16 raises InvalidLengthError.
+    #[pyo3(signature = (utterance_id, audio, now_ms = None))]
+    fn push_audio<'py>(
+        &mut self,
+        utterance_id: &str,
+        audio: &Bound<'py, PyAny>,
+        now_ms: Option<u64>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let now = now_ms.unwrap_or_else(monotonic_ms);
+        with_buffer(audio, |b| self.inner.push_audio(utterance_id, b.bytes(), now, &mut self.out).map_err(to_py))?;
+        take(audio.py(), &mut self.out)
+    }
+
+    /// Utterance ``utterance_id`` has no more audio: its tail goes out.
+    #[pyo3(signature = (utterance_id, now_ms = None))]
+    fn end_utterance<'py>(
+        &mut self,
+        py: Python<'py>,
+        utterance_id: &str,
+        now_ms: Option<u64>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        self.inner.end_utterance(utterance_id, now_ms.unwrap_or_else(monotonic_ms), &mut self.out);
+        take(py, &mut self.out)
+    }
+
+    /// The application's own barge-in (an interim transcript, a button).
+    #[pyo3(signature = (now_ms = None))]
+    fn barge_in<'py>(&mut self, py: Python<'py>, now_ms: Option<u64>) -> PyResult<Bound<'py, PyList>> {
+        self.inner.barge_in(now_ms.unwrap_or_else(monotonic_ms), &mut self.out);
+        take(py, &mut self.out)
+    }
+
+    /// Whether something of the agent's is not wholly heard (the rule for
+    /// barging in on an interim transcript).
+    #[pyo3(signature = (now_ms = None))]
+    fn speaking(&self, now_ms: Option<u64>) -> bool {
+        self.inner.speaking(now_ms.unwrap_or_else(monotonic_ms))
+    }
+
+    /// Milliseconds of utterance ``utterance_id`` the caller has heard, if it is tracked.
+    #[pyo3(signature = (utterance_id, now_ms = None))]
+    fn heard_ms(&self, utterance_id: &str, now_ms: Option<u64>) -> Option<u64> {
+        self.inner.heard_ms(utterance_id, now_ms.unwrap_or_else(monotonic_ms))
+    }
+
+    /// Twilio's streamSid, once the stream started.
+    #[getter]
+    fn stream_sid(&self) -> Option<&str> {
+        self.inner.stream().map(|s| s.stream_sid.as_str())
+    }
+    /// Twilio's callSid, from start.
+    #[getter]
+    fn call_sid(&self) -> Option<&str> {
+        self.inner.stream().and_then(|s| s.call_sid.as_deref())
+    }
+    /// The TwiML <Parameter>s from start, as a dict.
+    #[getter]
+    fn custom_parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        custom_parameters(py, self.inner.stream())
+    }
+    /// Whether the phone stream ended.
+    #[getter]
+    fn stopped(&self) -> bool {
+        self.inner.stopped()
+    }
+    /// The call's counters, as a dict (deltas_dropped: TTS chunks dropped).
+    #[getter]
+    fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        counters(py, self.inner.counters())
     }
 }
 
@@ -257,5 +407,6 @@ impl PyRequestValidator {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyCall>()?;
+    m.add_class::<PyPipeline>()?;
     m.add_class::<PyRequestValidator>()
 }

@@ -13,10 +13,15 @@
 //! Parts, each with one job:
 //! - [`playout`]: what was sent to the phone and what the caller has heard
 //!   at any instant, per item (mark names are made and parsed there).
+//! - `outbound`: the agent's audio to the phone as exact 20 ms frames with
+//!   marks, per item, and what was heard of each on a barge-in.
 //! - [`twilio`] and [`openai`]: the first phone and model adapters
 //!   ([`PhoneAdapter`], [`ModelAdapter`]); another telephony protocol or
 //!   model API is another adapter.
-//! - This module: every state transition, in [`Call`]'s `on_*` methods.
+//! - This module: every state transition of a speech-to-speech call, in
+//!   [`Call`]'s `on_*` methods.
+//! - [`pipeline`]: the same for a cascaded agent (STT -> LLM -> TTS), whose
+//!   application pushes TTS audio per utterance: [`Pipeline`].
 //!
 //! Barge-in (model `input_audio_buffer.speech_started`, local VAD onset with
 //! [`CallConfig::local_vad`], or [`Call::barge_in`]):
@@ -47,6 +52,8 @@
 //! interrupted items and cancelled responses at [`REMEMBERED`] each.
 
 pub mod openai;
+mod outbound;
+pub mod pipeline;
 pub mod playout;
 pub mod twilio;
 
@@ -58,14 +65,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::bridge::{Api, Audio};
 use crate::error::Error;
-use crate::frame::{Flush, Format, Framer};
 use crate::resample::{Quality, Resampler};
 use crate::vad::{Vad, VadEvent};
-use playout::{MarkEcho, Playout};
-
-/// Interrupted items and cancelled responses remembered (to drop their late
-/// deltas); older ones are forgotten first.
-pub const REMEMBERED: usize = 32;
+use outbound::{Outbound, Recent, Source};
+pub use outbound::REMEMBERED;
+pub use pipeline::{Pipeline, PipelineConfig};
+use playout::MarkEcho;
 
 /// Phone-side frame: 20 ms of G.711 mu-law at 8 kHz.
 const FRAME_MS: u64 = 20;
@@ -295,6 +300,9 @@ pub enum Output {
     },
     /// Send this text to the model.
     Model(String),
+    /// Caller audio for a speech recogniser: 8 kHz mu-law as the phone sent
+    /// it ([`Pipeline`] only; [`Call`] sends it to the model itself).
+    CallerAudio(Vec<u8>),
     /// Tell the application.
     Event(Event),
 }
@@ -404,36 +412,6 @@ pub struct Counters {
     pub malformed_model: u64,
 }
 
-/// An assistant item with audio, since the last barge-in.
-#[derive(Debug)]
-struct Item {
-    key: u64,
-    id: String,
-    response_id: Option<String>,
-    /// Model-side samples received.
-    generated: u64,
-    /// No more audio will come for it.
-    done: bool,
-}
-
-/// A FIFO set of at most [`REMEMBERED`] ids.
-#[derive(Debug, Default)]
-struct Recent(VecDeque<String>);
-
-impl Recent {
-    fn insert(&mut self, id: &str) {
-        if !self.contains(id) {
-            if self.0.len() == REMEMBERED {
-                self.0.pop_front();
-            }
-            self.0.push_back(id.to_owned());
-        }
-    }
-    fn contains(&self, id: &str) -> bool {
-        self.0.iter().any(|x| x == id)
-    }
-}
-
 /// The phone stream's identity, from its start message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stream {
@@ -478,19 +456,13 @@ pub struct Call {
     held_samples: usize,
     /// The model confirmed the session (see [`Call::model_ready`]).
     model_ready: bool,
-    /// Inbound 8 kHz -> model rate, and back.
+    /// Inbound 8 kHz -> model rate.
     up: Resampler,
-    down: Resampler,
-    framer: Framer,
     vad: Option<Vad>,
-    playout: Playout,
-    items: Vec<Item>,
-    next_key: u64,
-    /// Index in `items` of the item whose audio is in the framer.
-    current: Option<usize>,
+    /// The model's audio to the phone, and what the caller heard of it.
+    outbound: Outbound,
     /// The response in progress (its id, or empty).
     response: Option<String>,
-    interrupted_items: Recent,
     cancelled_responses: Recent,
     pending_tools: Vec<String>,
     /// A `response.create` waits for the current response to end.
@@ -500,8 +472,6 @@ pub struct Call {
     // Scratch, reused across messages.
     bytes: Vec<u8>,
     pcm: Vec<i16>,
-    ulaw: Vec<u8>,
-    frames: Vec<u8>,
     b64: String,
 }
 
@@ -518,11 +488,13 @@ impl Call {
         phone: Box<dyn PhoneAdapter>,
         model: Box<dyn ModelAdapter>,
     ) -> Result<Self, Error> {
-        let rate = model_rate(cfg.audio);
+        let source = match cfg.audio {
+            Audio::Pcmu => Source::Ulaw,
+            Audio::Pcm24k => Source::Pcm16(24000),
+        };
         Ok(Call {
-            up: Resampler::new(8000, rate, cfg.quality)?,
-            down: Resampler::new(rate, 8000, cfg.quality)?,
-            framer: Framer::new(Format::Ulaw, FRAME_MS as u32)?,
+            up: Resampler::new(8000, source.rate(), cfg.quality)?,
+            outbound: Outbound::new(source, cfg.quality)?,
             vad: if cfg.local_vad { Some(Vad::new(8000, FRAME_MS as u32)?) } else { None },
             cfg,
             phone,
@@ -532,12 +504,7 @@ impl Call {
             held: Some(VecDeque::new()),
             held_samples: 0,
             model_ready: false,
-            playout: Playout::new(),
-            items: Vec::new(),
-            next_key: 0,
-            current: None,
             response: None,
-            interrupted_items: Recent::default(),
             cancelled_responses: Recent::default(),
             pending_tools: Vec::new(),
             want_response: false,
@@ -545,8 +512,6 @@ impl Call {
             now: 0,
             bytes: Vec::new(),
             pcm: Vec::new(),
-            ulaw: Vec::new(),
-            frames: Vec::new(),
             b64: String::new(),
         })
     }
@@ -581,23 +546,18 @@ impl Call {
     }
     /// This call's counters.
     pub fn counters(&self) -> Counters {
-        self.counters
+        Counters { frames_out: self.outbound.frames_out(), ..self.counters }
     }
     /// Milliseconds of `item_id` the caller has heard by `now_ms`, if the
     /// item is still tracked (not wholly heard and forgotten, nor interrupted).
     pub fn heard_ms(&self, item_id: &str, now_ms: u64) -> Option<u64> {
-        let it = self.items.iter().find(|i| i.id == item_id)?;
-        Some(self.playout.heard(it.key, now_ms.max(self.now)).min(self.generated_ms(it)))
+        self.outbound.heard_ms(item_id, now_ms.max(self.now))
     }
 
     fn tick(&mut self, now_ms: u64) -> u64 {
         // Time is monotonic: an earlier instant counts as the latest seen.
         self.now = self.now.max(now_ms);
         self.now
-    }
-
-    fn generated_ms(&self, it: &Item) -> u64 {
-        it.generated * 1000 / u64::from(model_rate(self.cfg.audio))
     }
 
     // ---- inputs -------------------------------------------------------
@@ -669,23 +629,13 @@ impl Call {
     fn on_phone(&mut self, text: &str, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
         match self.phone.parse(text)? {
             PhoneEvent::Media { payload } => self.on_media(&payload, now, out)?,
-            PhoneEvent::Mark { name } => match self.playout.on_mark(&name, now) {
-                MarkEcho::Pinned => self.forget_heard(),
-                MarkEcho::Stale => self.counters.stale_marks += 1,
-                MarkEcho::Foreign => {}
-            },
-            PhoneEvent::Start { stream_id, call_id, custom_parameters } => {
-                if self.stream.is_some() {
-                    return Err(Error::malformed("a second start message on one stream"));
+            PhoneEvent::Mark { name } => {
+                if self.outbound.on_mark(&name, now) == MarkEcho::Stale {
+                    self.counters.stale_marks += 1;
                 }
-                self.phone.set_stream(&stream_id);
-                let s = Stream { stream_sid: stream_id, call_sid: call_id, custom_parameters };
-                out.push(Output::Event(Event::Started {
-                    stream_sid: s.stream_sid.clone(),
-                    call_sid: s.call_sid.clone(),
-                    custom_parameters: s.custom_parameters.clone(),
-                }));
-                self.stream = Some(s);
+            }
+            PhoneEvent::Start { stream_id, call_id, custom_parameters } => {
+                start_stream(&mut *self.phone, &mut self.stream, stream_id, call_id, custom_parameters, out)?
             }
             PhoneEvent::Dtmf { digit } => out.push(Output::Event(Event::Dtmf { digit })),
             PhoneEvent::Stop => {
@@ -758,28 +708,16 @@ impl Call {
                 let item_id = item_id.ok_or_else(|| Error::malformed("model audio delta without item_id"))?;
                 self.on_delta(&item_id, response_id.as_deref(), &delta, now, out)?
             }
-            ModelEvent::AudioDone { item_id } => {
-                if let Some(i) = self.items.iter().position(|it| it.id == *item_id) {
-                    if self.current == Some(i) {
-                        self.finish_current(now, out);
-                    }
-                    self.items[i].done = true;
-                    self.forget_heard();
-                }
-            }
+            ModelEvent::AudioDone { item_id } => self.outbound.done(&*self.phone, &item_id, !self.stopped, now, out),
             ModelEvent::ItemAdded { item_id, response_id } => {
                 let cancelled = response_id.as_deref().is_some_and(|r| self.cancelled_responses.contains(r));
-                if !cancelled && !self.interrupted_items.contains(&item_id) && self.item(&item_id).is_none() {
-                    self.add_item(item_id, response_id);
+                if !cancelled && !self.outbound.interrupted(&item_id) {
+                    self.outbound.announce(&item_id, response_id.as_deref());
                 }
             }
             ModelEvent::ResponseCreated { response_id } => self.response = Some(response_id.unwrap_or_default()),
             ModelEvent::ResponseDone { .. } => {
-                self.finish_current(now, out);
-                for it in &mut self.items {
-                    it.done = true;
-                }
-                self.forget_heard();
+                self.outbound.all_done(&*self.phone, !self.stopped, now, out);
                 self.response = None;
                 self.maybe_respond(out);
             }
@@ -809,118 +747,19 @@ impl Call {
         // Decode and check first: a bad delta changes nothing.
         self.bytes.clear();
         b64_decode("model audio delta is not valid base64", delta, &mut self.bytes)?;
-        if self.cfg.audio == Audio::Pcm24k && !self.bytes.len().is_multiple_of(2) {
-            return Err(Error::malformed("model PCM16 delta has an odd byte count"));
-        }
-        let interrupted = self.interrupted_items.contains(item_id)
-            || response_id.is_some_and(|r| self.cancelled_responses.contains(r));
+        self.outbound.check(&self.bytes, "model PCM16 delta has an odd byte count")?;
+        let interrupted =
+            self.outbound.interrupted(item_id) || response_id.is_some_and(|r| self.cancelled_responses.contains(r));
         if interrupted || self.stream.is_none() || self.stopped {
             self.counters.deltas_dropped += 1;
             return Ok(());
         }
-        let i = match self.item(item_id) {
-            Some(i) => i,
-            None => self.add_item(item_id.to_owned(), response_id.map(str::to_owned)),
-        };
-        if self.current.is_some_and(|c| c != i) {
-            self.finish_current(now, out);
-        }
-        self.current = Some(i);
-        let ulaw: &[u8] = match self.cfg.audio {
-            Audio::Pcmu => {
-                self.items[i].generated += self.bytes.len() as u64;
-                &self.bytes
-            }
-            Audio::Pcm24k => {
-                // Written in place: a plain copy on little-endian targets.
-                self.pcm.resize(self.bytes.len() / 2, 0);
-                for (s, b) in self.pcm.iter_mut().zip(self.bytes.chunks_exact(2)) {
-                    *s = i16::from_le_bytes([b[0], b[1]]);
-                }
-                self.items[i].generated += self.pcm.len() as u64;
-                self.ulaw.resize(self.down.output_len(self.pcm.len()), 0);
-                let n = self.down.process_to_ulaw(&self.pcm, &mut self.ulaw)?;
-                &self.ulaw[..n]
-            }
-        };
-        let (framer, frames) = (&mut self.framer, &mut self.frames);
-        frames.clear();
-        framer.push(ulaw, |f| frames.extend_from_slice(f));
-        self.send_frames(i, now, out);
-        Ok(())
-    }
-
-    /// Sends `self.frames` (whole frames of item `i`) and their mark;
-    /// nothing once the phone stream has stopped.
-    fn send_frames(&mut self, i: usize, now: u64, out: &mut Vec<Output>) {
-        let n = (self.frames.len() / FRAME_BYTES) as u64;
-        if n == 0 || self.stopped {
-            return;
-        }
-        for f in self.frames.chunks_exact(FRAME_BYTES) {
-            let mut text = String::new();
-            self.phone.media(f, &mut text);
-            out.push(Output::Phone { kind: PhoneKind::Media, text });
-        }
-        self.counters.frames_out += n;
-        let name = self.playout.sent(self.items[i].key, n * FRAME_MS, now);
-        out.push(Output::Phone { kind: PhoneKind::Mark, text: self.phone.mark(&name) });
-    }
-
-    /// The item in the framer has no more audio: its resampler tail and
-    /// last partial frame (padded with silence) go out.
-    fn finish_current(&mut self, now: u64, out: &mut Vec<Output>) {
-        let Some(i) = self.current.take() else { return };
-        self.items[i].done = true;
-        self.frames.clear();
-        if self.cfg.audio == Audio::Pcm24k {
-            self.pcm.resize(self.down.flush_len(), 0);
-            let n = self.down.flush_i16(&mut self.pcm).expect("sized by flush_len");
-            self.ulaw.resize(n, 0);
-            crate::g711::ulaw_encode(&self.pcm[..n], &mut self.ulaw).expect("same lengths");
-            let (framer, frames) = (&mut self.framer, &mut self.frames);
-            framer.push(&self.ulaw, |f| frames.extend_from_slice(f));
-        }
-        if let Some(last) = self.framer.flush(Flush::Pad) {
-            self.frames.extend_from_slice(last);
-        }
-        self.send_frames(i, now, out);
-    }
-
-    fn item(&self, id: &str) -> Option<usize> {
-        self.items.iter().position(|it| it.id == id)
-    }
-
-    fn add_item(&mut self, id: String, response_id: Option<String>) -> usize {
-        self.next_key += 1;
-        self.items.push(Item { key: self.next_key, id, response_id, generated: 0, done: false });
-        self.items.len() - 1
-    }
-
-    /// Drops items wholly heard by the marks (nothing left to account for).
-    fn forget_heard(&mut self) {
-        let mut i = 0;
-        while i < self.items.len() {
-            let it = &self.items[i];
-            let heard =
-                it.done && self.current != Some(i) && self.playout.confirmed_ms(it.key) >= self.playout.sent_ms(it.key);
-            if heard {
-                self.playout.forget(it.key);
-                self.items.remove(i);
-                self.current = self.current.map(|c| if c > i { c - 1 } else { c });
-            } else {
-                i += 1;
-            }
-        }
-    }
-
-    fn wholly_heard(&self, it: &Item, now: u64) -> bool {
-        it.done && self.playout.heard(it.key, now) >= self.playout.sent_ms(it.key)
+        self.outbound.audio(&*self.phone, item_id, response_id, &self.bytes, true, now, out)
     }
 
     /// Whether a barge-in at `now` would interrupt anything.
     fn interruptible(&self, now: u64) -> bool {
-        self.response.is_some() || self.items.iter().any(|it| !self.wholly_heard(it, now))
+        self.response.is_some() || self.outbound.unheard(now)
     }
 
     fn interrupt(&mut self, now: u64, cause: Cause, out: &mut Vec<Output>) {
@@ -935,41 +774,25 @@ impl Call {
             }
             interrupted = true;
         }
-        // One pass over the items: cut each not wholly heard, and drop later
-        // deltas of it and of its response.
-        let mut heard_items = Vec::new();
-        for it in std::mem::take(&mut self.items) {
-            if self.wholly_heard(&it, now) {
-                continue;
-            }
-            let heard_ms = self.playout.heard(it.key, now).min(self.generated_ms(&it));
-            let action = if heard_ms == 0 {
-                out.push(Output::Model(self.model.delete(&it.id)));
-                "delete"
+        // Each item not wholly heard is cut at what was heard (deleted if
+        // nothing was), and later deltas of it and of its response dropped.
+        let cuts = self.outbound.interrupt(now);
+        let mut items = Vec::with_capacity(cuts.len());
+        for c in cuts {
+            out.push(Output::Model(if c.heard.heard_ms == 0 {
+                self.model.delete(&c.heard.item_id)
             } else {
-                out.push(Output::Model(self.model.truncate(&it.id, heard_ms)));
-                "truncate"
-            };
-            self.interrupted_items.insert(&it.id);
-            if let Some(r) = &it.response_id {
+                self.model.truncate(&c.heard.item_id, c.heard.heard_ms)
+            }));
+            if let Some(r) = &c.response_id {
                 self.cancelled_responses.insert(r);
             }
-            heard_items.push(Heard {
-                sent_ms: self.playout.sent_ms(it.key),
-                generated_ms: self.generated_ms(&it),
-                item_id: it.id,
-                heard_ms,
-                action,
-            });
+            items.push(c.heard);
         }
-        interrupted |= !heard_items.is_empty();
-        self.current = None;
-        self.playout.clear();
-        self.framer.reset();
-        self.down.reset();
+        interrupted |= !items.is_empty();
         if interrupted {
             self.counters.barge_ins += 1;
-            out.push(Output::Event(Event::BargeIn { at_ms: now, cause, items: heard_items }));
+            out.push(Output::Event(Event::BargeIn { at_ms: now, cause, items }));
         }
     }
 
@@ -981,12 +804,26 @@ impl Call {
     }
 }
 
-/// The model side's sample rate.
-fn model_rate(audio: Audio) -> u32 {
-    match audio {
-        Audio::Pcm24k => 24000,
-        Audio::Pcmu => 8000,
+/// The phone stream started: replies go to it, and the application hears of it.
+fn start_stream(
+    phone: &mut dyn PhoneAdapter,
+    stream: &mut Option<Stream>,
+    stream_id: String,
+    call_id: Option<String>,
+    custom_parameters: serde_json::Map<String, serde_json::Value>,
+    out: &mut Vec<Output>,
+) -> Result<(), Error> {
+    if stream.is_some() {
+        return Err(Error::malformed("a second start message on one stream"));
     }
+    phone.set_stream(&stream_id);
+    out.push(Output::Event(Event::Started {
+        stream_sid: stream_id.clone(),
+        call_sid: call_id.clone(),
+        custom_parameters: custom_parameters.clone(),
+    }));
+    *stream = Some(Stream { stream_sid: stream_id, call_sid: call_id, custom_parameters });
+    Ok(())
 }
 
 /// Decodes base64 onto the end of `out`; on failure, where the text stops

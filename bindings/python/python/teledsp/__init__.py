@@ -13,8 +13,10 @@ resampler.
 
 ``Call`` is the call engine: one call's protocol state (barge-in over every
 unheard item, exact playout from Twilio's marks, tools) as a sans-I/O object,
-the same in Rust, Python and Node. ``RequestValidator`` checks Twilio's
-request signatures.
+the same in Rust, Python and Node. ``Pipeline`` is the same for a cascaded
+agent (speech-to-text -> LLM -> TTS): TTS audio in per utterance, exact
+frames and marks out, barge-ins that say what was heard of each utterance.
+``RequestValidator`` checks Twilio's request signatures.
 """
 
 from teledsp._native import (
@@ -29,6 +31,7 @@ from teledsp._native import (
     UnsupportedRateError,
     UnknownToolCallError,
     Call,
+    Pipeline,
     RequestValidator,
     RatecvState,
     Vad,
@@ -54,6 +57,7 @@ __all__ = [
     "TeledspError",
     "TwilioBridge",
     "Call",
+    "Pipeline",
     "RequestValidator",
     "RatecvState",
     "UnsupportedRateError",

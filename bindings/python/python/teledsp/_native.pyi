@@ -219,6 +219,46 @@ class Call:
     @property
     def counters(self) -> dict[str, int]: ...
 
+PipelineTarget = Literal["media", "mark", "clear", "caller_audio", "event"]
+
+@final
+class Pipeline:
+    """A cascaded agent's call (STT -> LLM -> TTS), sans I/O. Outputs are
+    ``(target, payload)``: "media", "mark", "clear" (str, to the phone),
+    "caller_audio" (bytes, 8 kHz mu-law for the recogniser), "event" (dict:
+    started, dtmf, stopped, barge_in). A barge_in event's items are the
+    utterances not wholly heard, each with heard_ms, sent_ms, generated_ms
+    and action ("truncate" or "delete")."""
+    def __init__(
+        self,
+        *,
+        encoding: Literal["linear16", "mulaw"] = "linear16",
+        sample_rate: Literal[8000, 16000, 24000, 48000] = 24000,
+        quality: Quality = "telephony",
+        local_vad: bool = True,
+    ) -> None: ...
+    def receive_phone(self, message: str | _Buffer, now_ms: int | None = None) -> list[tuple[PipelineTarget, Any]]: ...
+    def begin_utterance(self, utterance_id: str, now_ms: int | None = None) -> None:
+        """The application will speak this utterance: a barge-in before its audio comes deletes it."""
+    def push_audio(self, utterance_id: str, audio: _Buffer, now_ms: int | None = None) -> list[tuple[PipelineTarget, Any]]:
+        """TTS audio of an utterance, in the configured encoding and rate."""
+    def end_utterance(self, utterance_id: str, now_ms: int | None = None) -> list[tuple[PipelineTarget, Any]]:
+        """The utterance has no more audio: its last partial frame goes out, padded."""
+    def barge_in(self, now_ms: int | None = None) -> list[tuple[PipelineTarget, Any]]: ...
+    def speaking(self, now_ms: int | None = None) -> bool:
+        """Whether something of the agent's is not wholly heard."""
+    def heard_ms(self, utterance_id: str, now_ms: int | None = None) -> int | None: ...
+    @property
+    def stream_sid(self) -> str | None: ...
+    @property
+    def call_sid(self) -> str | None: ...
+    @property
+    def custom_parameters(self) -> dict[str, Any]: ...
+    @property
+    def stopped(self) -> bool: ...
+    @property
+    def counters(self) -> dict[str, int]: ...
+
 @final
 class RequestValidator:
     """Twilio's X-Twilio-Signature check (twilio-python's algorithm)."""

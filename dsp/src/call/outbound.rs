@@ -1,0 +1,332 @@
+//! The agent's side of the phone line, whatever makes the agent's audio (a
+//! speech-to-speech model's deltas in [`Call`](super::Call), TTS chunks in
+//! [`Pipeline`](super::Pipeline)): per item, audio in the source's format
+//! becomes exact 20 ms mu-law frames and a mark per batch, and the playout
+//! timeline says what the caller heard. Both call objects make their
+//! decisions (when to interrupt, what to tell their upstream); this part
+//! only does the bookkeeping they share, so the two cannot drift apart.
+//!
+//! Bounds: the items not yet wholly heard (one per model item or utterance
+//! since the last barge-in; wholly heard ones are forgotten on their mark),
+//! the playout timeline's [`MAX_SEGMENTS`](super::playout::MAX_SEGMENTS),
+//! and [`REMEMBERED`] interrupted ids.
+
+use std::collections::VecDeque;
+
+use super::playout::{MarkEcho, Playout};
+use super::{FRAME_BYTES, FRAME_MS, Heard, Output, PhoneAdapter, PhoneKind};
+use crate::error::Error;
+use crate::frame::{Flush, Format, Framer};
+use crate::resample::{Quality, Resampler};
+
+/// Interrupted items and cancelled responses remembered (to drop their late
+/// deltas); older ones are forgotten first.
+pub const REMEMBERED: usize = 32;
+
+/// The agent audio's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// G.711 mu-law at 8 kHz: framed as it is.
+    Ulaw,
+    /// Little-endian PCM16 at this rate: resampled to 8 kHz and encoded.
+    Pcm16(u32),
+}
+
+impl Source {
+    /// Samples per second.
+    pub fn rate(self) -> u32 {
+        match self {
+            Source::Ulaw => 8000,
+            Source::Pcm16(r) => r,
+        }
+    }
+    /// Bytes per sample.
+    fn width(self) -> usize {
+        match self {
+            Source::Ulaw => 1,
+            Source::Pcm16(_) => 2,
+        }
+    }
+}
+
+/// A FIFO set of at most [`REMEMBERED`] ids.
+#[derive(Debug, Default)]
+pub(crate) struct Recent(VecDeque<String>);
+
+impl Recent {
+    pub(crate) fn insert(&mut self, id: &str) {
+        if !self.contains(id) {
+            if self.0.len() == REMEMBERED {
+                self.0.pop_front();
+            }
+            self.0.push_back(id.to_owned());
+        }
+    }
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.0.iter().any(|x| x == id)
+    }
+}
+
+/// An item with audio (a model item, an utterance), since the last barge-in.
+#[derive(Debug)]
+struct Item {
+    key: u64,
+    id: String,
+    response_id: Option<String>,
+    /// Source samples received.
+    generated: u64,
+    /// No more audio will come for it.
+    done: bool,
+}
+
+/// An interrupted item: what was heard of it, and its response.
+pub(crate) struct Cut {
+    pub heard: Heard,
+    pub response_id: Option<String>,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct Outbound {
+    source: Source,
+    down: Resampler,
+    framer: Framer,
+    playout: Playout,
+    items: Vec<Item>,
+    next_key: u64,
+    /// Index in `items` of the item whose audio is in the framer.
+    current: Option<usize>,
+    interrupted: Recent,
+    frames_out: u64,
+    // Scratch, reused across chunks.
+    pcm: Vec<i16>,
+    ulaw: Vec<u8>,
+    frames: Vec<u8>,
+}
+
+impl Outbound {
+    pub fn new(source: Source, quality: Quality) -> Result<Self, Error> {
+        Ok(Outbound {
+            source,
+            down: Resampler::new(source.rate(), 8000, quality)?,
+            framer: Framer::new(Format::Ulaw, FRAME_MS as u32)?,
+            playout: Playout::new(),
+            items: Vec::new(),
+            next_key: 0,
+            current: None,
+            interrupted: Recent::default(),
+            frames_out: 0,
+            pcm: Vec::new(),
+            ulaw: Vec::new(),
+            frames: Vec::new(),
+        })
+    }
+
+    /// 20 ms frames sent to the phone.
+    pub fn frames_out(&self) -> u64 {
+        self.frames_out
+    }
+
+    /// Whether `id` was interrupted (its later audio is dropped).
+    pub fn interrupted(&self, id: &str) -> bool {
+        self.interrupted.contains(id)
+    }
+
+    fn find(&self, id: &str) -> Option<usize> {
+        self.items.iter().position(|it| it.id == id)
+    }
+
+    /// Starts tracking `id` (audio may follow), unless it is already.
+    pub fn announce(&mut self, id: &str, response_id: Option<&str>) {
+        if self.find(id).is_none() {
+            self.add(id, response_id);
+        }
+    }
+
+    fn add(&mut self, id: &str, response_id: Option<&str>) -> usize {
+        self.next_key += 1;
+        let response_id = response_id.map(str::to_owned);
+        self.items.push(Item { key: self.next_key, id: id.to_owned(), response_id, generated: 0, done: false });
+        self.items.len() - 1
+    }
+
+    /// Whether `bytes` is whole samples of the source format; if not,
+    /// `odd` is the error.
+    pub fn check(&self, bytes: &[u8], odd: &'static str) -> Result<(), Error> {
+        if bytes.len().is_multiple_of(self.source.width()) { Ok(()) } else { Err(Error::malformed(odd)) }
+    }
+
+    /// Audio for item `id`: whole frames of it go to the phone (when
+    /// `live`), with a mark; a switch of item first ends the previous one.
+    /// `bytes` must have passed [`Outbound::check`].
+    pub fn audio(
+        &mut self,
+        phone: &dyn PhoneAdapter,
+        id: &str,
+        response_id: Option<&str>,
+        bytes: &[u8],
+        live: bool,
+        now: u64,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Error> {
+        let i = match self.find(id) {
+            Some(i) => i,
+            None => self.add(id, response_id),
+        };
+        if self.current.is_some_and(|c| c != i) {
+            self.finish_current(phone, live, now, out);
+        }
+        self.current = Some(i);
+        let ulaw: &[u8] = match self.source {
+            Source::Ulaw => {
+                self.items[i].generated += bytes.len() as u64;
+                bytes
+            }
+            Source::Pcm16(_) => {
+                // Written in place: a plain copy on little-endian targets.
+                self.pcm.resize(bytes.len() / 2, 0);
+                for (s, b) in self.pcm.iter_mut().zip(bytes.chunks_exact(2)) {
+                    *s = i16::from_le_bytes([b[0], b[1]]);
+                }
+                self.items[i].generated += self.pcm.len() as u64;
+                self.ulaw.resize(self.down.output_len(self.pcm.len()), 0);
+                let n = self.down.process_to_ulaw(&self.pcm, &mut self.ulaw)?;
+                &self.ulaw[..n]
+            }
+        };
+        let (framer, frames) = (&mut self.framer, &mut self.frames);
+        frames.clear();
+        framer.push(ulaw, |f| frames.extend_from_slice(f));
+        self.send_frames(phone, i, live, now, out);
+        Ok(())
+    }
+
+    /// No more audio for `id`: if it is in the framer, its tail goes out.
+    pub fn done(&mut self, phone: &dyn PhoneAdapter, id: &str, live: bool, now: u64, out: &mut Vec<Output>) {
+        if let Some(i) = self.find(id) {
+            if self.current == Some(i) {
+                self.finish_current(phone, live, now, out);
+            }
+            self.items[i].done = true;
+            self.forget_heard();
+        }
+    }
+
+    /// No more audio for any item so far (a response ended).
+    pub fn all_done(&mut self, phone: &dyn PhoneAdapter, live: bool, now: u64, out: &mut Vec<Output>) {
+        self.finish_current(phone, live, now, out);
+        for it in &mut self.items {
+            it.done = true;
+        }
+        self.forget_heard();
+    }
+
+    /// A mark echoed by the phone.
+    pub fn on_mark(&mut self, name: &str, now: u64) -> MarkEcho {
+        let echo = self.playout.on_mark(name, now);
+        if echo == MarkEcho::Pinned {
+            self.forget_heard();
+        }
+        echo
+    }
+
+    /// Milliseconds of `id` heard by `now`, if tracked.
+    pub fn heard_ms(&self, id: &str, now: u64) -> Option<u64> {
+        let it = &self.items[self.find(id)?];
+        Some(self.playout.heard(it.key, now).min(self.generated_ms(it)))
+    }
+
+    /// Whether any item is not wholly heard at `now` (a barge-in would cut it).
+    pub fn unheard(&self, now: u64) -> bool {
+        self.items.iter().any(|it| !self.wholly_heard(it, now))
+    }
+
+    /// The caller talked at `now`: every item not wholly heard is cut at
+    /// what was heard and its later audio dropped; queued audio, the
+    /// resampler's history and the partial frame are discarded, so nothing
+    /// of it reaches the next item. The caller sends the phone its clear.
+    pub fn interrupt(&mut self, now: u64) -> Vec<Cut> {
+        let mut cuts = Vec::new();
+        for it in std::mem::take(&mut self.items) {
+            if self.wholly_heard(&it, now) {
+                continue;
+            }
+            let heard_ms = self.playout.heard(it.key, now).min(self.generated_ms(&it));
+            self.interrupted.insert(&it.id);
+            let heard = Heard {
+                sent_ms: self.playout.sent_ms(it.key),
+                generated_ms: self.generated_ms(&it),
+                item_id: it.id,
+                heard_ms,
+                action: if heard_ms == 0 { "delete" } else { "truncate" },
+            };
+            cuts.push(Cut { heard, response_id: it.response_id });
+        }
+        self.current = None;
+        self.playout.clear();
+        self.framer.reset();
+        self.down.reset();
+        cuts
+    }
+
+    fn generated_ms(&self, it: &Item) -> u64 {
+        it.generated * 1000 / u64::from(self.source.rate())
+    }
+
+    fn wholly_heard(&self, it: &Item, now: u64) -> bool {
+        it.done && self.playout.heard(it.key, now) >= self.playout.sent_ms(it.key)
+    }
+
+    /// Sends `self.frames` (whole frames of item `i`) and their mark.
+    fn send_frames(&mut self, phone: &dyn PhoneAdapter, i: usize, live: bool, now: u64, out: &mut Vec<Output>) {
+        let n = (self.frames.len() / FRAME_BYTES) as u64;
+        if n == 0 || !live {
+            return;
+        }
+        for f in self.frames.chunks_exact(FRAME_BYTES) {
+            let mut text = String::new();
+            phone.media(f, &mut text);
+            out.push(Output::Phone { kind: PhoneKind::Media, text });
+        }
+        self.frames_out += n;
+        let name = self.playout.sent(self.items[i].key, n * FRAME_MS, now);
+        out.push(Output::Phone { kind: PhoneKind::Mark, text: phone.mark(&name) });
+    }
+
+    /// The item in the framer has no more audio: its resampler tail and
+    /// last partial frame (padded with silence) go out.
+    fn finish_current(&mut self, phone: &dyn PhoneAdapter, live: bool, now: u64, out: &mut Vec<Output>) {
+        let Some(i) = self.current.take() else { return };
+        self.items[i].done = true;
+        self.frames.clear();
+        if let Source::Pcm16(_) = self.source {
+            self.pcm.resize(self.down.flush_len(), 0);
+            let n = self.down.flush_i16(&mut self.pcm).expect("sized by flush_len");
+            self.ulaw.resize(n, 0);
+            crate::g711::ulaw_encode(&self.pcm[..n], &mut self.ulaw).expect("same lengths");
+            let (framer, frames) = (&mut self.framer, &mut self.frames);
+            framer.push(&self.ulaw, |f| frames.extend_from_slice(f));
+        }
+        if let Some(last) = self.framer.flush(Flush::Pad) {
+            self.frames.extend_from_slice(last);
+        }
+        self.send_frames(phone, i, live, now, out);
+    }
+
+    /// Drops items wholly heard by the marks (nothing left to account for).
+    fn forget_heard(&mut self) {
+        let mut i = 0;
+        while i < self.items.len() {
+            let it = &self.items[i];
+            let heard =
+                it.done && self.current != Some(i) && self.playout.confirmed_ms(it.key) >= self.playout.sent_ms(it.key);
+            if heard {
+                self.playout.forget(it.key);
+                self.items.remove(i);
+                self.current = self.current.map(|c| if c > i { c - 1 } else { c });
+            } else {
+                i += 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! The call engine for a cascaded agent (speech-to-text -> LLM ->
+//! text-to-speech), where no speech-to-speech model holds the conversation:
+//! the application pushes its TTS audio per *utterance* and gets exact 20 ms
+//! frames with marks for the phone, the caller's audio for its recogniser,
+//! and barge-ins that say, per utterance, how much the caller heard.
+//!
+//! ```text
+//!   phone text ──► receive_phone ─┐                  ┌─► Output::Phone       (media, mark, clear)
+//!   TTS audio  ──► push_audio     ┤     Pipeline     ├─► Output::CallerAudio (mu-law 8 kHz, for the STT)
+//!   app        ──► end_utterance, barge_in           ┘─► Output::Event       (started, barge_in, ...)
+//! ```
+//!
+//! The same parts as [`Call`](super::Call): the phone adapter, the playout
+//! timeline, the outbound framing; only the agent side differs.
+//!
+//! Barge-in (local VAD onset on the caller's audio with
+//! [`PipelineConfig::local_vad`], or [`Pipeline::barge_in`], e.g. on an
+//! interim transcript): the phone gets `clear`; the application gets
+//! [`Event::BargeIn`] with each utterance not wholly heard, its `heard_ms`
+//! and `action` (`"truncate"`: keep what was heard in the LLM history;
+//! `"delete"`: nothing was heard); it should then stop its TTS (Deepgram
+//! `Clear`). Audio of those utterances still in flight is dropped here
+//! (counted in `deltas_dropped`), so none of it reaches the caller.
+//!
+//! A VAD onset only interrupts while something of the agent's is unheard
+//! (audio playing, queued, or an utterance begun with
+//! [`Pipeline::begin_utterance`] whose audio has not come yet).
+//!
+//! Bounds: those of the outbound side (unheard utterances, the playout
+//! timeline's segments, [`REMEMBERED`](super::REMEMBERED) interrupted ids);
+//! caller audio is handed out as it comes, nothing is held.
+
+use serde::Deserialize;
+
+use super::outbound::{Outbound, Source};
+use super::playout::MarkEcho;
+use super::twilio::Twilio;
+use super::{Cause, Counters, Event, FRAME_MS, Output, PhoneAdapter, PhoneEvent, PhoneKind, Stream, b64_decode};
+use crate::error::Error;
+use crate::resample::Quality;
+use crate::vad::{Vad, VadEvent};
+
+/// How the TTS audio is encoded (Deepgram's names for the two it streams).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// Little-endian PCM16 at [`PipelineConfig::sample_rate`].
+    #[default]
+    Linear16,
+    /// G.711 mu-law at 8 kHz, framed as it is.
+    Mulaw,
+}
+
+/// What a pipeline call is set up with. `PipelineConfig::from_json` takes
+/// the same fields by name (the bindings' keyword arguments).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// The TTS audio's encoding: `"linear16"` (default) or `"mulaw"`.
+    pub encoding: Encoding,
+    /// The TTS audio's rate: 8000, 16000, 24000 (default) or 48000 Hz
+    /// (8000 for mu-law).
+    pub sample_rate: u32,
+    /// Resampler preset for PCM above 8 kHz.
+    #[serde(deserialize_with = "super::by_name")]
+    pub quality: Quality,
+    /// Barge in on teledsp's VAD onset in the caller's audio (default on).
+    pub local_vad: bool,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig { encoding: Encoding::Linear16, sample_rate: 24000, quality: Quality::default(), local_vad: true }
+    }
+}
+
+impl PipelineConfig {
+    /// A config from a JSON object of its fields; missing ones default.
+    ///
+    /// ```
+    /// let c = teledsp::call::PipelineConfig::from_json(r#"{"encoding":"mulaw","sample_rate":8000}"#)?;
+    /// assert!(c.local_vad);
+    /// assert!(teledsp::call::PipelineConfig::from_json(r#"{"encoding":"mulaw","sample_rate":24000}"#).is_err());
+    /// # Ok::<(), teledsp::Error>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        let cfg: Self = serde_json::from_str(text).map_err(|e| Error::InvalidConfig(e.to_string()))?;
+        cfg.source().map(|_| cfg)
+    }
+
+    fn source(&self) -> Result<Source, Error> {
+        match self.encoding {
+            Encoding::Mulaw if self.sample_rate != 8000 => Err(Error::InvalidConfig(format!(
+                "mulaw TTS audio is 8000 Hz, not {} (use linear16 for other rates)",
+                self.sample_rate
+            ))),
+            Encoding::Mulaw => Ok(Source::Ulaw),
+            Encoding::Linear16 => Ok(Source::Pcm16(self.sample_rate)),
+        }
+    }
+}
+
+/// One cascaded-agent call. See the module docs.
+///
+/// ```
+/// use teledsp::call::{Event, Output, Pipeline};
+/// let mut call = Pipeline::new(Default::default())?; // TTS: linear16 at 24 kHz
+/// let mut out = Vec::new();
+/// call.receive_phone(r#"{"event":"start","start":{"streamSid":"MZ1","callSid":"CA1"},"streamSid":"MZ1"}"#, 0, &mut out)?;
+/// // Caller audio comes out for the recogniser.
+/// out.clear();
+/// call.receive_phone(r#"{"event":"media","streamSid":"MZ1","media":{"payload":"/////w=="}}"#, 5, &mut out)?;
+/// assert_eq!(out, [Output::CallerAudio(vec![0xff; 4])]);
+/// // 100 ms of TTS audio: five 20 ms frames and a mark to the phone.
+/// out.clear();
+/// call.push_audio("u1", &[0u8; 4800], 10, &mut out)?;
+/// assert_eq!(out.len(), 6);
+/// // The application barges in 50 ms later: clear, and u1 was heard for 40 ms.
+/// out.clear();
+/// call.barge_in(50, &mut out);
+/// let Output::Event(Event::BargeIn { items, .. }) = &out[1] else { panic!() };
+/// assert_eq!((items[0].item_id.as_str(), items[0].heard_ms), ("u1", 40));
+/// # Ok::<(), teledsp::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Pipeline {
+    cfg: PipelineConfig,
+    phone: Box<dyn PhoneAdapter>,
+    stream: Option<Stream>,
+    stopped: bool,
+    vad: Option<Vad>,
+    outbound: Outbound,
+    counters: Counters,
+    now: u64,
+    bytes: Vec<u8>,
+}
+
+impl Pipeline {
+    /// A Twilio call.
+    pub fn new(cfg: PipelineConfig) -> Result<Self, Error> {
+        Self::with_phone(cfg, Box::new(Twilio::new()))
+    }
+
+    /// A call over the given phone adapter.
+    pub fn with_phone(cfg: PipelineConfig, phone: Box<dyn PhoneAdapter>) -> Result<Self, Error> {
+        Ok(Pipeline {
+            outbound: Outbound::new(cfg.source()?, cfg.quality)?,
+            vad: if cfg.local_vad { Some(Vad::new(8000, FRAME_MS as u32)?) } else { None },
+            cfg,
+            phone,
+            stream: None,
+            stopped: false,
+            counters: Counters::default(),
+            now: 0,
+            bytes: Vec::new(),
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.cfg
+    }
+    /// The phone stream, once it started.
+    pub fn stream(&self) -> Option<&Stream> {
+        self.stream.as_ref()
+    }
+    /// Whether the phone stream ended.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+    /// This call's counters (`deltas_dropped` counts TTS chunks dropped).
+    pub fn counters(&self) -> Counters {
+        Counters { frames_out: self.outbound.frames_out(), ..self.counters }
+    }
+    /// Whether something of the agent's is not wholly heard at `now_ms`
+    /// (the rule for barging in on an interim transcript).
+    pub fn speaking(&self, now_ms: u64) -> bool {
+        self.outbound.unheard(now_ms.max(self.now))
+    }
+    /// Milliseconds of utterance `id` the caller has heard by `now_ms`, if
+    /// it is still tracked (not wholly heard and forgotten, nor interrupted).
+    pub fn heard_ms(&self, id: &str, now_ms: u64) -> Option<u64> {
+        self.outbound.heard_ms(id, now_ms.max(self.now))
+    }
+
+    fn tick(&mut self, now_ms: u64) -> u64 {
+        self.now = self.now.max(now_ms);
+        self.now
+    }
+
+    // ---- inputs -------------------------------------------------------
+
+    /// One message from the phone. A malformed one is an error, counted,
+    /// and changes nothing.
+    pub fn receive_phone(&mut self, text: &str, now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        let now = self.tick(now_ms);
+        let r = self.on_phone(text, now, out);
+        if r.is_err() {
+            self.counters.malformed_phone += 1;
+        }
+        r
+    }
+
+    /// The application will speak utterance `id` (its text went to the
+    /// TTS): a barge-in before its audio comes cancels it (`"delete"`, and
+    /// its audio is dropped). Optional: [`Pipeline::push_audio`] begins an
+    /// utterance too.
+    pub fn begin_utterance(&mut self, id: &str, now_ms: u64) {
+        self.tick(now_ms);
+        if !self.outbound.interrupted(id) {
+            self.outbound.announce(id, None);
+        }
+    }
+
+    /// TTS audio of utterance `id`, in the configured encoding and rate:
+    /// whole 20 ms frames go to the phone with a mark, the rest waits for
+    /// more or for [`Pipeline::end_utterance`]. Audio of an interrupted
+    /// utterance, or before the stream started or after it stopped, is
+    /// dropped and counted. Linear16 with an odd byte count is an error
+    /// and changes nothing.
+    pub fn push_audio(&mut self, id: &str, audio: &[u8], now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        let now = self.tick(now_ms);
+        if self.cfg.encoding == Encoding::Linear16 && !audio.len().is_multiple_of(2) {
+            return Err(Error::InvalidLength {
+                what: "linear16 TTS audio",
+                expected: crate::error::Expected::MultipleOf(2),
+                actual: audio.len(),
+            });
+        }
+        if self.outbound.interrupted(id) || self.stream.is_none() || self.stopped {
+            self.counters.deltas_dropped += 1;
+            return Ok(());
+        }
+        self.outbound.audio(&*self.phone, id, None, audio, true, now, out)
+    }
+
+    /// Utterance `id` has no more audio: its tail (the resampler's and the
+    /// last partial frame, padded with silence) goes out.
+    pub fn end_utterance(&mut self, id: &str, now_ms: u64, out: &mut Vec<Output>) {
+        let now = self.tick(now_ms);
+        self.outbound.done(&*self.phone, id, !self.stopped, now, out);
+    }
+
+    /// The application decided the caller is talking over the agent (an
+    /// interim transcript, a detector of its own): a barge-in as described
+    /// in the module docs.
+    pub fn barge_in(&mut self, now_ms: u64, out: &mut Vec<Output>) {
+        let now = self.tick(now_ms);
+        self.interrupt(now, Cause::Application, out);
+    }
+
+    // ---- state transitions ------------------------------------------
+
+    fn on_phone(&mut self, text: &str, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        match self.phone.parse(text)? {
+            PhoneEvent::Media { payload } => {
+                if self.stream.is_none() {
+                    return Err(Error::malformed("phone media before the stream's start message"));
+                }
+                self.bytes.clear();
+                b64_decode("phone media payload is not valid base64", &payload, &mut self.bytes)?;
+                self.counters.frames_in += 1;
+                out.push(Output::CallerAudio(self.bytes.clone()));
+                let onset = match &mut self.vad {
+                    Some(vad) if self.bytes.len() == vad.frame_len() => {
+                        vad.process_ulaw(&self.bytes)?;
+                        matches!(vad.last_event(), Some(VadEvent::SpeechStart { .. }))
+                    }
+                    _ => false,
+                };
+                if onset && self.outbound.unheard(now) {
+                    self.interrupt(now, Cause::Vad, out);
+                }
+            }
+            PhoneEvent::Mark { name } => {
+                if self.outbound.on_mark(&name, now) == MarkEcho::Stale {
+                    self.counters.stale_marks += 1;
+                }
+            }
+            PhoneEvent::Start { stream_id, call_id, custom_parameters } => {
+                super::start_stream(&mut *self.phone, &mut self.stream, stream_id, call_id, custom_parameters, out)?
+            }
+            PhoneEvent::Dtmf { digit } => out.push(Output::Event(Event::Dtmf { digit })),
+            PhoneEvent::Stop => {
+                if !self.stopped {
+                    self.stopped = true;
+                    out.push(Output::Event(Event::Stopped));
+                }
+            }
+            PhoneEvent::Other => {}
+        }
+        Ok(())
+    }
+
+    fn interrupt(&mut self, now: u64, cause: Cause, out: &mut Vec<Output>) {
+        if !self.stopped && self.stream.is_some() {
+            out.push(Output::Phone { kind: PhoneKind::Clear, text: self.phone.clear() });
+        }
+        let items: Vec<_> = self.outbound.interrupt(now).into_iter().map(|c| c.heard).collect();
+        if !items.is_empty() {
+            self.counters.barge_ins += 1;
+            out.push(Output::Event(Event::BargeIn { at_ms: now, cause, items }));
+        }
+    }
+}
