@@ -10,78 +10,8 @@ use base64_simd::STANDARD as B64;
 use serde_json::{Value, json};
 use teledsp::call::{Call, CallConfig, Output};
 
-/// A Twilio media stream playing in real time.
-#[derive(Default)]
-struct Phone {
-    /// Queued: frames (as mu-law bytes) and marks, in order.
-    queue: VecDeque<Queued>,
-    /// When the frame now playing ends.
-    busy_until: u64,
-    /// Mu-law frames played, with the item they were sent for.
-    played: Vec<(String, Vec<u8>)>,
-}
-
-enum Queued {
-    Frame(String, Vec<u8>),
-    Mark(String),
-}
-
-impl Phone {
-    /// Plays up to `now`; returns the marks to echo, with their times.
-    fn run_until(&mut self, now: u64) -> Vec<(u64, String)> {
-        let mut echoes = Vec::new();
-        while let Some(q) = self.queue.front() {
-            match q {
-                Queued::Mark(name) => {
-                    echoes.push((self.busy_until, name.clone()));
-                    self.queue.pop_front();
-                }
-                Queued::Frame(..) if self.busy_until + 20 <= now => {
-                    let Some(Queued::Frame(item, f)) = self.queue.pop_front() else { unreachable!() };
-                    self.busy_until += 20;
-                    self.played.push((item, f));
-                }
-                Queued::Frame(..) => break,
-            }
-        }
-        echoes
-    }
-
-    fn receive(&mut self, text: &str, item: &str, now: u64) -> Vec<String> {
-        let v: Value = serde_json::from_str(text).unwrap();
-        if self.queue.is_empty() {
-            self.busy_until = self.busy_until.max(now);
-        }
-        match v["event"].as_str().unwrap() {
-            "media" => {
-                let f = B64.decode_to_vec(v["media"]["payload"].as_str().unwrap()).unwrap();
-                self.queue.push_back(Queued::Frame(item.into(), f));
-                vec![]
-            }
-            "mark" => {
-                self.queue.push_back(Queued::Mark(v["mark"]["name"].as_str().unwrap().into()));
-                vec![]
-            }
-            "clear" => {
-                let marks = self
-                    .queue
-                    .drain(..)
-                    .filter_map(|q| match q {
-                        Queued::Mark(m) => Some(m),
-                        Queued::Frame(..) => None,
-                    })
-                    .collect();
-                self.busy_until = now;
-                marks
-            }
-            e => panic!("unexpected {e}"),
-        }
-    }
-}
-
-fn mark_msg(name: &str) -> String {
-    json!({"event": "mark", "streamSid": "MZ1", "mark": {"name": name}}).to_string()
-}
+mod common;
+use common::{Phone, mark_msg, recorded_prompt};
 
 fn delta(item: &str, response: &str, ms: usize, level: i16) -> String {
     // A square wave at `level` (0: digital silence), 24 kHz PCM16.
@@ -212,21 +142,9 @@ fn the_next_response_starts_clean_after_a_clear() {
     assert!(c.iter().all(|f| f.iter().all(|&b| b == 0xFF || b == 0x7F)), "interrupted audio bled into C");
 }
 
-/// A recorded prompt from `TELEDSP_SPEECH_DIR` (8 kHz mono WAV), as mu-law.
-fn recorded_prompt() -> Option<Vec<u8>> {
-    let Some(dir) = std::env::var_os("TELEDSP_SPEECH_DIR") else {
-        eprintln!("SKIPPED local-VAD barge-in test: set TELEDSP_SPEECH_DIR (scripts/test.sh does)");
-        return None;
-    };
-    let path = std::path::Path::new(&dir).join("tt-weasels.wav");
-    let mut r = hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let pcm: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
-    Some(teledsp::g711::ulaw_encode_vec(&pcm))
-}
-
 #[test]
 fn local_vad_onset_on_real_speech_barges_in_while_the_agent_talks() {
-    let Some(prompt) = recorded_prompt() else { return };
+    let Some(prompt) = recorded_prompt("tt-weasels") else { return };
     let mut call = Call::new(CallConfig { local_vad: true, ..CallConfig::default() }).unwrap();
     let mut out = Vec::new();
     call.receive_phone(

@@ -1,0 +1,94 @@
+//! Shared by the call tests: a Twilio media stream that plays in real
+//! (virtual) time, and the recorded prompts.
+#![allow(dead_code)] // each test crate uses its part
+
+use std::collections::VecDeque;
+
+use base64_simd::STANDARD as B64;
+use serde_json::{Value, json};
+
+/// A Twilio media stream playing in real time.
+#[derive(Default)]
+pub struct Phone {
+    /// Queued: frames (as mu-law bytes) and marks, in order.
+    queue: VecDeque<Queued>,
+    /// When the frame now playing ends.
+    busy_until: u64,
+    /// Mu-law frames played, with the item they were sent for.
+    pub played: Vec<(String, Vec<u8>)>,
+}
+
+enum Queued {
+    Frame(String, Vec<u8>),
+    Mark(String),
+}
+
+impl Phone {
+    /// Plays up to `now`; returns the marks to echo, with their times.
+    pub fn run_until(&mut self, now: u64) -> Vec<(u64, String)> {
+        let mut echoes = Vec::new();
+        while let Some(q) = self.queue.front() {
+            match q {
+                Queued::Mark(name) => {
+                    echoes.push((self.busy_until, name.clone()));
+                    self.queue.pop_front();
+                }
+                Queued::Frame(..) if self.busy_until + 20 <= now => {
+                    let Some(Queued::Frame(item, f)) = self.queue.pop_front() else { unreachable!() };
+                    self.busy_until += 20;
+                    self.played.push((item, f));
+                }
+                Queued::Frame(..) => break,
+            }
+        }
+        echoes
+    }
+
+    pub fn receive(&mut self, text: &str, item: &str, now: u64) -> Vec<String> {
+        let v: Value = serde_json::from_str(text).unwrap();
+        if self.queue.is_empty() {
+            self.busy_until = self.busy_until.max(now);
+        }
+        match v["event"].as_str().unwrap() {
+            "media" => {
+                let f = B64.decode_to_vec(v["media"]["payload"].as_str().unwrap()).unwrap();
+                self.queue.push_back(Queued::Frame(item.into(), f));
+                vec![]
+            }
+            "mark" => {
+                self.queue.push_back(Queued::Mark(v["mark"]["name"].as_str().unwrap().into()));
+                vec![]
+            }
+            "clear" => {
+                let marks = self
+                    .queue
+                    .drain(..)
+                    .filter_map(|q| match q {
+                        Queued::Mark(m) => Some(m),
+                        Queued::Frame(..) => None,
+                    })
+                    .collect();
+                self.busy_until = now;
+                marks
+            }
+            e => panic!("unexpected {e}"),
+        }
+    }
+}
+
+pub fn mark_msg(name: &str) -> String {
+    json!({"event": "mark", "streamSid": "MZ1", "mark": {"name": name}}).to_string()
+}
+
+/// A recorded prompt from `TELEDSP_SPEECH_DIR` (8 kHz mono WAV), as mu-law.
+pub fn recorded_prompt(name: &str) -> Option<Vec<u8>> {
+    let Some(dir) = std::env::var_os("TELEDSP_SPEECH_DIR") else {
+        eprintln!("SKIPPED a real-speech test: set TELEDSP_SPEECH_DIR (scripts/test.sh does)");
+        return None;
+    };
+    let path = std::path::Path::new(&dir).join(format!("{name}.wav"));
+    let mut r = hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let pcm: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
+    Some(teledsp::g711::ulaw_encode_vec(&pcm))
+}
+
