@@ -110,6 +110,72 @@ export declare class Framer {
 }
 
 /**
+ * A cascaded agent's call (speech-to-text -> LLM -> text-to-speech), with
+ * no I/O: the phone's messages, the TTS audio per utterance and the time
+ * in; frames and marks for the phone, caller audio for the recogniser and
+ * barge-ins out. The same engine as the Rust crate's
+ * `teledsp::call::Pipeline` and Python's `teledsp.Pipeline`.
+ *
+ * Methods return `[target, payload]` pairs as `Call`'s do, with
+ * `'caller_audio'` (a Buffer of 8 kHz mu-law for the recogniser) in place
+ * of `'model'`. A `barge_in` event lists each utterance not wholly heard
+ * with its `heard_ms` and `action` (`'truncate'`: keep what was heard in
+ * the LLM history; `'delete'`: nothing was); stop the TTS then (Deepgram
+ * `Clear`): audio of those utterances still in flight is dropped here.
+ *
+ * ```js
+ * const { Pipeline } = require('teledsp');
+ * const call = new Pipeline({ encoding: 'linear16', sampleRate: 24000 });
+ * call.receivePhone('{"event":"start","start":{"streamSid":"MZ1","callSid":"CA1"}}', 0); // [['event', {type: 'started', ...}]]
+ * call.receivePhone('{"event":"media","media":{"payload":"/////w=="}}', 5);             // [['caller_audio', <Buffer ff ff ff ff>]]
+ * call.pushAudio('u1', Buffer.alloc(4800), 10).map(([t]) => t);                           // ['media', 'media', 'media', 'media', 'media', 'mark']
+ * call.bargeIn(50); // [['clear', ...], ['event', {type: 'barge_in', items: [{item_id: 'u1', heard_ms: 40, action: 'truncate', ...}]}]]
+ * ```
+ */
+export declare class Pipeline {
+  /** See `PipelineOptions`. */
+  constructor(options?: PipelineOptions)
+  /**
+   * One message from the phone (string or Buffer). A malformed one
+   * throws `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
+   */
+  receivePhone(message: string | Buffer, nowMs?: number): Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>
+  /**
+   * The application will speak utterance `utteranceId`: a barge-in
+   * before its audio comes deletes it and drops its audio. Optional.
+   */
+  beginUtterance(utteranceId: string, nowMs?: number | undefined | null): void
+  /**
+   * TTS audio (a Buffer or typed array, in the configured encoding and
+   * rate) of utterance `utteranceId`: whole 20 ms frames to the phone,
+   * with a mark. Audio of an interrupted utterance is dropped and
+   * counted. Odd-length linear16 throws `ERR_TELEDSP_INVALID_LENGTH`.
+   */
+  pushAudio(utteranceId: string, audio: Uint8Array | Int16Array, nowMs?: number): Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>
+  /** Utterance `utteranceId` has no more audio: its tail goes out. */
+  endUtterance(utteranceId: string, nowMs?: number | undefined | null): Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>
+  /** The application's own barge-in (an interim transcript, a button). */
+  bargeIn(nowMs?: number | undefined | null): Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>
+  /**
+   * Whether something of the agent's is not wholly heard (the rule for
+   * barging in on an interim transcript).
+   */
+  speaking(nowMs?: number | undefined | null): boolean
+  /** Milliseconds of utterance `utteranceId` the caller has heard, if it is tracked. */
+  heardMs(utteranceId: string, nowMs?: number | undefined | null): number | null
+  /** Twilio's streamSid, once the stream started. */
+  get streamSid(): string | null
+  /** Twilio's callSid, from `start`. */
+  get callSid(): string | null
+  /** The TwiML `<Parameter>`s from `start`. */
+  get customParameters(): Record<string, string>
+  /** Whether the phone stream ended. */
+  get stopped(): boolean
+  /** The call's counters (snake_case names; `deltas_dropped`: TTS chunks dropped). */
+  get counters(): Record<string, number>
+}
+
+/**
  * Checks `X-Twilio-Signature` with an account's auth token, by the
  * algorithm of twilio-python's `RequestValidator`: HMAC-SHA1 of the full
  * URL and the sorted POST parameters, base64, compared in constant time,
@@ -319,6 +385,21 @@ export interface FramerOptions {
  * ```
  */
 export declare function isa(): string
+
+/**
+ * Settings of `new Pipeline(options)`; every field is optional. Unknown
+ * fields are refused (`ERR_TELEDSP_CONFIG`).
+ */
+export interface PipelineOptions {
+  /** The TTS audio's encoding: "linear16" (default) or "mulaw". */
+  encoding?: 'linear16' | 'mulaw'
+  /** The TTS audio's rate: 8000, 16000, 24000 (default) or 48000 (8000 for mulaw). */
+  sampleRate?: 8000 | 16000 | 24000 | 48000
+  /** Resampler preset, "telephony" by default. */
+  quality?: 'telephony' | 'transparent' | 'low_latency'
+  /** Barge in on teledsp's VAD onset in the caller's audio (default true). */
+  localVad?: boolean
+}
 
 /** Options for `new Resampler(inRate, outRate, options)`. */
 export interface ResamplerOptions {

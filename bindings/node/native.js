@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Call = nativeBinding.Call
 module.exports.Framer = nativeBinding.Framer
+module.exports.Pipeline = nativeBinding.Pipeline
 module.exports.RequestValidator = nativeBinding.RequestValidator
 module.exports.Resampler = nativeBinding.Resampler
 module.exports.TwilioBridge = nativeBinding.TwilioBridge

@@ -6,12 +6,12 @@ use std::time::Instant;
 use napi::bindgen_prelude::Unknown;
 use napi_derive::napi;
 use serde_json::Value as Json;
-use teledsp::call::{Call as Inner, CallConfig, Output, PhoneKind};
+use teledsp::call::{Call as Inner, CallConfig, Output, PhoneKind, Pipeline as InnerPipeline, PipelineConfig};
 use teledsp::signature::RequestValidator as InnerValidator;
 
 use napi::Env;
 
-use crate::js::{self, Text, Value};
+use crate::js::{self, Bytes, Text, Value};
 use crate::{Code, Result, err, to_js};
 
 /// Settings of `new Call(options)`; every field is optional. Unknown
@@ -99,27 +99,40 @@ pub struct Call {
     out: Vec<Output>,
 }
 
-impl Call {
-    /// The outputs gathered so far, as `[target, payload]` pairs; message
-    /// texts are made as JS strings directly (Latin-1 when ASCII).
-    fn take(&mut self, env: &Env) -> Result<Value> {
-        let mut pairs = Vec::with_capacity(self.out.len());
-        for o in self.out.drain(..) {
-            let (target, payload) = match o {
-                Output::Phone { kind, text } => {
-                    let target = match kind {
-                        PhoneKind::Media => "media",
-                        PhoneKind::Mark => "mark",
-                        PhoneKind::Clear => "clear",
-                    };
-                    (target, js::string(env, &text)?)
-                }
-                Output::Model(text) => ("model", js::string(env, &text)?),
-                Output::Event(e) => ("event", js::json(env, serde_json::to_value(&e).expect("events serialize"))?),
-            };
-            pairs.push(js::array(env, &[js::string(env, target)?, payload])?);
+/// Outputs as `[target, payload]` pairs, draining `out`: the one place both
+/// call objects' outputs become JS values. Message texts are made as JS
+/// strings directly (Latin-1 when ASCII); caller audio as a Buffer.
+fn take(env: &Env, out: &mut Vec<Output>) -> Result<Value> {
+    let mut pairs = Vec::with_capacity(out.len());
+    for o in out.drain(..) {
+        let (target, payload) = match o {
+            Output::Phone { kind, text } => {
+                let target = match kind {
+                    PhoneKind::Media => "media",
+                    PhoneKind::Mark => "mark",
+                    PhoneKind::Clear => "clear",
+                };
+                (target, js::string(env, &text)?)
+            }
+            Output::Model(text) => ("model", js::string(env, &text)?),
+            Output::Event(e) => ("event", js::json(env, serde_json::to_value(&e).expect("events serialize"))?),
+            Output::CallerAudio(b) => ("caller_audio", js::new_buffer(env, &b)?),
+        };
+        pairs.push(js::array(env, &[js::string(env, target)?, payload])?);
+    }
+    js::array(env, &pairs)
+}
+
+/// A config from a JS options object (camelCase keys), by way of the
+/// crate's JSON form, which refuses unknown fields.
+fn config<T: Default>(options: Option<Json>, parse: fn(&str) -> std::result::Result<T, teledsp::Error>) -> Result<T> {
+    match options {
+        None | Some(Json::Null) => Ok(T::default()),
+        Some(Json::Object(m)) => {
+            let m: serde_json::Map<String, Json> = m.into_iter().map(|(k, v)| (snake(&k), v)).collect();
+            parse(&Json::Object(m).to_string()).map_err(to_js)
         }
-        js::array(env, &pairs)
+        Some(_) => Err(err(Code::ArgType, "options must be an object")),
     }
 }
 
@@ -128,14 +141,7 @@ impl Call {
     /// See `CallOptions`.
     #[napi(constructor, ts_args_type = "options?: CallOptions", catch_unwind)]
     pub fn new(options: Option<Json>) -> Result<Self> {
-        let cfg = match options {
-            None | Some(Json::Null) => CallConfig::default(),
-            Some(Json::Object(m)) => {
-                let m: serde_json::Map<String, Json> = m.into_iter().map(|(k, v)| (snake(&k), v)).collect();
-                CallConfig::from_json(&Json::Object(m).to_string()).map_err(to_js)?
-            }
-            Some(_) => return Err(err(Code::ArgType, "options must be an object")),
-        };
+        let cfg = config(options, CallConfig::from_json)?;
         Ok(Call { inner: Inner::new(cfg).map_err(to_js)?, out: Vec::new() })
     }
 
@@ -150,7 +156,7 @@ impl Call {
         let t = now(now_ms)?;
         let text = Text::arg(&message)?;
         self.inner.receive_phone(text.as_str()?, t, &mut self.out).map_err(to_js)?;
-        self.take(env)
+        take(env, &mut self.out)
     }
 
     /// One event from the model (string or Buffer). A malformed one throws
@@ -164,7 +170,7 @@ impl Call {
         let t = now(now_ms)?;
         let text = Text::arg(&message)?;
         self.inner.receive_model(text.as_str()?, t, &mut self.out).map_err(to_js)?;
-        self.take(env)
+        take(env, &mut self.out)
     }
 
     /// The model connection is open: `session.update`, then the caller
@@ -175,7 +181,7 @@ impl Call {
     )]
     pub fn open_model(&mut self, env: &Env, now_ms: Option<f64>) -> Result<Value> {
         self.inner.open_model(now(now_ms)?, &mut self.out);
-        self.take(env)
+        take(env, &mut self.out)
     }
 
     /// The application's own barge-in (a detector of its own, a button).
@@ -185,7 +191,7 @@ impl Call {
     )]
     pub fn barge_in(&mut self, env: &Env, now_ms: Option<f64>) -> Result<Value> {
         self.inner.barge_in(now(now_ms)?, &mut self.out);
-        self.take(env)
+        take(env, &mut self.out)
     }
 
     /// The output of tool call `callId`: sent to the model, then
@@ -199,7 +205,7 @@ impl Call {
     pub fn tool_result(&mut self, env: &Env, call_id: String, output: String, now_ms: Option<f64>) -> Result<Value> {
         let t = now(now_ms)?;
         self.inner.tool_result(&call_id, &output, t, &mut self.out).map_err(to_js)?;
-        self.take(env)
+        take(env, &mut self.out)
     }
 
     /// Milliseconds of item `itemId` the caller has heard, if it is tracked.
@@ -244,6 +250,143 @@ impl Call {
         self.inner.responding()
     }
     /// The call's counters (snake_case names, as in Rust and Python).
+    #[napi(getter, ts_return_type = "Record<string, number>")]
+    pub fn counters(&self) -> Json {
+        serde_json::to_value(self.inner.counters()).expect("counters serialize")
+    }
+}
+
+/// Settings of `new Pipeline(options)`; every field is optional. Unknown
+/// fields are refused (`ERR_TELEDSP_CONFIG`).
+#[napi(object)]
+pub struct PipelineOptions {
+    /// The TTS audio's encoding: "linear16" (default) or "mulaw".
+    #[napi(ts_type = "'linear16' | 'mulaw'")]
+    pub encoding: Option<String>,
+    /// The TTS audio's rate: 8000, 16000, 24000 (default) or 48000 (8000 for mulaw).
+    #[napi(ts_type = "8000 | 16000 | 24000 | 48000")]
+    pub sample_rate: Option<u32>,
+    /// Resampler preset, "telephony" by default.
+    #[napi(ts_type = "'telephony' | 'transparent' | 'low_latency'")]
+    pub quality: Option<String>,
+    /// Barge in on teledsp's VAD onset in the caller's audio (default true).
+    pub local_vad: Option<bool>,
+}
+
+/// A cascaded agent's call (speech-to-text -> LLM -> text-to-speech), with
+/// no I/O: the phone's messages, the TTS audio per utterance and the time
+/// in; frames and marks for the phone, caller audio for the recogniser and
+/// barge-ins out. The same engine as the Rust crate's
+/// `teledsp::call::Pipeline` and Python's `teledsp.Pipeline`.
+///
+/// Methods return `[target, payload]` pairs as `Call`'s do, with
+/// `'caller_audio'` (a Buffer of 8 kHz mu-law for the recogniser) in place
+/// of `'model'`. A `barge_in` event lists each utterance not wholly heard
+/// with its `heard_ms` and `action` (`'truncate'`: keep what was heard in
+/// the LLM history; `'delete'`: nothing was); stop the TTS then (Deepgram
+/// `Clear`): audio of those utterances still in flight is dropped here.
+///
+/// ```js
+/// const { Pipeline } = require('teledsp');
+/// const call = new Pipeline({ encoding: 'linear16', sampleRate: 24000 });
+/// call.receivePhone('{"event":"start","start":{"streamSid":"MZ1","callSid":"CA1"}}', 0); // [['event', {type: 'started', ...}]]
+/// call.receivePhone('{"event":"media","media":{"payload":"/////w=="}}', 5);             // [['caller_audio', <Buffer ff ff ff ff>]]
+/// call.pushAudio('u1', Buffer.alloc(4800), 10).map(([t]) => t);                           // ['media', 'media', 'media', 'media', 'media', 'mark']
+/// call.bargeIn(50); // [['clear', ...], ['event', {type: 'barge_in', items: [{item_id: 'u1', heard_ms: 40, action: 'truncate', ...}]}]]
+/// ```
+#[napi]
+pub struct Pipeline {
+    inner: InnerPipeline,
+    out: Vec<Output>,
+}
+
+#[napi]
+impl Pipeline {
+    /// See `PipelineOptions`.
+    #[napi(constructor, ts_args_type = "options?: PipelineOptions", catch_unwind)]
+    pub fn new(options: Option<Json>) -> Result<Self> {
+        let cfg = config(options, PipelineConfig::from_json)?;
+        Ok(Pipeline { inner: InnerPipeline::new(cfg).map_err(to_js)?, out: Vec::new() })
+    }
+
+    /// One message from the phone (string or Buffer). A malformed one
+    /// throws `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
+    #[napi(ts_args_type = "message: string | Buffer, nowMs?: number", ts_return_type = "Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    pub fn receive_phone(&mut self, env: &Env, message: Unknown<'_>, now_ms: Option<f64>) -> Result<Value> {
+        let t = now(now_ms)?;
+        let text = Text::arg(&message)?;
+        self.inner.receive_phone(text.as_str()?, t, &mut self.out).map_err(to_js)?;
+        take(env, &mut self.out)
+    }
+
+    /// The application will speak utterance `utteranceId`: a barge-in
+    /// before its audio comes deletes it and drops its audio. Optional.
+    #[napi(catch_unwind)]
+    pub fn begin_utterance(&mut self, utterance_id: String, now_ms: Option<f64>) -> Result<()> {
+        self.inner.begin_utterance(&utterance_id, now(now_ms)?);
+        Ok(())
+    }
+
+    /// TTS audio (a Buffer or typed array, in the configured encoding and
+    /// rate) of utterance `utteranceId`: whole 20 ms frames to the phone,
+    /// with a mark. Audio of an interrupted utterance is dropped and
+    /// counted. Odd-length linear16 throws `ERR_TELEDSP_INVALID_LENGTH`.
+    #[napi(ts_args_type = "utteranceId: string, audio: Uint8Array | Int16Array, nowMs?: number", ts_return_type = "Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    pub fn push_audio(&mut self, env: &Env, utterance_id: String, audio: Unknown<'_>, now_ms: Option<f64>) -> Result<Value> {
+        let t = now(now_ms)?;
+        let audio = Bytes::arg(&audio)?;
+        self.inner.push_audio(&utterance_id, audio.bytes(), t, &mut self.out).map_err(to_js)?;
+        take(env, &mut self.out)
+    }
+
+    /// Utterance `utteranceId` has no more audio: its tail goes out.
+    #[napi(ts_return_type = "Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    pub fn end_utterance(&mut self, env: &Env, utterance_id: String, now_ms: Option<f64>) -> Result<Value> {
+        self.inner.end_utterance(&utterance_id, now(now_ms)?, &mut self.out);
+        take(env, &mut self.out)
+    }
+
+    /// The application's own barge-in (an interim transcript, a button).
+    #[napi(ts_return_type = "Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    pub fn barge_in(&mut self, env: &Env, now_ms: Option<f64>) -> Result<Value> {
+        self.inner.barge_in(now(now_ms)?, &mut self.out);
+        take(env, &mut self.out)
+    }
+
+    /// Whether something of the agent's is not wholly heard (the rule for
+    /// barging in on an interim transcript).
+    #[napi(catch_unwind)]
+    pub fn speaking(&self, now_ms: Option<f64>) -> Result<bool> {
+        Ok(self.inner.speaking(now(now_ms)?))
+    }
+
+    /// Milliseconds of utterance `utteranceId` the caller has heard, if it is tracked.
+    #[napi(catch_unwind)]
+    pub fn heard_ms(&self, utterance_id: String, now_ms: Option<f64>) -> Result<Option<f64>> {
+        Ok(self.inner.heard_ms(&utterance_id, now(now_ms)?).map(|ms| ms as f64))
+    }
+
+    /// Twilio's streamSid, once the stream started.
+    #[napi(getter)]
+    pub fn stream_sid(&self) -> Option<String> {
+        self.inner.stream().map(|s| s.stream_sid.clone())
+    }
+    /// Twilio's callSid, from `start`.
+    #[napi(getter)]
+    pub fn call_sid(&self) -> Option<String> {
+        self.inner.stream().and_then(|s| s.call_sid.clone())
+    }
+    /// The TwiML `<Parameter>`s from `start`.
+    #[napi(getter, ts_return_type = "Record<string, string>")]
+    pub fn custom_parameters(&self) -> Json {
+        Json::Object(self.inner.stream().map(|s| s.custom_parameters.clone()).unwrap_or_default())
+    }
+    /// Whether the phone stream ended.
+    #[napi(getter)]
+    pub fn stopped(&self) -> bool {
+        self.inner.stopped()
+    }
+    /// The call's counters (snake_case names; `deltas_dropped`: TTS chunks dropped).
     #[napi(getter, ts_return_type = "Record<string, number>")]
     pub fn counters(&self) -> Json {
         serde_json::to_value(self.inner.counters()).expect("counters serialize")
