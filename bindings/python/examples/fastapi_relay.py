@@ -146,6 +146,18 @@ NO_TOKEN = ("TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio re
             "(pass --insecure-no-signature, or set RELAY_INSECURE_NO_SIGNATURE=1, for local development)")
 
 
+def twiml(params: list[tuple[str, str]], ws_base: str) -> str:
+    """<Connect><Stream> to ws_base/media with CallSid, From and To as
+    <Parameter>s, and a <Say> fallback if the stream ends early."""
+    attr = lambda s: html.escape(s, quote=True).replace("&#x27;", "&apos;")  # noqa: E731
+    p = dict(params)
+    parts = "".join(f'<Parameter name="{k}" value="{attr(p[k])}"/>' for k in ("CallSid", "From", "To") if k in p)
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{attr(ws_base + "/media")}">{parts}'
+        "</Stream></Connect><Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>"
+    )
+
+
 def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -170,14 +182,7 @@ def create_app(settings: Settings) -> FastAPI:
         url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if not signed(url, params, request.headers.get("x-twilio-signature")):
             return Response("invalid X-Twilio-Signature\n", status_code=403)
-        attr = lambda s: html.escape(s, quote=True).replace("&#x27;", "&apos;")  # noqa: E731
-        p = dict(params)
-        parts = "".join(f'<Parameter name="{k}" value="{attr(p[k])}"/>' for k in ("CallSid", "From", "To") if k in p)
-        xml = (
-            f'<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{attr(ws_base + "/media")}">{parts}'
-            "</Stream></Connect><Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>"
-        )
-        return Response(xml, media_type="text/xml")
+        return Response(twiml(params, ws_base), media_type="text/xml")
 
     @app.websocket("/media")
     @app.websocket("/media-stream")  # the seeds' path

@@ -1,0 +1,460 @@
+"""A Twilio Media Streams <-> Deepgram STT -> LLM -> Deepgram TTS relay in
+FastAPI (seed 002's architecture), on teledsp's Pipeline:
+
+    python pipeline_relay.py serve --listen 0.0.0.0:8080 --public-url https://relay.example.com \\
+        [--deepgram-url wss://api.deepgram.com] [--llm mymodule:answer] [--barge-in vad|transcript|both]
+
+DEEPGRAM_API_KEY and TWILIO_AUTH_TOKEN come from the environment; without
+the token it refuses to start unless --insecure-no-signature.
+
+- Caller audio (8 kHz mu-law, as Twilio sends it) goes to Deepgram's live
+  STT as binary frames; its final results, up to ``speech_final``, make the
+  caller's turn.
+- The LLM is a callable ``llm(history)`` (``--llm module:function``; the
+  default echoes the caller): history is OpenAI-style ``[{"role",
+  "content"}]``; it returns a str, an awaitable str, or an async iterator of
+  text chunks. Each chunk goes to Deepgram's TTS WebSocket as ``Speak``, then
+  one ``Flush`` per answer (Deepgram allows 20 flushes a minute).
+- TTS audio (linear16, 24 kHz) goes to ``Pipeline.push_audio``: exact 20 ms
+  mu-law frames and marks to Twilio.
+- Barge-in: on teledsp's VAD onset in the caller's audio (``--barge-in
+  vad``, the default), or on Deepgram's first interim transcript while the
+  agent speaks (``transcript``, the seed's rule), or both. Then Twilio gets
+  ``clear``, the TTS ``Clear``, the answer being generated is cancelled, and
+  the history keeps only what the caller heard of each answer: the engine
+  says how many ms were heard; the text is cut in proportion to the
+  answer's audio when all of it had come, else at ``--chars-per-second``
+  (an estimate: Deepgram's TTS gives no word timings), at a word boundary.
+
+This file is I/O and the application's choices (prompting, history); every
+audio and playout decision is teledsp.Pipeline's. Bounds: Twilio's queue
+as in fastapi_relay.py (512 messages; audio dropped beyond, a clear never);
+`start` within --start-timeout (5 s); both Deepgram sockets open within
+--session-timeout (10 s), else the call closes so the TwiML fallback plays;
+inbound media at least every --media-timeout (10 s); each write within
+--write-timeout (5 s); an LLM answer within --llm-timeout (20 s, else an
+apology is spoken); /media messages 16 KiB, Deepgram's 1 MiB.
+"""
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import importlib
+import inspect
+import json
+import logging
+import os
+import sys
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import connect
+
+import teledsp
+from fastapi_relay import NO_TOKEN, WARNINGS_PER_CALL, TwilioOut, serve, twiml
+
+log = logging.getLogger("pipeline_relay")
+
+MAX_MESSAGE = 1 << 20
+DEFAULT_DEEPGRAM_URL = "wss://api.deepgram.com"
+SORRY = "Sorry, I could not answer that. Could you say it again?"
+
+
+async def echo_llm(history: list[dict]):
+    """The offline default: repeats what the caller said."""
+    yield "You said: "
+    yield history[-1]["content"] + "."
+
+
+@dataclass
+class Settings:
+    public_url: str
+    deepgram_url: str
+    deepgram_api_key: str
+    validator: teledsp.RequestValidator | None
+    llm: Callable[[list[dict]], Any] = echo_llm
+    barge_in: str = "vad"  # vad | transcript | both
+    greeting: str | None = "Hello! How can I help you today?"
+    instructions: str = "You are a helpful phone agent. Keep answers short."
+    stt_model: str = "nova-3"
+    tts_model: str = "aura-2-thalia-en"
+    endpointing_ms: int = 300
+    chars_per_second: float = 14.0
+    insecure: bool = False
+    start_timeout: float = 5.0
+    media_timeout: float = 10.0
+    session_timeout: float = 10.0
+    write_timeout: float = 5.0
+    llm_timeout: float = 20.0
+    on_call_end: Callable[[dict], None] | None = None  # gets the call's record (tests, analytics)
+
+
+def heard_text(text: str, heard_ms: int, generated_ms: int, complete: bool, chars_per_second: float) -> str:
+    """The part of an answer's text the caller heard, at a word boundary."""
+    n = len(text) * heard_ms / generated_ms if complete and generated_ms else heard_ms * chars_per_second / 1000
+    n = min(len(text), int(n))
+    if n == len(text):
+        return text
+    cut = text[:n]
+    return cut.rsplit(" ", 1)[0] if " " in cut else ""
+
+
+@dataclass
+class Answer:
+    entry: dict  # its history entry
+    text: str = ""
+    complete: bool = False  # all its audio came (Flushed)
+
+
+@dataclass
+class Conversation:
+    """The application's side: the LLM history, answers by utterance id,
+    and which answer the TTS audio now arriving belongs to."""
+
+    instructions: str
+    chars_per_second: float
+    history: list = field(default_factory=list)
+    answers: dict = field(default_factory=dict)
+    fifo: collections.deque = field(default_factory=collections.deque)  # flushed or speaking, in TTS order
+    clearing: bool = False  # a Clear was sent; its Cleared has not come
+    user_parts: list = field(default_factory=list)
+    next_id: int = 0
+
+    def __post_init__(self):
+        self.history.append({"role": "system", "content": self.instructions})
+
+    def begin(self) -> str:
+        self.next_id += 1
+        uid = f"u{self.next_id}"
+        entry = {"role": "assistant", "content": ""}
+        self.history.append(entry)
+        self.answers[uid] = Answer(entry)
+        self.fifo.append(uid)
+        return uid
+
+    def add_text(self, uid: str, chunk: str) -> None:
+        a = self.answers[uid]
+        a.text += chunk
+        a.entry["content"] = a.text
+
+    def cut(self, items: list[dict]) -> None:
+        """A barge-in: each interrupted answer keeps what was heard."""
+        for it in items:
+            a = self.answers.get(it["item_id"])
+            if a is None:
+                continue
+            a.entry["content"] = heard_text(a.text, it["heard_ms"], it["generated_ms"], a.complete, self.chars_per_second)
+        self.history[:] = [e for e in self.history if e["role"] != "assistant" or e["content"]]
+        self.fifo.clear()
+        self.clearing = True
+
+
+async def llm_chunks(llm, history):
+    r = llm(history)
+    if hasattr(r, "__aiter__"):
+        async for c in r:
+            yield c
+    elif inspect.isawaitable(r):
+        yield await r
+    else:
+        yield r
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        if settings.validator is None and not settings.insecure:
+            raise RuntimeError(NO_TOKEN)
+        yield
+
+    app = FastAPI(title="teledsp pipeline relay", lifespan=lifespan)
+    base = settings.public_url.rstrip("/")
+    ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+
+    def signed(url: str, params: list, signature: str | None) -> bool:
+        return settings.validator is None or settings.validator.validate(url, params, signature or "")
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return Response("ok\n", media_type="text/plain")
+
+    @app.post("/twiml")
+    async def twiml_route(request: Request) -> Response:
+        params = urllib.parse.parse_qsl((await request.body()).decode(), keep_blank_values=True)
+        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if not signed(url, params, request.headers.get("x-twilio-signature")):
+            return Response("invalid X-Twilio-Signature\n", status_code=403)
+        return Response(twiml(params, ws_base), media_type="text/xml")
+
+    @app.websocket("/media")
+    @app.websocket("/api/v1/voice/media-stream")  # the seed's path
+    async def media(twilio: WebSocket) -> None:
+        url = ws_base + twilio.url.path + (f"?{twilio.url.query}" if twilio.url.query else "")
+        await twilio.accept()
+        if not signed(url, [], twilio.headers.get("x-twilio-signature")):
+            await twilio.close(1008, "invalid X-Twilio-Signature")
+            return
+        await run_call(settings, twilio)
+
+    return app
+
+
+async def run_call(settings: Settings, twilio: WebSocket) -> None:
+    call = teledsp.Pipeline(encoding="linear16", sample_rate=24000, local_vad=settings.barge_in in ("vad", "both"))
+    conv = Conversation(settings.instructions, settings.chars_per_second)
+    out = TwilioOut(twilio, settings.write_timeout)
+    writer = asyncio.create_task(out.run())
+    stopped = asyncio.Event()
+    warned = collections.Counter()
+    record = {"barge_ins": [], "tts_dropped": 0, "llm_calls": []}
+    stt = tts = None
+    turn: asyncio.Task | None = None
+
+    def warn(kind: str, text: str, *args) -> None:
+        """At most WARNINGS_PER_CALL lines per kind and call."""
+        warned[kind] += 1
+        if warned[kind] <= WARNINGS_PER_CALL:
+            log.warning("call %s: " + text, call.call_sid, *args)
+
+    async def send(ws, msg) -> None:
+        await asyncio.wait_for(ws.send(msg if isinstance(msg, bytes) else json.dumps(msg)), settings.write_timeout)
+
+    async def dispatch(outputs) -> None:
+        for target, payload in outputs:
+            if target == "caller_audio":
+                if stt is not None:
+                    await send(stt, payload)
+            elif target == "event":
+                if payload["type"] == "stopped":
+                    stopped.set()
+                elif payload["type"] == "barge_in":
+                    await barge_in(payload)
+            else:
+                out.put(target, payload)
+
+    async def barge_in(ev: dict) -> None:
+        nonlocal turn
+        record["barge_ins"].append(ev)
+        conv.cut(ev["items"])
+        if turn is not None:
+            turn.cancel()
+            turn = None
+        await send(tts, {"type": "Clear"})
+
+    def answer(user_text: str | None, fixed: str | None = None) -> None:
+        """Starts an answer: the LLM's to the history, or a fixed text."""
+        nonlocal turn
+        if user_text is not None:
+            conv.history.append({"role": "user", "content": user_text})
+        uid = conv.begin()
+        call.begin_utterance(uid)
+        turn = asyncio.create_task(speak(uid, fixed))
+
+    async def speak(uid: str, fixed: str | None) -> None:
+        sent = False
+        try:
+            if fixed is not None:
+                chunks = _aiter([fixed])
+            else:
+                history = [dict(e) for e in conv.history if e is not conv.answers[uid].entry]
+                record["llm_calls"].append(history)
+                chunks = llm_chunks(settings.llm, history)
+            async with asyncio.timeout(settings.llm_timeout):
+                async for chunk in chunks:
+                    if chunk:
+                        conv.add_text(uid, chunk)
+                        await send(tts, {"type": "Speak", "text": chunk})
+                        sent = True
+        except asyncio.CancelledError:
+            raise  # a barge-in: the TTS gets Clear instead
+        except Exception as e:  # noqa: BLE001 - an LLM failure or timeout: say so rather than go silent
+            warn("llm", "LLM failed (%r); apologising", e)
+            if not sent:
+                conv.add_text(uid, SORRY)
+                await send(tts, {"type": "Speak", "text": SORRY})
+        await send(tts, {"type": "Flush"})
+
+    async def on_stt(msg: str) -> None:
+        m = json.loads(msg)
+        if m.get("type") != "Results":
+            return  # Metadata, SpeechStarted, UtteranceEnd
+        text = m["channel"]["alternatives"][0]["transcript"].strip()
+        if not m.get("is_final"):
+            if text and settings.barge_in in ("transcript", "both") and call.speaking():
+                await dispatch(call.barge_in())
+            return
+        if text:
+            conv.user_parts.append(text)
+        if m.get("speech_final") and conv.user_parts:
+            said = " ".join(conv.user_parts)
+            conv.user_parts.clear()
+            if call.speaking():  # the caller said a whole sentence over the agent
+                await dispatch(call.barge_in())
+            answer(said)
+
+    async def on_tts(msg) -> None:
+        if isinstance(msg, bytes):
+            if conv.clearing or not conv.fifo:
+                record["tts_dropped"] += 1  # audio of a cleared answer
+            else:
+                await dispatch(call.push_audio(conv.fifo[0], msg))
+            return
+        m = json.loads(msg)
+        if m.get("type") == "Flushed" and not conv.clearing and conv.fifo:
+            uid = conv.fifo.popleft()
+            conv.answers[uid].complete = True
+            await dispatch(call.end_utterance(uid))
+        elif m.get("type") == "Cleared":
+            conv.clearing = False
+        elif m.get("type") == "Warning":
+            warn("tts", "Deepgram TTS warning %s: %s", m.get("code"), m.get("description"))
+
+    async def phone_text() -> str | None:
+        msg = await twilio.receive()
+        if msg["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(msg.get("code", 1000))
+        if msg.get("text") is None:
+            warn("malformed", "skipped a binary frame: Twilio sends text")
+            return None
+        return msg["text"]
+
+    async def receive_phone(text: str) -> None:
+        try:
+            await dispatch(call.receive_phone(text))
+        except teledsp.TeledspError as e:  # counted by the engine; the call goes on
+            warn("malformed", "skipped a Twilio message: %s", e)
+
+    async def from_twilio() -> None:
+        with contextlib.suppress(Exception):
+            while not stopped.is_set():
+                text = await phone_text()
+                if text is not None:
+                    await receive_phone(text)
+        stopped.set()
+
+    async def from_peer(ws, handle, name) -> None:
+        try:
+            async for msg in ws:
+                await handle(msg)
+        except Exception as e:  # noqa: BLE001 - a dropped peer ends the call
+            warn("upstream", "Deepgram %s closed: %r", name, e)
+        stopped.set()
+
+    async def watchdog() -> None:
+        loop = asyncio.get_running_loop()
+        last, frames = loop.time(), call.counters["frames_in"]
+        while not stopped.is_set():
+            await asyncio.sleep(0.1)
+            n = call.counters["frames_in"]
+            if n != frames:
+                frames, last = n, loop.time()
+            elif loop.time() - last > settings.media_timeout:
+                warn("timeout", "no media for %ss; ending the call", settings.media_timeout)
+                break
+            if out.failed.is_set():
+                break
+        stopped.set()
+
+    headers = {"Authorization": f"Token {settings.deepgram_api_key}"}
+    base = settings.deepgram_url.rstrip("/")
+    stt_q = {"model": settings.stt_model, "encoding": "mulaw", "sample_rate": 8000, "channels": 1, "interim_results": "true",
+             "endpointing": settings.endpointing_ms, "vad_events": "true", "smart_format": "true"}
+    tts_q = {"model": settings.tts_model, "encoding": "linear16", "sample_rate": 24000}
+    try:
+        async with asyncio.timeout(settings.start_timeout):
+            while call.stream_sid is None:
+                text = await phone_text()
+                if text is not None:
+                    await receive_phone(text)
+        async with asyncio.timeout(settings.session_timeout):
+            stt = await connect(f"{base}/v1/listen?{urllib.parse.urlencode(stt_q)}", additional_headers=headers, max_size=MAX_MESSAGE)
+            tts = await connect(f"{base}/v1/speak?{urllib.parse.urlencode(tts_q)}", additional_headers=headers, max_size=MAX_MESSAGE)
+    except Exception as e:  # noqa: BLE001 - no start, or no Deepgram: end this call only
+        log.warning("call %s: not started (%r); closing so the TwiML fallback plays", call.call_sid, e)
+        for ws in (stt, tts):
+            if ws is not None:
+                await ws.close()
+        out.done = True
+        out.wake.set()
+        await writer
+        with contextlib.suppress(Exception):
+            await twilio.close(1000)
+        return
+
+    async with stt, tts:
+        if settings.greeting:
+            answer(None, settings.greeting)
+        tasks = [asyncio.create_task(t) for t in (from_twilio(), from_peer(stt, on_stt, "STT"), from_peer(tts, on_tts, "TTS"), watchdog())]
+        await stopped.wait()
+        for t in [*tasks, *([turn] if turn else [])]:
+            t.cancel()
+        with contextlib.suppress(Exception):
+            await send(stt, {"type": "CloseStream"})
+            await send(tts, {"type": "Close"})
+    out.done = True
+    out.wake.set()
+    await writer
+    with contextlib.suppress(Exception):
+        await twilio.close(1000)
+    record |= {"call_sid": call.call_sid, "history": conv.history, "counters": call.counters}
+    log.info("call %s ended: %s, %d barge-ins, %d TTS chunks dropped after a clear", call.call_sid, call.counters,
+             len(record["barge_ins"]), record["tts_dropped"])
+    if settings.on_call_end:
+        settings.on_call_end(record)
+
+
+async def _aiter(items):
+    for i in items:
+        yield i
+
+
+def load_llm(spec: str):
+    """``module:function`` to the callable."""
+    mod, _, fn = spec.partition(":")
+    if not fn:
+        raise ValueError(f"--llm takes module:function, got {spec!r}")
+    return getattr(importlib.import_module(mod), fn)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="pipeline_relay.py", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="run the relay")
+    s.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT")
+    s.add_argument("--public-url", default=os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"))
+    s.add_argument("--deepgram-url", default=os.environ.get("DEEPGRAM_URL", DEFAULT_DEEPGRAM_URL))
+    s.add_argument("--llm", help="module:function answering the history (default: echo the caller)")
+    s.add_argument("--barge-in", choices=["vad", "transcript", "both"], default="vad")
+    s.add_argument("--greeting", default=Settings.greeting, help="said when the call starts ('' for none)")
+    s.add_argument("--instructions", default=Settings.instructions, help="the system message")
+    s.add_argument("--chars-per-second", type=float, default=14.0, help="speaking rate, to cut an answer heard in part")
+    s.add_argument("--insecure-no-signature", action="store_true", help="accept unsigned requests (development only)")
+    seconds = lambda v: float(v) if float(v) > 0 else p.error(f"not a positive number of seconds: {v}")  # noqa: E731
+    s.add_argument("--drain-timeout", type=seconds, default=30.0, help="seconds live calls get after SIGTERM")
+    s.add_argument("--start-timeout", type=seconds, default=5.0, help="seconds from the upgrade to Twilio's start")
+    s.add_argument("--media-timeout", type=seconds, default=10.0, help="seconds without inbound media before a call ends")
+    s.add_argument("--session-timeout", type=seconds, default=10.0, help="seconds to open both Deepgram sockets")
+    s.add_argument("--write-timeout", type=seconds, default=5.0, help="seconds one write to a peer may take")
+    s.add_argument("--llm-timeout", type=seconds, default=20.0, help="seconds an LLM answer may take")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    token = os.environ.get("TWILIO_AUTH_TOKEN")
+    if not token and not a.insecure_no_signature:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    settings = Settings(a.public_url, a.deepgram_url, os.environ.get("DEEPGRAM_API_KEY", ""),
+                        teledsp.RequestValidator(token) if token else None,
+                        llm=load_llm(a.llm) if a.llm else echo_llm, barge_in=a.barge_in, greeting=a.greeting or None,
+                        instructions=a.instructions, chars_per_second=a.chars_per_second,
+                        insecure=a.insecure_no_signature, start_timeout=a.start_timeout, media_timeout=a.media_timeout,
+                        session_timeout=a.session_timeout, write_timeout=a.write_timeout, llm_timeout=a.llm_timeout)
+    host, _, port = a.listen.rpartition(":")
+    asyncio.run(serve(create_app(settings), host or "127.0.0.1", int(port), a.drain_timeout))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
