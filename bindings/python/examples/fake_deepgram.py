@@ -20,7 +20,7 @@ STT, after https://developers.deepgram.com/reference/speech-to-text/listen-strea
 - Stand-in for recognition: a 20 ms frame louder than ``speech_dbfs`` is
   voice. An utterance starts at the first voiced frame and ends after
   ``endpointing`` ms without one; its words are the next of the scripted
-  ``transcripts``. Interim results come every ``interim_ms`` (1000) of
+  ``transcripts`` (then ``default_transcript``). Interim results come every ``interim_ms`` (1000) of
   stream time while an utterance has at least 200 ms of voice (the cadence
   of Deepgram's interim-results example, whose interim transcripts cover
   0-1.1 s, 0-2.1 s, ...: https://developers.deepgram.com/docs/using-interim-results),
@@ -123,9 +123,10 @@ class Log:
 
 
 class FakeDeepgram:
-    def __init__(self, transcripts=(), voice=None, *, interim_ms=1000, speech_dbfs=-40.0, first_byte_ms=150,
+    def __init__(self, transcripts=(), voice=None, *, default_transcript="", interim_ms=1000, speech_dbfs=-40.0, first_byte_ms=150,
                  chunk_ms=100, speed=4.0, key="dg-test"):
         self.transcripts = collections.deque(transcripts)
+        self.default_transcript = default_transcript  # once the scripted ones are used up
         self.voice = voice or recorded_voice()
         self.interim_ms, self.speech_dbfs = interim_ms, speech_dbfs
         self.first_byte_ms, self.chunk_ms, self.speed, self.key = first_byte_ms, chunk_ms, speed, key
@@ -241,7 +242,7 @@ class FakeDeepgram:
                     frame, pending = pending[:160], pending[160:]
                     voiced = dbfs(frame) > self.speech_dbfs
                     if voiced and seg is None:
-                        text = self.transcripts.popleft() if self.transcripts else ""
+                        text = self.transcripts.popleft() if self.transcripts else self.default_transcript
                         seg = {"start": t, "voice": 0, "last": t, "words": text.split()}
                         if vad_events:
                             await send({"type": "SpeechStarted", "channel": [0], "timestamp": t / 1000})

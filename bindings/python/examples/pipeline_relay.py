@@ -19,7 +19,10 @@ the token it refuses to start unless --insecure-no-signature.
   mu-law frames and marks to Twilio.
 - Barge-in: on teledsp's VAD onset in the caller's audio (``--barge-in
   vad``, the default), or on Deepgram's first interim transcript while the
-  agent speaks (``transcript``, the seed's rule), or both. Then Twilio gets
+  agent speaks (``transcript``, the seed's rule), or both. With ``vad``, a
+  final transcript that comes while the agent still speaks (the VAD, which
+  is echo-guarded, did not hear the caller) is taken for the agent's echo
+  and dropped. On a barge-in Twilio gets
   ``clear``, the TTS ``Clear``, the answer being generated is cancelled, and
   the history keeps only what the caller heard of each answer: the engine
   says how many ms were heard; the text is cut in proportion to the
@@ -83,6 +86,7 @@ class Settings:
     tts_model: str = "aura-2-thalia-en"
     endpointing_ms: int = 300
     chars_per_second: float = 14.0
+    echo_loss_db: float = 6.0  # teledsp's echo guard on the local VAD (0: off)
     insecure: bool = False
     start_timeout: float = 5.0
     media_timeout: float = 10.0
@@ -203,7 +207,8 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 async def run_call(settings: Settings, twilio: WebSocket) -> None:
-    call = teledsp.Pipeline(encoding="linear16", sample_rate=24000, local_vad=settings.barge_in in ("vad", "both"))
+    call = teledsp.Pipeline(encoding="linear16", sample_rate=24000, local_vad=settings.barge_in in ("vad", "both"),
+                            echo_loss_db=settings.echo_loss_db)
     conv = Conversation(settings.instructions, settings.chars_per_second)
     out = TwilioOut(twilio, settings.write_timeout)
     writer = asyncio.create_task(out.run())
@@ -254,28 +259,40 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
         turn = asyncio.create_task(speak(uid, fixed))
 
     async def speak(uid: str, fixed: str | None) -> None:
+        """Streams an answer's text to the TTS, then Flush. A failing or
+        slow LLM is apologised for; a failing TTS socket ends the call."""
+        if fixed is not None:
+            chunks = _aiter([fixed])
+        else:
+            history = [dict(e) for e in conv.history if e is not conv.answers[uid].entry]
+            record["llm_calls"].append(history)
+            chunks = llm_chunks(settings.llm, history)
+        deadline = asyncio.get_running_loop().time() + settings.llm_timeout
         sent = False
         try:
-            if fixed is not None:
-                chunks = _aiter([fixed])
-            else:
-                history = [dict(e) for e in conv.history if e is not conv.answers[uid].entry]
-                record["llm_calls"].append(history)
-                chunks = llm_chunks(settings.llm, history)
-            async with asyncio.timeout(settings.llm_timeout):
-                async for chunk in chunks:
-                    if chunk:
-                        conv.add_text(uid, chunk)
-                        await send(tts, {"type": "Speak", "text": chunk})
-                        sent = True
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                except Exception as e:  # noqa: BLE001 - an LLM failure or timeout: say so rather than go silent
+                    warn("llm", "LLM failed (%r)", e)
+                    if not sent:
+                        conv.add_text(uid, SORRY)
+                        await send(tts, {"type": "Speak", "text": SORRY})
+                    break
+                if chunk:
+                    conv.add_text(uid, chunk)
+                    await send(tts, {"type": "Speak", "text": chunk})
+                    sent = True
+            await send(tts, {"type": "Flush"})
         except asyncio.CancelledError:
             raise  # a barge-in: the TTS gets Clear instead
-        except Exception as e:  # noqa: BLE001 - an LLM failure or timeout: say so rather than go silent
-            warn("llm", "LLM failed (%r); apologising", e)
-            if not sent:
-                conv.add_text(uid, SORRY)
-                await send(tts, {"type": "Speak", "text": SORRY})
-        await send(tts, {"type": "Flush"})
+        except Exception as e:  # noqa: BLE001 - the TTS socket failed
+            if not stopped.is_set():
+                warn("upstream", "Deepgram TTS write failed (%r); ending the call", e)
+                stopped.set()
 
     async def on_stt(msg: str) -> None:
         m = json.loads(msg)
@@ -291,8 +308,13 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
         if m.get("speech_final") and conv.user_parts:
             said = " ".join(conv.user_parts)
             conv.user_parts.clear()
-            if call.speaking():  # the caller said a whole sentence over the agent
-                await dispatch(call.barge_in())
+            if call.speaking():
+                if settings.barge_in == "vad":
+                    # teledsp's echo-guarded VAD did not hear the caller over
+                    # the agent: the recogniser heard the agent's own echo.
+                    warn("echo", "dropped a transcript heard while the agent spoke: %r", said)
+                    return
+                await dispatch(call.barge_in())  # the caller said a whole sentence over the agent
             answer(said)
 
     async def on_tts(msg) -> None:
@@ -430,6 +452,8 @@ def main(argv=None) -> int:
     s.add_argument("--barge-in", choices=["vad", "transcript", "both"], default="vad")
     s.add_argument("--greeting", default=Settings.greeting, help="said when the call starts ('' for none)")
     s.add_argument("--instructions", default=Settings.instructions, help="the system message")
+    s.add_argument("--echo-loss-db", type=float, default=6.0,
+                   help="caller audio this much quieter than the agent's is taken for echo (0: no guard)")
     s.add_argument("--chars-per-second", type=float, default=14.0, help="speaking rate, to cut an answer heard in part")
     s.add_argument("--insecure-no-signature", action="store_true", help="accept unsigned requests (development only)")
     seconds = lambda v: float(v) if float(v) > 0 else p.error(f"not a positive number of seconds: {v}")  # noqa: E731
@@ -448,7 +472,7 @@ def main(argv=None) -> int:
     settings = Settings(a.public_url, a.deepgram_url, os.environ.get("DEEPGRAM_API_KEY", ""),
                         teledsp.RequestValidator(token) if token else None,
                         llm=load_llm(a.llm) if a.llm else echo_llm, barge_in=a.barge_in, greeting=a.greeting or None,
-                        instructions=a.instructions, chars_per_second=a.chars_per_second,
+                        instructions=a.instructions, chars_per_second=a.chars_per_second, echo_loss_db=a.echo_loss_db,
                         insecure=a.insecure_no_signature, start_timeout=a.start_timeout, media_timeout=a.media_timeout,
                         session_timeout=a.session_timeout, write_timeout=a.write_timeout, llm_timeout=a.llm_timeout)
     host, _, port = a.listen.rpartition(":")

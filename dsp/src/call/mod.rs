@@ -51,6 +51,7 @@
 //! timeline at [`playout::MAX_SEGMENTS`] unconfirmed segments; the sets of
 //! interrupted items and cancelled responses at [`REMEMBERED`] each.
 
+mod barge;
 pub mod openai;
 mod outbound;
 pub mod pipeline;
@@ -66,7 +67,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::bridge::{Api, Audio};
 use crate::error::Error;
 use crate::resample::{Quality, Resampler};
-use crate::vad::{Vad, VadEvent};
+use barge::LocalBarge;
 use outbound::{Outbound, Recent, Source};
 pub use outbound::REMEMBERED;
 pub use pipeline::{Pipeline, PipelineConfig};
@@ -112,6 +113,10 @@ pub struct CallConfig {
     pub turn_detection: serde_json::Value,
     /// Detect the caller's speech locally too, and barge in on its onset.
     pub local_vad: bool,
+    /// The least loss of the line echo, dB: caller audio quieter than the
+    /// agent's audio playing minus this is taken for the agent's own echo
+    /// and does not barge in locally (0: no guard). G.168 assumes 6 dB.
+    pub echo_loss_db: f32,
     /// Inbound audio held while the model connection opens, ms.
     pub hold_ms: u32,
 }
@@ -127,6 +132,7 @@ impl Default for CallConfig {
             tools: None,
             turn_detection: server_vad(),
             local_vad: false,
+            echo_loss_db: 6.0,
             hold_ms: 1000,
         }
     }
@@ -458,7 +464,7 @@ pub struct Call {
     model_ready: bool,
     /// Inbound 8 kHz -> model rate.
     up: Resampler,
-    vad: Option<Vad>,
+    vad: Option<LocalBarge>,
     /// The model's audio to the phone, and what the caller heard of it.
     outbound: Outbound,
     /// The response in progress (its id, or empty).
@@ -495,7 +501,7 @@ impl Call {
         Ok(Call {
             up: Resampler::new(8000, source.rate(), cfg.quality)?,
             outbound: Outbound::new(source, cfg.quality)?,
-            vad: if cfg.local_vad { Some(Vad::new(8000, FRAME_MS as u32)?) } else { None },
+            vad: if cfg.local_vad { Some(LocalBarge::new(cfg.echo_loss_db)?) } else { None },
             cfg,
             phone,
             model,
@@ -690,11 +696,8 @@ impl Call {
             }
         }
         let onset = match &mut self.vad {
-            Some(vad) if self.bytes.len() == vad.frame_len() => {
-                vad.process_ulaw(&self.bytes)?;
-                matches!(vad.last_event(), Some(VadEvent::SpeechStart { .. }))
-            }
-            _ => false,
+            Some(vad) => vad.onset(&self.bytes, &self.outbound, now)?,
+            None => false,
         };
         if onset && self.interruptible(now) {
             self.interrupt(now, Cause::Vad, out);

@@ -23,6 +23,24 @@ use crate::resample::{Quality, Resampler};
 /// deltas); older ones are forgotten first.
 pub const REMEMBERED: usize = 32;
 
+/// How far back from the play position the agent's level is taken for the
+/// echo guard: the line echo's delay plus the playout estimate's error.
+pub const ECHO_WINDOW_MS: u64 = 100;
+
+/// Frame levels kept per item (10 minutes of audio); later frames of a
+/// longer item are not echo-guarded.
+const MAX_LEVELS: usize = 30_000;
+
+/// The RMS level of mu-law audio, dBFS (-100 for digital silence).
+pub(crate) fn ulaw_dbfs(ulaw: &[u8]) -> f32 {
+    if ulaw.is_empty() {
+        return -100.0;
+    }
+    let sum: i64 = ulaw.iter().map(|&c| i64::from(crate::g711::ulaw_decode_sample(c)).pow(2)).sum();
+    let rms = (sum as f64 / ulaw.len() as f64).sqrt();
+    (20.0 * (rms.max(1e-5 * 32768.0) / 32768.0).log10()).max(-100.0) as f32
+}
+
 /// The agent audio's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -77,6 +95,8 @@ struct Item {
     generated: u64,
     /// No more audio will come for it.
     done: bool,
+    /// Level of each frame sent, dBFS (see [`Outbound::agent_level`]).
+    levels: Vec<i8>,
 }
 
 /// An interrupted item: what was heard of it, and its response.
@@ -146,7 +166,8 @@ impl Outbound {
     fn add(&mut self, id: &str, response_id: Option<&str>) -> usize {
         self.next_key += 1;
         let response_id = response_id.map(str::to_owned);
-        self.items.push(Item { key: self.next_key, id: id.to_owned(), response_id, generated: 0, done: false });
+        let item = Item { key: self.next_key, id: id.to_owned(), response_id, generated: 0, done: false, levels: Vec::new() };
+        self.items.push(item);
         self.items.len() - 1
     }
 
@@ -241,6 +262,22 @@ impl Outbound {
         self.items.iter().any(|it| !self.wholly_heard(it, now))
     }
 
+    /// The loudest of the agent's frames around what the phone plays at
+    /// `now` (from [`ECHO_WINDOW_MS`] before the play position to one frame
+    /// after, for the echo path's delay and the timeline's uncertainty),
+    /// dBFS; `None` when nothing plays.
+    pub fn agent_level(&self, now: u64) -> Option<f32> {
+        if !self.playout.playing(now) {
+            return None;
+        }
+        // Items play in order; the first not wholly played is playing.
+        let it = self.items.iter().find(|it| self.playout.heard(it.key, now) < self.playout.sent_ms(it.key))?;
+        let pos = (self.playout.heard(it.key, now) / FRAME_MS) as usize;
+        let lo = pos.saturating_sub((ECHO_WINDOW_MS / FRAME_MS) as usize);
+        let hi = (pos + 1).min(it.levels.len().saturating_sub(1));
+        it.levels.get(lo..=hi)?.iter().max().map(|&l| f32::from(l))
+    }
+
     /// The caller talked at `now`: every item not wholly heard is cut at
     /// what was heard and its later audio dropped; queued audio, the
     /// resampler's history and the partial frame are discarded, so nothing
@@ -283,10 +320,14 @@ impl Outbound {
         if n == 0 || !live {
             return;
         }
+        let levels = &mut self.items[i].levels;
         for f in self.frames.chunks_exact(FRAME_BYTES) {
             let mut text = String::new();
             phone.media(f, &mut text);
             out.push(Output::Phone { kind: PhoneKind::Media, text });
+            if levels.len() < MAX_LEVELS {
+                levels.push(ulaw_dbfs(f).round() as i8);
+            }
         }
         self.frames_out += n;
         let name = self.playout.sent(self.items[i].key, n * FRAME_MS, now);

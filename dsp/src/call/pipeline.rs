@@ -22,7 +22,10 @@
 //! `Clear`). Audio of those utterances still in flight is dropped here
 //! (counted in `deltas_dropped`), so none of it reaches the caller.
 //!
-//! A VAD onset only interrupts while something of the agent's is unheard
+//! The VAD is echo-guarded (see [`PipelineConfig::echo_loss_db`]): the
+//! agent's own voice coming back down the line at least that many dB
+//! quieter does not stop it. A VAD onset only interrupts while something
+//! of the agent's is unheard
 //! (audio playing, queued, or an utterance begun with
 //! [`Pipeline::begin_utterance`] whose audio has not come yet).
 //!
@@ -32,13 +35,13 @@
 
 use serde::Deserialize;
 
+use super::barge::LocalBarge;
 use super::outbound::{Outbound, Source};
 use super::playout::MarkEcho;
 use super::twilio::Twilio;
-use super::{Cause, Counters, Event, FRAME_MS, Output, PhoneAdapter, PhoneEvent, PhoneKind, Stream, b64_decode};
+use super::{Cause, Counters, Event, Output, PhoneAdapter, PhoneEvent, PhoneKind, Stream, b64_decode};
 use crate::error::Error;
 use crate::resample::Quality;
-use crate::vad::{Vad, VadEvent};
 
 /// How the TTS audio is encoded (Deepgram's names for the two it streams).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -66,11 +69,15 @@ pub struct PipelineConfig {
     pub quality: Quality,
     /// Barge in on teledsp's VAD onset in the caller's audio (default on).
     pub local_vad: bool,
+    /// The least loss of the line echo, dB: caller audio quieter than the
+    /// agent's audio playing minus this is taken for the agent's own echo
+    /// and does not barge in (0: no guard). G.168 assumes 6 dB.
+    pub echo_loss_db: f32,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { encoding: Encoding::Linear16, sample_rate: 24000, quality: Quality::default(), local_vad: true }
+        PipelineConfig { encoding: Encoding::Linear16, sample_rate: 24000, quality: Quality::default(), local_vad: true, echo_loss_db: 6.0 }
     }
 }
 
@@ -128,7 +135,7 @@ pub struct Pipeline {
     phone: Box<dyn PhoneAdapter>,
     stream: Option<Stream>,
     stopped: bool,
-    vad: Option<Vad>,
+    vad: Option<LocalBarge>,
     outbound: Outbound,
     counters: Counters,
     now: u64,
@@ -145,7 +152,7 @@ impl Pipeline {
     pub fn with_phone(cfg: PipelineConfig, phone: Box<dyn PhoneAdapter>) -> Result<Self, Error> {
         Ok(Pipeline {
             outbound: Outbound::new(cfg.source()?, cfg.quality)?,
-            vad: if cfg.local_vad { Some(Vad::new(8000, FRAME_MS as u32)?) } else { None },
+            vad: if cfg.local_vad { Some(LocalBarge::new(cfg.echo_loss_db)?) } else { None },
             cfg,
             phone,
             stream: None,
@@ -262,11 +269,8 @@ impl Pipeline {
                 self.counters.frames_in += 1;
                 out.push(Output::CallerAudio(self.bytes.clone()));
                 let onset = match &mut self.vad {
-                    Some(vad) if self.bytes.len() == vad.frame_len() => {
-                        vad.process_ulaw(&self.bytes)?;
-                        matches!(vad.last_event(), Some(VadEvent::SpeechStart { .. }))
-                    }
-                    _ => false,
+                    Some(vad) => vad.onset(&self.bytes, &self.outbound, now)?,
+                    None => false,
                 };
                 if onset && self.outbound.unheard(now) {
                     self.interrupt(now, Cause::Vad, out);
