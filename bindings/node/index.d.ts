@@ -359,6 +359,11 @@ export interface CallOptions {
   turnDetection?: Record<string, unknown> | null
   /** Barge in on teledsp's local VAD onset too. */
   localVad?: boolean
+  /**
+   * Caller audio this much quieter than the agent's playing audio is
+   * taken for line echo and does not barge in locally (dB; default 6, 0 is off).
+   */
+  echoLossDb?: number
   /** Caller audio held until `openModel`, ms (default 1000). */
   holdMs?: number
 }
@@ -399,6 +404,11 @@ export interface PipelineOptions {
   quality?: 'telephony' | 'transparent' | 'low_latency'
   /** Barge in on teledsp's VAD onset in the caller's audio (default true). */
   localVad?: boolean
+  /**
+   * Caller audio this much quieter than the agent's playing audio is
+   * taken for line echo and does not barge in (dB; default 6, 0 is off).
+   */
+  echoLossDb?: number
 }
 
 /** Options for `new Resampler(inRate, outRate, options)`. */

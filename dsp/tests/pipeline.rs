@@ -321,3 +321,50 @@ fn caller_speech_while_the_agent_is_silent_interrupts_nothing() {
     assert!(caller_speech_over(&mut sim, 0, 200, &prompt).is_none());
     assert_eq!(sim.clears, 0);
 }
+
+/// The agent says a recorded prompt; the caller is silent, but the phone
+/// line returns what it plays `echo_db` lower. Whether that barges in.
+fn echo_barges_in(echo_loss_db: f32, echo_db: f64) -> Option<bool> {
+    let prompt = recorded_prompt("tt-weasels")?;
+    let cfg = PipelineConfig { local_vad: true, echo_loss_db, ..PipelineConfig::default() };
+    let mut sim = Sim::new(Pipeline::new(cfg).unwrap());
+    let mut out = Vec::new();
+    sim.p.receive_phone(START, 0, &mut out).unwrap();
+    // The TTS sends the prompt (8 kHz, as 24 kHz PCM16) at once.
+    let pcm: Vec<i16> = prompt.iter().map(|&c| teledsp::g711::ulaw_decode_sample(c)).collect();
+    let mut up = teledsp::resample::Resampler::new(8000, 24000, Default::default()).unwrap();
+    let mut pcm24 = vec![0i16; up.output_len(pcm.len())];
+    let n = up.process_i16(&pcm, &mut pcm24).unwrap();
+    let bytes: Vec<u8> = pcm24[..n].iter().flat_map(|s| s.to_le_bytes()).collect();
+    sim.push("u1", &bytes);
+    sim.end("u1");
+    let gain = 10f64.powf(echo_db / 20.0);
+    for k in 1..(prompt.len() / 160) as u64 {
+        sim.advance(20 * k);
+        let echo: Vec<u8> = match sim.phone.played.last() {
+            Some((_, f)) => f
+                .iter()
+                .map(|&c| {
+                    teledsp::g711::ulaw_encode_sample((f64::from(teledsp::g711::ulaw_decode_sample(c)) * gain) as i16)
+                })
+                .collect(),
+            None => vec![0xFF; 160],
+        };
+        let media = json!({"event": "media", "streamSid": "MZ1", "media": {"payload": B64.encode_to_string(&echo)}});
+        let mut out = Vec::new();
+        sim.p.receive_phone(&media.to_string(), sim.now, &mut out).unwrap();
+        sim.route(out, "");
+        if sim.clears > 0 {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+#[test]
+fn the_agents_own_echo_does_not_barge_in() {
+    let Some(guarded) = echo_barges_in(6.0, -20.0) else { return };
+    assert!(!guarded, "echo at -20 dB barged in through the 6 dB guard");
+    // The check can fail: without the guard the same echo barges in.
+    assert_eq!(echo_barges_in(0.0, -20.0), Some(true), "the VAD did not hear the echo at all: the test proves nothing");
+}

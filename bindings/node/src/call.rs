@@ -41,6 +41,9 @@ pub struct CallOptions {
     pub turn_detection: Option<Json>,
     /// Barge in on teledsp's local VAD onset too.
     pub local_vad: Option<bool>,
+    /// Caller audio this much quieter than the agent's playing audio is
+    /// taken for line echo and does not barge in locally (dB; default 6, 0 is off).
+    pub echo_loss_db: Option<f64>,
     /// Caller audio held until `openModel`, ms (default 1000).
     pub hold_ms: Option<u32>,
 }
@@ -271,6 +274,9 @@ pub struct PipelineOptions {
     pub quality: Option<String>,
     /// Barge in on teledsp's VAD onset in the caller's audio (default true).
     pub local_vad: Option<bool>,
+    /// Caller audio this much quieter than the agent's playing audio is
+    /// taken for line echo and does not barge in (dB; default 6, 0 is off).
+    pub echo_loss_db: Option<f64>,
 }
 
 /// A cascaded agent's call (speech-to-text -> LLM -> text-to-speech), with

@@ -37,7 +37,9 @@ fn json_dumps(obj: &Bound<'_, PyAny>) -> PyResult<String> {
 /// or "pcmu" on the model side), quality (resampler preset), instructions,
 /// voice, tools (the session's tools list), turn_detection (OpenAI's object,
 /// or None for manual turns), local_vad (barge in on teledsp's VAD onset
-/// too), hold_ms (caller audio held until open_model, default 1000).
+/// too), echo_loss_db (caller audio this much quieter than the agent's
+/// playing audio is taken for line echo; default 6, 0 is off), hold_ms
+/// (caller audio held until open_model, default 1000).
 ///
 /// Every method returns a list of ``(target, payload)`` pairs, in order:
 /// "media", "mark" and "clear" (text for the phone), "model" (text for the
@@ -226,7 +228,9 @@ impl PyCall {
 /// Keyword settings (all optional): encoding ("linear16" or "mulaw", the
 /// TTS audio's), sample_rate (8000, 16000, 24000 or 48000; 8000 for
 /// mulaw), quality (resampler preset), local_vad (barge in on teledsp's
-/// VAD onset in the caller's audio; default True).
+/// VAD onset in the caller's audio; default True), echo_loss_db (caller
+/// audio this much quieter than the agent's playing audio is taken for line
+/// echo; default 6, 0 is off).
 ///
 /// Methods return ``(target, payload)`` pairs as ``Call``'s do, with
 /// "caller_audio" (bytes: 8 kHz mu-law for the recogniser) in place of

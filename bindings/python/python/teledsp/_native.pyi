@@ -193,6 +193,7 @@ class Call:
         tools: list[dict[str, Any]] | None = None,
         turn_detection: dict[str, Any] | None = {"type": "server_vad"},
         local_vad: bool = False,
+        echo_loss_db: float = 6.0,
         hold_ms: int = 1000,
     ) -> None: ...
     def receive_phone(self, message: str | _Buffer, now_ms: int | None = None) -> list[tuple[Target, Any]]: ...
@@ -236,6 +237,7 @@ class Pipeline:
         sample_rate: Literal[8000, 16000, 24000, 48000] = 24000,
         quality: Quality = "telephony",
         local_vad: bool = True,
+        echo_loss_db: float = 6.0,
     ) -> None: ...
     def receive_phone(self, message: str | _Buffer, now_ms: int | None = None) -> list[tuple[PipelineTarget, Any]]: ...
     def begin_utterance(self, utterance_id: str, now_ms: int | None = None) -> None:
