@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import sys
-import time
 import warnings
 
 import numpy as np

@@ -1,14 +1,15 @@
-//! The same end-to-end tests for the three relays, each started from its
+//! The same end-to-end tests for the four relays, each started from its
 //! command line as a user would: `teledsp-relay serve ...`,
-//! `python bindings/python/examples/fastapi_relay.py serve ...` and
+//! `python bindings/python/examples/fastapi_relay.py serve ...`,
+//! `python bindings/python/examples/flask_relay.py serve ...` and
 //! `node bindings/node/examples/nest-gateway/dist/main.js serve ...`.
 //! Against them: the fake OpenAI Realtime server and the simulated Twilio
 //! caller (plays audio at real time, echoes marks, and every queued mark on
 //! `clear`, as Twilio does), on loopback.
 //!
-//! `TELEDSP_E2E_RELAYS` picks the relays (`rust,python,node`; default
+//! `TELEDSP_E2E_RELAYS` picks the relays (`rust,python,flask,node`; default
 //! `rust`); `TELEDSP_PYTHON` is the Python with teledsp installed (default
-//! `python3`). `scripts/test.sh` runs all three once the bindings are built.
+//! `python3`). `scripts/test.sh` runs all four once the bindings are built.
 
 use std::net::TcpListener as StdListener;
 use std::path::PathBuf;
@@ -19,7 +20,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use teledsp::signature::RequestValidator;
 use teledsp_relay::caller::{self, CallerConfig};
-use teledsp_relay::fake_openai::{self, Fake, FakeConfig};
+use teledsp_relay::fake_openai::{self, Fake, FakeConfig, Mode};
+use teledsp_relay::loadtest::{self, LoadConfig};
 
 mod common;
 
@@ -33,9 +35,9 @@ fn root() -> PathBuf {
 fn relays() -> Vec<String> {
     let list = std::env::var("TELEDSP_E2E_RELAYS").unwrap_or_else(|_| "rust".into());
     let list: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
-    for k in ["python", "node"] {
+    for k in ["python", "flask", "node"] {
         if !list.iter().any(|l| l == k) {
-            eprintln!("SKIPPED: the {k} relay (set TELEDSP_E2E_RELAYS=rust,python,node; scripts/test.sh does)");
+            eprintln!("SKIPPED: the {k} relay (set TELEDSP_E2E_RELAYS=rust,python,flask,node; scripts/test.sh does)");
         }
     }
     list
@@ -72,9 +74,10 @@ fn free_port() -> u16 {
 fn command(kind: &str, args: &[&str]) -> Command {
     let mut c = match kind {
         "rust" => Command::new(env!("CARGO_BIN_EXE_teledsp-relay")),
-        "python" => {
+        "python" | "flask" => {
             let mut c = Command::new(std::env::var("TELEDSP_PYTHON").unwrap_or_else(|_| "python3".into()));
-            c.arg(root().join("bindings/python/examples/fastapi_relay.py"));
+            let file = if kind == "python" { "fastapi_relay.py" } else { "flask_relay.py" };
+            c.arg(root().join("bindings/python/examples").join(file));
             c
         }
         "node" => {
@@ -84,7 +87,7 @@ fn command(kind: &str, args: &[&str]) -> Command {
         }
         other => panic!("unknown relay {other}"),
     };
-    c.arg("serve").args(args).env("OPENAI_API_KEY", "sk-e2e").env("RUST_LOG", "warn");
+    c.arg("serve").args(args).env("OPENAI_API_KEY", "sk-e2e").env("RUST_LOG", "warn").env("RELAY_LOG_LEVEL", "WARNING");
     c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
     c
 }
@@ -291,6 +294,34 @@ async fn no_token_no_start_and_sigterm_exits_cleanly() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         assert!(status.success(), "{kind}: exit status after SIGTERM: {status}");
+    }
+}
+
+/// 20 calls at once, each 3 s of caller audio echoed back by the fake
+/// model frame by frame: every frame comes back, on every relay (the Flask
+/// one runs each call on threads, sharing the binding).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_calls() {
+    for kind in relays() {
+        for audio in ["pcm", "pcmu"] {
+            let fake = fake(FakeConfig { mode: Mode::EchoFrames, echo_delta_ms: 20, ..Default::default() }).await;
+            let relay = start(&kind, &fake.url(), None, &["--audio", audio]).await;
+            let report = loadtest::run(LoadConfig {
+                target: relay.media(),
+                calls: 20,
+                duration: Duration::from_secs(3),
+                relay_pid: Some(relay.child.id()),
+                ramp: Duration::from_millis(400),
+                echo_frames: 1,
+            })
+            .await;
+            eprintln!("{kind} --audio {audio}: 20 concurrent calls:\n{report}");
+            assert_eq!((report.held, report.failed), (20, 0), "{kind} --audio {audio}");
+            assert_eq!(report.lost, 0, "{kind} --audio {audio}: frames lost");
+            assert!(report.p99_ms < 250.0, "{kind} --audio {audio}: round trip p99 {} ms", report.p99_ms);
+            assert_no_fake_errors(&kind, &fake);
+            assert_eq!(fake.log.lock().unwrap().connections, 20, "{kind} --audio {audio}");
+        }
     }
 }
 

@@ -9,6 +9,7 @@ Run it:  OPENAI_REALTIME_URL=ws://127.0.0.1:8090/v1/realtime uvicorn audioop_rel
 import asyncio
 import base64
 import json
+import os
 import warnings
 
 import numpy as np
@@ -19,7 +20,21 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop  # removed in Python 3.13: the reason teledsp exists
 
-from fastapi_relay import openai_connection, session_update
+from websockets.asyncio.client import connect
+
+from relay_common import DEFAULT_OPENAI_URL, MAX_MESSAGE, openai_headers
+
+
+def openai_connection():
+    url = os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL)
+    return connect(url, additional_headers=openai_headers(os.environ.get("OPENAI_API_KEY", ""), "ga"), max_size=MAX_MESSAGE)
+
+
+def session_update() -> str:
+    fmt = {"type": "audio/pcm", "rate": 24000}
+    return json.dumps({"type": "session.update", "session": {
+        "type": "realtime", "instructions": "You are a helpful phone agent. Keep answers short.",
+        "audio": {"input": {"format": fmt, "turn_detection": {"type": "server_vad"}}, "output": {"format": fmt, "voice": "marin"}}}})
 
 app = FastAPI(title="audioop + soxr relay (baseline)")
 

@@ -190,7 +190,6 @@ class FakeDeepgram:
         t = 0  # stream time, ms of audio received
         pending = b""
         seg = None  # {"start": ms, "voice": ms, "last": ms, "words": [...]}
-        finals_start = 0.0
 
         async def send(msg):
             self.log.stt_sent.append((time.monotonic(), msg))

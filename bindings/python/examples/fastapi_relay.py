@@ -30,33 +30,24 @@ calls drain for --drain-timeout (30 s) on SIGTERM. uvicorn has no
 header-read timeout: put a proxy in front (see the README's Hardening).
 """
 
-import argparse
 import asyncio
 import collections
 import contextlib
-import html
 import json
 import logging
 import os
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
 import teledsp
+from relay_common import (setup_logging, DEFAULT_OPENAI_URL, MAX_MEDIA_MESSAGE, MAX_MESSAGE, NO_TOKEN, TWILIO_QUEUE, WARNINGS_PER_CALL,
+                          WEBHOOK_TIMEOUT, call_config, openai_headers, serve_parser, tool_output, twiml)
 
 log = logging.getLogger("fastapi_relay")
-
-TWILIO_QUEUE = 512
-WEBHOOK_TIMEOUT = 8.0
-MAX_MESSAGE = 1 << 20
-MAX_MEDIA_MESSAGE = 16 * 1024
-WARNINGS_PER_CALL = 3
-DEFAULT_OPENAI_URL = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
 
 
 @dataclass
@@ -119,43 +110,14 @@ class TwilioOut:
             self.failed.set()
 
 
-def post_json(url: str, body: dict) -> str:
-    req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=WEBHOOK_TIMEOUT) as r:
-        return r.read(MAX_MESSAGE).decode()
-
-
 async def run_tool(settings: Settings, call: teledsp.Call, ev: dict) -> str:
     """The tool webhook's answer, or an error text the model can speak about."""
-    name = ev["name"]
-    if not settings.tools_webhook:
-        return json.dumps({"error": "no tools are configured on this relay"})
-    body = {k: ev[k] for k in ("call_id", "name", "arguments")}
-    body |= {"call_sid": call.call_sid, "custom_parameters": call.custom_parameters}
     try:
-        return await asyncio.wait_for(asyncio.to_thread(post_json, settings.tools_webhook, body), WEBHOOK_TIMEOUT + 1)
+        return await asyncio.wait_for(
+            asyncio.to_thread(tool_output, settings.tools_webhook, ev, call.call_sid, call.custom_parameters),
+            WEBHOOK_TIMEOUT + 1)
     except (TimeoutError, asyncio.TimeoutError):
-        return json.dumps({"error": f"tool {name} timed out"})
-    except urllib.error.HTTPError as e:
-        return json.dumps({"error": f"tool {name} failed with HTTP {e.code}"})
-    except Exception:  # noqa: BLE001 - any failure is an answer the model can use
-        return json.dumps({"error": f"tool {name} is unreachable"})
-
-
-NO_TOKEN = ("TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests "
-            "(pass --insecure-no-signature, or set RELAY_INSECURE_NO_SIGNATURE=1, for local development)")
-
-
-def twiml(params: list[tuple[str, str]], ws_base: str) -> str:
-    """<Connect><Stream> to ws_base/media with CallSid, From and To as
-    <Parameter>s, and a <Say> fallback if the stream ends early."""
-    attr = lambda s: html.escape(s, quote=True).replace("&#x27;", "&apos;")  # noqa: E731
-    p = dict(params)
-    parts = "".join(f'<Parameter name="{k}" value="{attr(p[k])}"/>' for k in ("CallSid", "From", "To") if k in p)
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{attr(ws_base + "/media")}">{parts}'
-        "</Stream></Connect><Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>"
-    )
+        return json.dumps({"error": f"tool {ev['name']} timed out"})
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -177,7 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
         return Response("ok\n", media_type="text/plain")
 
     @app.post("/twiml")
-    async def twiml(request: Request) -> Response:
+    async def twiml_route(request: Request) -> Response:
         params = urllib.parse.parse_qsl((await request.body()).decode(), keep_blank_values=True)
         url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if not signed(url, params, request.headers.get("x-twilio-signature")):
@@ -290,9 +252,7 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
                     await receive(text, "phone")
         # Connected and session.updated, both within the session bound.
         session_deadline = asyncio.get_running_loop().time() + settings.session_timeout
-        headers = {"Authorization": f"Bearer {settings.openai_api_key}"}
-        if settings.call.get("api") == "beta":
-            headers["OpenAI-Beta"] = "realtime=v1"
+        headers = openai_headers(settings.openai_api_key, settings.call.get("api", "ga"))
         async with asyncio.timeout(settings.session_timeout):
             upstream = await connect(settings.openai_url, additional_headers=headers, max_size=MAX_MESSAGE)
     except Exception as e:  # noqa: BLE001 - no start, or no upstream: end this call only
@@ -332,41 +292,14 @@ app = create_app(Settings.from_env())
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="fastapi_relay.py", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("serve", help="run the relay")
-    s.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT")
-    s.add_argument("--public-url", default=os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"))
-    s.add_argument("--openai-url", default=os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL))
-    s.add_argument("--openai-api", choices=["ga", "beta"], default="ga")
-    s.add_argument("--audio", choices=["pcm", "pcmu"], default="pcm")
-    s.add_argument("--instructions")
-    s.add_argument("--voice", default="marin")
-    s.add_argument("--tools-webhook", help="POST tool calls here: {call_id, name, arguments, call_sid, custom_parameters}")
-    s.add_argument("--tools-file", help="a JSON file with the session's tools array")
-    s.add_argument("--local-vad", action="store_true", help="barge in on teledsp's VAD onset too")
-    s.add_argument("--insecure-no-signature", action="store_true", help="accept unsigned requests (development only)")
-    seconds = lambda v: float(v) if float(v) > 0 else p.error(f"not a positive number of seconds: {v}")  # noqa: E731
-    s.add_argument("--drain-timeout", type=seconds, default=30.0, help="seconds live calls get after SIGTERM")
-    s.add_argument("--header-read-timeout", type=seconds, default=10.0,
-                   help="accepted for the common command line; uvicorn has no header-read timeout (use a proxy)")
-    s.add_argument("--start-timeout", type=seconds, default=5.0, help="seconds from the upgrade to Twilio's start")
-    s.add_argument("--media-timeout", type=seconds, default=10.0, help="seconds without inbound media before a call ends")
-    s.add_argument("--session-timeout", type=seconds, default=10.0, help="seconds from start to the model's session.updated")
-    s.add_argument("--write-timeout", type=seconds, default=5.0, help="seconds one write to a peer may take")
+    p = serve_parser("fastapi_relay.py", __doc__.split("\n\n")[0], "uvicorn has none: accepted for the common command line; use a proxy")
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     token = os.environ.get("TWILIO_AUTH_TOKEN")
     if not token and not a.insecure_no_signature:
         print(NO_TOKEN, file=sys.stderr)
         return 2
-    call = {"api": a.openai_api, "audio": "pcmu" if a.audio == "pcmu" else "pcm24k", "voice": a.voice, "local_vad": a.local_vad}
-    if a.instructions:
-        call["instructions"] = a.instructions
-    if a.tools_file:
-        with open(a.tools_file) as f:
-            call["tools"] = json.load(f)
-    teledsp.Call(**call)  # a bad setting fails here, not on the first call
+    call = call_config(a)
     settings = Settings(a.public_url, a.openai_url, os.environ.get("OPENAI_API_KEY", ""),
                         teledsp.RequestValidator(token) if token else None, a.tools_webhook, call,
                         insecure=a.insecure_no_signature, start_timeout=a.start_timeout,

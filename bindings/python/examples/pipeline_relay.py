@@ -57,11 +57,11 @@ from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
 import teledsp
-from fastapi_relay import NO_TOKEN, WARNINGS_PER_CALL, TwilioOut, serve, twiml
+from fastapi_relay import TwilioOut, serve
+from relay_common import setup_logging, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL, twiml
 
 log = logging.getLogger("pipeline_relay")
 
-MAX_MESSAGE = 1 << 20
 DEFAULT_DEEPGRAM_URL = "wss://api.deepgram.com"
 SORRY = "Sorry, I could not answer that. Could you say it again?"
 
@@ -464,7 +464,7 @@ def main(argv=None) -> int:
     s.add_argument("--write-timeout", type=seconds, default=5.0, help="seconds one write to a peer may take")
     s.add_argument("--llm-timeout", type=seconds, default=20.0, help="seconds an LLM answer may take")
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     token = os.environ.get("TWILIO_AUTH_TOKEN")
     if not token and not a.insecure_no_signature:
         print(NO_TOKEN, file=sys.stderr)

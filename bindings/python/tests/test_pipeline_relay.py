@@ -3,7 +3,6 @@ real time (phone_sim.py), the relay under uvicorn, the fake Deepgram STT and
 TTS servers (examples/fake_deepgram.py), and the LLM as a local function."""
 
 import asyncio
-import json
 import os
 import pathlib
 import sys

@@ -3,7 +3,6 @@ fused paths, float32, quality against audioop, errors."""
 
 import array
 import math
-import sys
 import warnings
 
 import pytest

@@ -1,0 +1,112 @@
+"""What the Python relays share (fastapi_relay.py, flask_relay.py,
+pipeline_relay.py): the command line, TwiML, the tool webhook and the
+bounds. No audio or protocol here: that is teledsp's."""
+
+import argparse
+import html
+import json
+import os
+import urllib.error
+import urllib.request
+
+WEBHOOK_TIMEOUT = 8.0
+MAX_MESSAGE = 1 << 20  # from the model or Deepgram
+MAX_MEDIA_MESSAGE = 16 * 1024  # from Twilio (1009 beyond)
+TWILIO_QUEUE = 512  # messages queued for Twilio (~10 s of audio)
+WARNINGS_PER_CALL = 3
+DEFAULT_OPENAI_URL = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+NO_TOKEN = ("TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests "
+            "(pass --insecure-no-signature, or set RELAY_INSECURE_NO_SIGNATURE=1, for local development)")
+
+
+def twiml(params: list[tuple[str, str]], ws_base: str) -> str:
+    """<Connect><Stream> to ws_base/media with CallSid, From and To as
+    <Parameter>s, and a <Say> fallback if the stream ends early."""
+    attr = lambda s: html.escape(s, quote=True).replace("&#x27;", "&apos;")  # noqa: E731
+    p = dict(params)
+    parts = "".join(f'<Parameter name="{k}" value="{attr(p[k])}"/>' for k in ("CallSid", "From", "To") if k in p)
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{attr(ws_base + "/media")}">{parts}'
+        "</Stream></Connect><Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>"
+    )
+
+
+def post_json(url: str, body: dict) -> str:
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=WEBHOOK_TIMEOUT) as r:
+        return r.read(MAX_MESSAGE).decode()
+
+
+def tool_output(webhook: str | None, ev: dict, call_sid: str | None, custom_parameters: dict) -> str:
+    """The tool webhook's answer to a tool_call event, or an error text the
+    model can speak about. Blocks up to WEBHOOK_TIMEOUT."""
+    name = ev["name"]
+    if not webhook:
+        return json.dumps({"error": "no tools are configured on this relay"})
+    body = {k: ev[k] for k in ("call_id", "name", "arguments")} | {"call_sid": call_sid, "custom_parameters": custom_parameters}
+    try:
+        return post_json(webhook, body)
+    except TimeoutError:
+        return json.dumps({"error": f"tool {name} timed out"})
+    except urllib.error.HTTPError as e:
+        return json.dumps({"error": f"tool {name} failed with HTTP {e.code}"})
+    except Exception:  # noqa: BLE001 - any failure is an answer the model can use
+        return json.dumps({"error": f"tool {name} is unreachable"})
+
+
+def serve_parser(prog: str, description: str, server: str) -> argparse.ArgumentParser:
+    """The Twilio <-> OpenAI relays' common command line (the Rust relay's
+    and the Nest gateway's too)."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="run the relay")
+    s.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT")
+    s.add_argument("--public-url", default=os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"))
+    s.add_argument("--openai-url", default=os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL))
+    s.add_argument("--openai-api", choices=["ga", "beta"], default="ga")
+    s.add_argument("--audio", choices=["pcm", "pcmu"], default="pcm",
+                   help="the model's audio: pcm (PCM16 24 kHz, resampled here) or pcmu (G.711 mu-law 8 kHz, passed through)")
+    s.add_argument("--instructions")
+    s.add_argument("--voice", default="marin")
+    s.add_argument("--tools-webhook", help="POST tool calls here: {call_id, name, arguments, call_sid, custom_parameters}")
+    s.add_argument("--tools-file", help="a JSON file with the session's tools array")
+    s.add_argument("--local-vad", action="store_true", help="barge in on teledsp's VAD onset too")
+    s.add_argument("--insecure-no-signature", action="store_true", help="accept unsigned requests (development only)")
+    seconds = lambda v: float(v) if float(v) > 0 else p.error(f"not a positive number of seconds: {v}")  # noqa: E731
+    s.add_argument("--drain-timeout", type=seconds, default=30.0, help="seconds live calls get after SIGTERM")
+    s.add_argument("--header-read-timeout", type=seconds, default=10.0,
+                   help=f"seconds to read a request's headers ({server})")
+    s.add_argument("--start-timeout", type=seconds, default=5.0, help="seconds from the upgrade to Twilio's start")
+    s.add_argument("--media-timeout", type=seconds, default=10.0, help="seconds without inbound media before a call ends")
+    s.add_argument("--session-timeout", type=seconds, default=10.0, help="seconds from start to the model's session.updated")
+    s.add_argument("--write-timeout", type=seconds, default=5.0, help="seconds one write to a peer may take")
+    return p
+
+
+def call_config(a: argparse.Namespace) -> dict:
+    """teledsp.Call's settings from the command line; checked here, so a bad
+    setting fails at start, not on the first call."""
+    import teledsp
+
+    call = {"api": a.openai_api, "audio": "pcmu" if a.audio == "pcmu" else "pcm24k", "voice": a.voice, "local_vad": a.local_vad}
+    if a.instructions:
+        call["instructions"] = a.instructions
+    if a.tools_file:
+        with open(a.tools_file) as f:
+            call["tools"] = json.load(f)
+    teledsp.Call(**call)
+    return call
+
+
+def setup_logging() -> None:
+    """Log lines as `LEVEL name: message`, at RELAY_LOG_LEVEL (default INFO)."""
+    import logging
+
+    logging.basicConfig(level=os.environ.get("RELAY_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+
+
+def openai_headers(api_key: str, api: str) -> dict:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    if api == "beta":
+        headers["OpenAI-Beta"] = "realtime=v1"
+    return headers
