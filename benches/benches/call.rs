@@ -3,6 +3,12 @@
 //! message (20 ms) in, and an OpenAI 100 ms audio delta in (five frames and
 //! a mark out, with the mark echoed as Twilio would).
 //!
+//! Then one call-second, full duplex (50 Twilio `media` in, 10 model deltas
+//! of 100 ms out, their marks echoed), with the model on `audio/pcm` at
+//! 24 kHz against `audio/pcmu` passed through: what transcoding costs per
+//! call-second. And the same for `Pipeline` with linear16 24 kHz TTS audio
+//! against mu-law.
+//!
 //! `cargo bench -p teledsp-benches --bench call`
 
 use std::hint::black_box;
@@ -10,7 +16,8 @@ use std::hint::black_box;
 use base64_simd::STANDARD as B64;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use teledsp::bridge::TwilioBridge;
-use teledsp::call::{Call, Output, PhoneKind};
+use teledsp::bridge::Audio;
+use teledsp::call::{Call, CallConfig, Output, PhoneKind, Pipeline, PipelineConfig, pipeline::Encoding};
 
 const START: &str = r#"{"event":"start","sequenceNumber":"1","streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0","start":{"streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0","callSid":"CA1","customParameters":{}}}"#;
 
@@ -94,5 +101,90 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group! { name = benches; config = teledsp_benches::config(); targets = bench }
+/// The mark's echo, as Twilio sends it once the audio before it played.
+fn echo_of(out: &[Output]) -> Option<String> {
+    out.iter().rev().find_map(|o| match o {
+        Output::Phone { kind: PhoneKind::Mark, text } => {
+            let name = text.split("\"name\":\"").nth(1)?.split('"').next()?;
+            Some(format!(r#"{{"event":"mark","streamSid":"MZ1","mark":{{"name":"{name}"}}}}"#))
+        }
+        _ => None,
+    })
+}
+
+fn call_second(c: &mut Criterion) {
+    let media: Vec<String> = (0..50)
+        .map(|i| {
+            let f = teledsp::g711::ulaw_encode_vec(&noise(160, i));
+            format!(r#"{{"event":"media","streamSid":"MZ1","media":{{"payload":"{}"}}}}"#, B64.encode_to_string(f))
+        })
+        .collect();
+    let mut g = c.benchmark_group("call_second/model_audio");
+    g.throughput(Throughput::Elements(1));
+    for (name, audio) in [("pcm24k", Audio::Pcm24k), ("pcmu", Audio::Pcmu)] {
+        let bytes: Vec<u8> = match audio {
+            Audio::Pcm24k => noise(2400, 7).iter().flat_map(|s| s.to_le_bytes()).collect(),
+            Audio::Pcmu => teledsp::g711::ulaw_encode_vec(&noise(800, 7)),
+        };
+        let delta = format!(
+            r#"{{"type":"response.output_audio.delta","response_id":"r1","item_id":"i1","delta":"{}"}}"#,
+            B64.encode_to_string(bytes)
+        );
+        let mut call = Call::new(CallConfig { audio, ..CallConfig::default() }).unwrap();
+        let mut out = Vec::with_capacity(64);
+        call.receive_phone(START, 0, &mut out).unwrap();
+        call.open_model(0, &mut out);
+        let mut now = 0;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for k in 0..50 {
+                    out.clear();
+                    call.receive_phone(&media[k], now + 20 * k as u64, &mut out).unwrap();
+                }
+                for k in 0..10 {
+                    out.clear();
+                    call.receive_model(&delta, now + 100 * k, &mut out).unwrap();
+                    let echo = echo_of(&out).unwrap();
+                    call.receive_phone(&echo, now + 100 * k + 100, &mut out).unwrap();
+                }
+                now += 1000;
+                black_box(out.len())
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("call_second/pipeline_tts");
+    g.throughput(Throughput::Elements(1));
+    for (name, encoding, rate) in [("linear16_24k", Encoding::Linear16, 24000), ("mulaw_8k", Encoding::Mulaw, 8000)] {
+        let chunk: Vec<u8> = match encoding {
+            Encoding::Linear16 => noise(2400, 7).iter().flat_map(|s| s.to_le_bytes()).collect(),
+            Encoding::Mulaw => teledsp::g711::ulaw_encode_vec(&noise(800, 7)),
+        };
+        let cfg = PipelineConfig { encoding, sample_rate: rate, ..PipelineConfig::default() };
+        let mut call = Pipeline::new(cfg).unwrap();
+        let mut out = Vec::with_capacity(64);
+        call.receive_phone(START, 0, &mut out).unwrap();
+        let mut now = 0;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for k in 0..50 {
+                    out.clear();
+                    call.receive_phone(&media[k], now + 20 * k as u64, &mut out).unwrap();
+                }
+                for k in 0..10 {
+                    out.clear();
+                    call.push_audio("u1", &chunk, now + 100 * k, &mut out).unwrap();
+                    let echo = echo_of(&out).unwrap();
+                    call.receive_phone(&echo, now + 100 * k + 100, &mut out).unwrap();
+                }
+                now += 1000;
+                black_box(out.len())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! { name = benches; config = teledsp_benches::config(); targets = bench, call_second }
 criterion_main!(benches);
