@@ -137,14 +137,15 @@ fn assert_no_fake_errors(kind: &str, fake: &Fake) {
 }
 
 /// The caller says 1 s; the fake answers with two items, A and B, each the
-/// 1 s echo (A plays 1,020 ms: the tail frame), streamed at 5x real time,
+/// 1 s echo (A plays 1,020 ms with `pcm`: the tail frame), streamed at 5x real time,
 /// and reports the caller talking `barge_ms` after the response started.
+/// `audio` is the model side's (`--audio pcm` or `pcmu`, passed through).
 /// Returns the fake's log and the ms the caller heard in all.
-async fn two_items(kind: &str, barge_ms: u64) -> (Fake, u64) {
+async fn two_items(kind: &str, barge_ms: u64, audio: &str) -> (Fake, u64) {
     let fake =
         fake(FakeConfig { turn_after_ms: Some(1000), items: 2, barge_in_at_ms: Some(barge_ms), ..Default::default() })
             .await;
-    let relay = start(kind, &fake.url(), None, &[]).await;
+    let relay = start(kind, &fake.url(), None, &["--audio", audio]).await;
     let report = caller::run(CallerConfig::new(relay.media(), tone_ulaw(1000), 150)).await.unwrap();
     assert_eq!(report.bad_messages, 0, "{kind}");
     assert_eq!(report.close_code, Some(1000), "{kind}: a normal close after stop");
@@ -155,8 +156,9 @@ async fn two_items(kind: &str, barge_ms: u64) -> (Fake, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn barge_in_in_the_first_of_two_queued_items() {
-    for kind in relays() {
-        let (fake, heard) = two_items(&kind, 600).await;
+    for (kind, audio) in relays().into_iter().flat_map(|k| [(k.clone(), "pcm"), (k, "pcmu")]) {
+        let (fake, heard) = two_items(&kind, 600, audio).await;
+        let kind = format!("{kind} --audio {audio}");
         let truncates = fake.events("conversation.item.truncate");
         let deletes = fake.events("conversation.item.delete");
         assert_eq!((truncates.len(), deletes.len()), (1, 1), "{kind}: {truncates:?} {deletes:?}");
@@ -171,13 +173,17 @@ async fn barge_in_in_the_first_of_two_queued_items() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn barge_in_in_the_second_item() {
-    for kind in relays() {
-        let (fake, heard) = two_items(&kind, 1500).await;
+    for (kind, audio) in relays().into_iter().flat_map(|k| [(k.clone(), "pcm"), (k, "pcmu")]) {
+        let (fake, heard) = two_items(&kind, 1500, audio).await;
+        let kind = format!("{kind} --audio {audio}");
         let truncates = fake.events("conversation.item.truncate");
         assert_eq!(truncates.len(), 1, "{kind}: only B: {truncates:?}");
         assert!(fake.events("conversation.item.delete").is_empty(), "{kind}");
         let told = truncates[0]["audio_end_ms"].as_u64().unwrap();
-        let heard_b = heard.saturating_sub(1020);
+        // A is 1 s: 1,020 ms on the phone through the resampler (its delay
+        // makes a padded tail frame), 1,000 ms passed through.
+        let a_ms = if audio == "pcm" { 1020 } else { 1000 };
+        let heard_b = heard.saturating_sub(a_ms);
         eprintln!("{kind}: B truncated at {told} ms; the caller heard {heard_b} ms of it");
         assert!(told.abs_diff(heard_b) <= 50, "{kind}: B truncated at {told}, the caller heard {heard_b} of it");
     }
