@@ -110,6 +110,10 @@ TELEDSP_RELAY_BIN="$PWD/target/release/teledsp-relay" \
   "$venv/bin/python" -m pytest -q -p no:cacheprovider relay-example/tests/sdk 2>&1 | tee -a "$log"
 echo "Python benchmark script, smoke run (figures come from a full run, see README):"
 "$venv/bin/python" benches/python/bench.py --quick >/dev/null
+if [ -n "$TELEDSP_SPEECH_DIR" ]; then
+  echo "pipeline barge-in benchmark (examples/pipeline_relay.py, fake Deepgram, real-time phones), smoke run:"
+  "$venv/bin/python" benches/python/pipeline_barge_in.py --quick 2>&1 | tail -n 4 | tee -a "$log"
+fi
 
 step "Node binding: npm install (lockfile), napi build (release), then node --test"
 (
@@ -131,8 +135,8 @@ step "Node binding: npm install (lockfile), napi build (release), then node --te
   node bench/bench.mjs --quick >/dev/null
 ) 2>&1 | tee -a "$log"
 
-step "the three relays, end to end (Rust, FastAPI, Nest): the same tests, each started from its command line"
-TELEDSP_E2E_RELAYS=rust,python,node TELEDSP_PYTHON="$PWD/$venv/bin/python" \
+step "the four relays, end to end (Rust, FastAPI, Flask, Nest): the same tests, each started from its command line"
+TELEDSP_E2E_RELAYS=rust,python,flask,node TELEDSP_PYTHON="$PWD/$venv/bin/python" \
   cargo test --release -p teledsp-relay --test e2e 2>&1 | tee -a "$log"
 
 step "benchmarks run once each (criterion test mode, same release build)"

@@ -15,8 +15,8 @@ use std::hint::black_box;
 
 use base64_simd::STANDARD as B64;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use teledsp::bridge::TwilioBridge;
 use teledsp::bridge::Audio;
+use teledsp::bridge::TwilioBridge;
 use teledsp::call::{Call, CallConfig, Output, PhoneKind, Pipeline, PipelineConfig, pipeline::Encoding};
 
 const START: &str = r#"{"event":"start","sequenceNumber":"1","streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0","start":{"streamSid":"MZ18ad3ab5a668481ce02b83e7395059f0","callSid":"CA1","customParameters":{}}}"#;
@@ -137,9 +137,9 @@ fn call_second(c: &mut Criterion) {
         let mut now = 0;
         g.bench_function(name, |b| {
             b.iter(|| {
-                for k in 0..50 {
+                for (k, m) in media.iter().enumerate() {
                     out.clear();
-                    call.receive_phone(&media[k], now + 20 * k as u64, &mut out).unwrap();
+                    call.receive_phone(m, now + 20 * k as u64, &mut out).unwrap();
                 }
                 for k in 0..10 {
                     out.clear();
@@ -168,9 +168,9 @@ fn call_second(c: &mut Criterion) {
         let mut now = 0;
         g.bench_function(name, |b| {
             b.iter(|| {
-                for k in 0..50 {
+                for (k, m) in media.iter().enumerate() {
                     out.clear();
-                    call.receive_phone(&media[k], now + 20 * k as u64, &mut out).unwrap();
+                    call.receive_phone(m, now + 20 * k as u64, &mut out).unwrap();
                 }
                 for k in 0..10 {
                     out.clear();

@@ -182,13 +182,18 @@ fn nothing_to_interrupt_makes_a_clear_but_no_event() {
 
 #[test]
 fn every_tts_rate_gives_whole_frames_of_the_right_duration() {
-    for (encoding, rate) in
-        [(Encoding::Linear16, 8000), (Encoding::Linear16, 16000), (Encoding::Linear16, 24000), (Encoding::Linear16, 48000)]
-    {
+    for (encoding, rate) in [
+        (Encoding::Linear16, 8000),
+        (Encoding::Linear16, 16000),
+        (Encoding::Linear16, 24000),
+        (Encoding::Linear16, 48000),
+    ] {
         let mut p = pipeline(encoding, rate, false);
         let mut out = Vec::new();
         let pcm: Vec<u8> = (0..rate as usize) // 1 s of a 440 Hz tone
-            .flat_map(|i| ((8000.0 * (i as f64 * 440.0 * std::f64::consts::TAU / rate as f64).sin()) as i16).to_le_bytes())
+            .flat_map(|i| {
+                ((8000.0 * (i as f64 * 440.0 * std::f64::consts::TAU / rate as f64).sin()) as i16).to_le_bytes()
+            })
             .collect();
         for c in pcm.chunks(rate as usize / 50 * 2 + 6) {
             p.push_audio("u", c, 0, &mut out).unwrap();

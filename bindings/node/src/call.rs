@@ -317,7 +317,11 @@ impl Pipeline {
 
     /// One message from the phone (string or Buffer). A malformed one
     /// throws `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
-    #[napi(ts_args_type = "message: string | Buffer, nowMs?: number", ts_return_type = "Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    #[napi(
+        ts_args_type = "message: string | Buffer, nowMs?: number",
+        ts_return_type = "Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>",
+        catch_unwind
+    )]
     pub fn receive_phone(&mut self, env: &Env, message: Unknown<'_>, now_ms: Option<f64>) -> Result<Value> {
         let t = now(now_ms)?;
         let text = Text::arg(&message)?;
@@ -337,8 +341,18 @@ impl Pipeline {
     /// rate) of utterance `utteranceId`: whole 20 ms frames to the phone,
     /// with a mark. Audio of an interrupted utterance is dropped and
     /// counted. Odd-length linear16 throws `ERR_TELEDSP_INVALID_LENGTH`.
-    #[napi(ts_args_type = "utteranceId: string, audio: Uint8Array | Int16Array, nowMs?: number", ts_return_type = "Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
-    pub fn push_audio(&mut self, env: &Env, utterance_id: String, audio: Unknown<'_>, now_ms: Option<f64>) -> Result<Value> {
+    #[napi(
+        ts_args_type = "utteranceId: string, audio: Uint8Array | Int16Array, nowMs?: number",
+        ts_return_type = "Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>",
+        catch_unwind
+    )]
+    pub fn push_audio(
+        &mut self,
+        env: &Env,
+        utterance_id: String,
+        audio: Unknown<'_>,
+        now_ms: Option<f64>,
+    ) -> Result<Value> {
         let t = now(now_ms)?;
         let audio = Bytes::arg(&audio)?;
         self.inner.push_audio(&utterance_id, audio.bytes(), t, &mut self.out).map_err(to_js)?;
@@ -346,14 +360,20 @@ impl Pipeline {
     }
 
     /// Utterance `utteranceId` has no more audio: its tail goes out.
-    #[napi(ts_return_type = "Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    #[napi(
+        ts_return_type = "Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>",
+        catch_unwind
+    )]
     pub fn end_utterance(&mut self, env: &Env, utterance_id: String, now_ms: Option<f64>) -> Result<Value> {
         self.inner.end_utterance(&utterance_id, now(now_ms)?, &mut self.out);
         take(env, &mut self.out)
     }
 
     /// The application's own barge-in (an interim transcript, a button).
-    #[napi(ts_return_type = "Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>", catch_unwind)]
+    #[napi(
+        ts_return_type = "Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>",
+        catch_unwind
+    )]
     pub fn barge_in(&mut self, env: &Env, now_ms: Option<f64>) -> Result<Value> {
         self.inner.barge_in(now(now_ms)?, &mut self.out);
         take(env, &mut self.out)

@@ -9,8 +9,8 @@
 //! frames (the caller, or the agent pausing) still count. While nothing
 //! plays, the guard is off. One onset per speech segment.
 
-use super::outbound::{Outbound, ulaw_dbfs};
 use super::FRAME_MS;
+use super::outbound::{Outbound, ulaw_dbfs};
 use crate::error::Error;
 use crate::vad::Vad;
 

@@ -68,8 +68,8 @@ use crate::bridge::{Api, Audio};
 use crate::error::Error;
 use crate::resample::{Quality, Resampler};
 use barge::LocalBarge;
-use outbound::{Outbound, Recent, Source};
 pub use outbound::REMEMBERED;
+use outbound::{Outbound, Recent, Source};
 pub use pipeline::{Pipeline, PipelineConfig};
 use playout::MarkEcho;
 
@@ -757,7 +757,7 @@ impl Call {
             self.counters.deltas_dropped += 1;
             return Ok(());
         }
-        self.outbound.audio(&*self.phone, item_id, response_id, &self.bytes, true, now, out)
+        self.outbound.audio(&*self.phone, item_id, response_id, &self.bytes, now, out)
     }
 
     /// Whether a barge-in at `now` would interrupt anything.

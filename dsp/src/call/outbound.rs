@@ -166,7 +166,8 @@ impl Outbound {
     fn add(&mut self, id: &str, response_id: Option<&str>) -> usize {
         self.next_key += 1;
         let response_id = response_id.map(str::to_owned);
-        let item = Item { key: self.next_key, id: id.to_owned(), response_id, generated: 0, done: false, levels: Vec::new() };
+        let item =
+            Item { key: self.next_key, id: id.to_owned(), response_id, generated: 0, done: false, levels: Vec::new() };
         self.items.push(item);
         self.items.len() - 1
     }
@@ -177,8 +178,8 @@ impl Outbound {
         if bytes.len().is_multiple_of(self.source.width()) { Ok(()) } else { Err(Error::malformed(odd)) }
     }
 
-    /// Audio for item `id`: whole frames of it go to the phone (when
-    /// `live`), with a mark; a switch of item first ends the previous one.
+    /// Audio for item `id`: whole frames of it go to the phone, with a
+    /// mark; a switch of item first ends the previous one.
     /// `bytes` must have passed [`Outbound::check`].
     pub fn audio(
         &mut self,
@@ -186,7 +187,6 @@ impl Outbound {
         id: &str,
         response_id: Option<&str>,
         bytes: &[u8],
-        live: bool,
         now: u64,
         out: &mut Vec<Output>,
     ) -> Result<(), Error> {
@@ -195,7 +195,7 @@ impl Outbound {
             None => self.add(id, response_id),
         };
         if self.current.is_some_and(|c| c != i) {
-            self.finish_current(phone, live, now, out);
+            self.finish_current(phone, true, now, out);
         }
         self.current = Some(i);
         let ulaw: &[u8] = match self.source {
@@ -218,7 +218,7 @@ impl Outbound {
         let (framer, frames) = (&mut self.framer, &mut self.frames);
         frames.clear();
         framer.push(ulaw, |f| frames.extend_from_slice(f));
-        self.send_frames(phone, i, live, now, out);
+        self.send_frames(phone, i, true, now, out);
         Ok(())
     }
 

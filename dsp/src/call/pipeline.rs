@@ -77,7 +77,13 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { encoding: Encoding::Linear16, sample_rate: 24000, quality: Quality::default(), local_vad: true, echo_loss_db: 6.0 }
+        PipelineConfig {
+            encoding: Encoding::Linear16,
+            sample_rate: 24000,
+            quality: Quality::default(),
+            local_vad: true,
+            echo_loss_db: 6.0,
+        }
     }
 }
 
@@ -238,7 +244,7 @@ impl Pipeline {
             self.counters.deltas_dropped += 1;
             return Ok(());
         }
-        self.outbound.audio(&*self.phone, id, None, audio, true, now, out)
+        self.outbound.audio(&*self.phone, id, None, audio, now, out)
     }
 
     /// Utterance `id` has no more audio: its tail (the resampler's and the

@@ -91,4 +91,3 @@ pub fn recorded_prompt(name: &str) -> Option<Vec<u8>> {
     let pcm: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
     Some(teledsp::g711::ulaw_encode_vec(&pcm))
 }
-
