@@ -13,8 +13,9 @@ token it refuses to start unless --insecure-no-signature. POST /twiml, GET
 Threads per call: Flask's (reads Twilio), one reading OpenAI (websockets'
 sync client), one writing to Twilio, one per tool call. One lock guards the
 call's teledsp.Call and the hand-off of its outputs, so outputs leave in the
-engine's order whichever thread produced them; teledsp releases the GIL
-for its audio work on bytes, so calls on other threads run meanwhile.
+engine's order whichever thread produced them. A message costs the engine
+microseconds with the GIL held (too short to be worth releasing it), so
+calls on other threads wait for each other only that long.
 
 This file is I/O only: every protocol decision is teledsp.Call's. Bounds,
 as in the other relays: Twilio's queue 512 messages (~10 s of audio;
