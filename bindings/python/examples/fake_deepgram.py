@@ -189,6 +189,7 @@ class FakeDeepgram:
         request_id = str(uuid.uuid4())
         t = 0  # stream time, ms of audio received
         pending = b""
+        digest = hashlib.sha256()  # of the audio, for Metadata
         seg = None  # {"start": ms, "voice": ms, "last": ms, "words": [...]}
 
         async def send(msg):
@@ -227,7 +228,10 @@ class FakeDeepgram:
                     if kind == "CloseStream":
                         if seg:
                             await end_segment()
-                        await send({"type": "Metadata", "request_id": request_id, "duration": t / 1000, "channels": 1})
+                        await send({"type": "Metadata", "transaction_key": "deprecated", "request_id": request_id,
+                                    "sha256": digest.hexdigest(),
+                                    "created": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                                    "duration": t / 1000, "channels": 1})
                         await ws.close(1000)
                         return
                     if kind == "Finalize" and seg:
@@ -236,6 +240,7 @@ class FakeDeepgram:
                         self.log.errors.append(f"STT message of unknown type {kind}")
                     continue
                 self.log.stt_audio_bytes += len(msg)
+                digest.update(msg)
                 pending += msg
                 while len(pending) >= 160:
                     frame, pending = pending[:160], pending[160:]
