@@ -16,7 +16,6 @@ dg_listen = pytest.importorskip("deepgram.listen.v1.types")
 dg_speak = pytest.importorskip("deepgram.speak.v1.types")
 
 import fake_deepgram  # noqa: E402
-import phone_sim  # noqa: E402
 from test_pipeline_relay import Relay, phone_sim_voice, run_call  # noqa: E402
 
 SERVER = {
