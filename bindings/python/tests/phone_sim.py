@@ -55,14 +55,16 @@ async def call(url: str, caller: bytes, seconds: float, *, echo_db: float | None
             rep.marks_echoed += 1
             await send({"event": "mark", "streamSid": sid, "mark": {"name": name}})
 
-        await send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        await send({"event": "start", "sequenceNumber": "1", "streamSid": sid,
-                    "start": {"streamSid": sid, "callSid": call_sid, "tracks": ["inbound"], "customParameters": params or {},
-                              "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})
         t0 = time.monotonic()
         ms = lambda: (time.monotonic() - t0) * 1000  # noqa: E731
 
         async def receive():
+            try:
+                await receive_all()
+            except Exception:  # noqa: BLE001 - the relay closed with an error code: close_code says which
+                pass
+
+        async def receive_all():
             async for text in ws:
                 m = json.loads(text)
                 if m["event"] == "media":
@@ -84,6 +86,12 @@ async def call(url: str, caller: bytes, seconds: float, *, echo_db: float | None
 
         rx = asyncio.create_task(receive())
         try:
+            # (A relay that refuses the call closes at once: these may fail.)
+            await send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+            await send({"event": "start", "sequenceNumber": "1", "streamSid": sid,
+                        "start": {"streamSid": sid, "callSid": call_sid, "tracks": ["inbound"],
+                                  "customParameters": params or {},
+                                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})
             for k in range(int(seconds * 50)):
                 await asyncio.sleep(max(0.0, t0 + k * 0.02 - time.monotonic()))
                 played = None
