@@ -120,14 +120,20 @@ async def run_tool(settings: Settings, call: teledsp.Call, ev: dict) -> str:
         return json.dumps({"error": f"tool {ev['name']} timed out"})
 
 
-def create_app(settings: Settings) -> FastAPI:
+def twilio_app(title: str, settings, run, media_paths: tuple[str, ...]) -> FastAPI:
+    """A FastAPI app with the relays' Twilio endpoints: GET /healthz, POST
+    /twiml and the Media Stream at `media_paths` (X-Twilio-Signature
+    checked; 1008 if bad), each call handed to `run(settings, websocket)`.
+    `settings` has public_url, validator and insecure; without a validator
+    the app refuses to start unless insecure."""
+
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         if settings.validator is None and not settings.insecure:
             raise RuntimeError(NO_TOKEN)
         yield
 
-    app = FastAPI(title="teledsp FastAPI relay", lifespan=lifespan)
+    app = FastAPI(title=title, lifespan=lifespan)
     base = settings.public_url.rstrip("/")
     ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
 
@@ -146,17 +152,21 @@ def create_app(settings: Settings) -> FastAPI:
             return Response("invalid X-Twilio-Signature\n", status_code=403)
         return Response(twiml(params, ws_base), media_type="text/xml")
 
-    @app.websocket("/media")
-    @app.websocket("/media-stream")  # the seeds' path
     async def media(twilio: WebSocket) -> None:
         url = ws_base + twilio.url.path + (f"?{twilio.url.query}" if twilio.url.query else "")
         await twilio.accept()
         if not signed(url, [], twilio.headers.get("x-twilio-signature")):
             await twilio.close(1008, "invalid X-Twilio-Signature")
             return
-        await run_call(settings, twilio)
+        await run(settings, twilio)
 
+    for path in media_paths:
+        app.add_api_websocket_route(path, media)
     return app
+
+
+def create_app(settings: Settings) -> FastAPI:
+    return twilio_app("teledsp FastAPI relay", settings, run_call, ("/media", "/media-stream"))  # and the seeds' path
 
 
 async def run_call(settings: Settings, twilio: WebSocket) -> None:

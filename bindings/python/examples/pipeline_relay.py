@@ -53,12 +53,12 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
 import teledsp
-from fastapi_relay import TwilioOut, serve
-from relay_common import setup_logging, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL, twiml
+from fastapi_relay import TwilioOut, serve, twilio_app
+from relay_common import setup_logging, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL
 
 log = logging.getLogger("pipeline_relay")
 
@@ -168,42 +168,7 @@ async def llm_chunks(llm, history):
 
 
 def create_app(settings: Settings) -> FastAPI:
-    @contextlib.asynccontextmanager
-    async def lifespan(_app):
-        if settings.validator is None and not settings.insecure:
-            raise RuntimeError(NO_TOKEN)
-        yield
-
-    app = FastAPI(title="teledsp pipeline relay", lifespan=lifespan)
-    base = settings.public_url.rstrip("/")
-    ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-
-    def signed(url: str, params: list, signature: str | None) -> bool:
-        return settings.validator is None or settings.validator.validate(url, params, signature or "")
-
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        return Response("ok\n", media_type="text/plain")
-
-    @app.post("/twiml")
-    async def twiml_route(request: Request) -> Response:
-        params = urllib.parse.parse_qsl((await request.body()).decode(), keep_blank_values=True)
-        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        if not signed(url, params, request.headers.get("x-twilio-signature")):
-            return Response("invalid X-Twilio-Signature\n", status_code=403)
-        return Response(twiml(params, ws_base), media_type="text/xml")
-
-    @app.websocket("/media")
-    @app.websocket("/api/v1/voice/media-stream")  # the seed's path
-    async def media(twilio: WebSocket) -> None:
-        url = ws_base + twilio.url.path + (f"?{twilio.url.query}" if twilio.url.query else "")
-        await twilio.accept()
-        if not signed(url, [], twilio.headers.get("x-twilio-signature")):
-            await twilio.close(1008, "invalid X-Twilio-Signature")
-            return
-        await run_call(settings, twilio)
-
-    return app
+    return twilio_app("teledsp pipeline relay", settings, run_call, ("/media", "/api/v1/voice/media-stream"))  # and the seed's
 
 
 async def run_call(settings: Settings, twilio: WebSocket) -> None:
