@@ -124,7 +124,7 @@ fn call_second(c: &mut Criterion) {
     for (name, audio) in [("pcm24k", Audio::Pcm24k), ("pcmu", Audio::Pcmu)] {
         let bytes: Vec<u8> = match audio {
             Audio::Pcm24k => noise(2400, 7).iter().flat_map(|s| s.to_le_bytes()).collect(),
-            Audio::Pcmu => teledsp::g711::ulaw_encode_vec(&noise(800, 7)),
+            _ => teledsp::g711::ulaw_encode_vec(&noise(800, 7)),
         };
         let delta = format!(
             r#"{{"type":"response.output_audio.delta","response_id":"r1","item_id":"i1","delta":"{}"}}"#,

@@ -20,7 +20,7 @@ use base64_simd::STANDARD as B64;
 use crate::call::openai::OpenAi;
 use crate::call::playout::Playout;
 use crate::call::twilio::Twilio;
-use crate::call::{ModelAdapter, ModelEvent, PhoneAdapter, PhoneEvent, b64_decode};
+use crate::call::{ModelAdapter, ModelEvent, Output, Payload, PhoneAdapter, PhoneEvent, b64_decode};
 use crate::error::Error;
 use crate::frame::{Format, Framer};
 use crate::resample::{Quality, Resampler};
@@ -55,6 +55,10 @@ pub enum Audio {
     Pcm24k,
     /// G.711 mu-law at 8 kHz passed through (`audio/pcmu`).
     Pcmu,
+    /// G.711 A-law at 8 kHz (`audio/pcma`; the call engine only).
+    Pcma,
+    /// PCM16 at 16 kHz (ElevenLabs `pcm_16000`; the call engine only).
+    Pcm16k,
 }
 
 impl core::str::FromStr for Audio {
@@ -64,10 +68,12 @@ impl core::str::FromStr for Audio {
     fn from_str(s: &str) -> Result<Self, Error> {
         match s {
             "pcm24k" | "audio/pcm" | "pcm16" => Ok(Audio::Pcm24k),
-            "pcmu" | "audio/pcmu" | "g711_ulaw" => Ok(Audio::Pcmu),
+            "pcmu" | "audio/pcmu" | "g711_ulaw" | "ulaw_8000" => Ok(Audio::Pcmu),
+            "pcma" | "audio/pcma" | "g711_alaw" => Ok(Audio::Pcma),
+            "pcm16k" | "pcm_16000" => Ok(Audio::Pcm16k),
             _ => Err(Error::UnknownName {
-                setting: "OpenAI audio format",
-                expected: "pcm24k (audio/pcm, pcm16), pcmu (audio/pcmu, g711_ulaw)",
+                setting: "model audio format",
+                expected: "pcm24k (audio/pcm, pcm16), pcm16k (pcm_16000), pcmu (audio/pcmu, g711_ulaw, ulaw_8000), pcma (audio/pcma, g711_alaw)",
                 actual: s.to_owned(),
             }),
         }
@@ -128,6 +134,11 @@ pub struct TwilioBridge {
 impl TwilioBridge {
     /// A bridge for one call.
     pub fn new(cfg: BridgeConfig) -> Result<Self, Error> {
+        if matches!(cfg.audio, Audio::Pcma | Audio::Pcm16k) {
+            return Err(Error::InvalidConfig(
+                "the bridge speaks pcm24k or pcmu; the call engine (teledsp::call) takes every format".into(),
+            ));
+        }
         Ok(TwilioBridge {
             cfg,
             twilio: Twilio::new(),
@@ -189,14 +200,17 @@ impl TwilioBridge {
     pub fn twilio_to_openai(&mut self, message: &str) -> Result<Option<String>, Error> {
         self.bytes_inbound = false;
         match self.twilio.parse(message)? {
-            PhoneEvent::Media { payload } => {
+            PhoneEvent::Media { payload, .. } => {
+                let Payload::Base64(payload) = payload else {
+                    return Err(Error::malformed("Twilio media is base64 text"));
+                };
                 self.bytes.clear();
                 b64_decode("Twilio media.payload is not valid base64", &payload, &mut self.bytes)?;
                 self.bytes_inbound = true;
                 let mut out = String::new();
                 match self.cfg.audio {
-                    Audio::Pcmu => self.openai.append(&payload, &mut out),
-                    Audio::Pcm24k => {
+                    Audio::Pcmu | Audio::Pcma => self.openai.append(&payload, &mut out),
+                    Audio::Pcm24k | Audio::Pcm16k => {
                         self.pcm.resize(self.up.output_len(self.bytes.len()), 0);
                         let n = self.up.process_from_ulaw(&self.bytes, &mut self.pcm)?;
                         self.pcm_bytes.resize(2 * n, 0);
@@ -210,8 +224,8 @@ impl TwilioBridge {
                 }
                 Ok(Some(out))
             }
-            PhoneEvent::Start { stream_id, call_id, custom_parameters } => {
-                self.twilio.set_stream(&stream_id);
+            PhoneEvent::Start { stream_id, call_id, custom_parameters, .. } => {
+                self.twilio.set_stream(&stream_id, Format::Ulaw);
                 self.stream_sid = Some(stream_id);
                 self.call_sid = call_id;
                 self.custom_parameters = custom_parameters;
@@ -238,9 +252,10 @@ impl TwilioBridge {
     /// (to route on more fields) call those two directly.
     pub fn openai_to_twilio(&mut self, message: &str) -> Result<Vec<String>, Error> {
         self.bytes_inbound = false;
-        match self.openai.parse(message)? {
-            ModelEvent::SpeechStarted => Ok(vec![self.clear()]),
-            ModelEvent::AudioDelta { delta, .. } => self.audio_delta_to_twilio(&delta),
+        let events = self.openai.parse(message)?;
+        match events.into_iter().next() {
+            Some(ModelEvent::SpeechStarted) => Ok(vec![self.clear()]),
+            Some(ModelEvent::AudioDelta { delta, .. }) => self.audio_delta_to_twilio(&delta),
             _ => Ok(Vec::new()),
         }
     }
@@ -286,8 +301,8 @@ impl TwilioBridge {
         self.bytes.clear();
         b64_decode("OpenAI delta is not valid base64", delta, &mut self.bytes)?;
         let ulaw: &[u8] = match self.cfg.audio {
-            Audio::Pcmu => &self.bytes,
-            Audio::Pcm24k => {
+            Audio::Pcmu | Audio::Pcma => &self.bytes,
+            Audio::Pcm24k | Audio::Pcm16k => {
                 if !self.bytes.len().is_multiple_of(2) {
                     return Err(Error::malformed("OpenAI PCM16 delta has an odd byte count"));
                 }
@@ -304,9 +319,9 @@ impl TwilioBridge {
         };
         let (twilio, mut out) = (&self.twilio, Vec::new());
         self.framer.push(ulaw, |frame| {
-            let mut msg = String::new();
-            twilio.media(frame, &mut msg);
-            out.push(msg);
+            if let Output::Phone { text, .. } = twilio.media(frame) {
+                out.push(text);
+            }
         });
         if !out.is_empty() {
             self.marks_sent += 1;

@@ -161,8 +161,15 @@ fn settings_parse_from_our_names_and_openais() {
     for name in ["pcmu", "audio/pcmu", "g711_ulaw"] {
         assert_eq!(name.parse::<Audio>(), Ok(Audio::Pcmu), "{name}");
     }
+    for name in ["pcma", "audio/pcma", "g711_alaw"] {
+        assert_eq!(name.parse::<Audio>(), Ok(Audio::Pcma), "{name}");
+    }
+    assert_eq!("pcm_16000".parse::<Audio>(), Ok(Audio::Pcm16k));
     let e = "opus".parse::<Audio>().unwrap_err().to_string();
-    assert!(e.starts_with("unknown OpenAI audio format \"opus\"; expected one of: pcm24k"), "{e}");
+    assert!(e.starts_with("unknown model audio format \"opus\"; expected one of: pcm24k"), "{e}");
+    // The bridge predates A-law and 16 kHz: it says so rather than mangle them.
+    let cfg = teledsp::bridge::BridgeConfig { audio: Audio::Pcma, ..Default::default() };
+    assert!(teledsp::bridge::TwilioBridge::new(cfg).unwrap_err().to_string().contains("call engine"));
     assert!("GA".parse::<Api>().unwrap_err().to_string().contains("ga, beta"));
 }
 

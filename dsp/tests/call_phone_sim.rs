@@ -41,6 +41,7 @@ fn route(
             Output::Model(t) => to_model.push(serde_json::from_str::<Value>(&t).unwrap()),
             Output::CallerAudio(_) => panic!("a Call sends caller audio to the model, not out"),
             Output::Event(_) => {}
+            Output::PhoneBinary(_) => panic!("Twilio messages are text"),
         }
     }
 }

@@ -82,6 +82,7 @@ fn summarize(outs: &[Output], digest: &mut crc32fast::Hasher) -> Vec<Value> {
             }
             Output::Event(e) => v.push(json!({"event": serde_json::from_str::<Value>(&e.to_json()).unwrap()})),
             Output::CallerAudio(_) => panic!("a Call sends caller audio to the model, not out"),
+            Output::PhoneBinary(_) => panic!("binary phone messages are compacted below"),
         }
     }
     v

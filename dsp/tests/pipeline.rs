@@ -68,6 +68,7 @@ impl Sim {
                 }
                 Output::Event(e) => self.events.push(e),
                 Output::CallerAudio(_) => {}
+                Output::PhoneBinary(_) => panic!("Twilio messages are text"),
                 Output::Model(m) => panic!("a pipeline has no model: {m}"),
             }
         }

@@ -61,6 +61,7 @@ fuzz_target!(|data: &[u8]| {
         }
         for o in &out {
             match o {
+                Output::PhoneBinary(_) => panic!("Twilio messages are text"),
                 Output::Phone { text, .. } => {
                     let v: serde_json::Value = serde_json::from_str(text).expect("phone output is JSON");
                     if v["event"] == "media" {

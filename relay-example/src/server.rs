@@ -423,7 +423,8 @@ struct Outgoing {
     generation: u64,
     /// A media frame (counted in `frames_out` once written), not a mark.
     media: bool,
-    text: String,
+    /// Text, or binary audio (Vonage).
+    msg: Message,
 }
 
 /// The Twilio socket's writer. Media and marks go through a bounded queue
@@ -491,7 +492,7 @@ impl TwilioOut {
                                 if o.generation < generation {
                                     dropped.inc();
                                 } else {
-                                    bounded(limit, sink.feed(Message::Text(o.text.into()))).await?;
+                                    bounded(limit, sink.feed(o.msg)).await?;
                                     media += u64::from(o.media);
                                 }
                             }
@@ -517,8 +518,8 @@ impl TwilioOut {
     }
 
     /// Queues audio or a mark; false if the queue is full (dropped).
-    fn send_audio(&self, text: String, media: bool) -> bool {
-        self.audio.try_send(Outgoing { generation: self.generation, media, text }).is_ok()
+    fn send_audio(&self, msg: Message, media: bool) -> bool {
+        self.audio.try_send(Outgoing { generation: self.generation, media, msg }).is_ok()
     }
 
     fn send_clear(&mut self, text: String) {
@@ -768,7 +769,12 @@ async fn run_started(
             match o {
                 Output::Phone { kind: PhoneKind::Clear, text } => twilio.send_clear(text),
                 Output::Phone { kind, text } => {
-                    if !twilio.send_audio(text, kind == PhoneKind::Media) {
+                    if !twilio.send_audio(Message::Text(text.into()), kind == PhoneKind::Media) {
+                        app.metrics.frames_dropped.inc();
+                    }
+                }
+                Output::PhoneBinary(data) => {
+                    if !twilio.send_audio(Message::Binary(data.into()), true) {
                         app.metrics.frames_dropped.inc();
                     }
                 }

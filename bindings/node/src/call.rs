@@ -120,6 +120,8 @@ fn take(env: &Env, out: &mut Vec<Output>) -> Result<Value> {
             Output::Model(text) => ("model", js::string(env, &text)?),
             Output::Event(e) => ("event", js::json(env, serde_json::to_value(&e).expect("events serialize"))?),
             Output::CallerAudio(b) => ("caller_audio", js::new_buffer(env, &b)?),
+            // Binary audio (Vonage): send it as a binary message.
+            Output::PhoneBinary(b) => ("media", js::new_buffer(env, &b)?),
         };
         pairs.push(js::array(env, &[js::string(env, target)?, payload])?);
     }
@@ -159,6 +161,21 @@ impl Call {
         let t = now(now_ms)?;
         let text = Text::arg(&message)?;
         self.inner.receive_phone(text.as_str()?, t, &mut self.out).map_err(to_js)?;
+        take(env, &mut self.out)
+    }
+
+    /// One binary message from the phone (Vonage's audio: a Buffer or typed
+    /// array). A malformed one, or any from a protocol that sends only
+    /// text, throws `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
+    #[napi(
+        ts_args_type = "data: Buffer | Uint8Array, nowMs?: number",
+        ts_return_type = "Array<['media', string | Buffer] | ['mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
+        catch_unwind
+    )]
+    pub fn receive_phone_binary(&mut self, env: &Env, data: Unknown<'_>, now_ms: Option<f64>) -> Result<Value> {
+        let t = now(now_ms)?;
+        let data = Bytes::arg(&data)?;
+        self.inner.receive_phone_binary(data.bytes(), t, &mut self.out).map_err(to_js)?;
         take(env, &mut self.out)
     }
 
@@ -326,6 +343,21 @@ impl Pipeline {
         let t = now(now_ms)?;
         let text = Text::arg(&message)?;
         self.inner.receive_phone(text.as_str()?, t, &mut self.out).map_err(to_js)?;
+        take(env, &mut self.out)
+    }
+
+    /// One binary message from the phone (Vonage's audio: a Buffer or typed
+    /// array). A malformed one, or any from a protocol that sends only
+    /// text, throws `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
+    #[napi(
+        ts_args_type = "data: Buffer | Uint8Array, nowMs?: number",
+        ts_return_type = "Array<['media', string | Buffer] | ['mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
+        catch_unwind
+    )]
+    pub fn receive_phone_binary(&mut self, env: &Env, data: Unknown<'_>, now_ms: Option<f64>) -> Result<Value> {
+        let t = now(now_ms)?;
+        let data = Bytes::arg(&data)?;
+        self.inner.receive_phone_binary(data.bytes(), t, &mut self.out).map_err(to_js)?;
         take(env, &mut self.out)
     }
 

@@ -87,6 +87,8 @@ fn take<'py>(py: Python<'py>, out: &mut Vec<Output>) -> PyResult<Bound<'py, PyLi
             Output::Model(text) => (&names[3], PyString::new(py, &text).into_any()),
             Output::Event(e) => (&names[4], json_loads(py, &e.to_json())?),
             Output::CallerAudio(b) => (&names[5], PyBytes::new(py, &b).into_any()),
+            // Binary audio (Vonage): send it as a binary message.
+            Output::PhoneBinary(b) => (&names[0], PyBytes::new(py, &b).into_any()),
         };
         list.append(PyTuple::new(py, [name.bind(py).clone().into_any(), payload])?)?;
     }
@@ -129,6 +131,21 @@ impl PyCall {
         let now = now_ms.unwrap_or_else(monotonic_ms);
         with_text(message, |m| self.inner.receive_phone(m, now, &mut self.out).map_err(to_py))?;
         take(message.py(), &mut self.out)
+    }
+
+    /// One binary message from the phone (Vonage's audio). A malformed
+    /// one, or any from a protocol that sends only text, raises
+    /// MalformedMessageError, is counted, and changes nothing.
+    #[pyo3(signature = (data, now_ms = None))]
+    fn receive_phone_binary<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &[u8],
+        now_ms: Option<u64>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let now = now_ms.unwrap_or_else(monotonic_ms);
+        self.inner.receive_phone_binary(data, now, &mut self.out).map_err(to_py)?;
+        take(py, &mut self.out)
     }
 
     /// One event from the model (str or UTF-8 bytes). A malformed one
@@ -272,6 +289,21 @@ impl PyPipeline {
         let now = now_ms.unwrap_or_else(monotonic_ms);
         with_text(message, |m| self.inner.receive_phone(m, now, &mut self.out).map_err(to_py))?;
         take(message.py(), &mut self.out)
+    }
+
+    /// One binary message from the phone (Vonage's audio). A malformed
+    /// one, or any from a protocol that sends only text, raises
+    /// MalformedMessageError, is counted, and changes nothing.
+    #[pyo3(signature = (data, now_ms = None))]
+    fn receive_phone_binary<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &[u8],
+        now_ms: Option<u64>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let now = now_ms.unwrap_or_else(monotonic_ms);
+        self.inner.receive_phone_binary(data, now, &mut self.out).map_err(to_py)?;
+        take(py, &mut self.out)
     }
 
     /// The application will speak utterance ``utterance_id``: a barge-in

@@ -9,48 +9,82 @@
 //! frames (the caller, or the agent pausing) still count. While nothing
 //! plays, the guard is off. One onset per speech segment.
 
+//!
+//! The caller's audio is the phone's, whatever its codec and rate (the VAD
+//! runs at 8, 16 or 24 kHz); messages of any length are cut into 20 ms
+//! frames here.
+
 use super::FRAME_MS;
-use super::outbound::{Outbound, ulaw_dbfs};
+use super::convert;
+use super::outbound::Outbound;
 use crate::error::Error;
+use crate::frame::Format;
 use crate::vad::Vad;
 
 #[derive(Debug)]
 pub(crate) struct LocalBarge {
     vad: Vad,
+    format: Format,
     /// This speech segment already had its onset.
     fired: bool,
     echo_loss_db: f32,
+    /// Samples of the frame being gathered, and the decoded message.
+    frame: Vec<i16>,
+    pcm: Vec<i16>,
 }
 
 impl LocalBarge {
-    pub fn new(echo_loss_db: f32) -> Result<Self, Error> {
+    /// A detector for caller audio in `format`.
+    pub fn new(echo_loss_db: f32, format: Format) -> Result<Self, Error> {
         if !(0.0..=60.0).contains(&echo_loss_db) {
             return Err(Error::InvalidConfig(format!("echo_loss_db is 0 (off) to 60 dB, not {echo_loss_db}")));
         }
-        Ok(LocalBarge { vad: Vad::new(8000, FRAME_MS as u32)?, fired: false, echo_loss_db })
+        let vad = Vad::new(convert::rate(format), FRAME_MS as u32)?;
+        let frame = Vec::with_capacity(vad.frame_len());
+        Ok(LocalBarge { vad, format, fired: false, echo_loss_db, frame, pcm: Vec::new() })
     }
 
-    /// One caller frame (8 kHz mu-law): whether the caller's speech began
-    /// with it (not echo). Frames of another length are not looked at.
-    pub fn onset(&mut self, ulaw: &[u8], outbound: &Outbound, now: u64) -> Result<bool, Error> {
-        if ulaw.len() != self.vad.frame_len() {
+    /// One caller message (whole samples of the phone's format): whether
+    /// the caller's speech began in it (not echo).
+    pub fn onset(&mut self, audio: &[u8], outbound: &Outbound, now: u64) -> Result<bool, Error> {
+        convert::decode(self.format, audio, &mut self.pcm);
+        let mut onset = false;
+        let mut rest = &self.pcm[..];
+        while !rest.is_empty() {
+            let take = (self.vad.frame_len() - self.frame.len()).min(rest.len());
+            self.frame.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.frame.len() == self.vad.frame_len() {
+                onset |= Self::step(&mut self.vad, &mut self.fired, self.echo_loss_db, &self.frame, outbound, now)?;
+                self.frame.clear();
+            }
+        }
+        Ok(onset)
+    }
+
+    fn step(
+        vad: &mut Vad,
+        fired: &mut bool,
+        echo_loss_db: f32,
+        frame: &[i16],
+        outbound: &Outbound,
+        now: u64,
+    ) -> Result<bool, Error> {
+        vad.process(frame)?;
+        if !vad.is_speaking() {
+            *fired = false;
             return Ok(false);
         }
-        self.vad.process_ulaw(ulaw)?;
-        if !self.vad.is_speaking() {
-            self.fired = false;
+        if *fired {
             return Ok(false);
         }
-        if self.fired {
-            return Ok(false);
-        }
-        if self.echo_loss_db > 0.0
+        if echo_loss_db > 0.0
             && let Some(agent) = outbound.agent_level(now)
-            && ulaw_dbfs(ulaw) < agent - self.echo_loss_db
+            && convert::dbfs(frame) < agent - echo_loss_db
         {
             return Ok(false);
         }
-        self.fired = true;
+        *fired = true;
         Ok(true)
     }
 }

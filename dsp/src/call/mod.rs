@@ -52,11 +52,19 @@
 //! interrupted items and cancelled responses at [`REMEMBERED`] each.
 
 mod barge;
+mod convert;
+pub mod elevenlabs;
+pub mod exotel;
+pub mod gemini;
 pub mod openai;
 mod outbound;
 pub mod pipeline;
 pub mod playout;
+pub mod plivo;
+mod reorder;
+pub mod telnyx;
 pub mod twilio;
+pub mod vonage;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -66,16 +74,18 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::bridge::{Api, Audio};
 use crate::error::Error;
-use crate::resample::{Quality, Resampler};
+pub use crate::frame::Format;
+use crate::resample::Quality;
 use barge::LocalBarge;
+use convert::Converter;
 pub use outbound::REMEMBERED;
-use outbound::{Outbound, Recent, Source};
+use outbound::{Outbound, Recent};
 pub use pipeline::{Pipeline, PipelineConfig};
 use playout::MarkEcho;
+use reorder::Reorder;
 
-/// Phone-side frame: 20 ms of G.711 mu-law at 8 kHz.
+/// The phone side's frame: 20 ms, whatever the codec and rate.
 const FRAME_MS: u64 = 20;
-const FRAME_BYTES: usize = 160;
 
 fn by_name<'de, D: Deserializer<'de>, T: core::str::FromStr<Err = Error>>(d: D) -> Result<T, D::Error> {
     let s = String::deserialize(d)?;
@@ -91,16 +101,28 @@ fn server_vad() -> serde_json::Value {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CallConfig {
+    /// The phone side's protocol: `"twilio"`, `"telnyx"`, `"plivo"`,
+    /// `"vonage"`, `"exotel"` or `"signalwire"`.
+    #[serde(deserialize_with = "by_name")]
+    pub telephony: Telephony,
+    /// The model API: `"openai"`, `"azure"`, `"gemini"` or `"elevenlabs"`.
+    #[serde(deserialize_with = "by_name")]
+    pub model: ModelApi,
     /// OpenAI event names: `"ga"` or `"beta"`.
     #[serde(deserialize_with = "by_name")]
     pub api: Api,
-    /// Audio on the model side: `"pcm24k"` (PCM16 at 24 kHz, resampled
-    /// here) or `"pcmu"` (G.711 mu-law at 8 kHz, passed through).
+    /// Audio on the model side: `"pcm24k"` (PCM16 at 24 kHz), `"pcm16k"`
+    /// (ElevenLabs `pcm_16000`), `"pcmu"` or `"pcma"` (G.711 at 8 kHz).
+    /// Whatever differs from the phone's codec and rate is converted here.
+    /// Gemini Live's formats are fixed (16 kHz in, 24 kHz out).
     #[serde(deserialize_with = "by_name")]
     pub audio: Audio,
     /// Resampler preset for the PCM path.
     #[serde(deserialize_with = "by_name")]
     pub quality: Quality,
+    /// The model, where the API names it in the session rather than the
+    /// URL (Gemini's `setup.model`; default [`gemini::DEFAULT_MODEL`]).
+    pub model_id: Option<String>,
     /// System instructions for the session.
     pub instructions: String,
     /// Output voice.
@@ -124,9 +146,12 @@ pub struct CallConfig {
 impl Default for CallConfig {
     fn default() -> Self {
         CallConfig {
+            telephony: Telephony::Twilio,
+            model: ModelApi::OpenAi,
             api: Api::Ga,
             audio: Audio::Pcm24k,
             quality: Quality::default(),
+            model_id: None,
             instructions: "You are a helpful phone agent. Keep answers short.".into(),
             voice: "marin".into(),
             tools: None,
@@ -152,6 +177,131 @@ impl CallConfig {
     }
 }
 
+/// The telephony protocols teledsp speaks (see each adapter's module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Telephony {
+    /// [`twilio`]: Twilio Media Streams.
+    #[default]
+    Twilio,
+    /// [`telnyx`]: Telnyx media streaming, bidirectional RTP mode.
+    Telnyx,
+    /// [`plivo`]: Plivo audio streams.
+    Plivo,
+    /// [`vonage`]: the Vonage Voice API's WebSocket endpoint.
+    Vonage,
+    /// [`exotel`]: the Exotel Voicebot applet.
+    Exotel,
+    /// SignalWire's Twilio-compatible `<Stream>` ([`twilio::Twilio::signalwire`]).
+    SignalWire,
+}
+
+impl Telephony {
+    /// Every protocol.
+    pub const ALL: [Telephony; 6] = [
+        Telephony::Twilio,
+        Telephony::Telnyx,
+        Telephony::Plivo,
+        Telephony::Vonage,
+        Telephony::Exotel,
+        Telephony::SignalWire,
+    ];
+
+    /// The name as the config and the relay's `--telephony` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Telephony::Twilio => "twilio",
+            Telephony::Telnyx => "telnyx",
+            Telephony::Plivo => "plivo",
+            Telephony::Vonage => "vonage",
+            Telephony::Exotel => "exotel",
+            Telephony::SignalWire => "signalwire",
+        }
+    }
+
+    /// A fresh adapter for one call.
+    pub fn adapter(self) -> Box<dyn PhoneAdapter> {
+        match self {
+            Telephony::Twilio => Box::new(twilio::Twilio::new()),
+            Telephony::Telnyx => Box::new(telnyx::Telnyx::new()),
+            Telephony::Plivo => Box::new(plivo::Plivo::new()),
+            Telephony::Vonage => Box::new(vonage::Vonage::new()),
+            Telephony::Exotel => Box::new(exotel::Exotel::new()),
+            Telephony::SignalWire => Box::new(twilio::Twilio::signalwire()),
+        }
+    }
+}
+
+impl core::str::FromStr for Telephony {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Telephony::ALL.into_iter().find(|t| t.name() == s).ok_or_else(|| Error::UnknownName {
+            setting: "telephony",
+            expected: "twilio, telnyx, plivo, vonage, exotel, signalwire",
+            actual: s.to_owned(),
+        })
+    }
+}
+
+/// The speech-to-speech model APIs teledsp speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModelApi {
+    /// [`openai`]: OpenAI Realtime, GA or beta.
+    #[default]
+    OpenAi,
+    /// Azure OpenAI Realtime: OpenAI's events on a deployment URL.
+    Azure,
+    /// [`gemini`]: Gemini Live.
+    Gemini,
+    /// [`elevenlabs`]: ElevenLabs Agents.
+    ElevenLabs,
+}
+
+impl ModelApi {
+    /// Every API.
+    pub const ALL: [ModelApi; 4] = [ModelApi::OpenAi, ModelApi::Azure, ModelApi::Gemini, ModelApi::ElevenLabs];
+
+    /// The name as the config and the relay's `--model` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelApi::OpenAi => "openai",
+            ModelApi::Azure => "azure",
+            ModelApi::Gemini => "gemini",
+            ModelApi::ElevenLabs => "elevenlabs",
+        }
+    }
+
+    /// A fresh adapter for one call set up with `cfg`; an error if the API
+    /// cannot take `cfg.audio`.
+    pub fn adapter(self, cfg: &CallConfig) -> Result<Box<dyn ModelAdapter>, Error> {
+        Ok(match self {
+            ModelApi::OpenAi => Box::new(openai::OpenAi::with_audio(cfg.api, cfg.audio)?),
+            ModelApi::Azure => Box::new(openai::OpenAi::azure(cfg.api, cfg.audio)?),
+            ModelApi::Gemini => Box::new(gemini::Gemini::new(cfg)?),
+            ModelApi::ElevenLabs => Box::new(elevenlabs::ElevenLabs::new(cfg.audio)?),
+        })
+    }
+}
+
+impl core::str::FromStr for ModelApi {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        ModelApi::ALL.into_iter().find(|t| t.name() == s).ok_or_else(|| Error::UnknownName {
+            setting: "model API",
+            expected: "openai, azure, gemini, elevenlabs",
+            actual: s.to_owned(),
+        })
+    }
+}
+
+/// Caller audio in a phone message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload<'a> {
+    /// Base64 text (JSON protocols).
+    Base64(Cow<'a, str>),
+    /// The bytes themselves (a binary WebSocket message: Vonage).
+    Raw(&'a [u8]),
+}
+
 /// A phone-side message, parsed by a [`PhoneAdapter`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum PhoneEvent<'a> {
@@ -163,11 +313,17 @@ pub enum PhoneEvent<'a> {
         call_id: Option<String>,
         /// Parameters the call was set up with (TwiML `<Parameter>`s).
         custom_parameters: serde_json::Map<String, serde_json::Value>,
+        /// The stream's audio both ways, if the message says (else the
+        /// adapter's default).
+        format: Option<Format>,
     },
-    /// Caller audio: base64 of 8 kHz G.711 mu-law.
+    /// Caller audio in the stream's format.
     Media {
-        /// The base64 text.
-        payload: Cow<'a, str>,
+        /// The audio.
+        payload: Payload<'a>,
+        /// Its place in the stream, where the protocol numbers chunks and
+        /// does not promise their order (Telnyx): the engine reorders.
+        seq: Option<u64>,
     },
     /// The phone played audio up to this mark.
     Mark {
@@ -185,16 +341,32 @@ pub enum PhoneEvent<'a> {
     Other,
 }
 
-/// A telephony protocol: parses its messages and writes its replies.
+/// A telephony protocol: parses its messages and writes its replies. It
+/// makes no DSP or timing decisions: the engine converts and frames audio
+/// to the format the adapter reports and keeps the playout timeline.
 pub trait PhoneAdapter: Send + Sync + core::fmt::Debug {
     /// The protocol's name, for messages.
     fn name(&self) -> &'static str;
-    /// One message from the phone.
+    /// The stream's audio until its start message says otherwise.
+    fn default_format(&self) -> Format {
+        Format::Ulaw
+    }
+    /// One text message from the phone.
     fn parse<'a>(&self, text: &'a str) -> Result<PhoneEvent<'a>, Error>;
-    /// The stream replies go to.
-    fn set_stream(&mut self, stream_id: &str);
-    /// Appends one outbound audio message (a 20 ms mu-law frame) to `out`.
-    fn media(&self, frame: &[u8], out: &mut String);
+    /// One binary message from the phone (only Vonage sends them).
+    fn parse_binary<'a>(&self, data: &'a [u8]) -> Result<PhoneEvent<'a>, Error> {
+        let _ = data;
+        Err(Error::malformed_by("binary phone message", format_args!("{} sends text messages only", self.name())))
+    }
+    /// The stream replies go to, and its audio format.
+    fn set_stream(&mut self, stream_id: &str, format: Format);
+    /// Duration of each outbound audio message, ms: a multiple of 20.
+    fn chunk_ms(&self) -> u32 {
+        20
+    }
+    /// One outbound audio message: [`chunk_ms`](Self::chunk_ms) of audio
+    /// in the stream's format.
+    fn media(&self, chunk: &[u8]) -> Output;
     /// A playback marker the phone echoes once the audio before it played.
     fn mark(&self, name: &str) -> String;
     /// Drop the phone's queued audio.
@@ -248,6 +420,9 @@ pub enum ModelEvent<'a> {
         /// JSON arguments as the model wrote them.
         arguments: String,
     },
+    /// The protocol wants this sent back to the model now (ElevenLabs
+    /// `pong` to its `ping`).
+    Reply(String),
     /// The model reported an error.
     Error {
         /// Its code, if any.
@@ -259,26 +434,36 @@ pub enum ModelEvent<'a> {
     Other,
 }
 
+/// The events of one model message: most carry one, a Gemini
+/// `serverContent` may carry several (inline, no allocation, up to 2).
+pub type ModelEvents<'a> = smallvec::SmallVec<[ModelEvent<'a>; 2]>;
+
 /// A speech-to-speech model API: parses its events and writes its requests.
+/// Where the API has no such request (Gemini has no truncate), the writer
+/// returns `None` and the engine sends nothing; the module docs of each
+/// adapter say what that means for what the model believes was heard.
 pub trait ModelAdapter: Send + Sync + core::fmt::Debug {
     /// The API's name, for messages.
     fn name(&self) -> &'static str;
-    /// One event from the model.
-    fn parse<'a>(&self, text: &'a str) -> Result<ModelEvent<'a>, Error>;
+    /// Audio formats: (caller audio to the model, the model's audio).
+    fn formats(&self) -> (Format, Format);
+    /// One event from the model. Adapters whose API has no item or
+    /// response ids (Gemini, ElevenLabs) number the turns themselves.
+    fn parse<'a>(&mut self, text: &'a str) -> Result<ModelEvents<'a>, Error>;
     /// The session settings, sent first.
     fn session_update(&self, cfg: &CallConfig) -> String;
     /// Appends a caller-audio message (base64 in the session's format) to `out`.
     fn append(&self, audio_b64: &str, out: &mut String);
     /// Cut an item's audio (and transcript) at `audio_end_ms`.
-    fn truncate(&self, item_id: &str, audio_end_ms: u64) -> String;
+    fn truncate(&self, item_id: &str, audio_end_ms: u64) -> Option<String>;
     /// Remove an item the caller never heard.
-    fn delete(&self, item_id: &str) -> String;
+    fn delete(&self, item_id: &str) -> Option<String>;
     /// Stop the response in progress.
-    fn cancel(&self) -> String;
+    fn cancel(&self) -> Option<String>;
     /// A function call's output.
-    fn tool_output(&self, call_id: &str, output: &str) -> String;
-    /// Ask for the next response.
-    fn response_create(&self) -> String;
+    fn tool_output(&mut self, call_id: &str, output: &str) -> String;
+    /// Ask for the next response (after tool outputs).
+    fn response_create(&self) -> Option<String>;
 }
 
 /// What a phone message carries, so a relay can treat audio and control
@@ -304,10 +489,13 @@ pub enum Output {
         /// The message.
         text: String,
     },
+    /// Send these bytes to the phone as one binary message (Vonage audio).
+    PhoneBinary(Vec<u8>),
     /// Send this text to the model.
     Model(String),
-    /// Caller audio for a speech recogniser: 8 kHz mu-law as the phone sent
-    /// it ([`Pipeline`] only; [`Call`] sends it to the model itself).
+    /// Caller audio for a speech recogniser, as the phone sent it (8 kHz
+    /// mu-law from Twilio) ([`Pipeline`] only; [`Call`] sends it to the
+    /// model itself).
     CallerAudio(Vec<u8>),
     /// Tell the application.
     Event(Event),
@@ -416,6 +604,12 @@ pub struct Counters {
     pub malformed_phone: u64,
     /// Model events skipped as malformed.
     pub malformed_model: u64,
+    /// Phone audio that arrived after later audio had been passed on
+    /// (Telnyx numbers its chunks), dropped.
+    pub frames_late: u64,
+    /// Phone audio chunks that never arrived (a gap the reorder window
+    /// gave up on).
+    pub frames_missing: u64,
 }
 
 /// The phone stream's identity, from its start message.
@@ -456,14 +650,16 @@ pub struct Call {
     stream: Option<Stream>,
     stopped: bool,
     /// `None` once the model is open; before, inbound appends held, each
-    /// with its length in 8 kHz samples.
+    /// with its length in phone samples.
     held: Option<VecDeque<(usize, String)>>,
     /// Samples in `held`.
     held_samples: usize,
     /// The model confirmed the session (see [`Call::model_ready`]).
     model_ready: bool,
-    /// Inbound 8 kHz -> model rate.
-    up: Resampler,
+    /// Caller audio: the phone's format -> the model's.
+    up: Converter,
+    /// Telnyx-style numbered chunks back in order.
+    reorder: Reorder,
     vad: Option<LocalBarge>,
     /// The model's audio to the phone, and what the caller heard of it.
     outbound: Outbound,
@@ -477,15 +673,16 @@ pub struct Call {
     now: u64,
     // Scratch, reused across messages.
     bytes: Vec<u8>,
-    pcm: Vec<i16>,
+    converted: Vec<u8>,
     b64: String,
 }
 
 impl Call {
-    /// A Twilio <-> OpenAI call.
+    /// A call over the config's `telephony` and `model` (by default
+    /// Twilio <-> OpenAI).
     pub fn new(cfg: CallConfig) -> Result<Self, Error> {
-        let model = openai::OpenAi::new(cfg.api);
-        Self::with_adapters(cfg, Box::new(twilio::Twilio::new()), Box::new(model))
+        let model = cfg.model.adapter(&cfg)?;
+        Self::with_adapters(cfg.clone(), cfg.telephony.adapter(), model)
     }
 
     /// A call over the given phone and model adapters.
@@ -494,14 +691,13 @@ impl Call {
         phone: Box<dyn PhoneAdapter>,
         model: Box<dyn ModelAdapter>,
     ) -> Result<Self, Error> {
-        let source = match cfg.audio {
-            Audio::Pcmu => Source::Ulaw,
-            Audio::Pcm24k => Source::Pcm16(24000),
-        };
+        let phone_format = phone.default_format();
+        let (model_in, model_out) = model.formats();
         Ok(Call {
-            up: Resampler::new(8000, source.rate(), cfg.quality)?,
-            outbound: Outbound::new(source, cfg.quality)?,
-            vad: if cfg.local_vad { Some(LocalBarge::new(cfg.echo_loss_db)?) } else { None },
+            up: Converter::new(phone_format, model_in, cfg.quality)?,
+            reorder: Reorder::default(),
+            outbound: Outbound::new(model_out, phone_format, phone.chunk_ms(), cfg.quality)?,
+            vad: if cfg.local_vad { Some(LocalBarge::new(cfg.echo_loss_db, phone_format)?) } else { None },
             cfg,
             phone,
             model,
@@ -517,9 +713,20 @@ impl Call {
             counters: Counters::default(),
             now: 0,
             bytes: Vec::new(),
-            pcm: Vec::new(),
+            converted: Vec::new(),
             b64: String::new(),
         })
+    }
+
+    /// The phone stream's audio format (the adapter's default until its
+    /// start message says).
+    pub fn phone_format(&self) -> Format {
+        self.up.from()
+    }
+
+    /// The model's audio formats: (caller audio to it, its audio).
+    pub fn model_formats(&self) -> (Format, Format) {
+        self.model.formats()
     }
 
     /// The settings.
@@ -552,7 +759,12 @@ impl Call {
     }
     /// This call's counters.
     pub fn counters(&self) -> Counters {
-        Counters { frames_out: self.outbound.frames_out(), ..self.counters }
+        Counters {
+            frames_out: self.outbound.frames_out(),
+            frames_late: self.reorder.late,
+            frames_missing: self.reorder.missing,
+            ..self.counters
+        }
     }
     /// Milliseconds of `item_id` the caller has heard by `now_ms`, if the
     /// item is still tracked (not wholly heard and forgotten, nor interrupted).
@@ -583,7 +795,19 @@ impl Call {
     /// and changes nothing.
     pub fn receive_phone(&mut self, text: &str, now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
         let now = self.tick(now_ms);
-        let r = self.on_phone(text, now, out);
+        let r = self.phone.parse(text).and_then(|ev| self.on_phone(ev, now, out));
+        if r.is_err() {
+            self.counters.malformed_phone += 1;
+        }
+        r
+    }
+
+    /// One binary message from the phone (Vonage's audio). A malformed
+    /// one, or any from a protocol without them, is an error, counted, and
+    /// changes nothing.
+    pub fn receive_phone_binary(&mut self, data: &[u8], now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        let now = self.tick(now_ms);
+        let r = self.phone.parse_binary(data).and_then(|ev| self.on_phone(ev, now, out));
         if r.is_err() {
             self.counters.malformed_phone += 1;
         }
@@ -632,16 +856,30 @@ impl Call {
 
     // ---- state transitions ------------------------------------------
 
-    fn on_phone(&mut self, text: &str, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
-        match self.phone.parse(text)? {
-            PhoneEvent::Media { payload } => self.on_media(&payload, now, out)?,
+    fn on_phone(&mut self, ev: PhoneEvent<'_>, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        match ev {
+            PhoneEvent::Media { payload, seq } => self.on_media(payload, seq, now, out)?,
             PhoneEvent::Mark { name } => {
                 if self.outbound.on_mark(&name, now) == MarkEcho::Stale {
                     self.counters.stale_marks += 1;
                 }
             }
-            PhoneEvent::Start { stream_id, call_id, custom_parameters } => {
-                start_stream(&mut *self.phone, &mut self.stream, stream_id, call_id, custom_parameters, out)?
+            PhoneEvent::Start { stream_id, call_id, custom_parameters, format } => {
+                if self.stream.is_some() {
+                    return Err(Error::malformed("a second start message on one stream"));
+                }
+                let format = format.unwrap_or_else(|| self.phone.default_format());
+                if format != self.phone_format() {
+                    // The stream's codec and rate, known now: nothing has
+                    // been converted yet, so the parts start afresh.
+                    let (model_in, model_out) = self.model.formats();
+                    self.up = Converter::new(format, model_in, self.cfg.quality)?;
+                    self.outbound = Outbound::new(model_out, format, self.phone.chunk_ms(), self.cfg.quality)?;
+                    if self.vad.is_some() {
+                        self.vad = Some(LocalBarge::new(self.cfg.echo_loss_db, format)?);
+                    }
+                }
+                start_stream(&mut *self.phone, &mut self.stream, stream_id, call_id, custom_parameters, format, out)?
             }
             PhoneEvent::Dtmf { digit } => out.push(Output::Event(Event::Dtmf { digit })),
             PhoneEvent::Stop => {
@@ -655,33 +893,74 @@ impl Call {
         Ok(())
     }
 
-    fn on_media(&mut self, payload: &str, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+    fn on_media(
+        &mut self,
+        payload: Payload<'_>,
+        seq: Option<u64>,
+        now: u64,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Error> {
         if self.stream.is_none() {
             // The phone says `start` first; audio before it has no call to
             // belong to, and holding it would be memory for anyone to fill.
             return Err(Error::malformed("phone media before the stream's start message"));
         }
-        self.bytes.clear();
-        b64_decode("phone media payload is not valid base64", payload, &mut self.bytes)?;
-        self.counters.frames_in += 1;
+        let mut bytes = std::mem::take(&mut self.bytes);
+        bytes.clear();
+        let b64 = match &payload {
+            Payload::Base64(t) => {
+                if let Err(e) = b64_decode("phone media payload is not valid base64", t, &mut bytes) {
+                    self.bytes = bytes;
+                    return Err(e);
+                }
+                Some(&**t)
+            }
+            Payload::Raw(b) => {
+                bytes.extend_from_slice(b);
+                None
+            }
+        };
+        let width = convert::width(self.phone_format());
+        let r = if !bytes.len().is_multiple_of(width) {
+            Err(Error::malformed_by("phone audio is not whole 16-bit samples", format_args!("{} bytes", bytes.len())))
+        } else {
+            self.counters.frames_in += 1;
+            match seq {
+                None => self.inbound(&bytes, b64, now, out),
+                Some(seq) => {
+                    let mut reorder = std::mem::take(&mut self.reorder);
+                    let r = reorder.push(seq, &bytes, |chunk| self.inbound(chunk, None, now, out));
+                    self.reorder = reorder;
+                    r
+                }
+            }
+        };
+        self.bytes = bytes;
+        r
+    }
+
+    /// Caller audio in order, whole samples of the phone's format: to the
+    /// model (or held), and to the local VAD.
+    fn inbound(&mut self, bytes: &[u8], b64: Option<&str>, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
         let mut text = String::new();
-        match self.cfg.audio {
-            Audio::Pcmu => self.model.append(payload, &mut text),
-            Audio::Pcm24k => {
-                self.pcm.resize(self.up.output_len(self.bytes.len()), 0);
-                let n = self.up.process_from_ulaw(&self.bytes, &mut self.pcm)?;
+        match b64 {
+            // Passed through: the phone's base64 is the model's.
+            Some(b64) if self.up.passthrough() => self.model.append(b64, &mut text),
+            _ => {
+                self.converted.clear();
+                self.up.process(bytes, &mut self.converted)?;
                 self.b64.clear();
-                B64.encode_append(bytemuck::cast_slice::<i16, u8>(&self.pcm[..n]), &mut self.b64);
+                B64.encode_append(&self.converted, &mut self.b64);
                 self.model.append(&self.b64, &mut text);
             }
         }
+        let n = bytes.len() / convert::width(self.phone_format());
         match &mut self.held {
             None => out.push(Output::Model(text)),
             Some(held) => {
                 // Bounded by audio time, not by message count: a message may
                 // carry more than one frame.
-                let cap = self.cfg.hold_ms as usize * 8;
-                let n = self.bytes.len();
+                let cap = self.cfg.hold_ms as usize * convert::rate(self.up.from()) as usize / 1000;
                 if n > cap {
                     self.counters.inbound_dropped += 1;
                 } else {
@@ -696,7 +975,7 @@ impl Call {
             }
         }
         let onset = match &mut self.vad {
-            Some(vad) => vad.onset(&self.bytes, &self.outbound, now)?,
+            Some(vad) => vad.onset(bytes, &self.outbound, now)?,
             None => false,
         };
         if onset && self.interruptible(now) {
@@ -706,7 +985,14 @@ impl Call {
     }
 
     fn on_model(&mut self, text: &str, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
-        match self.model.parse(text)? {
+        for ev in self.model.parse(text)? {
+            self.on_model_event(ev, now, out)?;
+        }
+        Ok(())
+    }
+
+    fn on_model_event(&mut self, ev: ModelEvent<'_>, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        match ev {
             ModelEvent::AudioDelta { item_id, response_id, delta } => {
                 let item_id = item_id.ok_or_else(|| Error::malformed("model audio delta without item_id"))?;
                 self.on_delta(&item_id, response_id.as_deref(), &delta, now, out)?
@@ -734,6 +1020,7 @@ impl Call {
                 self.counters.model_errors += 1;
                 out.push(Output::Event(Event::ModelError { code, message }));
             }
+            ModelEvent::Reply(text) => out.push(Output::Model(text)),
             ModelEvent::Other => {}
         }
         Ok(())
@@ -771,7 +1058,7 @@ impl Call {
         }
         let mut interrupted = false;
         if let Some(r) = self.response.take() {
-            out.push(Output::Model(self.model.cancel()));
+            out.extend(self.model.cancel().map(Output::Model));
             if !r.is_empty() {
                 self.cancelled_responses.insert(&r);
             }
@@ -782,11 +1069,12 @@ impl Call {
         let cuts = self.outbound.interrupt(now);
         let mut items = Vec::with_capacity(cuts.len());
         for c in cuts {
-            out.push(Output::Model(if c.heard.heard_ms == 0 {
+            let msg = if c.heard.heard_ms == 0 {
                 self.model.delete(&c.heard.item_id)
             } else {
                 self.model.truncate(&c.heard.item_id, c.heard.heard_ms)
-            }));
+            };
+            out.extend(msg.map(Output::Model));
             if let Some(r) = &c.response_id {
                 self.cancelled_responses.insert(r);
             }
@@ -802,7 +1090,7 @@ impl Call {
     fn maybe_respond(&mut self, out: &mut Vec<Output>) {
         if self.want_response && self.pending_tools.is_empty() && self.response.is_none() {
             self.want_response = false;
-            out.push(Output::Model(self.model.response_create()));
+            out.extend(self.model.response_create().map(Output::Model));
         }
     }
 }
@@ -814,12 +1102,13 @@ fn start_stream(
     stream_id: String,
     call_id: Option<String>,
     custom_parameters: serde_json::Map<String, serde_json::Value>,
+    format: Format,
     out: &mut Vec<Output>,
 ) -> Result<(), Error> {
     if stream.is_some() {
         return Err(Error::malformed("a second start message on one stream"));
     }
-    phone.set_stream(&stream_id);
+    phone.set_stream(&stream_id, format);
     out.push(Output::Event(Event::Started {
         stream_sid: stream_id.clone(),
         call_sid: call_id.clone(),
@@ -851,4 +1140,20 @@ fn b64_problem(b: &[u8]) -> String {
         return format!("{} symbols, not a multiple of 4", b.len());
     }
     "non-zero bits after the last symbol".to_owned()
+}
+
+/// A number that a protocol may send as a JSON number or a string (Telnyx
+/// and Exotel send `"chunk": "2"`).
+pub(crate) fn num_or_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N<'a> {
+        N(u64),
+        S(Cow<'a, str>),
+    }
+    Ok(match Option::<N>::deserialize(d)? {
+        None => None,
+        Some(N::N(n)) => Some(n),
+        Some(N::S(s)) => Some(s.parse().map_err(|_| serde::de::Error::custom(format!("{s:?} is not a number")))?),
+    })
 }

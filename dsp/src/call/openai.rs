@@ -1,14 +1,27 @@
 //! The OpenAI Realtime adapter: server events in, client events out, in the
 //! GA interface (`response.output_audio.*`, `session.type = "realtime"`) or
 //! the beta one (`response.audio.*`, `OpenAI-Beta: realtime=v1`). Event
-//! shapes from the Realtime API reference (client and server events).
+//! shapes from the Realtime API reference (client and server events,
+//! <https://platform.openai.com/docs/api-reference/realtime>).
+//!
+//! Audio: `audio/pcm` at 24 kHz, `audio/pcmu` or `audio/pcma` (beta
+//! `pcm16`, `g711_ulaw`, `g711_alaw`), the same both ways.
+//!
+//! Azure OpenAI's Realtime API takes the same events
+//! (<https://learn.microsoft.com/azure/ai-foundry/openai/realtime-audio-reference>);
+//! only the URL (a deployment) and the `api-key` header differ, which are
+//! the relay's: [`OpenAi::azure`] is this adapter under Azure's name.
+//!
+//! What the caller heard: `conversation.item.truncate` with `audio_end_ms`
+//! cuts the item's audio and its transcript at exactly what was played, so
+//! the model's context holds only what the caller heard.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{CallConfig, ModelAdapter, ModelEvent};
+use super::{CallConfig, Format, ModelAdapter, ModelEvent, ModelEvents};
 use crate::bridge::{Api, Audio};
 use crate::error::Error;
 
@@ -54,21 +67,39 @@ struct ErrorBody {
 /// ```
 /// use teledsp::bridge::Api;
 /// use teledsp::call::{ModelAdapter, ModelEvent, openai::OpenAi};
-/// let m = OpenAi::new(Api::Ga);
+/// let mut m = OpenAi::new(Api::Ga);
 /// let ev = m.parse(r#"{"type":"input_audio_buffer.speech_started","audio_start_ms":900,"item_id":"u1"}"#)?;
-/// assert!(matches!(ev, ModelEvent::SpeechStarted));
-/// assert_eq!(m.truncate("item_1", 1500), r#"{"audio_end_ms":1500,"content_index":0,"item_id":"item_1","type":"conversation.item.truncate"}"#);
+/// assert!(matches!(ev[..], [ModelEvent::SpeechStarted]));
+/// assert_eq!(m.truncate("item_1", 1500).unwrap(), r#"{"audio_end_ms":1500,"content_index":0,"item_id":"item_1","type":"conversation.item.truncate"}"#);
 /// # Ok::<(), teledsp::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct OpenAi {
     api: Api,
+    audio: Audio,
+    azure: bool,
 }
 
 impl OpenAi {
-    /// An adapter speaking `api`'s event names.
+    /// An adapter speaking `api`'s event names, PCM16 at 24 kHz.
     pub fn new(api: Api) -> Self {
-        OpenAi { api }
+        OpenAi { api, audio: Audio::Pcm24k, azure: false }
+    }
+
+    /// An adapter speaking `api`'s event names with `audio` both ways
+    /// (`pcm24k`, `pcmu` or `pcma`).
+    pub fn with_audio(api: Api, audio: Audio) -> Result<Self, Error> {
+        if audio == Audio::Pcm16k {
+            return Err(Error::InvalidConfig(
+                "OpenAI Realtime takes audio/pcm at 24 kHz, audio/pcmu or audio/pcma, not pcm16k".into(),
+            ));
+        }
+        Ok(OpenAi { api, audio, azure: false })
+    }
+
+    /// Azure OpenAI Realtime: the same events (see the module docs).
+    pub fn azure(api: Api, audio: Audio) -> Result<Self, Error> {
+        Ok(OpenAi { azure: true, ..Self::with_audio(api, audio)? })
     }
 
     fn delta_type(&self) -> &'static str {
@@ -92,10 +123,100 @@ fn owned(c: Option<Cow<'_, str>>) -> Option<String> {
 
 impl ModelAdapter for OpenAi {
     fn name(&self) -> &'static str {
-        "OpenAI"
+        if self.azure { "Azure OpenAI" } else { "OpenAI" }
     }
 
-    fn parse<'a>(&self, text: &'a str) -> Result<ModelEvent<'a>, Error> {
+    fn formats(&self) -> (Format, Format) {
+        let f = match self.audio {
+            Audio::Pcmu => Format::Ulaw,
+            Audio::Pcma => Format::Alaw,
+            Audio::Pcm24k | Audio::Pcm16k => Format::Pcm16 { rate: 24000 },
+        };
+        (f, f)
+    }
+
+    fn parse<'a>(&mut self, text: &'a str) -> Result<ModelEvents<'a>, Error> {
+        self.parse_one(text).map(|e| smallvec::smallvec![e])
+    }
+
+    fn session_update(&self, c: &CallConfig) -> String {
+        let mut session = match self.api {
+            Api::Ga => {
+                let format = match self.audio {
+                    Audio::Pcm24k | Audio::Pcm16k => json!({"type": "audio/pcm", "rate": 24000}),
+                    Audio::Pcmu => json!({"type": "audio/pcmu"}),
+                    Audio::Pcma => json!({"type": "audio/pcma"}),
+                };
+                json!({
+                    "type": "realtime",
+                    "instructions": c.instructions,
+                    "audio": {
+                        "input": {"format": format, "turn_detection": c.turn_detection},
+                        "output": {"format": format, "voice": c.voice},
+                    },
+                })
+            }
+            Api::Beta => {
+                let format = match self.audio {
+                    Audio::Pcm24k | Audio::Pcm16k => "pcm16",
+                    Audio::Pcmu => "g711_ulaw",
+                    Audio::Pcma => "g711_alaw",
+                };
+                json!({
+                    "modalities": ["audio", "text"],
+                    "instructions": c.instructions,
+                    "voice": c.voice,
+                    "input_audio_format": format,
+                    "output_audio_format": format,
+                    "turn_detection": c.turn_detection,
+                })
+            }
+        };
+        if let Some(tools) = &c.tools {
+            session["tools"] = tools.clone();
+        }
+        json!({"type": "session.update", "session": session}).to_string()
+    }
+
+    fn append(&self, audio_b64: &str, out: &mut String) {
+        // Keys in sorted order, as serde_json writes them; valid base64
+        // needs no JSON escaping.
+        out.reserve(48 + audio_b64.len());
+        out.push_str(r#"{"audio":""#);
+        out.push_str(audio_b64);
+        out.push_str(r#"","type":"input_audio_buffer.append"}"#);
+    }
+
+    fn truncate(&self, item_id: &str, audio_end_ms: u64) -> Option<String> {
+        Some(
+            json!({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": audio_end_ms})
+                .to_string(),
+        )
+    }
+
+    fn delete(&self, item_id: &str) -> Option<String> {
+        Some(json!({"type": "conversation.item.delete", "item_id": item_id}).to_string())
+    }
+
+    fn cancel(&self) -> Option<String> {
+        Some(json!({"type": "response.cancel"}).to_string())
+    }
+
+    fn tool_output(&mut self, call_id: &str, output: &str) -> String {
+        json!({
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": call_id, "output": output},
+        })
+        .to_string()
+    }
+
+    fn response_create(&self) -> Option<String> {
+        Some(json!({"type": "response.create"}).to_string())
+    }
+}
+
+impl OpenAi {
+    fn parse_one<'a>(&self, text: &'a str) -> Result<ModelEvent<'a>, Error> {
         let e: Event<'a> =
             serde_json::from_str(text).map_err(|e| Error::malformed_by("OpenAI event is not the expected JSON", e))?;
         let kind = &*e.kind;
@@ -137,76 +258,5 @@ impl ModelAdapter for OpenAi {
                 _ => ModelEvent::Other,
             }
         })
-    }
-
-    fn session_update(&self, c: &CallConfig) -> String {
-        let mut session = match self.api {
-            Api::Ga => {
-                let format = match c.audio {
-                    Audio::Pcm24k => json!({"type": "audio/pcm", "rate": 24000}),
-                    Audio::Pcmu => json!({"type": "audio/pcmu"}),
-                };
-                json!({
-                    "type": "realtime",
-                    "instructions": c.instructions,
-                    "audio": {
-                        "input": {"format": format, "turn_detection": c.turn_detection},
-                        "output": {"format": format, "voice": c.voice},
-                    },
-                })
-            }
-            Api::Beta => {
-                let format = match c.audio {
-                    Audio::Pcm24k => "pcm16",
-                    Audio::Pcmu => "g711_ulaw",
-                };
-                json!({
-                    "modalities": ["audio", "text"],
-                    "instructions": c.instructions,
-                    "voice": c.voice,
-                    "input_audio_format": format,
-                    "output_audio_format": format,
-                    "turn_detection": c.turn_detection,
-                })
-            }
-        };
-        if let Some(tools) = &c.tools {
-            session["tools"] = tools.clone();
-        }
-        json!({"type": "session.update", "session": session}).to_string()
-    }
-
-    fn append(&self, audio_b64: &str, out: &mut String) {
-        // Keys in sorted order, as serde_json writes them; valid base64
-        // needs no JSON escaping.
-        out.reserve(48 + audio_b64.len());
-        out.push_str(r#"{"audio":""#);
-        out.push_str(audio_b64);
-        out.push_str(r#"","type":"input_audio_buffer.append"}"#);
-    }
-
-    fn truncate(&self, item_id: &str, audio_end_ms: u64) -> String {
-        json!({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": audio_end_ms})
-            .to_string()
-    }
-
-    fn delete(&self, item_id: &str) -> String {
-        json!({"type": "conversation.item.delete", "item_id": item_id}).to_string()
-    }
-
-    fn cancel(&self) -> String {
-        json!({"type": "response.cancel"}).to_string()
-    }
-
-    fn tool_output(&self, call_id: &str, output: &str) -> String {
-        json!({
-            "type": "conversation.item.create",
-            "item": {"type": "function_call_output", "call_id": call_id, "output": output},
-        })
-        .to_string()
-    }
-
-    fn response_create(&self) -> String {
-        json!({"type": "response.create"}).to_string()
     }
 }

@@ -6,6 +6,11 @@
 //! decisions (when to interrupt, what to tell their upstream); this part
 //! only does the bookkeeping they share, so the two cannot drift apart.
 //!
+//! The phone's side is any [`Format`] in chunks of any whole number of
+//! 20 ms frames (Exotel wants 100 ms); the agent's audio is converted by
+//! [`Converter`] and framed here, and the echo guard keeps one level per
+//! 20 ms of it whatever the chunk.
+//!
 //! Bounds: the items not yet wholly heard (one per model item or utterance
 //! since the last barge-in; wholly heard ones are forgotten on their mark),
 //! the playout timeline's [`MAX_SEGMENTS`](super::playout::MAX_SEGMENTS),
@@ -13,11 +18,12 @@
 
 use std::collections::VecDeque;
 
+use super::convert::{self, Converter};
 use super::playout::{MarkEcho, Playout};
-use super::{FRAME_BYTES, FRAME_MS, Heard, Output, PhoneAdapter, PhoneKind};
+use super::{FRAME_MS, Heard, Output, PhoneAdapter, PhoneKind};
 use crate::error::Error;
 use crate::frame::{Flush, Format, Framer};
-use crate::resample::{Quality, Resampler};
+use crate::resample::Quality;
 
 /// Interrupted items and cancelled responses remembered (to drop their late
 /// deltas); older ones are forgotten first.
@@ -30,42 +36,6 @@ pub const ECHO_WINDOW_MS: u64 = 100;
 /// Frame levels kept per item (10 minutes of audio); later frames of a
 /// longer item are not echo-guarded.
 const MAX_LEVELS: usize = 30_000;
-
-/// The RMS level of mu-law audio, dBFS (-100 for digital silence).
-pub(crate) fn ulaw_dbfs(ulaw: &[u8]) -> f32 {
-    if ulaw.is_empty() {
-        return -100.0;
-    }
-    let sum: i64 = ulaw.iter().map(|&c| i64::from(crate::g711::ulaw_decode_sample(c)).pow(2)).sum();
-    let rms = (sum as f64 / ulaw.len() as f64).sqrt();
-    (20.0 * (rms.max(1e-5 * 32768.0) / 32768.0).log10()).max(-100.0) as f32
-}
-
-/// The agent audio's format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// G.711 mu-law at 8 kHz: framed as it is.
-    Ulaw,
-    /// Little-endian PCM16 at this rate: resampled to 8 kHz and encoded.
-    Pcm16(u32),
-}
-
-impl Source {
-    /// Samples per second.
-    pub fn rate(self) -> u32 {
-        match self {
-            Source::Ulaw => 8000,
-            Source::Pcm16(r) => r,
-        }
-    }
-    /// Bytes per sample.
-    fn width(self) -> usize {
-        match self {
-            Source::Ulaw => 1,
-            Source::Pcm16(_) => 2,
-        }
-    }
-}
 
 /// A FIFO set of at most [`REMEMBERED`] ids.
 #[derive(Debug, Default)]
@@ -108,8 +78,9 @@ pub(crate) struct Cut {
 /// See the module docs.
 #[derive(Debug)]
 pub(crate) struct Outbound {
-    source: Source,
-    down: Resampler,
+    conv: Converter,
+    /// Duration of one chunk to the phone, ms (a multiple of 20).
+    chunk_ms: u64,
     framer: Framer,
     playout: Playout,
     items: Vec<Item>,
@@ -119,30 +90,46 @@ pub(crate) struct Outbound {
     interrupted: Recent,
     frames_out: u64,
     // Scratch, reused across chunks.
-    pcm: Vec<i16>,
-    ulaw: Vec<u8>,
+    sink: Vec<u8>,
     frames: Vec<u8>,
+    pcm: Vec<i16>,
 }
 
 impl Outbound {
-    pub fn new(source: Source, quality: Quality) -> Result<Self, Error> {
+    /// Agent audio in `source` to the phone in `sink`, `chunk_ms` (a
+    /// positive multiple of 20) per media message.
+    pub fn new(source: Format, sink: Format, chunk_ms: u32, quality: Quality) -> Result<Self, Error> {
+        if chunk_ms == 0 || !u64::from(chunk_ms).is_multiple_of(FRAME_MS) {
+            return Err(Error::InvalidConfig(format!("phone chunks are whole 20 ms frames, not {chunk_ms} ms")));
+        }
+        let chunk_bytes = convert::rate(sink) as usize * chunk_ms as usize / 1000 * convert::width(sink);
         Ok(Outbound {
-            source,
-            down: Resampler::new(source.rate(), 8000, quality)?,
-            framer: Framer::new(Format::Ulaw, FRAME_MS as u32)?,
+            conv: Converter::new(source, sink, quality)?,
+            chunk_ms: u64::from(chunk_ms),
+            framer: Framer::with_frame_bytes(sink, chunk_bytes)?,
             playout: Playout::new(),
             items: Vec::new(),
             next_key: 0,
             current: None,
             interrupted: Recent::default(),
             frames_out: 0,
-            pcm: Vec::new(),
-            ulaw: Vec::new(),
+            sink: Vec::new(),
             frames: Vec::new(),
+            pcm: Vec::new(),
         })
     }
 
-    /// 20 ms frames sent to the phone.
+    /// The agent audio's format.
+    pub fn source(&self) -> Format {
+        self.conv.from()
+    }
+
+    /// The phone's format.
+    pub fn sink(&self) -> Format {
+        self.conv.to()
+    }
+
+    /// 20 ms frames sent to the phone (a 100 ms chunk counts 5).
     pub fn frames_out(&self) -> u64 {
         self.frames_out
     }
@@ -175,7 +162,7 @@ impl Outbound {
     /// Whether `bytes` is whole samples of the source format; if not,
     /// `odd` is the error.
     pub fn check(&self, bytes: &[u8], odd: &'static str) -> Result<(), Error> {
-        if bytes.len().is_multiple_of(self.source.width()) { Ok(()) } else { Err(Error::malformed(odd)) }
+        if bytes.len().is_multiple_of(convert::width(self.source())) { Ok(()) } else { Err(Error::malformed(odd)) }
     }
 
     /// Audio for item `id`: whole frames of it go to the phone, with a
@@ -198,26 +185,12 @@ impl Outbound {
             self.finish_current(phone, true, now, out);
         }
         self.current = Some(i);
-        let ulaw: &[u8] = match self.source {
-            Source::Ulaw => {
-                self.items[i].generated += bytes.len() as u64;
-                bytes
-            }
-            Source::Pcm16(_) => {
-                // Written in place: a plain copy on little-endian targets.
-                self.pcm.resize(bytes.len() / 2, 0);
-                for (s, b) in self.pcm.iter_mut().zip(bytes.chunks_exact(2)) {
-                    *s = i16::from_le_bytes([b[0], b[1]]);
-                }
-                self.items[i].generated += self.pcm.len() as u64;
-                self.ulaw.resize(self.down.output_len(self.pcm.len()), 0);
-                let n = self.down.process_to_ulaw(&self.pcm, &mut self.ulaw)?;
-                &self.ulaw[..n]
-            }
-        };
+        self.items[i].generated += (bytes.len() / convert::width(self.source())) as u64;
+        self.sink.clear();
+        self.conv.process(bytes, &mut self.sink)?;
         let (framer, frames) = (&mut self.framer, &mut self.frames);
         frames.clear();
-        framer.push(ulaw, |f| frames.extend_from_slice(f));
+        framer.push(&self.sink, |f| frames.extend_from_slice(f));
         self.send_frames(phone, i, true, now, out);
         Ok(())
     }
@@ -302,52 +275,52 @@ impl Outbound {
         self.current = None;
         self.playout.clear();
         self.framer.reset();
-        self.down.reset();
+        self.conv.reset();
         cuts
     }
 
     fn generated_ms(&self, it: &Item) -> u64 {
-        it.generated * 1000 / u64::from(self.source.rate())
+        it.generated * 1000 / u64::from(convert::rate(self.source()))
     }
 
     fn wholly_heard(&self, it: &Item, now: u64) -> bool {
         it.done && self.playout.heard(it.key, now) >= self.playout.sent_ms(it.key)
     }
 
-    /// Sends `self.frames` (whole frames of item `i`) and their mark.
+    /// Sends `self.frames` (whole chunks of item `i`) and their mark.
     fn send_frames(&mut self, phone: &dyn PhoneAdapter, i: usize, live: bool, now: u64, out: &mut Vec<Output>) {
-        let n = (self.frames.len() / FRAME_BYTES) as u64;
+        let chunk = self.framer.frame_bytes();
+        let n = (self.frames.len() / chunk) as u64;
         if n == 0 || !live {
             return;
         }
+        let sink = self.sink();
+        let per_frame = chunk / (self.chunk_ms / FRAME_MS) as usize;
         let levels = &mut self.items[i].levels;
-        for f in self.frames.chunks_exact(FRAME_BYTES) {
-            let mut text = String::new();
-            phone.media(f, &mut text);
-            out.push(Output::Phone { kind: PhoneKind::Media, text });
-            if levels.len() < MAX_LEVELS {
-                levels.push(ulaw_dbfs(f).round() as i8);
+        for c in self.frames.chunks_exact(chunk) {
+            out.push(phone.media(c));
+            for f in c.chunks_exact(per_frame) {
+                if levels.len() < MAX_LEVELS {
+                    convert::decode(sink, f, &mut self.pcm);
+                    levels.push(convert::dbfs(&self.pcm).round() as i8);
+                }
             }
         }
-        self.frames_out += n;
-        let name = self.playout.sent(self.items[i].key, n * FRAME_MS, now);
+        self.frames_out += n * self.chunk_ms / FRAME_MS;
+        let name = self.playout.sent(self.items[i].key, n * self.chunk_ms, now);
         out.push(Output::Phone { kind: PhoneKind::Mark, text: phone.mark(&name) });
     }
 
     /// The item in the framer has no more audio: its resampler tail and
-    /// last partial frame (padded with silence) go out.
+    /// last partial chunk (padded with silence) go out.
     fn finish_current(&mut self, phone: &dyn PhoneAdapter, live: bool, now: u64, out: &mut Vec<Output>) {
         let Some(i) = self.current.take() else { return };
         self.items[i].done = true;
         self.frames.clear();
-        if let Source::Pcm16(_) = self.source {
-            self.pcm.resize(self.down.flush_len(), 0);
-            let n = self.down.flush_i16(&mut self.pcm).expect("sized by flush_len");
-            self.ulaw.resize(n, 0);
-            crate::g711::ulaw_encode(&self.pcm[..n], &mut self.ulaw).expect("same lengths");
-            let (framer, frames) = (&mut self.framer, &mut self.frames);
-            framer.push(&self.ulaw, |f| frames.extend_from_slice(f));
-        }
+        self.sink.clear();
+        self.conv.flush(&mut self.sink);
+        let (framer, frames) = (&mut self.framer, &mut self.frames);
+        framer.push(&self.sink, |f| frames.extend_from_slice(f));
         if let Some(last) = self.framer.flush(Flush::Pad) {
             self.frames.extend_from_slice(last);
         }

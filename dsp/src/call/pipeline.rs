@@ -36,10 +36,11 @@
 use serde::Deserialize;
 
 use super::barge::LocalBarge;
-use super::outbound::{Outbound, Source};
+use super::outbound::Outbound;
 use super::playout::MarkEcho;
-use super::twilio::Twilio;
-use super::{Cause, Counters, Event, Output, PhoneAdapter, PhoneEvent, PhoneKind, Stream, b64_decode};
+use super::{
+    Cause, Counters, Event, Format, Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind, Stream, Telephony, b64_decode,
+};
 use crate::error::Error;
 use crate::resample::Quality;
 
@@ -59,6 +60,9 @@ pub enum Encoding {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
+    /// The phone side's protocol (as [`CallConfig::telephony`](super::CallConfig::telephony)).
+    #[serde(deserialize_with = "super::by_name")]
+    pub telephony: Telephony,
     /// The TTS audio's encoding: `"linear16"` (default) or `"mulaw"`.
     pub encoding: Encoding,
     /// The TTS audio's rate: 8000, 16000, 24000 (default) or 48000 Hz
@@ -78,6 +82,7 @@ pub struct PipelineConfig {
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
+            telephony: Telephony::Twilio,
             encoding: Encoding::Linear16,
             sample_rate: 24000,
             quality: Quality::default(),
@@ -101,14 +106,14 @@ impl PipelineConfig {
         cfg.source().map(|_| cfg)
     }
 
-    fn source(&self) -> Result<Source, Error> {
+    fn source(&self) -> Result<Format, Error> {
         match self.encoding {
             Encoding::Mulaw if self.sample_rate != 8000 => Err(Error::InvalidConfig(format!(
                 "mulaw TTS audio is 8000 Hz, not {} (use linear16 for other rates)",
                 self.sample_rate
             ))),
-            Encoding::Mulaw => Ok(Source::Ulaw),
-            Encoding::Linear16 => Ok(Source::Pcm16(self.sample_rate)),
+            Encoding::Mulaw => Ok(Format::Ulaw),
+            Encoding::Linear16 => Ok(Format::Pcm16 { rate: self.sample_rate }),
         }
     }
 }
@@ -149,16 +154,18 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A Twilio call.
+    /// A call over the config's `telephony` (Twilio by default).
     pub fn new(cfg: PipelineConfig) -> Result<Self, Error> {
-        Self::with_phone(cfg, Box::new(Twilio::new()))
+        let phone = cfg.telephony.adapter();
+        Self::with_phone(cfg, phone)
     }
 
     /// A call over the given phone adapter.
     pub fn with_phone(cfg: PipelineConfig, phone: Box<dyn PhoneAdapter>) -> Result<Self, Error> {
+        let format = phone.default_format();
         Ok(Pipeline {
-            outbound: Outbound::new(cfg.source()?, cfg.quality)?,
-            vad: if cfg.local_vad { Some(LocalBarge::new(cfg.echo_loss_db)?) } else { None },
+            outbound: Outbound::new(cfg.source()?, format, phone.chunk_ms(), cfg.quality)?,
+            vad: if cfg.local_vad { Some(LocalBarge::new(cfg.echo_loss_db, format)?) } else { None },
             cfg,
             phone,
             stream: None,
@@ -207,11 +214,27 @@ impl Pipeline {
     /// and changes nothing.
     pub fn receive_phone(&mut self, text: &str, now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
         let now = self.tick(now_ms);
-        let r = self.on_phone(text, now, out);
+        let r = self.phone.parse(text).and_then(|ev| self.on_phone(ev, now, out));
         if r.is_err() {
             self.counters.malformed_phone += 1;
         }
         r
+    }
+
+    /// One binary message from the phone (Vonage's audio), as
+    /// [`Call::receive_phone_binary`](super::Call::receive_phone_binary).
+    pub fn receive_phone_binary(&mut self, data: &[u8], now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        let now = self.tick(now_ms);
+        let r = self.phone.parse_binary(data).and_then(|ev| self.on_phone(ev, now, out));
+        if r.is_err() {
+            self.counters.malformed_phone += 1;
+        }
+        r
+    }
+
+    /// The phone stream's audio format: what `caller_audio` carries.
+    pub fn phone_format(&self) -> Format {
+        self.outbound.sink()
     }
 
     /// The application will speak utterance `id` (its text went to the
@@ -264,14 +287,25 @@ impl Pipeline {
 
     // ---- state transitions ------------------------------------------
 
-    fn on_phone(&mut self, text: &str, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
-        match self.phone.parse(text)? {
-            PhoneEvent::Media { payload } => {
+    fn on_phone(&mut self, ev: PhoneEvent<'_>, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        match ev {
+            // Chunk numbers are not used here: a recogniser takes audio as it
+            // comes (Telnyx's rare reordering is the engine `Call`'s).
+            PhoneEvent::Media { payload, .. } => {
                 if self.stream.is_none() {
                     return Err(Error::malformed("phone media before the stream's start message"));
                 }
                 self.bytes.clear();
-                b64_decode("phone media payload is not valid base64", &payload, &mut self.bytes)?;
+                match payload {
+                    Payload::Base64(t) => b64_decode("phone media payload is not valid base64", &t, &mut self.bytes)?,
+                    Payload::Raw(b) => self.bytes.extend_from_slice(b),
+                }
+                if self.phone_format() != Format::Ulaw
+                    && self.phone_format() != Format::Alaw
+                    && self.bytes.len() % 2 == 1
+                {
+                    return Err(Error::malformed("phone audio is not whole 16-bit samples"));
+                }
                 self.counters.frames_in += 1;
                 out.push(Output::CallerAudio(self.bytes.clone()));
                 let onset = match &mut self.vad {
@@ -287,8 +321,26 @@ impl Pipeline {
                     self.counters.stale_marks += 1;
                 }
             }
-            PhoneEvent::Start { stream_id, call_id, custom_parameters } => {
-                super::start_stream(&mut *self.phone, &mut self.stream, stream_id, call_id, custom_parameters, out)?
+            PhoneEvent::Start { stream_id, call_id, custom_parameters, format } => {
+                if self.stream.is_some() {
+                    return Err(Error::malformed("a second start message on one stream"));
+                }
+                let format = format.unwrap_or_else(|| self.phone.default_format());
+                if format != self.phone_format() {
+                    self.outbound = Outbound::new(self.cfg.source()?, format, self.phone.chunk_ms(), self.cfg.quality)?;
+                    if self.vad.is_some() {
+                        self.vad = Some(LocalBarge::new(self.cfg.echo_loss_db, format)?);
+                    }
+                }
+                super::start_stream(
+                    &mut *self.phone,
+                    &mut self.stream,
+                    stream_id,
+                    call_id,
+                    custom_parameters,
+                    format,
+                    out,
+                )?
             }
             PhoneEvent::Dtmf { digit } => out.push(Output::Event(Event::Dtmf { digit })),
             PhoneEvent::Stop => {

@@ -1,15 +1,24 @@
 //! The Twilio Media Streams adapter: Twilio's WebSocket messages in and
 //! out. Message shapes from Twilio's "Media Streams - WebSocket Messages"
-//! docs (bidirectional streams: `connected`, `start`, `media`, `mark`,
-//! `dtmf`, `stop` in; `media`, `mark`, `clear` out). Audio is G.711 mu-law
-//! at 8 kHz in 20 ms frames both ways.
+//! docs (<https://www.twilio.com/docs/voice/media-streams/websocket-messages>;
+//! bidirectional streams: `connected`, `start`, `media`, `mark`, `dtmf`,
+//! `stop` in; `media`, `mark`, `clear` out). Audio is G.711 mu-law at
+//! 8 kHz in 20 ms frames both ways.
+//!
+//! SignalWire's `<Stream>` speaks the same messages
+//! (<https://developer.signalwire.com/compatibility-api/cxml/voice/stream/>)
+//! and its `codec` attribute also offers `PCMA@8000h`, `L16@16000h` and
+//! `L16@24000h`: [`Twilio::signalwire`] takes the codec from the `start`
+//! message's `mediaFormat` and answers in it. SignalWire's docs do not give
+//! L16's byte order on the socket; it is taken as little-endian, like every
+//! other provider here.
 
 use std::borrow::Cow;
 
 use base64_simd::STANDARD as B64;
 use serde::Deserialize;
 
-use super::{PhoneAdapter, PhoneEvent};
+use super::{Format, Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind};
 use crate::error::Error;
 
 // Strings are `Cow`: borrowed from the message unless it escapes them
@@ -80,11 +89,13 @@ pub(crate) fn json_str(s: &str) -> String {
 pub struct Twilio {
     /// The stream SID as a JSON literal, spliced into every outgoing message.
     sid_json: String,
+    /// SignalWire: other codecs than mu-law are allowed.
+    signalwire: bool,
 }
 
 impl Default for Twilio {
     fn default() -> Self {
-        Twilio { sid_json: json_str("") }
+        Twilio { sid_json: json_str(""), signalwire: false }
     }
 }
 
@@ -93,11 +104,38 @@ impl Twilio {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// SignalWire's Twilio-compatible streams (see the module docs).
+    ///
+    /// ```
+    /// use teledsp::call::{Format, PhoneAdapter, PhoneEvent, twilio::Twilio};
+    /// let ev = Twilio::signalwire().parse(r#"{"event":"start","start":{"streamSid":"S1","mediaFormat":{"encoding":"audio/x-l16","sampleRate":16000,"channels":1}}}"#)?;
+    /// assert!(matches!(ev, PhoneEvent::Start { format: Some(Format::Pcm16 { rate: 16000 }), .. }));
+    /// # Ok::<(), teledsp::Error>(())
+    /// ```
+    pub fn signalwire() -> Self {
+        Twilio { sid_json: json_str(""), signalwire: true }
+    }
+
+    fn format(&self, f: MediaFormat) -> Result<Format, Error> {
+        let enc = f.encoding.as_deref().unwrap_or("audio/x-mulaw");
+        let rate = f.sample_rate.unwrap_or(8000);
+        match (enc, rate, self.signalwire) {
+            ("audio/x-mulaw", 8000, _) => Ok(Format::Ulaw),
+            ("audio/x-alaw", 8000, true) => Ok(Format::Alaw),
+            ("audio/x-l16" | "audio/l16", 8000 | 16000 | 24000, true) => Ok(Format::Pcm16 { rate }),
+            (_, _, false) => Err(Error::malformed("Twilio start.mediaFormat is not audio/x-mulaw at 8000 Hz")),
+            _ => Err(Error::malformed_by(
+                "SignalWire start.mediaFormat is not a codec teledsp takes",
+                format_args!("{enc} at {rate} Hz; PCMU@8000h, PCMA@8000h, L16@8000h, L16@16000h and L16@24000h are"),
+            )),
+        }
+    }
 }
 
 impl PhoneAdapter for Twilio {
     fn name(&self) -> &'static str {
-        "Twilio"
+        if self.signalwire { "SignalWire" } else { "Twilio" }
     }
 
     fn parse<'a>(&self, text: &'a str) -> Result<PhoneEvent<'a>, Error> {
@@ -105,21 +143,19 @@ impl PhoneAdapter for Twilio {
             .map_err(|e| Error::malformed_by("Twilio message is not the expected JSON", e))?;
         Ok(match &*m.event {
             "media" => PhoneEvent::Media {
-                payload: m.media.ok_or_else(|| Error::malformed("Twilio media message without media.payload"))?.payload,
+                payload: Payload::Base64(
+                    m.media.ok_or_else(|| Error::malformed("Twilio media message without media.payload"))?.payload,
+                ),
+                seq: None,
             },
             "start" => {
                 let s = m.start.ok_or_else(|| Error::malformed("Twilio start message without start.streamSid"))?;
-                if let Some(f) = s.media_format {
-                    let ok = f.encoding.as_deref().is_none_or(|e| e == "audio/x-mulaw")
-                        && f.sample_rate.is_none_or(|r| r == 8000);
-                    if !ok {
-                        return Err(Error::malformed("Twilio start.mediaFormat is not audio/x-mulaw at 8000 Hz"));
-                    }
-                }
+                let format = s.media_format.map(|f| self.format(f)).transpose()?;
                 PhoneEvent::Start {
                     stream_id: s.stream_sid,
                     call_id: s.call_sid,
                     custom_parameters: s.custom_parameters,
+                    format,
                 }
             }
             "mark" => PhoneEvent::Mark {
@@ -133,17 +169,18 @@ impl PhoneAdapter for Twilio {
         })
     }
 
-    fn set_stream(&mut self, stream_id: &str) {
+    fn set_stream(&mut self, stream_id: &str, _format: Format) {
         self.sid_json = json_str(stream_id);
     }
 
-    fn media(&self, frame: &[u8], out: &mut String) {
-        out.reserve(80 + self.sid_json.len() + frame.len() * 4 / 3);
+    fn media(&self, chunk: &[u8]) -> Output {
+        let mut out = String::with_capacity(80 + self.sid_json.len() + chunk.len() * 4 / 3);
         out.push_str(r#"{"event":"media","media":{"payload":""#);
-        B64.encode_append(frame, out);
+        B64.encode_append(chunk, &mut out);
         out.push_str(r#""},"streamSid":"#);
         out.push_str(&self.sid_json);
         out.push('}');
+        Output::Phone { kind: PhoneKind::Media, text: out }
     }
 
     fn mark(&self, name: &str) -> String {

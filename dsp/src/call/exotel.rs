@@ -1,0 +1,169 @@
+//! The Exotel Voicebot applet adapter (bidirectional streaming). Messages
+//! from Exotel's "WebSocket protocol"
+//! (<https://developer.exotel.com/docs/agentstream/websocket-protocol>):
+//! `connected`, `start` (with `start.media_format`), `media`, `dtmf`,
+//! `mark`, `stop` in; `media`, `mark`, `clear` out, each with `stream_sid`.
+//!
+//! - Audio: raw 16-bit little-endian PCM (`slin`), 8 kHz unless the
+//!   applet's sample-rate option says 16 or 24 kHz; `media_format` gives
+//!   the rate (Exotel writes numbers as strings).
+//! - Outbound chunks must be multiples of 320 bytes and at least 3.2 KB:
+//!   the engine sends 100 ms per message (3,200 bytes at 8 kHz), the last
+//!   one padded with silence, and marks after them as with Twilio.
+
+use std::borrow::Cow;
+
+use base64_simd::STANDARD as B64;
+use serde::Deserialize;
+
+use super::twilio::json_str;
+use super::{Format, Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind, num_or_str};
+use crate::error::Error;
+
+#[derive(Deserialize)]
+struct Msg<'a> {
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(borrow)]
+    media: Option<Media<'a>>,
+    start: Option<Start>,
+    #[serde(borrow)]
+    mark: Option<Mark<'a>>,
+    dtmf: Option<Dtmf>,
+}
+
+#[derive(Deserialize)]
+struct Media<'a> {
+    #[serde(borrow)]
+    payload: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct Start {
+    stream_sid: String,
+    call_sid: Option<String>,
+    #[serde(default)]
+    custom_parameters: serde_json::Map<String, serde_json::Value>,
+    media_format: Option<MediaFormat>,
+}
+
+#[derive(Deserialize)]
+struct MediaFormat {
+    #[serde(default, deserialize_with = "num_or_str")]
+    sample_rate: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Mark<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct Dtmf {
+    digit: String,
+}
+
+/// Exotel Voicebot streams. See the module docs.
+///
+/// ```
+/// use teledsp::call::{Format, PhoneAdapter, PhoneEvent, exotel::Exotel};
+/// let e = Exotel::new();
+/// let start = r#"{"event":"start","sequence_number":"1","stream_sid":"MZ1","start":{"stream_sid":"MZ1","call_sid":"CA1","custom_parameters":{},"media_format":{"encoding":"audio/x-raw","sample_rate":"8000","bit_rate":"16"}}}"#;
+/// assert!(matches!(e.parse(start)?, PhoneEvent::Start { format: Some(Format::Pcm16 { rate: 8000 }), .. }));
+/// assert_eq!(e.chunk_ms(), 100);
+/// # Ok::<(), teledsp::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Exotel {
+    sid_json: String,
+}
+
+impl Default for Exotel {
+    fn default() -> Self {
+        Exotel { sid_json: json_str("") }
+    }
+}
+
+impl Exotel {
+    /// An adapter with no stream yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl PhoneAdapter for Exotel {
+    fn name(&self) -> &'static str {
+        "Exotel"
+    }
+
+    fn default_format(&self) -> Format {
+        Format::Pcm16 { rate: 8000 }
+    }
+
+    fn parse<'a>(&self, text: &'a str) -> Result<PhoneEvent<'a>, Error> {
+        let m: Msg<'a> = serde_json::from_str(text)
+            .map_err(|e| Error::malformed_by("Exotel message is not the expected JSON", e))?;
+        Ok(match &*m.event {
+            "media" => PhoneEvent::Media {
+                payload: Payload::Base64(
+                    m.media.ok_or_else(|| Error::malformed("Exotel media message without media.payload"))?.payload,
+                ),
+                seq: None,
+            },
+            "start" => {
+                let s = m.start.ok_or_else(|| Error::malformed("Exotel start message without start.stream_sid"))?;
+                let format = match s.media_format.and_then(|f| f.sample_rate) {
+                    None => None,
+                    Some(r @ (8000 | 16000 | 24000)) => Some(Format::Pcm16 { rate: r as u32 }),
+                    Some(r) => {
+                        return Err(Error::malformed_by(
+                            "Exotel start.media_format.sample_rate is not 8000, 16000 or 24000",
+                            r,
+                        ));
+                    }
+                };
+                PhoneEvent::Start {
+                    stream_id: s.stream_sid,
+                    call_id: s.call_sid,
+                    custom_parameters: s.custom_parameters,
+                    format,
+                }
+            }
+            "mark" => {
+                PhoneEvent::Mark { name: m.mark.ok_or_else(|| Error::malformed("Exotel mark without mark.name"))?.name }
+            }
+            "dtmf" => PhoneEvent::Dtmf {
+                digit: m.dtmf.ok_or_else(|| Error::malformed("Exotel dtmf without dtmf.digit"))?.digit,
+            },
+            "stop" => PhoneEvent::Stop,
+            _ => PhoneEvent::Other, // connected
+        })
+    }
+
+    fn set_stream(&mut self, stream_id: &str, _format: Format) {
+        self.sid_json = json_str(stream_id);
+    }
+
+    fn chunk_ms(&self) -> u32 {
+        100
+    }
+
+    fn media(&self, chunk: &[u8]) -> Output {
+        let mut out = String::with_capacity(80 + self.sid_json.len() + chunk.len() * 4 / 3);
+        out.push_str(r#"{"event":"media","stream_sid":"#);
+        out.push_str(&self.sid_json);
+        out.push_str(r#","media":{"payload":""#);
+        B64.encode_append(chunk, &mut out);
+        out.push_str(r#""}}"#);
+        Output::Phone { kind: PhoneKind::Media, text: out }
+    }
+
+    fn mark(&self, name: &str) -> String {
+        format!(r#"{{"event":"mark","stream_sid":{},"mark":{{"name":{}}}}}"#, self.sid_json, json_str(name))
+    }
+
+    fn clear(&self) -> String {
+        format!(r#"{{"event":"clear","stream_sid":{}}}"#, self.sid_json)
+    }
+}

@@ -1,0 +1,130 @@
+//! The Vonage Voice API WebSocket adapter (an NCCO `connect` to a
+//! `websocket` endpoint). Messages from Vonage's "WebSockets" guide
+//! (<https://developer.vonage.com/en/voice/voice-api/concepts/websockets>):
+//!
+//! - in: the text `websocket:connected` first, whose `content-type`
+//!   (`audio/l16;rate=8000` or `16000`) is the audio both ways and whose
+//!   other fields are the NCCO's `headers`; then binary messages of 16-bit
+//!   linear PCM, 20 ms each; text `websocket:dtmf`, `websocket:notify`,
+//!   `websocket:cleared`;
+//! - out: binary messages of exactly 20 ms; text `{"action":"clear"}` to
+//!   drop queued audio and `{"action":"notify","payload":{...}}`, which
+//!   Vonage echoes as `websocket:notify` with the same payload once the
+//!   audio sent before it has played: the playback mark.
+//!
+//! Vonage sends no stop message: the socket closes. The stream id is the
+//! `uuid` header when the NCCO sets one, else `"vonage"`.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use super::twilio::json_str;
+use super::{Format, Output, Payload, PhoneAdapter, PhoneEvent};
+use crate::error::Error;
+
+#[derive(Deserialize)]
+struct Msg<'a> {
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(rename = "content-type")]
+    content_type: Option<String>,
+    #[serde(borrow)]
+    payload: Option<Notify<'a>>,
+    digit: Option<String>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Notify<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+}
+
+/// Vonage's WebSocket endpoint. See the module docs.
+///
+/// ```
+/// use teledsp::call::{Format, PhoneAdapter, PhoneEvent, Payload, vonage::Vonage};
+/// let v = Vonage::new();
+/// let hello = r#"{"event":"websocket:connected","content-type":"audio/l16;rate=16000","uuid":"u1","tenant":"acme"}"#;
+/// assert!(matches!(v.parse(hello)?, PhoneEvent::Start { format: Some(Format::Pcm16 { rate: 16000 }), .. }));
+/// assert!(matches!(v.parse_binary(&[0; 640])?, PhoneEvent::Media { payload: Payload::Raw(b), .. } if b.len() == 640));
+/// assert_eq!(v.mark("m1"), r#"{"action":"notify","payload":{"name":"m1"}}"#);
+/// # Ok::<(), teledsp::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Vonage {}
+
+impl Vonage {
+    /// An adapter with no stream yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl PhoneAdapter for Vonage {
+    fn name(&self) -> &'static str {
+        "Vonage"
+    }
+
+    fn default_format(&self) -> Format {
+        Format::Pcm16 { rate: 16000 }
+    }
+
+    fn parse<'a>(&self, text: &'a str) -> Result<PhoneEvent<'a>, Error> {
+        let m: Msg<'a> = serde_json::from_str(text)
+            .map_err(|e| Error::malformed_by("Vonage message is not the expected JSON", e))?;
+        Ok(match &*m.event {
+            "websocket:connected" => {
+                let ct = m.content_type.as_deref().unwrap_or("");
+                let format = match ct.replace(' ', "").as_str() {
+                    "audio/l16;rate=8000" => Format::Pcm16 { rate: 8000 },
+                    "audio/l16;rate=16000" => Format::Pcm16 { rate: 16000 },
+                    "audio/l16;rate=24000" => Format::Pcm16 { rate: 24000 },
+                    _ => {
+                        return Err(Error::malformed_by(
+                            "Vonage websocket:connected content-type is not audio/l16 at 8000, 16000 or 24000 Hz",
+                            format_args!("{ct:?}"),
+                        ));
+                    }
+                };
+                let stream_id = m.rest.get("uuid").and_then(|u| u.as_str()).unwrap_or("vonage").to_owned();
+                PhoneEvent::Start {
+                    stream_id: stream_id.clone(),
+                    call_id: Some(stream_id),
+                    custom_parameters: m.rest,
+                    format: Some(format),
+                }
+            }
+            "websocket:notify" => PhoneEvent::Mark {
+                name: m
+                    .payload
+                    .and_then(|p| p.name)
+                    .ok_or_else(|| Error::malformed("Vonage websocket:notify without payload.name"))?,
+            },
+            "websocket:dtmf" => PhoneEvent::Dtmf {
+                digit: m.digit.ok_or_else(|| Error::malformed("Vonage websocket:dtmf without digit"))?,
+            },
+            _ => PhoneEvent::Other, // websocket:cleared, websocket:media:update, ...
+        })
+    }
+
+    fn parse_binary<'a>(&self, data: &'a [u8]) -> Result<PhoneEvent<'a>, Error> {
+        Ok(PhoneEvent::Media { payload: Payload::Raw(data), seq: None })
+    }
+
+    fn set_stream(&mut self, _stream_id: &str, _format: Format) {}
+
+    fn media(&self, chunk: &[u8]) -> Output {
+        Output::PhoneBinary(chunk.to_vec())
+    }
+
+    fn mark(&self, name: &str) -> String {
+        format!(r#"{{"action":"notify","payload":{{"name":{}}}}}"#, json_str(name))
+    }
+
+    fn clear(&self) -> String {
+        r#"{"action":"clear"}"#.to_owned()
+    }
+}
