@@ -40,6 +40,12 @@ export declare class Call {
    */
   receivePhone(message: string | Buffer, nowMs?: number): Array<['media' | 'mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>
   /**
+   * One binary message from the phone (Vonage's audio: a Buffer or typed
+   * array). A malformed one, or any from a protocol that sends only
+   * text, throws `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
+   */
+  receivePhoneBinary(data: Buffer | Uint8Array, nowMs?: number): Array<['media', string | Buffer] | ['mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>
+  /**
    * One event from the model (string or Buffer). A malformed one throws
    * `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
    */
@@ -140,6 +146,12 @@ export declare class Pipeline {
    * throws `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
    */
   receivePhone(message: string | Buffer, nowMs?: number): Array<['media' | 'mark' | 'clear', string] | ['caller_audio', Buffer] | ['event', { type: string; [field: string]: any }]>
+  /**
+   * One binary message from the phone (Vonage's audio: a Buffer or typed
+   * array). A malformed one, or any from a protocol that sends only
+   * text, throws `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
+   */
+  receivePhoneBinary(data: Buffer | Uint8Array, nowMs?: number): Array<['media', string | Buffer] | ['mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>
   /**
    * The application will speak utterance `utteranceId`: a barge-in
    * before its audio comes deletes it and drops its audio. Optional.

@@ -16,31 +16,62 @@ fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
 }
 
-/// Replaces every `{"gen": ..., "ms": ..., "seed": ...}` object with the
-/// base64 audio it describes (see tests/README.md).
+/// The bytes a `{"gen": ..., "ms": ..., "seed": ...}` object describes
+/// (see tests/README.md).
+fn generate(m: &serde_json::Map<String, Value>) -> Vec<u8> {
+    let ms = m["ms"].as_u64().expect("gen.ms");
+    let seed = m.get("seed").and_then(Value::as_u64).unwrap_or(0);
+    let pcm = |rate: u64| -> Vec<u8> {
+        (0..ms * rate / 1000)
+            .flat_map(|i| {
+                let s = if seed == 0 { 0 } else { ((seed * 7919 + i * 37) % 4001) as i16 - 2000 };
+                s.to_le_bytes()
+            })
+            .collect()
+    };
+    let g711 = |silence: u8| -> Vec<u8> {
+        (0..ms * 8).map(|i| if seed == 0 { silence } else { ((seed * 31 + i * 7) % 256) as u8 }).collect()
+    };
+    match m["gen"].as_str().expect("gen kind") {
+        "pcm24k" => pcm(24000),
+        "pcm16" => pcm(m["rate"].as_u64().expect("gen.rate")),
+        "ulaw" => g711(0xFF),
+        "alaw" => g711(0xD5),
+        other => panic!("unknown gen {other}"),
+    }
+}
+
+/// Replaces every gen object with the base64 audio it describes.
 fn expand(v: &mut Value) {
     match v {
         Value::Object(m) if m.contains_key("gen") => {
-            let ms = m["ms"].as_u64().expect("gen.ms");
-            let seed = m.get("seed").and_then(Value::as_u64).unwrap_or(0);
-            let bytes: Vec<u8> = match m["gen"].as_str().expect("gen kind") {
-                "pcm24k" => (0..ms * 24)
-                    .flat_map(|i| {
-                        let s = if seed == 0 { 0 } else { ((seed * 7919 + i * 37) % 4001) as i16 - 2000 };
-                        s.to_le_bytes()
-                    })
-                    .collect(),
-                "ulaw" => {
-                    (0..ms * 8).map(|i| if seed == 0 { 0xFF } else { ((seed * 31 + i * 7) % 256) as u8 }).collect()
-                }
-                other => panic!("unknown gen {other}"),
-            };
-            *v = Value::String(B64.encode_to_string(bytes));
+            *v = Value::String(B64.encode_to_string(generate(m)));
         }
         Value::Object(m) => m.values_mut().for_each(expand),
         Value::Array(a) => a.iter_mut().for_each(expand),
         _ => {}
     }
+}
+
+/// A media message: extends the run of media messages alike in silence.
+fn push_media(v: &mut Vec<Value>, payload: &[u8]) {
+    // Silence in any phone codec: mu-law 0xFF/0x7F, A-law 0xD5/0x55, PCM 0.
+    let silent = payload.iter().all(|&b| b == 0xFF || b == 0x7F)
+        || payload.iter().all(|&b| b == 0xD5 || b == 0x55)
+        || payload.iter().all(|&b| b == 0);
+    if let Some(last) = v.last_mut()
+        && last["phone"] == "media"
+        && last["silent"] == silent
+    {
+        last["frames"] = json!(last["frames"].as_u64().unwrap() + 1);
+        return;
+    }
+    v.push(json!({"phone": "media", "frames": 1, "silent": silent}));
+}
+
+/// A playback mark's name, wherever its protocol puts it.
+fn mark_name(msg: &Value) -> Value {
+    [&msg["mark"]["name"], &msg["name"], &msg["payload"]["name"]].into_iter().find(|n| n.is_string()).cloned().unwrap()
 }
 
 /// The outputs of one step in the scenarios' compact form.
@@ -55,34 +86,41 @@ fn summarize(outs: &[Output], digest: &mut crc32fast::Hasher) -> Vec<Value> {
                 match kind {
                     PhoneKind::Media => {
                         let payload = B64.decode_to_vec(msg["media"]["payload"].as_str().unwrap()).unwrap();
-                        let silent = payload.iter().all(|&b| b == 0xFF || b == 0x7F);
-                        if let Some(last) = v.last_mut()
-                            && last["phone"] == "media"
-                            && last["silent"] == silent
-                        {
-                            last["frames"] = json!(last["frames"].as_u64().unwrap() + 1);
-                            continue;
-                        }
-                        v.push(json!({"phone": "media", "frames": 1, "silent": silent}));
+                        push_media(&mut v, &payload);
                     }
-                    PhoneKind::Mark => v.push(json!({"phone": "mark", "name": msg["mark"]["name"]})),
+                    PhoneKind::Mark => v.push(json!({"phone": "mark", "name": mark_name(&msg)})),
                     PhoneKind::Clear => v.push(json!({"phone": "clear"})),
                 }
+            }
+            Output::PhoneBinary(data) => {
+                digest.update(data);
+                digest.update(b"\n");
+                push_media(&mut v, data);
             }
             Output::Model(text) => {
                 digest.update(text.as_bytes());
                 digest.update(b"\n");
                 let msg: Value = serde_json::from_str(text).unwrap();
-                if msg["type"] == "input_audio_buffer.append" {
-                    let n = B64.decode_to_vec(msg["audio"].as_str().unwrap()).unwrap().len();
-                    v.push(json!({"model": "input_audio_buffer.append", "audio_bytes": n}));
+                // Caller audio, in each API's message.
+                let append = if msg["type"] == "input_audio_buffer.append" {
+                    Some(("input_audio_buffer.append", &msg["audio"]))
+                } else if msg["realtimeInput"]["audio"].is_object() {
+                    Some(("realtimeInput.audio", &msg["realtimeInput"]["audio"]["data"]))
+                } else if msg["user_audio_chunk"].is_string() {
+                    Some(("user_audio_chunk", &msg["user_audio_chunk"]))
                 } else {
-                    v.push(json!({"model": msg}));
+                    None
+                };
+                match append {
+                    Some((name, audio)) => {
+                        let n = B64.decode_to_vec(audio.as_str().unwrap()).unwrap().len();
+                        v.push(json!({"model": name, "audio_bytes": n}));
+                    }
+                    None => v.push(json!({"model": msg})),
                 }
             }
             Output::Event(e) => v.push(json!({"event": serde_json::from_str::<Value>(&e.to_json()).unwrap()})),
             Output::CallerAudio(_) => panic!("a Call sends caller audio to the model, not out"),
-            Output::PhoneBinary(_) => panic!("binary phone messages are compacted below"),
         }
     }
     v
@@ -107,6 +145,8 @@ fn run(path: &Path, bless: bool) -> Result<(), String> {
             let mut m = m.clone();
             expand(&mut m);
             call.receive_model(&m.to_string(), at, &mut out)
+        } else if let Some(Value::Object(g)) = step.get("phone_binary") {
+            call.receive_phone_binary(&generate(g), at, &mut out)
         } else if let Some(t) = step.get("phone_text") {
             call.receive_phone(t.as_str().unwrap(), at, &mut out)
         } else if let Some(t) = step.get("model_text") {

@@ -10,22 +10,28 @@ import { Call } from 'teledsp';
 const DIR = new URL('../../../tests/scenarios/', import.meta.url);
 const SCENARIOS = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
-// Replaces {gen, ms, seed} objects with the base64 audio they describe.
+// The bytes a {gen, ms, seed} object describes.
+function generate(v) {
+  const seed = v.seed ?? 0;
+  if (v.gen === 'pcm24k' || v.gen === 'pcm16') {
+    const n = (v.ms * (v.gen === 'pcm24k' ? 24000 : v.rate)) / 1000;
+    const raw = Buffer.alloc(2 * n);
+    for (let i = 0; i < n; i++) raw.writeInt16LE(seed === 0 ? 0 : ((seed * 7919 + i * 37) % 4001) - 2000, 2 * i);
+    return raw;
+  }
+  if (v.gen === 'ulaw' || v.gen === 'alaw') {
+    const raw = Buffer.alloc(v.ms * 8);
+    for (let i = 0; i < raw.length; i++) raw[i] = seed === 0 ? (v.gen === 'ulaw' ? 0xff : 0xd5) : (seed * 31 + i * 7) % 256;
+    return raw;
+  }
+  throw new Error(`unknown gen ${v.gen}`);
+}
+
+// Replaces gen objects with the base64 audio they describe.
 function expand(v) {
   if (Array.isArray(v)) return v.map(expand);
   if (v === null || typeof v !== 'object') return v;
-  if ('gen' in v) {
-    const seed = v.seed ?? 0;
-    let raw;
-    if (v.gen === 'pcm24k') {
-      raw = Buffer.alloc(v.ms * 48);
-      for (let i = 0; i < v.ms * 24; i++) raw.writeInt16LE(seed === 0 ? 0 : ((seed * 7919 + i * 37) % 4001) - 2000, 2 * i);
-    } else if (v.gen === 'ulaw') {
-      raw = Buffer.alloc(v.ms * 8);
-      for (let i = 0; i < raw.length; i++) raw[i] = seed === 0 ? 0xff : (seed * 31 + i * 7) % 256;
-    } else throw new Error(`unknown gen ${v.gen}`);
-    return raw.toString('base64');
-  }
+  if ('gen' in v) return generate(v).toString('base64');
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, expand(x)]));
 }
 
@@ -37,18 +43,25 @@ function summarize(outputs, digest) {
       got.push({ event: payload });
       continue;
     }
-    digest.crc = crc32(payload + '\n', digest.crc);
-    const msg = JSON.parse(payload);
+    const binary = Buffer.isBuffer(payload); // binary audio (Vonage)
+    digest.crc = crc32(binary ? Buffer.concat([payload, Buffer.from('\n')]) : payload + '\n', digest.crc);
+    const msg = binary ? null : JSON.parse(payload);
     if (target === 'media') {
-      const frame = Buffer.from(msg.media.payload, 'base64');
-      const silent = frame.every((b) => b === 0xff || b === 0x7f);
+      const frame = binary ? payload : Buffer.from(msg.media.payload, 'base64');
+      // Silence in any phone codec: mu-law, A-law, PCM.
+      const silent =
+        frame.every((b) => b === 0xff || b === 0x7f) || frame.every((b) => b === 0xd5 || b === 0x55) || frame.every((b) => b === 0);
       const last = got.at(-1);
       if (last && last.phone === 'media' && last.silent === silent) last.frames += 1;
       else got.push({ phone: 'media', frames: 1, silent });
-    } else if (target === 'mark') got.push({ phone: 'mark', name: msg.mark.name });
+    } else if (target === 'mark') got.push({ phone: 'mark', name: msg.mark?.name ?? msg.name ?? msg.payload?.name });
     else if (target === 'clear') got.push({ phone: 'clear' });
     else if (msg.type === 'input_audio_buffer.append') {
       got.push({ model: 'input_audio_buffer.append', audio_bytes: Buffer.from(msg.audio, 'base64').length });
+    } else if (typeof msg.realtimeInput?.audio === 'object') {
+      got.push({ model: 'realtimeInput.audio', audio_bytes: Buffer.from(msg.realtimeInput.audio.data, 'base64').length });
+    } else if (typeof msg.user_audio_chunk === 'string') {
+      got.push({ model: 'user_audio_chunk', audio_bytes: Buffer.from(msg.user_audio_chunk, 'base64').length });
     } else got.push({ model: msg });
   }
   return got;
@@ -58,6 +71,7 @@ function runStep(call, step) {
   const at = step.at;
   if ('phone' in step) return call.receivePhone(JSON.stringify(expand(step.phone)), at);
   if ('model' in step) return call.receiveModel(JSON.stringify(expand(step.model)), at);
+  if ('phone_binary' in step) return call.receivePhoneBinary(generate(step.phone_binary), at);
   if ('phone_text' in step) return call.receivePhone(step.phone_text, at);
   if ('model_text' in step) return call.receiveModel(step.model_text, at);
   if ('open_model' in step) return call.openModel(at);

@@ -14,18 +14,23 @@ import teledsp
 SCENARIOS = sorted((pathlib.Path(__file__).resolve().parents[3] / "tests" / "scenarios").glob("*.json"))
 
 
+def generate(v):
+    """The bytes a {"gen", "ms", "seed"} object describes."""
+    ms, seed = v["ms"], v.get("seed", 0)
+    if v["gen"] in ("pcm24k", "pcm16"):
+        rate = 24000 if v["gen"] == "pcm24k" else v["rate"]
+        samples = [0 if seed == 0 else (seed * 7919 + i * 37) % 4001 - 2000 for i in range(ms * rate // 1000)]
+        return b"".join(s.to_bytes(2, "little", signed=True) for s in samples)
+    if v["gen"] in ("ulaw", "alaw"):
+        silence = 0xFF if v["gen"] == "ulaw" else 0xD5
+        return bytes(silence if seed == 0 else (seed * 31 + i * 7) % 256 for i in range(ms * 8))
+    raise ValueError(f"unknown gen {v['gen']}")
+
+
 def expand(v):
-    """Replaces {"gen", "ms", "seed"} objects with the base64 audio they describe."""
+    """Replaces gen objects with the base64 audio they describe."""
     if isinstance(v, dict) and "gen" in v:
-        ms, seed = v["ms"], v.get("seed", 0)
-        if v["gen"] == "pcm24k":
-            samples = [0 if seed == 0 else (seed * 7919 + i * 37) % 4001 - 2000 for i in range(ms * 24)]
-            raw = b"".join(s.to_bytes(2, "little", signed=True) for s in samples)
-        elif v["gen"] == "ulaw":
-            raw = bytes(0xFF if seed == 0 else (seed * 31 + i * 7) % 256 for i in range(ms * 8))
-        else:
-            raise ValueError(f"unknown gen {v['gen']}")
-        return base64.b64encode(raw).decode()
+        return base64.b64encode(generate(v)).decode()
     if isinstance(v, dict):
         return {k: expand(x) for k, x in v.items()}
     if isinstance(v, list):
@@ -40,22 +45,33 @@ def summarize(outputs, digest):
         if target == "event":
             got.append({"event": payload})
             continue
-        digest[0] = zlib.crc32(payload.encode() + b"\n", digest[0])
-        msg = json.loads(payload)
+        if isinstance(payload, bytes):  # binary audio (Vonage)
+            digest[0] = zlib.crc32(payload + b"\n", digest[0])
+            msg, frame = None, payload
+        else:
+            digest[0] = zlib.crc32(payload.encode() + b"\n", digest[0])
+            msg = json.loads(payload)
+            frame = base64.b64decode(msg["media"]["payload"]) if target == "media" else b""
         if target == "media":
-            frame = base64.b64decode(msg["media"]["payload"])
-            silent = all(b in (0xFF, 0x7F) for b in frame)
+            # Silence in any phone codec: mu-law, A-law, PCM.
+            silent = all(b in (0xFF, 0x7F) for b in frame) or all(b in (0xD5, 0x55) for b in frame) or not any(frame)
             last = got[-1] if got else None
             if last and last.get("phone") == "media" and last["silent"] == silent:
                 last["frames"] += 1
             else:
                 got.append({"phone": "media", "frames": 1, "silent": silent})
         elif target == "mark":
-            got.append({"phone": "mark", "name": msg["mark"]["name"]})
+            name = (msg.get("mark") or {}).get("name") or msg.get("name") or (msg.get("payload") or {}).get("name")
+            got.append({"phone": "mark", "name": name})
         elif target == "clear":
             got.append({"phone": "clear"})
-        elif msg["type"] == "input_audio_buffer.append":
+        elif msg.get("type") == "input_audio_buffer.append":
             got.append({"model": "input_audio_buffer.append", "audio_bytes": len(base64.b64decode(msg["audio"]))})
+        elif isinstance((msg.get("realtimeInput") or {}).get("audio"), dict):
+            data = msg["realtimeInput"]["audio"]["data"]
+            got.append({"model": "realtimeInput.audio", "audio_bytes": len(base64.b64decode(data))})
+        elif isinstance(msg.get("user_audio_chunk"), str):
+            got.append({"model": "user_audio_chunk", "audio_bytes": len(base64.b64decode(msg["user_audio_chunk"]))})
         else:
             got.append({"model": msg})
     return got
@@ -67,6 +83,8 @@ def run_step(call, step):
         return call.receive_phone(json.dumps(expand(step["phone"])), at)
     if "model" in step:
         return call.receive_model(json.dumps(expand(step["model"])), at)
+    if "phone_binary" in step:
+        return call.receive_phone_binary(generate(step["phone_binary"]), at)
     if "phone_text" in step:
         return call.receive_phone(step["phone_text"], at)
     if "model_text" in step:
