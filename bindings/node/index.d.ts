@@ -349,13 +349,21 @@ export declare class Vad {
  * fields are refused (`ERR_TELEDSP_CONFIG`).
  */
 export interface CallOptions {
+  /** The phone side's protocol ("twilio" by default). */
+  telephony?: 'twilio' | 'telnyx' | 'plivo' | 'vonage' | 'exotel' | 'signalwire'
+  /** The model API ("openai" by default). */
+  model?: 'openai' | 'azure' | 'gemini' | 'elevenlabs'
   /** OpenAI event names: "ga" (default) or "beta". */
   api?: 'ga' | 'beta'
   /**
-   * Audio on the model side: "pcm24k" (default; PCM16 at 24 kHz,
-   * resampled here) or "pcmu" (G.711 mu-law passed through).
+   * Audio on the model side: "pcm24k" (default; PCM16 at 24 kHz),
+   * "pcm16k" (ElevenLabs `pcm_16000`), "pcmu" or "pcma" (G.711);
+   * converted here from and to the phone's codec and rate. Gemini's
+   * formats are fixed; ElevenLabs' must match the agent's settings.
    */
-  audio?: 'pcm24k' | 'pcmu' | 'audio/pcm' | 'audio/pcmu' | 'pcm16' | 'g711_ulaw'
+  audio?: 'pcm24k' | 'pcm16k' | 'pcmu' | 'pcma' | 'audio/pcm' | 'audio/pcmu' | 'audio/pcma' | 'pcm16' | 'g711_ulaw' | 'g711_alaw' | 'pcm_16000' | 'ulaw_8000'
+  /** The model's name where the API takes it in the session (Gemini's `setup.model`). */
+  modelId?: string
   /** Resampler preset, "telephony" by default. */
   quality?: 'telephony' | 'transparent' | 'low_latency'
   /** System instructions for the session. */
@@ -408,6 +416,8 @@ export declare function isa(): string
  * fields are refused (`ERR_TELEDSP_CONFIG`).
  */
 export interface PipelineOptions {
+  /** The phone side's protocol ("twilio" by default). */
+  telephony?: 'twilio' | 'telnyx' | 'plivo' | 'vonage' | 'exotel' | 'signalwire'
   /** The TTS audio's encoding: "linear16" (default) or "mulaw". */
   encoding?: 'linear16' | 'mulaw'
   /** The TTS audio's rate: 8000, 16000, 24000 (default) or 48000 (8000 for mulaw). */

@@ -18,13 +18,25 @@ use crate::{Code, Result, err, to_js};
 /// fields are refused (`ERR_TELEDSP_CONFIG`).
 #[napi(object)]
 pub struct CallOptions {
+    /// The phone side's protocol ("twilio" by default).
+    #[napi(ts_type = "'twilio' | 'telnyx' | 'plivo' | 'vonage' | 'exotel' | 'signalwire'")]
+    pub telephony: Option<String>,
+    /// The model API ("openai" by default).
+    #[napi(ts_type = "'openai' | 'azure' | 'gemini' | 'elevenlabs'")]
+    pub model: Option<String>,
     /// OpenAI event names: "ga" (default) or "beta".
     #[napi(ts_type = "'ga' | 'beta'")]
     pub api: Option<String>,
-    /// Audio on the model side: "pcm24k" (default; PCM16 at 24 kHz,
-    /// resampled here) or "pcmu" (G.711 mu-law passed through).
-    #[napi(ts_type = "'pcm24k' | 'pcmu' | 'audio/pcm' | 'audio/pcmu' | 'pcm16' | 'g711_ulaw'")]
+    /// Audio on the model side: "pcm24k" (default; PCM16 at 24 kHz),
+    /// "pcm16k" (ElevenLabs `pcm_16000`), "pcmu" or "pcma" (G.711);
+    /// converted here from and to the phone's codec and rate. Gemini's
+    /// formats are fixed; ElevenLabs' must match the agent's settings.
+    #[napi(
+        ts_type = "'pcm24k' | 'pcm16k' | 'pcmu' | 'pcma' | 'audio/pcm' | 'audio/pcmu' | 'audio/pcma' | 'pcm16' | 'g711_ulaw' | 'g711_alaw' | 'pcm_16000' | 'ulaw_8000'"
+    )]
     pub audio: Option<String>,
+    /// The model's name where the API takes it in the session (Gemini's `setup.model`).
+    pub model_id: Option<String>,
     /// Resampler preset, "telephony" by default.
     #[napi(ts_type = "'telephony' | 'transparent' | 'low_latency'")]
     pub quality: Option<String>,
@@ -280,6 +292,9 @@ impl Call {
 /// fields are refused (`ERR_TELEDSP_CONFIG`).
 #[napi(object)]
 pub struct PipelineOptions {
+    /// The phone side's protocol ("twilio" by default).
+    #[napi(ts_type = "'twilio' | 'telnyx' | 'plivo' | 'vonage' | 'exotel' | 'signalwire'")]
+    pub telephony: Option<String>,
     /// The TTS audio's encoding: "linear16" (default) or "mulaw".
     #[napi(ts_type = "'linear16' | 'mulaw'")]
     pub encoding: Option<String>,

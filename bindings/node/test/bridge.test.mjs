@@ -111,7 +111,7 @@ test('errors say what was wrong, and leave the bridge usable', () => {
     [() => b.twilioToOpenai(42), 'ERR_INVALID_ARG_TYPE', /message must be a string or a Buffer of UTF-8, got number/],
     [() => b.twilioToOpenai(new Int16Array(2)), 'ERR_INVALID_ARG_TYPE', /got Int16Array/],
     [() => new TwilioBridge({ api: 'v2' }), 'ERR_TELEDSP_CONFIG', /unknown OpenAI Realtime API "v2"; expected one of: ga, beta/],
-    [() => new TwilioBridge({ audio: 'opus' }), 'ERR_TELEDSP_CONFIG', /unknown OpenAI audio format "opus"/],
+    [() => new TwilioBridge({ audio: 'opus' }), 'ERR_TELEDSP_CONFIG', /unknown model audio format "opus"/],
   ];
   for (const [f, code, message] of cases) {
     assert.throws(f, (e) => e instanceof Error && e.code === code && message.test(e.message), String(f));

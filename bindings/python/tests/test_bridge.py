@@ -113,7 +113,7 @@ def test_errors_say_what_was_wrong():
         b.twilio_to_openai(42)
     with pytest.raises(teledsp.ConfigError, match='unknown OpenAI Realtime API "[^"]*"; expected one of: ga, beta'):
         teledsp.TwilioBridge(api="v2")
-    with pytest.raises(teledsp.ConfigError, match="unknown OpenAI audio format"):
+    with pytest.raises(teledsp.ConfigError, match="unknown model audio format"):
         teledsp.TwilioBridge(audio="opus")
     # A failed message leaves the bridge usable.
     assert b.twilio_to_openai(m.start()) is None and b.stream_sid == m.SID

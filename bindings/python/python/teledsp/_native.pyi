@@ -176,18 +176,30 @@ class TwilioBridge:
     def stopped(self) -> bool: ...
 
 Target = Literal["media", "mark", "clear", "model", "event"]
+Telephony = Literal["twilio", "telnyx", "plivo", "vonage", "exotel", "signalwire"]
+ModelApi = Literal["openai", "azure", "gemini", "elevenlabs"]
+ModelAudio = Literal[
+    "pcm24k", "audio/pcm", "pcm16", "pcm16k", "pcm_16000",
+    "pcmu", "audio/pcmu", "g711_ulaw", "ulaw_8000", "pcma", "audio/pcma", "g711_alaw",
+]
 
 @final
 class Call:
     """One call's protocol state, sans I/O. Outputs are ``(target, payload)``:
-    "media", "mark", "clear" (str, to the phone), "model" (str, to the model),
-    "event" (dict, for the application)."""
+    "media", "mark", "clear" (str, to the phone; "media" is bytes for a
+    binary protocol, Vonage: send it as a binary message), "model" (str, to
+    the model), "event" (dict, for the application). ``telephony`` and
+    ``model`` pick the protocols; ``audio`` is the model side's format
+    (Gemini's are fixed; ElevenLabs' must match the agent's)."""
     def __init__(
         self,
         *,
+        telephony: Telephony = "twilio",
+        model: ModelApi = "openai",
         api: Literal["ga", "beta"] = "ga",
-        audio: Literal["pcm24k", "audio/pcm", "pcm16", "pcmu", "audio/pcmu", "g711_ulaw"] = "pcm24k",
+        audio: ModelAudio = "pcm24k",
         quality: Quality = "telephony",
+        model_id: str | None = None,
         instructions: str = ...,
         voice: str = "marin",
         tools: list[dict[str, Any]] | None = None,
@@ -197,6 +209,8 @@ class Call:
         hold_ms: int = 1000,
     ) -> None: ...
     def receive_phone(self, message: str | _Buffer, now_ms: int | None = None) -> list[tuple[Target, Any]]: ...
+    def receive_phone_binary(self, data: bytes, now_ms: int | None = None) -> list[tuple[Target, Any]]:
+        """A binary phone message (Vonage's audio); other protocols refuse it."""
     def receive_model(self, message: str | _Buffer, now_ms: int | None = None) -> list[tuple[Target, Any]]: ...
     def open_model(self, now_ms: int | None = None) -> list[tuple[Target, Any]]: ...
     def barge_in(self, now_ms: int | None = None) -> list[tuple[Target, Any]]: ...
@@ -226,13 +240,14 @@ PipelineTarget = Literal["media", "mark", "clear", "caller_audio", "event"]
 class Pipeline:
     """A cascaded agent's call (STT -> LLM -> TTS), sans I/O. Outputs are
     ``(target, payload)``: "media", "mark", "clear" (str, to the phone),
-    "caller_audio" (bytes, 8 kHz mu-law for the recogniser), "event" (dict:
+    "caller_audio" (bytes, the phone's audio as it came: 8 kHz mu-law from Twilio), "event" (dict:
     started, dtmf, stopped, barge_in). A barge_in event's items are the
     utterances not wholly heard, each with heard_ms, sent_ms, generated_ms
     and action ("truncate" or "delete")."""
     def __init__(
         self,
         *,
+        telephony: Telephony = "twilio",
         encoding: Literal["linear16", "mulaw"] = "linear16",
         sample_rate: Literal[8000, 16000, 24000, 48000] = 24000,
         quality: Quality = "telephony",
@@ -240,6 +255,8 @@ class Pipeline:
         echo_loss_db: float = 6.0,
     ) -> None: ...
     def receive_phone(self, message: str | _Buffer, now_ms: int | None = None) -> list[tuple[PipelineTarget, Any]]: ...
+    def receive_phone_binary(self, data: bytes, now_ms: int | None = None) -> list[tuple[PipelineTarget, Any]]:
+        """A binary phone message (Vonage's audio); other protocols refuse it."""
     def begin_utterance(self, utterance_id: str, now_ms: int | None = None) -> None:
         """The application will speak this utterance: a barge-in before its audio comes deletes it."""
     def push_audio(self, utterance_id: str, audio: _Buffer, now_ms: int | None = None) -> list[tuple[PipelineTarget, Any]]:
