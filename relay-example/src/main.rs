@@ -6,15 +6,19 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use teledsp::bridge::{Api, Audio};
-use teledsp::call::CallConfig;
+use teledsp::call::{CallConfig, ModelApi, Telephony};
 use teledsp::signature::{CallToken, RequestValidator};
 use teledsp_relay::fake_openai::{self, FakeConfig, Mode};
 use teledsp_relay::server::{self, App, Limits, Settings};
-use teledsp_relay::{demo, loadtest, soak};
+use teledsp_relay::{demo, loadtest, providers, soak};
 use tracing::{error, info};
 
 #[derive(Parser)]
-#[command(name = "teledsp-relay", version, about = "Twilio Media Streams <-> OpenAI Realtime relay, audio by teledsp")]
+#[command(
+    name = "teledsp-relay",
+    version,
+    about = "Phone media streams (Twilio, Telnyx, Plivo, Vonage, Exotel, SignalWire) <-> speech-to-speech models (OpenAI, Azure, Gemini Live, ElevenLabs), audio and barge-in by teledsp"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -28,10 +32,32 @@ enum ApiArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum AudioArg {
-    /// 24 kHz PCM16 to OpenAI, transcoded by teledsp.
+    /// 24 kHz PCM16 to the model, converted by teledsp.
     Pcm,
-    /// Twilio's mu-law passed through.
+    /// G.711 mu-law (passed through from a mu-law phone).
     Pcmu,
+    /// G.711 A-law (OpenAI `audio/pcma`).
+    Pcma,
+    /// 16 kHz PCM16 (ElevenLabs `pcm_16000`).
+    Pcm16k,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TelephonyArg {
+    Twilio,
+    Telnyx,
+    Plivo,
+    Vonage,
+    Exotel,
+    Signalwire,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModelArg {
+    Openai,
+    Azure,
+    Gemini,
+    Elevenlabs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -51,8 +77,19 @@ enum Cmd {
         /// The https base URL Twilio reaches (Stream URL and signature checks).
         #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
         public_url: String,
+        /// The phone side's protocol: its answer endpoint (/twiml, /texml,
+        /// /answer), signature check and media messages.
+        #[arg(long, value_enum, default_value = "twilio")]
+        telephony: TelephonyArg,
+        /// The model API. Its key comes from OPENAI_API_KEY, AZURE_OPENAI_API_KEY,
+        /// GEMINI_API_KEY or ELEVENLABS_API_KEY.
+        #[arg(long, value_enum, default_value = "openai")]
+        model: ModelArg,
+        /// The model's WebSocket URL (Azure: the deployment's realtime URL;
+        /// Gemini: the BidiGenerateContent URL; ElevenLabs: the conversation URL with agent_id).
         #[arg(
             long,
+            visible_alias = "model-url",
             env = "OPENAI_REALTIME_URL",
             default_value = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
         )]
@@ -249,6 +286,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         Cmd::Serve {
             listen,
             public_url,
+            telephony,
+            model,
             openai_url,
             openai_api,
             audio,
@@ -280,23 +319,52 @@ async fn run(cli: Cli) -> Result<(), String> {
                 session: secs("session-timeout", session_timeout)?,
                 write: secs("write-timeout", write_timeout)?,
             };
-            let token = std::env::var("TWILIO_AUTH_TOKEN").ok().filter(|t| !t.is_empty());
+            let telephony = match telephony {
+                TelephonyArg::Twilio => Telephony::Twilio,
+                TelephonyArg::Telnyx => Telephony::Telnyx,
+                TelephonyArg::Plivo => Telephony::Plivo,
+                TelephonyArg::Vonage => Telephony::Vonage,
+                TelephonyArg::Exotel => Telephony::Exotel,
+                TelephonyArg::Signalwire => Telephony::SignalWire,
+            };
+            let model = match model {
+                ModelArg::Openai => ModelApi::OpenAi,
+                ModelArg::Azure => ModelApi::Azure,
+                ModelArg::Gemini => ModelApi::Gemini,
+                ModelArg::Elevenlabs => ModelApi::ElevenLabs,
+            };
+            // Each provider's signing secret, from its own variable.
+            let env = providers::secret_env(telephony);
+            let secret = env.and_then(|v| std::env::var(v).ok()).filter(|t| !t.is_empty());
+            let twilio_scheme = matches!(telephony, Telephony::Twilio | Telephony::SignalWire);
+            let token = if twilio_scheme { secret.clone() } else { None };
             let call_tokens = match (&token, call_tokens) {
                 (Some(t), true) => Some(CallToken::new(t)),
                 (None, true) => {
-                    return Err("--call-tokens needs TWILIO_AUTH_TOKEN (the tokens' key is derived from it)".into());
+                    return Err("--call-tokens needs TWILIO_AUTH_TOKEN or SIGNALWIRE_SIGNING_KEY (the tokens' key is derived from it)".into());
                 }
                 (_, false) => None,
             };
+            let webhook_key = match (&secret, twilio_scheme) {
+                (Some(s), false) => providers::WebhookKey::from_env_value(telephony, s)?,
+                _ => None,
+            };
             let validator = match token {
                 Some(t) => Some(RequestValidator::new(&t)),
-                _ if insecure_no_signature => None,
-                _ => {
-                    return Err("TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests \
-                                (pass --insecure-no-signature for local development)"
-                        .into());
-                }
+                _ => None,
             };
+            if validator.is_none() && webhook_key.is_none() && !insecure_no_signature {
+                return Err(match env {
+                    Some(v) => format!(
+                        "{v} is not set: refusing to accept unsigned {} requests (pass --insecure-no-signature for local development)",
+                        telephony.name()
+                    ),
+                    None => {
+                        "exotel signs nothing: pass --insecure-no-signature and restrict /media at the network edge"
+                            .into()
+                    }
+                });
+            }
             let tools = match tools_file {
                 Some(p) => Some(
                     serde_json::from_str(&std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?)
@@ -313,18 +381,31 @@ async fn run(cli: Cli) -> Result<(), String> {
                 audio: match audio {
                     AudioArg::Pcm => Audio::Pcm24k,
                     AudioArg::Pcmu => Audio::Pcmu,
+                    AudioArg::Pcma => Audio::Pcma,
+                    AudioArg::Pcm16k => Audio::Pcm16k,
                 },
+                telephony,
+                model,
                 instructions: instructions.unwrap_or(d.instructions),
                 voice,
                 tools,
                 local_vad,
                 ..d
             };
+            // Refuse a model/audio pair the model cannot take, before serving.
+            call.model.adapter(&call).map_err(|e| format!("--model {} --audio: {e}", call.model.name()))?;
+            let key_env = match model {
+                ModelApi::OpenAi => "OPENAI_API_KEY",
+                ModelApi::Azure => "AZURE_OPENAI_API_KEY",
+                ModelApi::Gemini => "GEMINI_API_KEY",
+                ModelApi::ElevenLabs => "ELEVENLABS_API_KEY",
+            };
             let settings = Settings {
-                openai_api_key: std::env::var("OPENAI_API_KEY").unwrap_or_default(),
+                openai_api_key: std::env::var(key_env).unwrap_or_default(),
                 call,
                 tools_webhook,
                 validator,
+                webhook_key,
                 call_tokens,
                 call_token_ttl: Duration::from_secs(call_token_ttl),
                 limits,

@@ -49,6 +49,8 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 use tracing::{info, warn};
 
 use crate::metrics::{Metrics, Phase};
+use crate::providers::{self, WebhookKey};
+use teledsp::call::{ModelApi, Telephony};
 
 /// Largest WebSocket message taken from OpenAI (a delta of a few seconds fits).
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -111,16 +113,20 @@ impl Default for Limits {
 pub struct Settings {
     /// The https base URL Twilio reaches (for the Stream URL and signatures).
     pub public_url: String,
-    /// The OpenAI Realtime WebSocket URL.
+    /// The model API's WebSocket URL (`--model-url`; OpenAI Realtime by default).
     pub openai_url: String,
-    /// Bearer token for OpenAI (never logged).
+    /// The model API's key (never logged): OpenAI's bearer token, Azure's
+    /// `api-key`, Gemini's `x-goog-api-key`, ElevenLabs' `xi-api-key`.
     pub openai_api_key: String,
     /// Per-call settings.
     pub call: CallConfig,
     /// Where tool calls are POSTed.
     pub tools_webhook: Option<String>,
-    /// Checks `X-Twilio-Signature`; `None` only with `--insecure-no-signature`.
+    /// Checks `X-Twilio-Signature` (Twilio, and SignalWire's same scheme);
+    /// `None` only with `--insecure-no-signature` or another provider.
     pub validator: Option<RequestValidator>,
+    /// Checks the answer webhook of Telnyx, Plivo or Vonage.
+    pub webhook_key: Option<WebhookKey>,
     /// Per-call tokens (`--call-tokens`): issued in `/twiml`, required in `start`.
     pub call_tokens: Option<CallToken>,
     /// How long a call token is valid after `/twiml` answered.
@@ -141,6 +147,7 @@ impl Settings {
             call: CallConfig::default(),
             tools_webhook: None,
             validator: None,
+            webhook_key: None,
             call_tokens: None,
             call_token_ttl: Duration::from_secs(60),
             limits: Limits::default(),
@@ -216,6 +223,8 @@ impl App {
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/twiml", post(twiml))
+        .route("/texml", post(texml))
+        .route("/answer", get(answer).post(answer))
         .route("/media", get(media))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -315,7 +324,11 @@ fn public_base(app: &App, scheme_ws: bool) -> String {
 
 fn signed(app: &App, headers: &HeaderMap, url: &str, params: &[(String, String)]) -> bool {
     let Some(v) = &app.settings.validator else { return true };
-    let sig = headers.get("x-twilio-signature").and_then(|s| s.to_str().ok()).unwrap_or("");
+    // SignalWire signs as Twilio does, in its own header (and Twilio's).
+    let sig = ["x-twilio-signature", "x-signalwire-signature"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|s| s.to_str().ok()))
+        .unwrap_or("");
     let ok = v.validate(url, params, sig);
     if !ok {
         app.metrics.signature_rejections.inc();
@@ -339,6 +352,9 @@ async fn twiml(
 ) -> Response {
     if app.draining.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    }
+    if !matches!(app.settings.call.telephony, Telephony::Twilio | Telephony::SignalWire) {
+        return (StatusCode::NOT_FOUND, "this relay's telephony answers elsewhere (see --telephony)\n").into_response();
     }
     let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     if !signed(&app, &headers, &public(&app, &uri, false), &params) {
@@ -370,6 +386,92 @@ async fn twiml(
     ([(header::CONTENT_TYPE, "text/xml")], xml).into_response()
 }
 
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers.iter().filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))).collect()
+}
+
+/// Checks a Telnyx, Plivo or Vonage answer webhook against its key (none
+/// configured: only with `--insecure-no-signature`).
+fn webhook_ok(
+    app: &App,
+    method: &str,
+    url: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    params: &[(String, String)],
+) -> bool {
+    let Some(key) = &app.settings.webhook_key else { return true };
+    let h = header_pairs(headers);
+    let r = match key {
+        WebhookKey::Telnyx(k) => providers::telnyx_verify(k, &h, body, unix_now()),
+        WebhookKey::Plivo(t) => providers::plivo_verify(t, method, url, params, &h),
+        WebhookKey::Vonage(s) => providers::vonage_verify(s, &h, body, unix_now()),
+    };
+    if let Err(e) = &r {
+        app.metrics.signature_rejections.inc();
+        warn!("answer webhook refused: {e}");
+    }
+    r.is_ok()
+}
+
+/// Telnyx's TeXML answer webhook.
+async fn texml(
+    State(app): State<Arc<App>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if app.draining.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    }
+    if app.settings.call.telephony != Telephony::Telnyx {
+        return (StatusCode::NOT_FOUND, "this relay's telephony is not Telnyx\n").into_response();
+    }
+    if !webhook_ok(&app, "POST", &public(&app, &uri, false), &headers, &body, &[]) {
+        return (StatusCode::FORBIDDEN, "invalid telnyx-signature-ed25519\n").into_response();
+    }
+    let xml = providers::texml(&format!("{}/media", public_base(&app, true)));
+    ([(header::CONTENT_TYPE, "text/xml")], xml).into_response()
+}
+
+/// Plivo's (XML) or Vonage's (NCCO) answer webhook.
+async fn answer(
+    State(app): State<Arc<App>>,
+    method: axum::http::Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if app.draining.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    }
+    let stream = format!("{}/media", public_base(&app, true));
+    let url = public(&app, &uri, false);
+    match app.settings.call.telephony {
+        Telephony::Plivo => {
+            let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+            if !webhook_ok(&app, method.as_str(), &url, &headers, &body, &params) {
+                return (StatusCode::FORBIDDEN, "invalid X-Plivo-Signature-V3\n").into_response();
+            }
+            ([(header::CONTENT_TYPE, "text/xml")], providers::plivo_xml(&stream)).into_response()
+        }
+        Telephony::Vonage => {
+            if !webhook_ok(&app, method.as_str(), &url, &headers, &body, &[]) {
+                return (StatusCode::FORBIDDEN, "invalid webhook JWT\n").into_response();
+            }
+            // Vonage sends the call's uuid in the query (GET) or the JSON body (POST).
+            let from_query = uri.query().and_then(|q| {
+                form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "uuid").map(|(_, v)| v.into_owned())
+            });
+            let from_body =
+                || serde_json::from_slice::<serde_json::Value>(&body).ok()?["uuid"].as_str().map(str::to_owned);
+            let uuid = from_query.or_else(from_body).unwrap_or_default();
+            ([(header::CONTENT_TYPE, "application/json")], providers::vonage_ncco(&stream, &uuid)).into_response()
+        }
+        _ => (StatusCode::NOT_FOUND, "this relay's telephony is not Plivo or Vonage\n").into_response(),
+    }
+}
+
 async fn media(
     State(app): State<Arc<App>>,
     OriginalUri(uri): OriginalUri,
@@ -379,7 +481,9 @@ async fn media(
     if app.draining.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
     }
-    let ok = signed(&app, &headers, &public(&app, &uri, true), &[]);
+    // Only Twilio and SignalWire sign the upgrade itself.
+    let twilio_scheme = matches!(app.settings.call.telephony, Telephony::Twilio | Telephony::SignalWire);
+    let ok = !twilio_scheme || signed(&app, &headers, &public(&app, &uri, true), &[]);
     let ws =
         ws.max_message_size(MAX_MEDIA_MESSAGE).max_frame_size(MAX_MEDIA_MESSAGE).read_buffer_size(TWILIO_READ_BUFFER);
     if !ok {
@@ -401,12 +505,17 @@ type Upstream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsSt
 /// Opens the upstream socket (its time bound is the caller's).
 async fn connect_upstream(app: &App) -> Result<Upstream, String> {
     let s = &app.settings;
-    let mut req = s.openai_url.as_str().into_client_request().map_err(|e| format!("bad OpenAI URL: {e}"))?;
-    let auth = format!("Bearer {}", s.openai_api_key)
-        .parse()
-        .map_err(|_| "API key is not a valid header value".to_string())?;
-    req.headers_mut().insert("Authorization", auth);
-    if s.call.api == teledsp::bridge::Api::Beta {
+    let mut req = s.openai_url.as_str().into_client_request().map_err(|e| format!("bad model URL: {e}"))?;
+    // Each API's own key header.
+    let (name, value) = match s.call.model {
+        ModelApi::OpenAi => ("Authorization", format!("Bearer {}", s.openai_api_key)),
+        ModelApi::Azure => ("api-key", s.openai_api_key.clone()),
+        ModelApi::Gemini => ("x-goog-api-key", s.openai_api_key.clone()),
+        ModelApi::ElevenLabs => ("xi-api-key", s.openai_api_key.clone()),
+    };
+    let value = value.parse().map_err(|_| "API key is not a valid header value".to_string())?;
+    req.headers_mut().insert(name, value);
+    if matches!(s.call.model, ModelApi::OpenAi | ModelApi::Azure) && s.call.api == teledsp::bridge::Api::Beta {
         req.headers_mut().insert("OpenAI-Beta", "realtime=v1".parse().expect("static header"));
     }
     let config = tungstenite::protocol::WebSocketConfig::default()
@@ -599,11 +708,11 @@ impl End {
     }
 }
 
-/// What a Twilio socket read gave.
+/// What a phone socket read gave.
 enum Inbound {
     Text(String),
-    /// Binary frames are not Twilio's: malformed.
-    Binary,
+    /// Binary audio (Vonage's; refused by the engine for the others).
+    Binary(Vec<u8>),
     /// Ping, pong.
     Control,
     Gone(End),
@@ -612,7 +721,7 @@ enum Inbound {
 fn inbound(msg: Option<Result<Message, axum::Error>>) -> Inbound {
     match msg {
         Some(Ok(Message::Text(t))) => Inbound::Text(t.as_str().to_owned()),
-        Some(Ok(Message::Binary(_))) => Inbound::Binary,
+        Some(Ok(Message::Binary(b))) => Inbound::Binary(b.to_vec()),
         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Inbound::Control,
         Some(Ok(Message::Close(_))) | None => Inbound::Gone(End::Hangup),
         Some(Err(e)) => {
@@ -657,7 +766,10 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
                     handle(app, &mut call, Peer::Twilio, &t, now(), &mut out, &mut warnings);
                     out.clear(); // the Started event; the engine keeps no audio before it
                 }
-                Inbound::Binary => malformed_binary(app, &mut call, &mut warnings),
+                Inbound::Binary(b) => {
+                    handle_binary(app, &mut call, &b, now(), &mut out, &mut warnings);
+                    out.clear();
+                }
                 Inbound::Control => {}
                 Inbound::Gone(end) => break Some(end),
             },
@@ -712,10 +824,19 @@ fn check_token(app: &App, call: &Call, sid: &str) -> Result<(), End> {
     Err(End::Unauthorized)
 }
 
-fn malformed_binary(app: &App, call: &mut Call, warnings: &mut Warnings) {
-    app.metrics.malformed.inc();
-    let sid = call.stream().and_then(|s| s.call_sid.clone()).unwrap_or_else(|| "unknown".into());
-    warnings.warn(WarnKind::Malformed, &sid, format_args!("skipped a binary frame: Twilio sends text"));
+/// A binary phone message through the call (Vonage's audio; the engine
+/// refuses it, counted, for text-only protocols).
+fn handle_binary(app: &App, call: &mut Call, data: &[u8], now_ms: u64, out: &mut Vec<Output>, warnings: &mut Warnings) {
+    let before = call.counters().frames_in;
+    if let Err(e) = call.receive_phone_binary(data, now_ms, out) {
+        app.metrics.malformed.inc();
+        let sid = call.stream().and_then(|s| s.call_sid.clone()).unwrap_or_else(|| "unknown".into());
+        warnings.warn(WarnKind::Malformed, &sid, format_args!("skipped a binary phone message: {e}"));
+    }
+    let n = call.counters().frames_in - before;
+    if n > 0 {
+        app.metrics.frames_in.inc_by(n);
+    }
 }
 
 /// A started call: upstream, then messages both ways until one side ends.
@@ -745,12 +866,12 @@ async fn run_started(
             Ok(Ok(u)) => u,
             Ok(Err(e)) => {
                 app.metrics.upstream_errors.inc();
-                warn!(call_sid = sid, "OpenAI upstream: {e}; closing the stream so the TwiML fallback plays");
+                warn!(call_sid = sid, "model upstream: {e}; closing the stream so the fallback plays");
                 return finish(twilio, End::Upstream);
             }
             Err(_) => {
                 app.metrics.timeout(Phase::Session);
-                warn!(call_sid = sid, "OpenAI upstream: no connection within {:?}; closing the stream", limits.session);
+                warn!(call_sid = sid, "model upstream: no connection within {:?}; closing the stream", limits.session);
                 return finish(twilio, End::Timeout(Phase::Session));
             }
         },
@@ -784,7 +905,7 @@ async fn run_started(
                         Err(timed_out) => {
                             if timed_out {
                                 app.metrics.timeout(Phase::Write);
-                                warn!(call_sid = sid, "OpenAI upstream: a write took over {:?}", limits.write);
+                                warn!(call_sid = sid, "model upstream: a write took over {:?}", limits.write);
                             } else {
                                 app.metrics.upstream_errors.inc();
                             }
@@ -801,7 +922,7 @@ async fn run_started(
                 Output::Event(Event::ModelError { code, message }) => warnings.warn(
                     WarnKind::ModelError,
                     sid,
-                    format_args!("OpenAI error event ({}): {message}", code.as_deref().unwrap_or("no code")),
+                    format_args!("model error event ({}): {message}", code.as_deref().unwrap_or("no code")),
                 ),
                 Output::Event(e @ Event::BargeIn { .. }) => tracing::debug!(call_sid = sid, "{}", e.to_json()),
                 Output::Event(_) => {}
@@ -825,7 +946,14 @@ async fn run_started(
                         media_deadline = tokio::time::Instant::now() + limits.media_idle;
                     }
                 }
-                Inbound::Binary => malformed_binary(app, call, warnings),
+                Inbound::Binary(b) => {
+                    handle_binary(app, call, &b, now(), &mut out, warnings);
+                    let n = call.counters().frames_in;
+                    if n != frames_in {
+                        frames_in = n;
+                        media_deadline = tokio::time::Instant::now() + limits.media_idle;
+                    }
+                }
                 Inbound::Control => {}
                 Inbound::Gone(e) => end = Some(e),
             },
@@ -833,7 +961,7 @@ async fn run_started(
                 Some(Ok(tungstenite::Message::Text(t))) => handle(app, call, Peer::OpenAi, t.as_str(), now(), &mut out, warnings),
                 Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => {
                     app.metrics.upstream_errors.inc();
-                    warn!(call_sid = sid, "OpenAI upstream closed mid-call; closing the stream");
+                    warn!(call_sid = sid, "model upstream closed mid-call; closing the stream");
                     end = Some(End::Upstream);
                 }
                 Some(Ok(_)) => {}
@@ -844,7 +972,7 @@ async fn run_started(
                 }
             }
             _ = tokio::time::sleep_until(session_deadline), if !ready => {
-                warn!(call_sid = sid, "OpenAI upstream: no session.updated within {:?}; closing the stream so the TwiML fallback plays", limits.session);
+                warn!(call_sid = sid, "model upstream: no session confirmation within {:?}; closing the stream so the fallback plays", limits.session);
                 end = Some(End::Timeout(Phase::Session));
             }
             _ = tokio::time::sleep_until(media_deadline) => {
@@ -885,8 +1013,8 @@ fn handle(
     if let Err(e) = result {
         app.metrics.malformed.inc();
         let side = match from {
-            Peer::Twilio => "Twilio message",
-            Peer::OpenAi => "OpenAI event",
+            Peer::Twilio => "phone message",
+            Peer::OpenAi => "model event",
         };
         let sid = call.stream().and_then(|s| s.call_sid.clone()).unwrap_or_else(|| "unknown".into());
         warnings.warn(WarnKind::Malformed, &sid, format_args!("skipped {side}: {e}"));

@@ -477,7 +477,7 @@ async fn trace_logs_carry_no_api_key_nor_audio_and_warnings_are_rate_limited() {
     assert!(!log.contains(KEY), "the API key is in the log");
     assert!(!log.contains(&b64[..40]), "caller audio is in the log");
     assert!(log.contains("code_for_the_log"), "the upstream error's code is logged:\n{log}");
-    let skipped = log.matches("skipped Twilio message").count();
+    let skipped = log.matches("skipped phone message").count();
     assert_eq!(skipped, 3, "50 malformed messages, 3 warning lines");
     assert!(log.contains("warnings_not_logged=47"), "the rest are summed up");
 }
