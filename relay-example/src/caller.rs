@@ -1,8 +1,22 @@
-//! A simulated Twilio caller: the Media Streams client side, as Twilio
-//! behaves. It sends `connected`, `start` and one `media` message per 20 ms
-//! of audio at real-time pace, plays what comes back at real-time pace,
-//! echoes each `mark` when the audio before it has played, and on `clear`
-//! drops its queued audio and echoes the pending marks at once.
+//! A simulated caller: the telephony provider's side of the media stream,
+//! as the provider behaves. It sends the stream's start and caller audio at
+//! real-time pace (one message per 20 ms; Exotel's per 100 ms), plays what
+//! comes back at real-time pace, confirms each playback mark when the audio
+//! before it has played, and on a clear drops its queued audio.
+//!
+//! Twilio (the default) as its Media Streams docs describe it
+//! (<https://www.twilio.com/docs/voice/media-streams/websocket-messages>):
+//! `connected`, `start`, mu-law `media`; `mark` echoes; on `clear` the
+//! pending marks are echoed at once. The other providers, each from its own
+//! docs (the same pages the engine's adapters cite):
+//!
+//! | provider | stream as set up by the relay's answer | playback confirmation | on clear |
+//! |---|---|---|---|
+//! | Telnyx | PCMA, RTP mode, `media.chunk` numbered | `mark` | queue dropped |
+//! | Plivo | `audio/x-mulaw` 8 kHz | `playedStream` for a `checkpoint` | `clearedAudio` |
+//! | Vonage | L16 16 kHz, binary 20 ms messages | `websocket:notify` for a `notify` | `websocket:cleared` |
+//! | Exotel | 16-bit PCM 8 kHz, 100 ms messages | `mark` | queue dropped |
+//! | SignalWire | L16 24 kHz (`L16@24000h`), Twilio's messages | `mark` | marks echoed, as Twilio |
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -10,6 +24,7 @@ use std::time::{Duration, Instant};
 use base64_simd::STANDARD;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use teledsp::call::{Format, Telephony};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Twilio's frame: 20 ms of 8 kHz mu-law.
@@ -42,6 +57,8 @@ pub struct CallerConfig {
     pub measure_every: usize,
     /// Keep what was heard in [`CallerReport::heard`] (the load test does not).
     pub record: bool,
+    /// The provider whose stream this is (its messages and codec).
+    pub telephony: Telephony,
 }
 
 impl CallerConfig {
@@ -56,6 +73,7 @@ impl CallerConfig {
             call_sid: "CA00000000000000000000000000000001".into(),
             measure_every: 1,
             record: true,
+            telephony: Telephony::Twilio,
         }
     }
 }
@@ -67,8 +85,11 @@ pub struct CallerReport {
     pub sent: u64,
     /// `media` frames received.
     pub received: u64,
-    /// The audio played (what the caller heard), mu-law.
+    /// The audio played (what the caller heard), in the stream's codec
+    /// (mu-law for Twilio).
     pub heard: Vec<u8>,
+    /// Milliseconds of audio played.
+    pub heard_ms: u64,
     /// For each timed received frame (see [`CallerConfig::measure_every`]),
     /// in order: time since the frame with the same index was sent (the
     /// round trip when the far end echoes frames).
@@ -77,7 +98,8 @@ pub struct CallerReport {
     pub marks_echoed: u64,
     /// `clear` messages received.
     pub clears: u64,
-    /// Received messages that were not Twilio-shaped.
+    /// Received messages that were not the provider's shape (or audio not
+    /// exactly one chunk).
     pub bad_messages: u64,
     /// How the relay closed the stream (close code), if it did.
     pub close_code: Option<u16>,
@@ -100,18 +122,11 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
         .await
         .map_err(|e| format!("connect {}: {e}", cfg.url))?;
     let (mut tx, mut rx) = ws.split();
+    let d = Dialect::new(cfg.telephony);
     let sid = "MZ00000000000000000000000000000001";
-    let send = |v: Value| Message::Text(v.to_string().into());
     let mut report = CallerReport::default();
-    let hello = [
-        json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
-        json!({"event": "start", "sequenceNumber": "1", "streamSid": sid, "start": {
-            "accountSid": "AC00000000000000000000000000000001", "streamSid": sid, "callSid": cfg.call_sid,
-            "tracks": ["inbound"], "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-            "customParameters": cfg.params}}),
-    ];
-    for m in hello {
-        if tx.send(send(m)).await.is_err() {
+    for m in d.hello(sid, &cfg.call_sid, &cfg.params) {
+        if tx.send(m).await.is_err() {
             // Refused at once (a bad signature, say): report how it closed.
             let closed = tokio::time::timeout(Duration::from_secs(1), async {
                 while let Some(Ok(msg)) = rx.next().await {
@@ -125,48 +140,57 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
             return Ok(report);
         }
     }
-    let mut frames = cfg.audio.chunks(FRAME).map(|f| {
+    // The caller's audio in the stream's codec, in the provider's chunks.
+    let audio = d.from_ulaw(&cfg.audio);
+    let chunk = d.chunk_bytes();
+    let ticks_per_chunk = (d.chunk_ms / 20) as usize;
+    let mut chunks = audio.chunks(chunk).map(|f| {
         let mut f = f.to_vec();
-        f.resize(FRAME, 0xFF);
+        f.resize(chunk, d.silence());
         f
     });
-    let total = cfg.audio.len().div_ceil(FRAME) + cfg.tail_frames;
+    let total = audio.len().div_ceil(chunk) + cfg.tail_frames / ticks_per_chunk;
+    let slice = d.frame_bytes();
     let mut sent_at: VecDeque<Instant> = VecDeque::new();
     let mut queue: VecDeque<Queued> = VecDeque::new();
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut seq = 2u64;
+    let mut tick = 0usize;
     let mut hangup_at: Option<Instant> = None;
     let mut linger_since: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                // Talk.
+                tick += 1;
+                // Talk: one chunk per chunk's duration.
                 if (report.sent as usize) < total {
-                    let frame = frames.next().unwrap_or_else(|| vec![0xFF; FRAME]);
-                    // Twilio's exact shape, written directly: this runs 50 times a
-                    // second per simulated call, beside the relay it measures.
-                    let msg = format!(
-                        r#"{{"event":"media","sequenceNumber":"{seq}","streamSid":"{sid}","media":{{"track":"inbound","chunk":"{}","timestamp":"{}","payload":"{}"}}}}"#,
-                        report.sent + 1, report.sent * 20, STANDARD.encode_to_string(&frame));
-                    seq += 1;
-                    sent_at.push_back(Instant::now());
-                    if tx.send(Message::Text(msg.into())).await.is_err() { break; }
-                    report.sent += 1;
+                    if tick % ticks_per_chunk == 0 {
+                        let c = chunks.next().unwrap_or_else(|| vec![d.silence(); chunk]);
+                        let msg = d.media(seq, report.sent + 1, sid, &c);
+                        seq += 1;
+                        sent_at.push_back(Instant::now());
+                        if tx.send(msg).await.is_err() { break; }
+                        report.sent += 1;
+                    }
                 } else if hangup_at.is_none() && (report.received < report.sent || !queue.is_empty()) && linger_since.get_or_insert_with(Instant::now).elapsed() < LINGER {
                     // Stay on the line a moment for what is still in flight.
                 } else if hangup_at.is_none() {
-                    let _ = tx.send(send(json!({"event": "stop", "sequenceNumber": seq.to_string(), "streamSid": sid,
-                        "stop": {"accountSid": "AC00000000000000000000000000000001", "callSid": cfg.call_sid}}))).await;
+                    if let Some(m) = d.stop(seq, sid, &cfg.call_sid) {
+                        let _ = tx.send(m).await;
+                    } else {
+                        // No stop message (Vonage): the call ends by closing the socket.
+                        let _ = tx.send(Message::Close(None)).await;
+                    }
                     hangup_at = Some(Instant::now());
                 }
-                // Play one frame, echoing the marks reached.
+                // Play 20 ms, confirming the marks reached.
                 let mut played = false;
                 while let Some(q) = queue.front() {
                     match q {
                         Queued::Mark(_) => {
                             if let Some(Queued::Mark(name)) = queue.pop_front() {
-                                let _ = tx.send(mark_echo(seq, sid, &name)).await;
+                                let _ = tx.send(d.echo(seq, sid, &name)).await;
                                 seq += 1;
                                 report.marks_echoed += 1;
                             }
@@ -178,76 +202,269 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
                             {
                                 report.heard.extend_from_slice(&f);
                             }
+                            report.heard_ms += 20;
                             played = true;
                         }
                     }
                 }
                 if hangup_at.is_some_and(|t| t.elapsed() > Duration::from_secs(2)) { break; }
             }
-            msg = rx.next() => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    let Ok(m) = serde_json::from_str::<FromRelay>(t.as_str()) else { report.bad_messages += 1; continue };
-                    match m.event.as_ref() {
-                        "media" => {
-                            let Some(f) = m.media.and_then(|m| STANDARD.decode_to_vec(m.payload.as_bytes()).ok()) else { report.bad_messages += 1; continue };
-                            if f.len() != FRAME { report.bad_messages += 1; }
-                            if (report.received as usize + 1).is_multiple_of(cfg.measure_every.max(1))
-                                && let Some(t0) = sent_at.get(report.received as usize)
-                            {
-                                report.round_trips.push(t0.elapsed());
-                            }
-                            report.received += 1;
-                            queue.push_back(Queued::Frame(f));
+            msg = rx.next() => {
+                let got = match msg {
+                    Some(Ok(Message::Text(t))) => d.read_text(t.as_str()),
+                    Some(Ok(Message::Binary(b))) => d.read_binary(&b),
+                    Some(Ok(Message::Close(frame))) => { report.close_code = frame.map(|f| u16::from(f.code)).or(Some(1005)); break; }
+                    Some(Ok(_)) => continue,
+                    None | Some(Err(_)) => break,
+                };
+                match got {
+                    Some(FromRelay::Media(f)) => {
+                        if f.len() != chunk { report.bad_messages += 1; }
+                        if (report.received as usize + 1).is_multiple_of(cfg.measure_every.max(1))
+                            && let Some(t0) = sent_at.get(report.received as usize)
+                        {
+                            report.round_trips.push(t0.elapsed());
                         }
-                        "mark" => queue.push_back(Queued::Mark(m.mark.map(|m| m.name.into_owned()).unwrap_or_default())),
-                        "clear" => {
-                            report.clears += 1;
-                            let marks: Vec<String> = queue.drain(..).filter_map(|q| match q { Queued::Mark(m) => Some(m), _ => None }).collect();
-                            for name in marks {
-                                let _ = tx.send(mark_echo(seq, sid, &name)).await;
-                                seq += 1;
-                                report.marks_echoed += 1;
-                            }
+                        report.received += 1;
+                        for s in f.chunks(slice) {
+                            queue.push_back(Queued::Frame(s.to_vec()));
                         }
-                        _ => report.bad_messages += 1,
                     }
+                    Some(FromRelay::Mark(name)) => queue.push_back(Queued::Mark(name)),
+                    Some(FromRelay::Clear) => {
+                        report.clears += 1;
+                        let marks: Vec<String> = queue.drain(..).filter_map(|q| match q { Queued::Mark(m) => Some(m), _ => None }).collect();
+                        for m in d.on_clear(seq, sid, &marks) {
+                            let _ = tx.send(m).await;
+                            seq += 1;
+                            report.marks_echoed += u64::from(d.echoes_marks_on_clear());
+                        }
+                    }
+                    None => report.bad_messages += 1,
                 }
-                Some(Ok(Message::Close(frame))) => { report.close_code = frame.map(|f| u16::from(f.code)).or(Some(1005)); break; }
-                Some(Ok(_)) => {}
-                None | Some(Err(_)) => break,
             }
         }
     }
     Ok(report)
 }
 
-/// What the relay sends a caller (`media`, `mark`, `clear`), borrowed.
-#[derive(serde::Deserialize)]
-struct FromRelay<'a> {
-    #[serde(borrow)]
-    event: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    media: Option<MediaPayload<'a>>,
-    #[serde(borrow)]
-    mark: Option<MarkName<'a>>,
+/// What a relay sent the caller.
+enum FromRelay {
+    Media(Vec<u8>),
+    Mark(String),
+    Clear,
 }
 
-#[derive(serde::Deserialize)]
-struct MediaPayload<'a> {
-    #[serde(borrow)]
-    payload: std::borrow::Cow<'a, str>,
+/// One provider's side of the stream (see the module docs).
+struct Dialect {
+    t: Telephony,
+    format: Format,
+    chunk_ms: u64,
 }
 
-#[derive(serde::Deserialize)]
-struct MarkName<'a> {
-    #[serde(borrow)]
-    name: std::borrow::Cow<'a, str>,
-}
+impl Dialect {
+    fn new(t: Telephony) -> Self {
+        let (format, chunk_ms) = match t {
+            Telephony::Twilio | Telephony::Plivo => (Format::Ulaw, 20),
+            Telephony::Telnyx => (Format::Alaw, 20),
+            Telephony::Vonage => (Format::Pcm16 { rate: 16000 }, 20),
+            Telephony::Exotel => (Format::Pcm16 { rate: 8000 }, 100),
+            Telephony::SignalWire => (Format::Pcm16 { rate: 24000 }, 20),
+        };
+        Dialect { t, format, chunk_ms }
+    }
 
-/// The `mark` message Twilio sends back when playback reaches a mark.
-fn mark_echo(seq: u64, sid: &str, name: &str) -> Message {
-    let v = json!({"event": "mark", "sequenceNumber": seq.to_string(), "streamSid": sid, "mark": {"name": name}});
-    Message::Text(v.to_string().into())
+    fn rate(&self) -> usize {
+        match self.format {
+            Format::Pcm16 { rate } => rate as usize,
+            _ => 8000,
+        }
+    }
+
+    fn frame_bytes(&self) -> usize {
+        let w = if matches!(self.format, Format::Pcm16 { .. }) { 2 } else { 1 };
+        self.rate() / 50 * w
+    }
+
+    fn chunk_bytes(&self) -> usize {
+        self.frame_bytes() * (self.chunk_ms / 20) as usize
+    }
+
+    fn silence(&self) -> u8 {
+        self.format.silence()
+    }
+
+    /// The caller's mu-law 8 kHz speech in the stream's codec and rate.
+    fn from_ulaw(&self, ulaw: &[u8]) -> Vec<u8> {
+        match self.format {
+            Format::Ulaw => ulaw.to_vec(),
+            Format::Alaw => {
+                let mut out = vec![0; ulaw.len()];
+                teledsp::g711::ulaw_to_alaw(ulaw, &mut out).expect("same lengths");
+                out
+            }
+            Format::Pcm16 { rate } => {
+                let pcm = teledsp::g711::ulaw_decode_vec(ulaw);
+                let pcm = if rate == 8000 {
+                    pcm
+                } else {
+                    let mut r =
+                        teledsp::resample::Resampler::new(8000, rate, Default::default()).expect("supported rates");
+                    let mut v = r.process_i16_vec(&pcm);
+                    v.extend(r.flush_i16_vec());
+                    v
+                };
+                pcm.iter().flat_map(|s| s.to_le_bytes()).collect()
+            }
+        }
+    }
+
+    fn hello(&self, sid: &str, call: &str, params: &Value) -> Vec<Message> {
+        let v = match self.t {
+            Telephony::Twilio | Telephony::SignalWire => {
+                let (encoding, rate) =
+                    if self.t == Telephony::Twilio { ("audio/x-mulaw", 8000) } else { ("audio/x-l16", 24000) };
+                vec![
+                    json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
+                    json!({"event": "start", "sequenceNumber": "1", "streamSid": sid, "start": {
+                        "accountSid": "AC00000000000000000000000000000001", "streamSid": sid, "callSid": call,
+                        "tracks": ["inbound"], "mediaFormat": {"encoding": encoding, "sampleRate": rate, "channels": 1},
+                        "customParameters": params}}),
+                ]
+            }
+            Telephony::Telnyx => vec![
+                json!({"event": "connected", "version": "1.0.0"}),
+                json!({"event": "start", "sequence_number": "1", "stream_id": sid, "start": {
+                    "user_id": "u1", "call_control_id": call, "client_state": null,
+                    "media_format": {"encoding": "PCMA", "sample_rate": 8000, "channels": 1}}}),
+            ],
+            Telephony::Plivo => vec![json!({"event": "start", "sequenceNumber": 1, "start": {
+                "callId": call, "streamId": sid, "accountId": "MA1", "tracks": ["inbound"],
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000}}, "extra_headers": ""})],
+            Telephony::Vonage => {
+                let mut v =
+                    json!({"event": "websocket:connected", "content-type": "audio/l16;rate=16000", "uuid": call});
+                if let (Some(m), Some(p)) = (v.as_object_mut(), params.as_object()) {
+                    m.extend(p.clone());
+                }
+                vec![v]
+            }
+            Telephony::Exotel => vec![
+                json!({"event": "connected"}),
+                json!({"event": "start", "sequence_number": "1", "stream_sid": sid, "start": {
+                    "stream_sid": sid, "call_sid": call, "account_sid": "A1", "from": "+15551230000", "to": "+15559870000",
+                    "custom_parameters": params, "media_format": {"encoding": "audio/x-raw", "sample_rate": "8000", "bit_rate": "16"}}}),
+            ],
+        };
+        v.into_iter().map(|m| Message::Text(m.to_string().into())).collect()
+    }
+
+    fn media(&self, seq: u64, n: u64, sid: &str, audio: &[u8]) -> Message {
+        let p = STANDARD.encode_to_string(audio);
+        let ts = (n - 1) * self.chunk_ms;
+        // Written directly: this runs 50 times a second per simulated call,
+        // beside the relay it measures.
+        let text = match self.t {
+            Telephony::Twilio | Telephony::SignalWire => format!(
+                r#"{{"event":"media","sequenceNumber":"{seq}","streamSid":"{sid}","media":{{"track":"inbound","chunk":"{n}","timestamp":"{ts}","payload":"{p}"}}}}"#
+            ),
+            Telephony::Telnyx => format!(
+                r#"{{"event":"media","sequence_number":"{seq}","stream_id":"{sid}","media":{{"track":"inbound","chunk":"{n}","timestamp":"{ts}","payload":"{p}"}}}}"#
+            ),
+            Telephony::Plivo => format!(
+                r#"{{"event":"media","sequenceNumber":{seq},"streamId":"{sid}","media":{{"track":"inbound","timestamp":"{ts}","chunk":{n},"payload":"{p}"}}}}"#
+            ),
+            Telephony::Vonage => return Message::Binary(audio.to_vec().into()),
+            Telephony::Exotel => format!(
+                r#"{{"event":"media","sequence_number":"{seq}","stream_sid":"{sid}","media":{{"chunk":"{n}","timestamp":"{ts}","payload":"{p}"}}}}"#
+            ),
+        };
+        Message::Text(text.into())
+    }
+
+    fn stop(&self, seq: u64, sid: &str, call: &str) -> Option<Message> {
+        let v = match self.t {
+            Telephony::Twilio | Telephony::SignalWire => {
+                json!({"event": "stop", "sequenceNumber": seq.to_string(), "streamSid": sid,
+                "stop": {"accountSid": "AC00000000000000000000000000000001", "callSid": call}})
+            }
+            Telephony::Telnyx => json!({"event": "stop", "sequence_number": seq.to_string(), "stream_id": sid,
+                "stop": {"user_id": "u1", "call_control_id": call}}),
+            Telephony::Exotel => json!({"event": "stop", "sequence_number": seq.to_string(), "stream_sid": sid,
+                "stop": {"call_sid": call, "account_sid": "A1", "reason": "callended"}}),
+            // Plivo and Vonage end by closing the socket.
+            Telephony::Plivo | Telephony::Vonage => return None,
+        };
+        Some(Message::Text(v.to_string().into()))
+    }
+
+    fn echo(&self, seq: u64, sid: &str, name: &str) -> Message {
+        let v = match self.t {
+            Telephony::Twilio | Telephony::SignalWire => {
+                json!({"event": "mark", "sequenceNumber": seq.to_string(), "streamSid": sid, "mark": {"name": name}})
+            }
+            Telephony::Telnyx => {
+                json!({"event": "mark", "sequence_number": seq.to_string(), "stream_id": sid, "mark": {"name": name}})
+            }
+            Telephony::Plivo => json!({"event": "playedStream", "sequenceNumber": seq, "streamId": sid, "name": name}),
+            Telephony::Vonage => json!({"event": "websocket:notify", "payload": {"name": name}}),
+            Telephony::Exotel => {
+                json!({"event": "mark", "sequence_number": seq.to_string(), "stream_sid": sid, "mark": {"name": name}})
+            }
+        };
+        Message::Text(v.to_string().into())
+    }
+
+    fn echoes_marks_on_clear(&self) -> bool {
+        matches!(self.t, Telephony::Twilio | Telephony::SignalWire)
+    }
+
+    /// What the provider sends when its queue is cleared.
+    fn on_clear(&self, seq: u64, sid: &str, marks: &[String]) -> Vec<Message> {
+        match self.t {
+            Telephony::Twilio | Telephony::SignalWire => marks.iter().map(|m| self.echo(seq, sid, m)).collect(),
+            Telephony::Plivo => {
+                vec![Message::Text(
+                    json!({"event": "clearedAudio", "sequenceNumber": seq, "streamId": sid}).to_string().into(),
+                )]
+            }
+            Telephony::Vonage => vec![Message::Text(json!({"event": "websocket:cleared"}).to_string().into())],
+            Telephony::Telnyx | Telephony::Exotel => vec![],
+        }
+    }
+
+    fn read_binary(&self, b: &[u8]) -> Option<FromRelay> {
+        (self.t == Telephony::Vonage).then(|| FromRelay::Media(b.to_vec()))
+    }
+
+    fn read_text(&self, t: &str) -> Option<FromRelay> {
+        let v: Value = serde_json::from_str(t).ok()?;
+        let payload = |v: &Value| STANDARD.decode_to_vec(v["media"]["payload"].as_str()?.as_bytes()).ok();
+        let name = |n: &Value| n.as_str().map(str::to_owned);
+        match self.t {
+            Telephony::Twilio | Telephony::SignalWire | Telephony::Telnyx | Telephony::Exotel => {
+                match v["event"].as_str()? {
+                    "media" => payload(&v).map(FromRelay::Media),
+                    "mark" => name(&v["mark"]["name"]).map(FromRelay::Mark),
+                    "clear" => Some(FromRelay::Clear),
+                    _ => None,
+                }
+            }
+            Telephony::Plivo => match v["event"].as_str()? {
+                "playAudio" if v["media"]["contentType"] == "audio/x-mulaw" && v["media"]["sampleRate"] == 8000 => {
+                    payload(&v).map(FromRelay::Media)
+                }
+                "checkpoint" => name(&v["name"]).map(FromRelay::Mark),
+                "clearAudio" => Some(FromRelay::Clear),
+                _ => None,
+            },
+            Telephony::Vonage => match v["action"].as_str()? {
+                "notify" => name(&v["payload"]["name"]).map(FromRelay::Mark),
+                "clear" => Some(FromRelay::Clear),
+                _ => None,
+            },
+        }
+    }
 }
 
 fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {

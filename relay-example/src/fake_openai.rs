@@ -137,7 +137,9 @@ pub fn spawn(listener: tokio::net::TcpListener, cfg: FakeConfig) -> std::io::Res
 
 async fn upgrade(State(s): State<Shared>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     let beta = headers.get("openai-beta").is_some_and(|v| v.as_bytes().starts_with(b"realtime"));
-    let bearer = headers.get("authorization").is_some_and(|v| v.as_bytes().starts_with(b"Bearer "));
+    // OpenAI's bearer token, or Azure OpenAI's `api-key` (the same events).
+    let bearer = headers.get("authorization").is_some_and(|v| v.as_bytes().starts_with(b"Bearer "))
+        || headers.get("api-key").is_some_and(|v| !v.is_empty());
     ws.max_message_size(16 << 20)
         .read_buffer_size(crate::server::READ_BUFFER)
         .on_upgrade(move |socket| session(s, socket, beta, bearer))
@@ -299,7 +301,7 @@ async fn session(s: Shared, socket: WebSocket, beta: bool, bearer: bool) {
     let session = c.session.clone();
     c.emit(&out, json!({"type": "session.created", "session": session}));
     if !bearer {
-        error(&mut c, &out, "invalid_api_key", "missing bearer token");
+        error(&mut c, &out, "invalid_api_key", "missing bearer token (or Azure api-key)");
     }
     while let Some(Ok(msg)) = rx.next().await {
         let Message::Text(text) = msg else { continue };

@@ -14,6 +14,8 @@ pub mod caller;
 #[cfg(feature = "runtime")]
 pub mod demo;
 #[cfg(feature = "runtime")]
+pub mod fake_models;
+#[cfg(feature = "runtime")]
 pub mod fake_openai;
 #[cfg(feature = "runtime")]
 pub mod loadtest;

@@ -1,0 +1,215 @@
+//! The relay with every telephony protocol and every model API, over real
+//! WebSockets on loopback: each telephony provider's simulated caller
+//! (`caller`, playing in real time and confirming playback the provider's
+//! way) against the fake OpenAI, and a Twilio caller against Azure (the
+//! fake OpenAI, keyed by `api-key`), Gemini Live and ElevenLabs Agents
+//! (`fake_models`). In each, the model's answer is cut by the caller's
+//! speech, and what the model is told (or what the event says) is checked
+//! against what the caller actually heard. Then each provider's answer
+//! webhook with a good and a bad signature.
+
+mod common;
+
+use std::time::Duration;
+
+use base64_simd::STANDARD as B64;
+use common::{fake, relay_with, tone_ulaw};
+use teledsp::call::{ModelApi, Telephony};
+use teledsp_relay::caller::{self, CallerConfig, CallerReport};
+use teledsp_relay::fake_models::{self, Api, ModelFakeConfig};
+use teledsp_relay::fake_openai::FakeConfig;
+use teledsp_relay::providers::WebhookKey;
+
+async fn call(relay: &common::Relay, telephony: Telephony) -> CallerReport {
+    let mut c = CallerConfig::new(relay.media(), tone_ulaw(1000, 300.0, 6000.0), 100);
+    c.telephony = telephony;
+    let r = caller::run(c).await.unwrap();
+    assert_eq!(r.bad_messages, 0, "{telephony:?}: messages not in the provider's shape");
+    r
+}
+
+/// Each telephony protocol against OpenAI: the caller says 1 s; the fake
+/// answers with items A and B (each the 1 s echo); the caller talks 600 ms
+/// into the response: A is truncated at what the caller heard, B deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_telephony_against_openai() {
+    let runs = Telephony::ALL.into_iter().map(|t| async move {
+        let fake =
+            fake(FakeConfig { turn_after_ms: Some(1000), items: 2, barge_in_at_ms: Some(600), ..Default::default() })
+                .await;
+        let relay = relay_with(fake.url(), |s| s.call.telephony = t).await;
+        let r = call(&relay, t).await;
+        (t, fake, r)
+    });
+    for (t, fake, r) in futures_util::future::join_all(runs).await {
+        let errors = fake.log.lock().unwrap().errors.clone();
+        assert!(errors.is_empty(), "{t:?}: the fake refused client events: {errors:?}");
+        let truncates = fake.events("conversation.item.truncate");
+        let deletes = fake.events("conversation.item.delete");
+        // (A later speech_started, with nothing playing, clears again: harmless.)
+        assert_eq!((truncates.len(), deletes.len()), (1, 1), "{t:?}: {truncates:?} {deletes:?}");
+        assert!(r.clears >= 1, "{t:?}: no clear");
+        let told = truncates[0]["audio_end_ms"].as_u64().unwrap();
+        eprintln!("{t:?} -> OpenAI: A truncated at {told} ms; the caller heard {} ms", r.heard_ms);
+        // Exotel plays 100 ms chunks; the others 20 ms frames.
+        let slack = if t == Telephony::Exotel { 120 } else { 50 };
+        assert!(told.abs_diff(r.heard_ms) <= slack, "{t:?}: truncated at {told}, the caller heard {}", r.heard_ms);
+        assert!(r.heard_ms > 300 && r.heard_ms < 1000, "{t:?}: the cut was mid-A: {}", r.heard_ms);
+    }
+}
+
+/// Twilio against Azure (OpenAI's events, `api-key`), Gemini Live and
+/// ElevenLabs Agents: the answer (2 s) is cut 600 ms after it started by
+/// the model's own barge-in signal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_against_every_model() {
+    // Azure: the fake OpenAI, which takes `api-key` as Azure does.
+    let azure = async {
+        let fake =
+            fake(FakeConfig { turn_after_ms: Some(1000), items: 1, barge_in_at_ms: Some(600), ..Default::default() })
+                .await;
+        let relay = relay_with(fake.url(), |s| s.call.model = ModelApi::Azure).await;
+        let r = call(&relay, Telephony::Twilio).await;
+        let errors = fake.log.lock().unwrap().errors.clone();
+        assert!(errors.is_empty(), "Azure: {errors:?}");
+        let truncates = fake.events("conversation.item.truncate");
+        assert_eq!(truncates.len(), 1, "Azure");
+        assert!(r.clears >= 1, "Azure: no clear");
+        let told = truncates[0]["audio_end_ms"].as_u64().unwrap();
+        eprintln!("Twilio -> Azure: truncated at {told} ms; the caller heard {} ms", r.heard_ms);
+        assert!(told.abs_diff(r.heard_ms) <= 50, "Azure: truncated at {told}, heard {}", r.heard_ms);
+    };
+    let model = |api: Api| async move {
+        let cfg = ModelFakeConfig { api, turn_after_ms: 1000, answer_ms: 2000, barge_in_at_ms: Some(600) };
+        let fake = fake_models::spawn(common::listener().await, cfg).unwrap();
+        let relay = relay_with(fake.url(), |s| {
+            s.call.model = if api == Api::Gemini { ModelApi::Gemini } else { ModelApi::ElevenLabs };
+            if api == Api::ElevenLabs {
+                s.call.audio = teledsp::bridge::Audio::Pcm16k;
+            }
+        })
+        .await;
+        let r = call(&relay, Telephony::Twilio).await;
+        let log = fake.log.lock().unwrap().clone();
+        assert!(log.errors.is_empty(), "{api:?}: the fake refused client messages: {:?}", log.errors);
+        assert!(log.key_header, "{api:?}: no API key header");
+        assert!(log.appended_ms >= 1000, "{api:?}: caller audio reached the model: {} ms", log.appended_ms);
+        assert_eq!(r.clears, 1, "{api:?}: the model's barge-in cleared the phone");
+        eprintln!("Twilio -> {api:?}: the caller heard {} ms of {} ms sent", r.heard_ms, log.answered_ms);
+        assert!(r.heard_ms >= 300 && r.heard_ms < 1000, "{api:?}: cut about 600 ms in: {}", r.heard_ms);
+        (fake, r)
+    };
+    let (_, (gemini, _), (eleven, r)) = tokio::join!(azure, model(Api::Gemini), model(Api::ElevenLabs));
+    // Gemini has no truncate: nothing but setup and audio went to it.
+    assert_eq!(gemini.messages("setup").len(), 1);
+    assert!(
+        gemini
+            .log
+            .lock()
+            .unwrap()
+            .messages
+            .iter()
+            .all(|m| m.get("setup").is_some() || m.get("realtimeInput").is_some())
+    );
+    // ElevenLabs: ping answered, and told what was heard.
+    assert_eq!(eleven.log.lock().unwrap().pongs, 1);
+    let updates = eleven.messages("contextual_update");
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    let text = updates[0]["text"].as_str().unwrap();
+    let secs: f64 = text.split("first ").nth(1).and_then(|t| t.split(' ').next()).unwrap().parse().unwrap();
+    let told = (secs * 1000.0).round() as u64;
+    assert!(told.abs_diff(r.heard_ms) <= 50, "ElevenLabs told {told} ms, the caller heard {}", r.heard_ms);
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// Each provider's answer webhook: the right document with a good
+/// signature, 403 with a bad one, 404 on another provider's endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_webhooks_check_signatures() {
+    use ed25519_dalek::Signer;
+    let http = reqwest::Client::new();
+    // Telnyx: Ed25519 over "timestamp|body".
+    let sk = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    let key =
+        WebhookKey::from_env_value(Telephony::Telnyx, &B64.encode_to_string(sk.verifying_key().as_bytes())).unwrap();
+    let relay = relay_with("ws://127.0.0.1:9/unused".into(), |s| {
+        s.call.telephony = Telephony::Telnyx;
+        s.webhook_key = key;
+    })
+    .await;
+    let body = r#"{"data":{"event_type":"call.initiated","payload":{"call_control_id":"v3:1"}}}"#;
+    let ts = now().to_string();
+    let sig = B64.encode_to_string(sk.sign(format!("{ts}|{body}").as_bytes()).to_bytes());
+    let post = |sig: String| {
+        http.post(relay.http("/texml"))
+            .header("telnyx-timestamp", ts.clone())
+            .header("telnyx-signature-ed25519", sig)
+            .body(body)
+            .send()
+    };
+    let ok = post(sig.clone()).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let xml = ok.text().await.unwrap();
+    assert!(xml.contains(r#"<Stream url="wss://relay.example.com/media" bidirectionalMode="rtp""#), "{xml}");
+    let bad = B64.encode_to_string(sk.sign(b"something else").to_bytes());
+    assert_eq!(post(bad).await.unwrap().status(), 403);
+    assert_eq!(http.post(relay.http("/twiml")).send().await.unwrap().status(), 404);
+
+    // Plivo: V3, HMAC-SHA256 of URL, sorted params and nonce.
+    let relay = relay_with("ws://127.0.0.1:9/unused".into(), |s| {
+        s.call.telephony = Telephony::Plivo;
+        s.webhook_key = Some(WebhookKey::Plivo("PlivoToken".into()));
+    })
+    .await;
+    let params = [("CallUUID".to_string(), "c-1".to_string()), ("From".into(), "+15551230000".into())];
+    let sig = teledsp_relay::providers::plivo_v3_signature(
+        "PlivoToken",
+        "POST",
+        "https://relay.example.com/answer",
+        &params,
+        "n1",
+    );
+    let post = |sig: &str| {
+        http.post(relay.http("/answer"))
+            .header("X-Plivo-Signature-V3", sig.to_owned())
+            .header("X-Plivo-Signature-V3-Nonce", "n1")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("CallUUID=c-1&From=%2B15551230000")
+            .send()
+    };
+    let ok = post(&sig).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(ok.text().await.unwrap().contains(r#"<Stream bidirectional="true""#));
+    assert_eq!(post("AAAA").await.unwrap().status(), 403);
+
+    // Vonage: a JWT (HS256) with the body's hash.
+    let relay = relay_with("ws://127.0.0.1:9/unused".into(), |s| {
+        s.call.telephony = Telephony::Vonage;
+        s.webhook_key = Some(WebhookKey::Vonage("VonageSecret".into()));
+    })
+    .await;
+    let jwt = |secret: &[u8]| {
+        let claims = serde_json::json!({"iat": now(), "jti": "j1", "iss": "Vonage"});
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret),
+        )
+        .unwrap()
+    };
+    let get = |token: String| {
+        http.get(relay.http("/answer?uuid=u-42&from=15551230000"))
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+    };
+    let ok = get(jwt(b"VonageSecret")).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let ncco: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(ncco[0]["endpoint"][0]["content-type"], "audio/l16;rate=16000");
+    assert_eq!(ncco[0]["endpoint"][0]["headers"]["uuid"], "u-42");
+    assert_eq!(get(jwt(b"wrong")).await.unwrap().status(), 403);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
