@@ -141,7 +141,7 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
         }
     }
     // The caller's audio in the stream's codec, in the provider's chunks.
-    let audio = d.from_ulaw(&cfg.audio);
+    let audio = d.encode_ulaw(&cfg.audio);
     let chunk = d.chunk_bytes();
     let ticks_per_chunk = (d.chunk_ms / 20) as usize;
     let mut chunks = audio.chunks(chunk).map(|f| {
@@ -165,7 +165,7 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
                 tick += 1;
                 // Talk: one chunk per chunk's duration.
                 if (report.sent as usize) < total {
-                    if tick % ticks_per_chunk == 0 {
+                    if tick.is_multiple_of(ticks_per_chunk) {
                         let c = chunks.next().unwrap_or_else(|| vec![d.silence(); chunk]);
                         let msg = d.media(seq, report.sent + 1, sid, &c);
                         seq += 1;
@@ -295,7 +295,7 @@ impl Dialect {
     }
 
     /// The caller's mu-law 8 kHz speech in the stream's codec and rate.
-    fn from_ulaw(&self, ulaw: &[u8]) -> Vec<u8> {
+    fn encode_ulaw(&self, ulaw: &[u8]) -> Vec<u8> {
         match self.format {
             Format::Ulaw => ulaw.to_vec(),
             Format::Alaw => {

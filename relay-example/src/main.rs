@@ -349,10 +349,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 (Some(s), false) => providers::WebhookKey::from_env_value(telephony, s)?,
                 _ => None,
             };
-            let validator = match token {
-                Some(t) => Some(RequestValidator::new(&t)),
-                _ => None,
-            };
+            let validator = token.map(|t| RequestValidator::new(&t));
             if validator.is_none() && webhook_key.is_none() && !insecure_no_signature {
                 return Err(match env {
                     Some(v) => format!(
