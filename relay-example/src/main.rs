@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use teledsp::bridge::{Api, Audio};
 use teledsp::call::{CallConfig, ModelApi, Telephony};
 use teledsp::signature::{CallToken, RequestValidator};
+use teledsp_relay::fake_models;
 use teledsp_relay::fake_openai::{self, FakeConfig, Mode};
 use teledsp_relay::server::{self, App, Limits, Settings};
 use teledsp_relay::{demo, loadtest, providers, soak};
@@ -56,6 +57,12 @@ enum TelephonyArg {
 enum ModelArg {
     Openai,
     Azure,
+    Gemini,
+    Elevenlabs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FakeModelApi {
     Gemini,
     Elevenlabs,
 }
@@ -157,6 +164,23 @@ enum Cmd {
         #[arg(long, default_value_t = 100)]
         echo_delta_ms: u64,
     },
+    /// Run a local stand-in for Gemini Live or ElevenLabs Agents (scripted:
+    /// an answer after the caller's first turn, optionally cut by a barge-in).
+    FakeModel {
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        listen: String,
+        #[arg(long, value_enum)]
+        api: FakeModelApi,
+        /// Caller audio before the answer, ms.
+        #[arg(long, default_value_t = 1000)]
+        turn_after_ms: u64,
+        /// The answer's length, ms.
+        #[arg(long, default_value_t = 2000)]
+        answer_ms: u64,
+        /// Report the caller talking this long after the answer started, ms.
+        #[arg(long)]
+        barge_in_at_ms: Option<u64>,
+    },
     /// Relay + fake OpenAI + a simulated caller in one process, offline.
     Demo {
         /// The caller's speech (WAV, 16-bit mono); default: a Debian asterisk prompt.
@@ -240,7 +264,7 @@ fn main() -> ExitCode {
     // The test peers run on one thread: on a small machine they share with
     // the relay they measure, a second worker only adds cross-thread wake-ups.
     let rt = match cli.cmd {
-        Cmd::FakeOpenai { .. } | Cmd::Loadtest { .. } | Cmd::Soak { .. } => {
+        Cmd::FakeOpenai { .. } | Cmd::FakeModel { .. } | Cmd::Loadtest { .. } | Cmd::Soak { .. } => {
             tokio::runtime::Builder::new_current_thread()
         }
         _ => tokio::runtime::Builder::new_multi_thread(),
@@ -423,6 +447,18 @@ async fn run(cli: Cli) -> Result<(), String> {
             let fake = fake_openai::spawn(listener, FakeConfig { mode, tool, echo_delta_ms, ..FakeConfig::default() })
                 .map_err(|e| e.to_string())?;
             info!(url = %fake.url(), "fake OpenAI Realtime listening");
+            shutdown_signal().await;
+            Ok(())
+        }
+        Cmd::FakeModel { listen, api, turn_after_ms, answer_ms, barge_in_at_ms } => {
+            let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("listen {listen}: {e}"))?;
+            let api = match api {
+                FakeModelApi::Gemini => fake_models::Api::Gemini,
+                FakeModelApi::Elevenlabs => fake_models::Api::ElevenLabs,
+            };
+            let cfg = fake_models::ModelFakeConfig { api, turn_after_ms, answer_ms, barge_in_at_ms };
+            let fake = fake_models::spawn(listener, cfg).map_err(|e| e.to_string())?;
+            info!(url = %fake.url(), "fake model listening");
             shutdown_signal().await;
             Ok(())
         }
