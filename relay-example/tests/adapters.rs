@@ -213,3 +213,69 @@ async fn answer_webhooks_check_signatures() {
     assert_eq!(get(jwt(b"wrong")).await.unwrap().status(), 403);
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+/// The command line: `--telephony` and `--model` pick the endpoints, the
+/// signing secret's variable and the model's; bad combinations are refused
+/// before serving, with a message that says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_picks_the_protocols() {
+    use std::process::{Command, Stdio};
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_teledsp-relay"));
+        cmd.arg("serve").args(args);
+        for v in [
+            "TWILIO_AUTH_TOKEN",
+            "PLIVO_AUTH_TOKEN",
+            "TELNYX_PUBLIC_KEY",
+            "VONAGE_SIGNATURE_SECRET",
+            "SIGNALWIRE_SIGNING_KEY",
+        ] {
+            cmd.env_remove(v);
+        }
+        cmd.envs(env.iter().copied()).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd
+    };
+    let refused = |args: &[&str], env: &[(&str, &str)]| {
+        let out = run(args, env).output().unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(refused(&["--telephony", "plivo"], &[]).contains("PLIVO_AUTH_TOKEN is not set"));
+    assert!(refused(&["--telephony", "exotel"], &[]).contains("exotel signs nothing"));
+    assert!(refused(&["--telephony", "telnyx"], &[("TELNYX_PUBLIC_KEY", "AAAA")]).contains("32"));
+    let e = refused(&["--model", "gemini", "--audio", "pcmu", "--insecure-no-signature"], &[]);
+    assert!(e.contains("Gemini Live takes PCM only"), "{e}");
+    let e = refused(&["--model", "elevenlabs", "--audio", "pcma", "--insecure-no-signature"], &[]);
+    assert!(e.contains("no A-law"), "{e}");
+
+    // Vonage with its secret: /answer is the NCCO, /twiml is not served.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = run(
+        &["--telephony", "vonage", "--model", "elevenlabs", "--audio", "pcm16k", "--listen", &listen],
+        &[("VONAGE_SIGNATURE_SECRET", "s3cret")],
+    )
+    .spawn()
+    .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "the relay did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let claims = serde_json::json!({"iat": now(), "jti": "j", "iss": "Vonage"});
+    let jwt = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"s3cret"),
+    )
+    .unwrap();
+    let r = http.get(format!("{base}/answer?uuid=u1")).bearer_auth(jwt).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("websocket"));
+    assert_eq!(http.get(format!("{base}/answer?uuid=u1")).send().await.unwrap().status(), 403);
+    assert_eq!(http.post(format!("{base}/twiml")).send().await.unwrap().status(), 404);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
