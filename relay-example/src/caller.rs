@@ -12,7 +12,7 @@
 //!
 //! | provider | stream as set up by the relay's answer | playback confirmation | on clear |
 //! |---|---|---|---|
-//! | Telnyx | PCMA, RTP mode, `media.chunk` numbered | `mark` | queue dropped |
+//! | Telnyx | PCMU, RTP mode, `media.chunk` numbered | `mark` | queue dropped |
 //! | Plivo | `audio/x-mulaw` 8 kHz | `playedStream` for a `checkpoint` | `clearedAudio` |
 //! | Vonage | L16 16 kHz, binary 20 ms messages | `websocket:notify` for a `notify` | `websocket:cleared` |
 //! | Exotel | 16-bit PCM 8 kHz, 100 ms messages | `mark` | queue dropped |
@@ -266,7 +266,7 @@ impl Dialect {
     fn new(t: Telephony) -> Self {
         let (format, chunk_ms) = match t {
             Telephony::Twilio | Telephony::Plivo => (Format::Ulaw, 20),
-            Telephony::Telnyx => (Format::Alaw, 20),
+            Telephony::Telnyx => (Format::Ulaw, 20),
             Telephony::Vonage => (Format::Pcm16 { rate: 16000 }, 20),
             Telephony::Exotel => (Format::Pcm16 { rate: 8000 }, 100),
             Telephony::SignalWire => (Format::Pcm16 { rate: 24000 }, 20),
@@ -336,7 +336,7 @@ impl Dialect {
                 json!({"event": "connected", "version": "1.0.0"}),
                 json!({"event": "start", "sequence_number": "1", "stream_id": sid, "start": {
                     "user_id": "u1", "call_control_id": call, "client_state": null,
-                    "media_format": {"encoding": "PCMA", "sample_rate": 8000, "channels": 1}}}),
+                    "media_format": {"encoding": "PCMU", "sample_rate": 8000, "channels": 1}}}),
             ],
             Telephony::Plivo => vec![json!({"event": "start", "sequenceNumber": 1, "start": {
                 "callId": call, "streamId": sid, "accountId": "MA1", "tracks": ["inbound"],

@@ -7,7 +7,7 @@
 //! |---|---|---|---|
 //! | Twilio | `POST /twiml` | TwiML `<Connect><Stream>` | `X-Twilio-Signature` (HMAC-SHA1), also on the `/media` upgrade |
 //! | SignalWire | `POST /twiml` | cXML, the same | `X-SignalWire-Signature` or `X-Twilio-Signature`, the same scheme with the signing key |
-//! | Telnyx | `POST /texml` | TeXML `<Connect><Stream bidirectionalMode="rtp">` | `telnyx-signature-ed25519` over `timestamp|body` (Ed25519, `ed25519-dalek`), 5 min tolerance |
+//! | Telnyx | `POST /texml` | TeXML `<Connect><Stream codec="PCMU" bidirectionalMode="rtp" bidirectionalCodec="PCMU">` | `telnyx-signature-ed25519` over `timestamp|body` (Ed25519, `ed25519-dalek`), 5 min tolerance |
 //! | Plivo | `POST /answer` | Plivo XML `<Stream bidirectional="true">` | `X-Plivo-Signature-V3` (HMAC-SHA256 of URL, sorted params and nonce) |
 //! | Vonage | `GET`/`POST /answer` | NCCO `connect` to a `websocket` endpoint | signed webhooks: a JWT (HS256, `jsonwebtoken`) whose `payload_hash` is the body's SHA-256, 5 min tolerance |
 //! | Exotel | none: the Voicebot applet's URL is set in Exotel's dashboard | | none (restrict `/media` at the network edge) |
@@ -201,11 +201,15 @@ fn xml_attr(s: &str) -> String {
     s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&apos;")
 }
 
-/// Telnyx TeXML that connects the call to `stream` in bidirectional RTP mode
-/// (PCMU both ways), then says goodbye if the stream ends first.
+/// Telnyx TeXML that connects the call to `stream` in bidirectional RTP mode,
+/// PCMU both ways, then says goodbye if the stream ends first. Both codecs
+/// are named: the engine answers in the codec the stream arrives in, so the
+/// stream's (`codec`, else the call's, PCMA in much of the world) must be the
+/// one Telnyx plays back (`bidirectionalCodec`); Telnyx transcodes PCMA
+/// calls to PCMU.
 pub fn texml(stream: &str) -> String {
     format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{}" bidirectionalMode="rtp" bidirectionalCodec="PCMU"/></Connect><Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>"#,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{}" codec="PCMU" bidirectionalMode="rtp" bidirectionalCodec="PCMU"/></Connect><Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>"#,
         xml_attr(stream)
     )
 }

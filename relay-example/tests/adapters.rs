@@ -153,7 +153,7 @@ async fn answer_webhooks_check_signatures() {
     let ok = post(sig.clone()).await.unwrap();
     assert_eq!(ok.status(), 200);
     let xml = ok.text().await.unwrap();
-    assert!(xml.contains(r#"<Stream url="wss://relay.example.com/media" bidirectionalMode="rtp""#), "{xml}");
+    assert!(xml.contains(r#"<Stream url="wss://relay.example.com/media" codec="PCMU" bidirectionalMode="rtp" bidirectionalCodec="PCMU""#), "{xml}");
     let bad = B64.encode_to_string(sk.sign(b"something else").to_bytes());
     assert_eq!(post(bad).await.unwrap().status(), 403);
     assert_eq!(http.post(relay.http("/twiml")).send().await.unwrap().status(), 404);
