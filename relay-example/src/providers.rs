@@ -197,7 +197,8 @@ pub fn vonage_verify(secret: &str, headers: &[(String, String)], body: &[u8], no
     Ok(())
 }
 
-fn xml_attr(s: &str) -> String {
+/// `s` escaped for an XML attribute value (or text).
+pub fn xml_attr(s: &str) -> String {
     s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&apos;")
 }
 

@@ -49,7 +49,7 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 use tracing::{info, warn};
 
 use crate::metrics::{Metrics, Phase};
-use crate::providers::{self, WebhookKey};
+use crate::providers::{self, WebhookKey, xml_attr};
 use teledsp::call::{ModelApi, Telephony};
 
 /// Largest WebSocket message taken from OpenAI (a delta of a few seconds fits).
@@ -336,10 +336,6 @@ fn signed(app: &App, headers: &HeaderMap, url: &str, params: &[(String, String)]
     ok
 }
 
-fn xml_attr(s: &str) -> String {
-    s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;").replace('\'', "&apos;")
-}
-
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -350,8 +346,8 @@ async fn twiml(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if app.draining.load(Ordering::SeqCst) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    if let Some(r) = draining(&app) {
+        return r;
     }
     if !matches!(app.settings.call.telephony, Telephony::Twilio | Telephony::SignalWire) {
         return (StatusCode::NOT_FOUND, "this relay's telephony answers elsewhere (see --telephony)\n").into_response();
@@ -384,6 +380,11 @@ async fn twiml(
     // Runs when the stream ends without the call ending (e.g. upstream down).
     xml.push_str("</Stream></Connect><Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>");
     ([(header::CONTENT_TYPE, "text/xml")], xml).into_response()
+}
+
+/// 503 while draining: no new calls.
+fn draining(app: &App) -> Option<Response> {
+    app.draining.load(Ordering::SeqCst).then(|| (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response())
 }
 
 fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -421,8 +422,8 @@ async fn texml(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if app.draining.load(Ordering::SeqCst) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    if let Some(r) = draining(&app) {
+        return r;
     }
     if app.settings.call.telephony != Telephony::Telnyx {
         return (StatusCode::NOT_FOUND, "this relay's telephony is not Telnyx\n").into_response();
@@ -442,8 +443,8 @@ async fn answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if app.draining.load(Ordering::SeqCst) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    if let Some(r) = draining(&app) {
+        return r;
     }
     let stream = format!("{}/media", public_base(&app, true));
     let url = public(&app, &uri, false);
@@ -478,8 +479,8 @@ async fn media(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if app.draining.load(Ordering::SeqCst) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    if let Some(r) = draining(&app) {
+        return r;
     }
     // Only Twilio and SignalWire sign the upgrade itself.
     let twilio_scheme = matches!(app.settings.call.telephony, Telephony::Twilio | Telephony::SignalWire);

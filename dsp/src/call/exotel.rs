@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use base64_simd::STANDARD as B64;
 use serde::Deserialize;
 
-use super::twilio::json_str;
+use super::twilio::{Dtmf, Mark, Media, json_str};
 use super::{Format, Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind, num_or_str};
 use crate::error::Error;
 
@@ -33,12 +33,6 @@ struct Msg<'a> {
 }
 
 #[derive(Deserialize)]
-struct Media<'a> {
-    #[serde(borrow)]
-    payload: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
 struct Start {
     stream_sid: String,
     call_sid: Option<String>,
@@ -51,17 +45,6 @@ struct Start {
 struct MediaFormat {
     #[serde(default, deserialize_with = "num_or_str")]
     sample_rate: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct Mark<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct Dtmf {
-    digit: String,
 }
 
 /// Exotel Voicebot streams. See the module docs.

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use base64_simd::STANDARD as B64;
 use serde::Deserialize;
 
-use super::twilio::json_str;
+use super::twilio::{Dtmf, json_str};
 use super::{Format, Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind};
 use crate::error::Error;
 
@@ -54,11 +54,6 @@ struct Start {
 struct MediaFormat {
     encoding: String,
     sample_rate: Option<u32>,
-}
-
-#[derive(Deserialize)]
-struct Dtmf {
-    digit: String,
 }
 
 /// Plivo audio streams. See the module docs.

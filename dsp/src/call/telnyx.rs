@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use base64_simd::STANDARD as B64;
 use serde::Deserialize;
 
-use super::twilio::json_str;
+use super::twilio::{Dtmf, Mark, json_str};
 use super::{Format, Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind, num_or_str};
 use crate::error::Error;
 
@@ -59,17 +59,6 @@ struct MediaFormat {
     encoding: String,
     #[serde(default, deserialize_with = "num_or_str")]
     sample_rate: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct Mark<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct Dtmf {
-    digit: String,
 }
 
 /// Telnyx media streaming. See the module docs.

@@ -35,10 +35,12 @@ struct Msg<'a> {
     dtmf: Option<Dtmf>,
 }
 
+// `media`, `mark` and `dtmf` bodies are shaped alike in the Twilio-style
+// protocols (Twilio, SignalWire, Telnyx, Exotel), which share these.
 #[derive(Deserialize)]
-struct Media<'a> {
+pub(crate) struct Media<'a> {
     #[serde(borrow)]
-    payload: Cow<'a, str>,
+    pub payload: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
@@ -61,14 +63,14 @@ struct MediaFormat {
 }
 
 #[derive(Deserialize)]
-struct Mark<'a> {
+pub(crate) struct Mark<'a> {
     #[serde(borrow)]
-    name: Cow<'a, str>,
+    pub name: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
-struct Dtmf {
-    digit: String,
+pub(crate) struct Dtmf {
+    pub digit: String,
 }
 
 /// A JSON string literal, quotes included.
