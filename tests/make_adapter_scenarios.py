@@ -72,7 +72,7 @@ PHONES = {
         media=[{"phone": {"event": "media", "sequence_number": "2", "stream_sid": "S1",
                           "media": {"chunk": "1", "timestamp": "100", "payload": {"gen": "pcm16", "rate": 8000, "ms": 100, "seed": 1}}}}],
         echo=lambda name: {"phone": {"event": "mark", "sequence_number": "9", "stream_sid": "S1", "mark": {"name": name}}},
-        what="Exotel, 16-bit PCM at 8 kHz: caller audio in 100 ms messages; the answer goes back in 100 ms (3,200-byte) media messages, the tail padded.",
+        what="Exotel, 16-bit PCM at 8 kHz: caller audio in 100 ms messages; the answer goes back in 200 ms (3,200-byte: Exotel's minimum) media messages, the tail padded.",
     ),
     "signalwire": dict(
         start={"event": "start", "sequenceNumber": "1", "streamSid": "S1",

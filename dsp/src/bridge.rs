@@ -240,7 +240,7 @@ impl TwilioBridge {
                 self.stopped = true;
                 Ok(None)
             }
-            PhoneEvent::Dtmf { .. } | PhoneEvent::Other => Ok(None),
+            PhoneEvent::Dtmf { .. } | PhoneEvent::Other | PhoneEvent::Unknown(_) => Ok(None),
         }
     }
 

@@ -1,8 +1,13 @@
 //! A simulated caller: the telephony provider's side of the media stream,
 //! as the provider behaves. It sends the stream's start and caller audio at
 //! real-time pace (one message per 20 ms; Exotel's per 100 ms), plays what
-//! comes back at real-time pace, confirms each playback mark when the audio
-//! before it has played, and on a clear drops its queued audio.
+//! comes back at real-time pace [`PLAYOUT_DELAY`] after it arrives (network
+//! plus jitter buffer: a phone that played at once would make a relay that
+//! ignores playback confirmations look accurate), confirms each playback
+//! mark when the audio before it has played, and on a clear drops its
+//! queued audio. [`CallerConfig::confirm_playback`] and
+//! [`CallerConfig::obey_clear`] make a broken phone, for tests that must
+//! see a check fail.
 //!
 //! Twilio (the default) as its Media Streams docs describe it
 //! (<https://www.twilio.com/docs/voice/media-streams/websocket-messages>):
@@ -30,6 +35,8 @@ use tokio_tungstenite::tungstenite::Message;
 /// Twilio's frame: 20 ms of 8 kHz mu-law.
 pub const FRAME: usize = 160;
 const TICK: Duration = Duration::from_millis(20);
+/// Network plus jitter buffer: audio plays this long after it arrives.
+pub const PLAYOUT_DELAY: Duration = Duration::from_millis(120);
 /// After its last frame, a caller waits up to this long for answers still in
 /// flight (fewer frames back than sent) and for its playback to finish
 /// before hanging up.
@@ -59,6 +66,12 @@ pub struct CallerConfig {
     pub record: bool,
     /// The provider whose stream this is (its messages and codec).
     pub telephony: Telephony,
+    /// `Authorization: Bearer` on the upgrade (SignalWire's `authBearerToken`).
+    pub bearer: Option<String>,
+    /// Confirm playback marks (a real phone does; off: a broken one).
+    pub confirm_playback: bool,
+    /// Drop queued audio on a clear (a real phone does; off: a broken one).
+    pub obey_clear: bool,
 }
 
 impl CallerConfig {
@@ -74,6 +87,9 @@ impl CallerConfig {
             measure_every: 1,
             record: true,
             telephony: Telephony::Twilio,
+            bearer: None,
+            confirm_playback: true,
+            obey_clear: true,
         }
     }
 }
@@ -106,7 +122,8 @@ pub struct CallerReport {
 }
 
 enum Queued {
-    Frame(Vec<u8>),
+    /// Audio, and when it arrived.
+    Frame(Vec<u8>, Instant),
     Mark(String),
 }
 
@@ -117,6 +134,9 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
     let mut req = cfg.url.as_str().into_client_request().map_err(|e| format!("bad URL {}: {e}", cfg.url))?;
     if let Some(sig) = &cfg.signature {
         req.headers_mut().insert("X-Twilio-Signature", sig.parse().map_err(|_| "bad signature header")?);
+    }
+    if let Some(t) = &cfg.bearer {
+        req.headers_mut().insert("Authorization", format!("Bearer {t}").parse().map_err(|_| "bad bearer token")?);
     }
     let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(ws_config()), true)
         .await
@@ -189,15 +209,18 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
                 while let Some(q) = queue.front() {
                     match q {
                         Queued::Mark(_) => {
-                            if let Some(Queued::Mark(name)) = queue.pop_front() {
+                            if let Some(Queued::Mark(name)) = queue.pop_front()
+                                && cfg.confirm_playback
+                            {
                                 let _ = tx.send(d.echo(seq, sid, &name)).await;
                                 seq += 1;
                                 report.marks_echoed += 1;
                             }
                         }
-                        Queued::Frame(_) if played => break,
-                        Queued::Frame(_) => {
-                            if let Some(Queued::Frame(f)) = queue.pop_front()
+                        Queued::Frame(..) if played => break,
+                        Queued::Frame(_, at) if at.elapsed() < PLAYOUT_DELAY => break,
+                        Queued::Frame(..) => {
+                            if let Some(Queued::Frame(f, _)) = queue.pop_front()
                                 && cfg.record
                             {
                                 report.heard.extend_from_slice(&f);
@@ -219,22 +242,24 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
                 };
                 match got {
                     Some(FromRelay::Media(f)) => {
-                        if f.len() != chunk { report.bad_messages += 1; }
+                        if f.len() != d.reply_bytes() { report.bad_messages += 1; }
                         if (report.received as usize + 1).is_multiple_of(cfg.measure_every.max(1))
                             && let Some(t0) = sent_at.get(report.received as usize)
                         {
                             report.round_trips.push(t0.elapsed());
                         }
                         report.received += 1;
+                        let at = Instant::now();
                         for s in f.chunks(slice) {
-                            queue.push_back(Queued::Frame(s.to_vec()));
+                            queue.push_back(Queued::Frame(s.to_vec(), at));
                         }
                     }
                     Some(FromRelay::Mark(name)) => queue.push_back(Queued::Mark(name)),
+                    Some(FromRelay::Clear) if !cfg.obey_clear => report.clears += 1,
                     Some(FromRelay::Clear) => {
                         report.clears += 1;
                         let marks: Vec<String> = queue.drain(..).filter_map(|q| match q { Queued::Mark(m) => Some(m), _ => None }).collect();
-                        for m in d.on_clear(seq, sid, &marks) {
+                        for m in d.on_clear(seq, sid, if cfg.confirm_playback { &marks } else { &[] }) {
                             let _ = tx.send(m).await;
                             seq += 1;
                             report.marks_echoed += u64::from(d.echoes_marks_on_clear());
@@ -268,6 +293,9 @@ impl Dialect {
             Telephony::Twilio | Telephony::Plivo => (Format::Ulaw, 20),
             Telephony::Telnyx => (Format::Ulaw, 20),
             Telephony::Vonage => (Format::Pcm16 { rate: 16000 }, 20),
+            // Exotel sends 100 ms; it takes back at least 3,200 bytes (200 ms
+            // at 8 kHz): `chunk_bytes` is what it sends, `reply_bytes` what
+            // it expects.
             Telephony::Exotel => (Format::Pcm16 { rate: 8000 }, 100),
             Telephony::SignalWire => (Format::Pcm16 { rate: 24000 }, 20),
         };
@@ -288,6 +316,13 @@ impl Dialect {
 
     fn chunk_bytes(&self) -> usize {
         self.frame_bytes() * (self.chunk_ms / 20) as usize
+    }
+
+    /// The size of each audio message the provider takes back: one 20 ms
+    /// frame; Exotel, at least 3,200 bytes and 100 ms (its docs' "Chunk
+    /// Size Requirements").
+    fn reply_bytes(&self) -> usize {
+        if self.t == Telephony::Exotel { (self.frame_bytes() * 5).max(3200) } else { self.chunk_bytes() }
     }
 
     fn silence(&self) -> u8 {

@@ -127,14 +127,21 @@ fn tone(rate: u64, ms: u64) -> Vec<u8> {
 async fn session(s: Shared, socket: WebSocket) {
     let (mut tx, mut rx) = socket.split();
     let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
+    let cfg = s.cfg;
     tokio::spawn(async move {
         while let Some(t) = out_rx.recv().await {
-            if tx.send(Message::Text(t.into())).await.is_err() {
+            // Gemini Live's service sends its JSON in binary frames (opcode
+            // 2; google-genai reads frames whatever their type); ElevenLabs
+            // sends text.
+            let m = match cfg.api {
+                Api::Gemini => Message::Binary(t.into_bytes().into()),
+                Api::ElevenLabs => Message::Text(t.into()),
+            };
+            if tx.send(m).await.is_err() {
                 break;
             }
         }
     });
-    let cfg = s.cfg;
     let err = |why: String| s.log.lock().unwrap().errors.push(why);
     let mut answered = false;
     while let Some(Ok(msg)) = rx.next().await {

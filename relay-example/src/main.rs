@@ -362,12 +362,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             let secret = env.and_then(|v| std::env::var(v).ok()).filter(|t| !t.is_empty());
             let twilio_scheme = matches!(telephony, Telephony::Twilio | Telephony::SignalWire);
             let token = if twilio_scheme { secret.clone() } else { None };
-            let call_tokens = match (&token, call_tokens) {
+            // SignalWire signs no stream upgrade: its per-call bearer token
+            // is how /media knows the call, so it is always on.
+            let call_tokens = match (&token, call_tokens || telephony == Telephony::SignalWire) {
                 (Some(t), true) => Some(CallToken::new(t)),
-                (None, true) => {
+                (None, true) if call_tokens => {
                     return Err("--call-tokens needs TWILIO_AUTH_TOKEN or SIGNALWIRE_SIGNING_KEY (the tokens' key is derived from it)".into());
                 }
-                (_, false) => None,
+                _ => None,
             };
             let webhook_key = match (&secret, twilio_scheme) {
                 (Some(s), false) => providers::WebhookKey::from_env_value(telephony, s)?,

@@ -360,8 +360,20 @@ async fn twiml(
     // Twilio drops query strings from Stream URLs: what the stream needs
     // travels as <Parameter>s and comes back in `start.customParameters`.
     let stream = format!("{}/media", public_base(&app, true));
+    let signalwire = app.settings.call.telephony == Telephony::SignalWire;
+    let token = match (&app.settings.call_tokens, call_sid) {
+        (Some(tokens), Some(sid)) => Some(tokens.issue(sid, unix_now(), app.settings.call_token_ttl.as_secs())),
+        (Some(_), None) => return (StatusCode::BAD_REQUEST, "no CallSid: cannot issue a call token\n").into_response(),
+        (None, _) => None,
+    };
     let mut xml =
-        format!(r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{}">"#, xml_attr(&stream));
+        format!(r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{}""#, xml_attr(&stream));
+    // SignalWire documents no signature on the stream's upgrade, only
+    // `Authorization: Bearer` with the <Stream>'s `authBearerToken`.
+    if let (true, Some(t)) = (signalwire, &token) {
+        xml.push_str(&format!(r#" authBearerToken="{}""#, xml_attr(t)));
+    }
+    xml.push('>');
     let param = |xml: &mut String, k: &str, v: &str| {
         xml.push_str(&format!(r#"<Parameter name="{}" value="{}"/>"#, xml_attr(k), xml_attr(v)));
     };
@@ -370,12 +382,8 @@ async fn twiml(
             param(&mut xml, key, v);
         }
     }
-    if let Some(tokens) = &app.settings.call_tokens {
-        let Some(sid) = call_sid else {
-            return (StatusCode::BAD_REQUEST, "no CallSid: cannot issue a call token\n").into_response();
-        };
-        let token = tokens.issue(sid, unix_now(), app.settings.call_token_ttl.as_secs());
-        param(&mut xml, CALL_TOKEN_PARAMETER, &token);
+    if let (false, Some(t)) = (signalwire, &token) {
+        param(&mut xml, CALL_TOKEN_PARAMETER, t);
     }
     // Runs when the stream ends without the call ending (e.g. upstream down).
     xml.push_str("</Stream></Connect><Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>");
@@ -482,20 +490,36 @@ async fn media(
     if let Some(r) = draining(&app) {
         return r;
     }
-    // Only Twilio and SignalWire sign the upgrade itself.
-    let twilio_scheme = matches!(app.settings.call.telephony, Telephony::Twilio | Telephony::SignalWire);
-    let ok = !twilio_scheme || signed(&app, &headers, &public(&app, &uri, true), &[]);
+    // Only Twilio documents a signature on the upgrade itself. SignalWire
+    // documents `Authorization: Bearer <authBearerToken>` (the call token
+    // /twiml put in the <Stream>, checked against the call's SID once
+    // `start` names it).
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_owned());
+    let refused = match app.settings.call.telephony {
+        Telephony::Twilio => {
+            (!signed(&app, &headers, &public(&app, &uri, true), &[])).then_some("invalid X-Twilio-Signature")
+        }
+        Telephony::SignalWire if app.settings.call_tokens.is_some() && bearer.is_none() => {
+            app.metrics.signature_rejections.inc();
+            Some("no Authorization: Bearer token")
+        }
+        _ => None,
+    };
     let ws =
         ws.max_message_size(MAX_MEDIA_MESSAGE).max_frame_size(MAX_MEDIA_MESSAGE).read_buffer_size(TWILIO_READ_BUFFER);
-    if !ok {
-        return ws.on_upgrade(|mut socket| async move {
-            let frame = CloseFrame { code: 1008, reason: "invalid X-Twilio-Signature".into() };
+    if let Some(reason) = refused {
+        return ws.on_upgrade(move |mut socket| async move {
+            let frame = CloseFrame { code: 1008, reason: reason.into() };
             let _ = timeout(Duration::from_secs(1), socket.send(Message::Close(Some(frame)))).await;
         });
     }
     ws.on_upgrade(move |socket| async move {
         app.sockets.fetch_add(1, Ordering::SeqCst);
-        run_call(&app, socket).await;
+        run_call(&app, socket, bearer).await;
         app.sockets.fetch_sub(1, Ordering::SeqCst);
         app.socket_closed.notify_waiters();
     })
@@ -657,7 +681,7 @@ async fn bounded<T, E>(limit: Duration, fut: impl std::future::Future<Output = R
 /// Per-call warnings, [`WARNINGS_PER_CALL`] of each kind; the rest counted.
 #[derive(Default)]
 struct Warnings {
-    logged: [u32; 3],
+    logged: [u32; 4],
     suppressed: u64,
 }
 
@@ -666,6 +690,7 @@ enum WarnKind {
     Malformed = 0,
     ModelError = 1,
     Other = 2,
+    Unknown = 3,
 }
 
 impl Warnings {
@@ -735,7 +760,7 @@ fn inbound(msg: Option<Result<Message, axum::Error>>) -> Inbound {
     }
 }
 
-async fn run_call(app: &Arc<App>, socket: WebSocket) {
+async fn run_call(app: &Arc<App>, socket: WebSocket, bearer: Option<String>) {
     let (tw_tx, mut tw_rx) = socket.split();
     let mut call = match Call::new(app.settings.call.clone()) {
         Ok(c) => c,
@@ -764,11 +789,11 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
         tokio::select! {
             msg = tw_rx.next() => match inbound(msg) {
                 Inbound::Text(t) => {
-                    handle(app, &mut call, Peer::Twilio, &t, now(), &mut out, &mut warnings);
+                    handle(app, &mut call, Peer::Phone, Input::Text(&t), now(), &mut out, &mut warnings);
                     out.clear(); // the Started event; the engine keeps no audio before it
                 }
                 Inbound::Binary(b) => {
-                    handle_binary(app, &mut call, &b, now(), &mut out, &mut warnings);
+                    handle(app, &mut call, Peer::Phone, Input::Binary(&b), now(), &mut out, &mut warnings);
                     out.clear();
                 }
                 Inbound::Control => {}
@@ -779,7 +804,7 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
         }
     };
     let sid = call.stream().and_then(|s| s.call_sid.clone()).unwrap_or_else(|| "unknown".into());
-    let pre = pre.or_else(|| check_token(app, &call, &sid).err());
+    let pre = pre.or_else(|| check_token(app, &call, &sid, bearer.as_deref()).err());
     if let Some(end) = pre {
         if let End::Timeout(p) = end {
             app.metrics.timeout(p);
@@ -804,16 +829,14 @@ async fn run_call(app: &Arc<App>, socket: WebSocket) {
           warnings_not_logged = warnings.suppressed, "call ended");
 }
 
-/// The per-call token, when required: issued by `/twiml` for this call SID.
-fn check_token(app: &App, call: &Call, sid: &str) -> Result<(), End> {
+/// The per-call token, when required: issued by `/twiml` for this call SID,
+/// back as the upgrade's bearer token (SignalWire) or a `<Parameter>`.
+fn check_token(app: &App, call: &Call, sid: &str, bearer: Option<&str>) -> Result<(), End> {
     let Some(tokens) = &app.settings.call_tokens else { return Ok(()) };
-    let token = call
-        .stream()
-        .and_then(|s| s.custom_parameters.get(CALL_TOKEN_PARAMETER))
-        .and_then(|v| v.as_str())
-        .unwrap_or("");
+    let param = || call.stream().and_then(|s| s.custom_parameters.get(CALL_TOKEN_PARAMETER)).and_then(|v| v.as_str());
+    let token = if app.settings.call.telephony == Telephony::SignalWire { bearer } else { param() }.unwrap_or("");
     let why = if token.is_empty() {
-        format!("no {CALL_TOKEN_PARAMETER} parameter")
+        format!("no {CALL_TOKEN_PARAMETER} parameter or bearer token")
     } else {
         match tokens.verify(token, sid, unix_now()) {
             Ok(()) => return Ok(()),
@@ -823,21 +846,6 @@ fn check_token(app: &App, call: &Call, sid: &str) -> Result<(), End> {
     app.metrics.signature_rejections.inc();
     warn!(call_sid = sid, "call refused: {why}");
     Err(End::Unauthorized)
-}
-
-/// A binary phone message through the call (Vonage's audio; the engine
-/// refuses it, counted, for text-only protocols).
-fn handle_binary(app: &App, call: &mut Call, data: &[u8], now_ms: u64, out: &mut Vec<Output>, warnings: &mut Warnings) {
-    let before = call.counters().frames_in;
-    if let Err(e) = call.receive_phone_binary(data, now_ms, out) {
-        app.metrics.malformed.inc();
-        let sid = call.stream().and_then(|s| s.call_sid.clone()).unwrap_or_else(|| "unknown".into());
-        warnings.warn(WarnKind::Malformed, &sid, format_args!("skipped a binary phone message: {e}"));
-    }
-    let n = call.counters().frames_in - before;
-    if n > 0 {
-        app.metrics.frames_in.inc_by(n);
-    }
 }
 
 /// A started call: upstream, then messages both ways until one side ends.
@@ -926,6 +934,11 @@ async fn run_started(
                     format_args!("model error event ({}): {message}", code.as_deref().unwrap_or("no code")),
                 ),
                 Output::Event(e @ Event::BargeIn { .. }) => tracing::debug!(call_sid = sid, "{}", e.to_json()),
+                Output::Event(Event::Unknown { peer, kind }) => warnings.warn(
+                    WarnKind::Unknown,
+                    sid,
+                    format_args!("a {peer} message of a type teledsp does not know ({kind:?}); nothing was done with it"),
+                ),
                 Output::Event(_) => {}
             }
         }
@@ -940,7 +953,7 @@ async fn run_started(
         tokio::select! {
             msg = tw_rx.next() => match inbound(msg) {
                 Inbound::Text(t) => {
-                    handle(app, call, Peer::Twilio, &t, now(), &mut out, warnings);
+                    handle(app, call, Peer::Phone, Input::Text(&t), now(), &mut out, warnings);
                     let n = call.counters().frames_in;
                     if n != frames_in {
                         frames_in = n;
@@ -948,7 +961,7 @@ async fn run_started(
                     }
                 }
                 Inbound::Binary(b) => {
-                    handle_binary(app, call, &b, now(), &mut out, warnings);
+                    handle(app, call, Peer::Phone, Input::Binary(&b), now(), &mut out, warnings);
                     let n = call.counters().frames_in;
                     if n != frames_in {
                         frames_in = n;
@@ -959,13 +972,15 @@ async fn run_started(
                 Inbound::Gone(e) => end = Some(e),
             },
             msg = ai_rx.next() => match msg {
-                Some(Ok(tungstenite::Message::Text(t))) => handle(app, call, Peer::OpenAi, t.as_str(), now(), &mut out, warnings),
+                Some(Ok(tungstenite::Message::Text(t))) => handle(app, call, Peer::Model, Input::Text(t.as_str()), now(), &mut out, warnings),
+                // Gemini Live sends its JSON in binary frames.
+                Some(Ok(tungstenite::Message::Binary(b))) => handle(app, call, Peer::Model, Input::Binary(&b), now(), &mut out, warnings),
                 Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => {
                     app.metrics.upstream_errors.inc();
                     warn!(call_sid = sid, "model upstream closed mid-call; closing the stream");
                     end = Some(End::Upstream);
                 }
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => {} // ping, pong: tungstenite answers pings itself
             },
             Some((call_id, output)) = tool_rx.recv() => {
                 if let Err(e) = call.tool_result(&call_id, &output, now(), &mut out) {
@@ -990,8 +1005,15 @@ async fn run_started(
 /// Which peer a message came from.
 #[derive(Clone, Copy)]
 enum Peer {
-    Twilio,
-    OpenAi,
+    Phone,
+    Model,
+}
+
+/// A WebSocket message's payload, by frame type.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
 }
 
 /// One message through the call, with its metrics: the counters' growth is
@@ -1000,22 +1022,24 @@ fn handle(
     app: &App,
     call: &mut Call,
     from: Peer,
-    text: &str,
+    input: Input<'_>,
     now_ms: u64,
     out: &mut Vec<Output>,
     warnings: &mut Warnings,
 ) {
     let t0 = Instant::now();
     let before = call.counters();
-    let result = match from {
-        Peer::Twilio => call.receive_phone(text, now_ms, out),
-        Peer::OpenAi => call.receive_model(text, now_ms, out),
+    let result = match (from, input) {
+        (Peer::Phone, Input::Text(t)) => call.receive_phone(t, now_ms, out),
+        (Peer::Phone, Input::Binary(b)) => call.receive_phone_binary(b, now_ms, out),
+        (Peer::Model, Input::Text(t)) => call.receive_model(t, now_ms, out),
+        (Peer::Model, Input::Binary(b)) => call.receive_model_binary(b, now_ms, out),
     };
     if let Err(e) = result {
         app.metrics.malformed.inc();
         let side = match from {
-            Peer::Twilio => "phone message",
-            Peer::OpenAi => "model event",
+            Peer::Phone => "phone message",
+            Peer::Model => "model event",
         };
         let sid = call.stream().and_then(|s| s.call_sid.clone()).unwrap_or_else(|| "unknown".into());
         warnings.warn(WarnKind::Malformed, &sid, format_args!("skipped {side}: {e}"));

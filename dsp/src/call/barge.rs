@@ -13,6 +13,14 @@
 //! The caller's audio is the phone's, whatever its codec and rate (the VAD
 //! runs at 8, 16 or 24 kHz); messages of any length are cut into 20 ms
 //! frames here.
+//!
+//! It also keeps when the caller was heard (speech by the VAD that passed
+//! the echo guard), in caller-audio time (ms from the stream's first
+//! sample): a recogniser's transcript of a span where the caller was not
+//! heard is the agent's own echo ([`LocalBarge::speech_ms`]). The last
+//! [`SPEECH_SPANS`] spans are kept.
+
+use std::collections::VecDeque;
 
 use super::FRAME_MS;
 use super::convert;
@@ -20,6 +28,10 @@ use super::outbound::Outbound;
 use crate::error::Error;
 use crate::frame::Format;
 use crate::vad::Vad;
+
+/// Spans of caller speech remembered (older ones are forgotten): at one
+/// span per word or so, minutes of a call.
+pub const SPEECH_SPANS: usize = 512;
 
 #[derive(Debug)]
 pub(crate) struct LocalBarge {
@@ -31,6 +43,10 @@ pub(crate) struct LocalBarge {
     /// Samples of the frame being gathered, and the decoded message.
     frame: Vec<i16>,
     pcm: Vec<i16>,
+    /// Caller-audio time at the end of the last whole frame, ms.
+    at_ms: u64,
+    /// Spans (start, end) of caller-audio time, ms, when the caller was heard.
+    speech: VecDeque<(u64, u64)>,
 }
 
 impl LocalBarge {
@@ -41,11 +57,40 @@ impl LocalBarge {
         }
         let vad = Vad::new(convert::rate(format), FRAME_MS as u32)?;
         let frame = Vec::with_capacity(vad.frame_len());
-        Ok(LocalBarge { vad, format, fired: false, echo_loss_db, frame, pcm: Vec::new() })
+        Ok(LocalBarge {
+            vad,
+            format,
+            fired: false,
+            echo_loss_db,
+            frame,
+            pcm: Vec::new(),
+            at_ms: 0,
+            speech: VecDeque::new(),
+        })
+    }
+
+    /// Milliseconds of `[from_ms, to_ms)` (caller-audio time) when the
+    /// caller was heard: speech by the VAD that was not taken for echo.
+    pub fn speech_ms(&self, from_ms: u64, to_ms: u64) -> u64 {
+        self.speech.iter().map(|&(a, b)| b.min(to_ms).saturating_sub(a.max(from_ms))).sum()
+    }
+
+    fn heard(speech: &mut VecDeque<(u64, u64)>, start: u64) {
+        let end = start + FRAME_MS;
+        match speech.back_mut() {
+            Some((_, b)) if *b == start => *b = end,
+            _ => {
+                if speech.len() == SPEECH_SPANS {
+                    speech.pop_front();
+                }
+                speech.push_back((start, end));
+            }
+        }
     }
 
     /// One caller message (whole samples of the phone's format): whether
-    /// the caller's speech began in it (not echo).
+    /// the caller's speech began in it (not echo). Messages are taken as
+    /// consecutive caller audio.
     pub fn onset(&mut self, audio: &[u8], outbound: &Outbound, now: u64) -> Result<bool, Error> {
         convert::decode(self.format, audio, &mut self.pcm);
         let mut onset = false;
@@ -55,7 +100,14 @@ impl LocalBarge {
             self.frame.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
             if self.frame.len() == self.vad.frame_len() {
-                onset |= Self::step(&mut self.vad, &mut self.fired, self.echo_loss_db, &self.frame, outbound, now)?;
+                let start = self.at_ms;
+                self.at_ms += FRAME_MS;
+                let (caller, fired) =
+                    Self::step(&mut self.vad, &mut self.fired, self.echo_loss_db, &self.frame, outbound, now)?;
+                if caller {
+                    Self::heard(&mut self.speech, start);
+                }
+                onset |= fired;
                 self.frame.clear();
             }
         }
@@ -69,22 +121,21 @@ impl LocalBarge {
         frame: &[i16],
         outbound: &Outbound,
         now: u64,
-    ) -> Result<bool, Error> {
+    ) -> Result<(bool, bool), Error> {
+        // (the caller was heard in this frame, it is the segment's onset)
         vad.process(frame)?;
         if !vad.is_speaking() {
             *fired = false;
-            return Ok(false);
-        }
-        if *fired {
-            return Ok(false);
+            return Ok((false, false));
         }
         if echo_loss_db > 0.0
             && let Some(agent) = outbound.agent_level(now)
             && convert::dbfs(frame) < agent - echo_loss_db
         {
-            return Ok(false);
+            return Ok((false, false));
         }
+        let onset = !*fired;
         *fired = true;
-        Ok(true)
+        Ok((true, onset))
     }
 }

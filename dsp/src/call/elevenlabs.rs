@@ -206,7 +206,8 @@ impl ModelAdapter for ElevenLabs {
                     arguments: t.parameters.to_string(),
                 });
             }
-            _ => ev.push(ModelEvent::Other), // agent_response, vad_score, corrections, ...
+            k if KNOWN.contains(&k) => ev.push(ModelEvent::Other),
+            _ => ev.push(ModelEvent::Unknown(m.kind.clone())),
         }
         Ok(ev)
     }
@@ -250,3 +251,20 @@ impl ModelAdapter for ElevenLabs {
         None
     }
 }
+
+/// Server events ElevenLabs documents that need nothing done here; any other
+/// type is [`ModelEvent::Unknown`].
+const KNOWN: &[&str] = &[
+    "agent_response",
+    "agent_response_correction",
+    "agent_chat_response_part",
+    "agent_tool_response",
+    "agent_tool_request",
+    "internal_tentative_agent_response",
+    "tentative_user_transcript",
+    "vad_score",
+    "mcp_tool_call",
+    "mcp_connection_status",
+    "contextual_update",
+    "audio_alignment",
+];

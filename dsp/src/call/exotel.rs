@@ -7,9 +7,17 @@
 //! - Audio: raw 16-bit little-endian PCM (`slin`), 8 kHz unless the
 //!   applet's sample-rate option says 16 or 24 kHz; `media_format` gives
 //!   the rate (Exotel writes numbers as strings).
-//! - Outbound chunks must be multiples of 320 bytes and at least 3.2 KB:
-//!   the engine sends 100 ms per message (3,200 bytes at 8 kHz), the last
-//!   one padded with silence, and marks after them as with Twilio.
+//! - Outbound chunks: Exotel's docs ask for "Minimum 3.2 KB (100ms of
+//!   data)", at most 100 KB, "a multiple of 320 bytes"
+//!   (<https://developer.exotel.com/docs/agentstream/stream-voicebot-applet>,
+//!   "Chunk Size Requirements"; the support article "Working with the
+//!   Stream and Voicebot Applet" says the same: "Minimum chunk size: 3.2k
+//!   [100ms data]", and that a 320-byte remainder makes the platform wait
+//!   20 ms, so 320 bytes are 20 ms of 8 kHz audio). At 8 kHz, 3,200 bytes
+//!   are 200 ms, not 100: the two figures disagree. The engine meets both:
+//!   200 ms (3,200 bytes) per message at 8 kHz, 100 ms at 16 kHz (3,200
+//!   bytes) and 24 kHz (4,800 bytes), the last one padded with silence,
+//!   and marks after them as with Twilio.
 
 use std::borrow::Cow;
 
@@ -54,7 +62,8 @@ struct MediaFormat {
 /// let e = Exotel::new();
 /// let start = r#"{"event":"start","sequence_number":"1","stream_sid":"MZ1","start":{"stream_sid":"MZ1","call_sid":"CA1","custom_parameters":{},"media_format":{"encoding":"audio/x-raw","sample_rate":"8000","bit_rate":"16"}}}"#;
 /// assert!(matches!(e.parse(start)?, PhoneEvent::Start { format: Some(Format::Pcm16 { rate: 8000 }), .. }));
-/// assert_eq!(e.chunk_ms(), 100);
+/// assert_eq!(e.chunk_ms(Format::Pcm16 { rate: 8000 }), 200); // 3,200 bytes
+/// assert_eq!(e.chunk_ms(Format::Pcm16 { rate: 16000 }), 100); // 3,200 bytes
 /// # Ok::<(), teledsp::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -120,7 +129,8 @@ impl PhoneAdapter for Exotel {
                 digit: m.dtmf.ok_or_else(|| Error::malformed("Exotel dtmf without dtmf.digit"))?.digit,
             },
             "stop" => PhoneEvent::Stop,
-            _ => PhoneEvent::Other, // connected
+            "connected" => PhoneEvent::Other,
+            _ => PhoneEvent::Unknown(m.event),
         })
     }
 
@@ -128,8 +138,12 @@ impl PhoneAdapter for Exotel {
         self.sid_json = json_str(stream_id);
     }
 
-    fn chunk_ms(&self) -> u32 {
-        100
+    fn chunk_ms(&self, format: Format) -> u32 {
+        // At least 3,200 bytes and at least 100 ms (see the module docs).
+        match format {
+            Format::Pcm16 { rate: 8000 } => 200,
+            _ => 100,
+        }
     }
 
     fn media(&self, chunk: &[u8]) -> Output {

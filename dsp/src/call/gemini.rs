@@ -47,6 +47,11 @@ struct Msg<'a> {
     server_content: Option<ServerContent<'a>>,
     tool_call: Option<ToolCall>,
     error: Option<serde_json::Value>,
+    // Documented messages that need nothing done here.
+    tool_call_cancellation: Option<serde::de::IgnoredAny>,
+    go_away: Option<serde::de::IgnoredAny>,
+    session_resumption_update: Option<serde::de::IgnoredAny>,
+    usage_metadata: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +162,7 @@ impl ModelAdapter for Gemini {
         if m.setup_complete.is_some() {
             ev.push(ModelEvent::SessionUpdated);
         }
+        let server_content = m.server_content.is_some();
         if let Some(sc) = m.server_content {
             if sc.interrupted {
                 ev.push(ModelEvent::SpeechStarted);
@@ -209,7 +215,13 @@ impl ModelAdapter for Gemini {
             ev.push(ModelEvent::Error { code: None, message: e.to_string() });
         }
         if ev.is_empty() {
-            ev.push(ModelEvent::Other);
+            let known = m.setup_complete.is_some()
+                || m.tool_call_cancellation.is_some()
+                || m.go_away.is_some()
+                || m.session_resumption_update.is_some()
+                || m.usage_metadata.is_some()
+                || server_content;
+            ev.push(if known { ModelEvent::Other } else { ModelEvent::Unknown(Cow::Owned(top_keys(text))) });
         }
         Ok(ev)
     }
@@ -274,5 +286,13 @@ impl ModelAdapter for Gemini {
     fn response_create(&self) -> Option<String> {
         // Gemini continues by itself once it has the tool responses.
         None
+    }
+}
+
+/// A message's top-level keys, to name an unknown one.
+fn top_keys(text: &str) -> String {
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
+        Ok(m) => m.keys().cloned().collect::<Vec<_>>().join(","),
+        Err(_) => "(not an object)".into(),
     }
 }

@@ -77,6 +77,7 @@ use crate::error::Error;
 pub use crate::frame::Format;
 use crate::resample::Quality;
 use barge::LocalBarge;
+pub use barge::SPEECH_SPANS;
 use convert::Converter;
 pub use outbound::REMEMBERED;
 use outbound::{Outbound, Recent};
@@ -337,8 +338,12 @@ pub enum PhoneEvent<'a> {
     },
     /// The stream ended.
     Stop,
-    /// Anything else (e.g. Twilio `connected`).
+    /// A documented message that needs nothing done (Twilio `connected`,
+    /// Plivo `clearedAudio`).
     Other,
+    /// A message the adapter does not know, by its type (counted in
+    /// [`Counters::unknown_phone`] and told as [`Event::Unknown`]).
+    Unknown(Cow<'a, str>),
 }
 
 /// A telephony protocol: parses its messages and writes its replies. It
@@ -360,8 +365,10 @@ pub trait PhoneAdapter: Send + Sync + core::fmt::Debug {
     }
     /// The stream replies go to, and its audio format.
     fn set_stream(&mut self, stream_id: &str, format: Format);
-    /// Duration of each outbound audio message, ms: a multiple of 20.
-    fn chunk_ms(&self) -> u32 {
+    /// Duration of each outbound audio message in `format`, ms: a
+    /// multiple of 20.
+    fn chunk_ms(&self, format: Format) -> u32 {
+        let _ = format;
         20
     }
     /// One outbound audio message: [`chunk_ms`](Self::chunk_ms) of audio
@@ -430,8 +437,11 @@ pub enum ModelEvent<'a> {
         /// Its message.
         message: String,
     },
-    /// Anything else.
+    /// A documented event that needs nothing done (OpenAI `session.created`).
     Other,
+    /// An event the adapter does not know, by its type (counted in
+    /// [`Counters::unknown_model`] and told as [`Event::Unknown`]).
+    Unknown(Cow<'a, str>),
 }
 
 /// The events of one model message: most carry one, a Gemini
@@ -573,6 +583,15 @@ pub enum Event {
         /// Its message.
         message: String,
     },
+    /// A message of a type the adapter does not know arrived: nothing was
+    /// done with it. A relay logs these (rate-limited): a provider may have
+    /// added or renamed a message.
+    Unknown {
+        /// `"phone"` or `"model"`.
+        peer: &'static str,
+        /// The message's type as it was spelled.
+        kind: String,
+    },
 }
 
 impl Event {
@@ -610,6 +629,10 @@ pub struct Counters {
     /// Phone audio chunks that never arrived (a gap the reorder window
     /// gave up on).
     pub frames_missing: u64,
+    /// Phone messages of a type the adapter does not know.
+    pub unknown_phone: u64,
+    /// Model messages of a type the adapter does not know.
+    pub unknown_model: u64,
 }
 
 /// The phone stream's identity, from its start message.
@@ -696,7 +719,7 @@ impl Call {
         Ok(Call {
             up: Converter::new(phone_format, model_in, cfg.quality)?,
             reorder: Reorder::default(),
-            outbound: Outbound::new(model_out, phone_format, phone.chunk_ms(), cfg.quality)?,
+            outbound: Outbound::new(model_out, phone_format, phone.chunk_ms(phone_format), cfg.quality)?,
             vad: if cfg.local_vad { Some(LocalBarge::new(cfg.echo_loss_db, phone_format)?) } else { None },
             cfg,
             phone,
@@ -825,6 +848,33 @@ impl Call {
         r
     }
 
+    /// One binary message from the model: the same events as
+    /// [`Call::receive_model`], in UTF-8. Gemini Live sends its JSON
+    /// messages as binary WebSocket frames (google-genai reads frames
+    /// whatever their type); a relay passes each model frame here or to
+    /// `receive_model` by its type. Bytes that are not UTF-8 are an error,
+    /// counted, and change nothing.
+    ///
+    /// ```
+    /// use teledsp::call::{Call, CallConfig, ModelApi};
+    /// let mut call = Call::new(CallConfig { model: ModelApi::Gemini, ..Default::default() })?;
+    /// let mut out = Vec::new();
+    /// call.receive_model_binary(br#"{"setupComplete":{}}"#, 0, &mut out)?;
+    /// assert!(call.model_ready());
+    /// assert!(call.receive_model_binary(&[0xff, 0xfe], 0, &mut out).is_err());
+    /// # Ok::<(), teledsp::Error>(())
+    /// ```
+    pub fn receive_model_binary(&mut self, data: &[u8], now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        match std::str::from_utf8(data) {
+            Ok(text) => self.receive_model(text, now_ms, out),
+            Err(e) => {
+                self.tick(now_ms);
+                self.counters.malformed_model += 1;
+                Err(Error::malformed_by("binary model message is not UTF-8 text", e))
+            }
+        }
+    }
+
     /// The application decided the caller is talking over the agent (its
     /// own detector, a button): a barge-in as described in the module docs.
     pub fn barge_in(&mut self, now_ms: u64, out: &mut Vec<Output>) {
@@ -874,7 +924,7 @@ impl Call {
                     // been converted yet, so the parts start afresh.
                     let (model_in, model_out) = self.model.formats();
                     self.up = Converter::new(format, model_in, self.cfg.quality)?;
-                    self.outbound = Outbound::new(model_out, format, self.phone.chunk_ms(), self.cfg.quality)?;
+                    self.outbound = Outbound::new(model_out, format, self.phone.chunk_ms(format), self.cfg.quality)?;
                     if self.vad.is_some() {
                         self.vad = Some(LocalBarge::new(self.cfg.echo_loss_db, format)?);
                     }
@@ -889,6 +939,10 @@ impl Call {
                 }
             }
             PhoneEvent::Other => {}
+            PhoneEvent::Unknown(kind) => {
+                self.counters.unknown_phone += 1;
+                out.push(Output::Event(Event::Unknown { peer: "phone", kind: kind.into_owned() }));
+            }
         }
         Ok(())
     }
@@ -942,6 +996,11 @@ impl Call {
     /// Caller audio in order, whole samples of the phone's format: to the
     /// model (or held), and to the local VAD.
     fn inbound(&mut self, bytes: &[u8], b64: Option<&str>, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        if bytes.is_empty() {
+            // No audio (an empty payload): an empty append is no use to any
+            // model API, and some end the stream on one.
+            return Ok(());
+        }
         let mut text = String::new();
         match b64 {
             // Passed through: the phone's base64 is the model's.
@@ -1022,6 +1081,10 @@ impl Call {
             }
             ModelEvent::Reply(text) => out.push(Output::Model(text)),
             ModelEvent::Other => {}
+            ModelEvent::Unknown(kind) => {
+                self.counters.unknown_model += 1;
+                out.push(Output::Event(Event::Unknown { peer: "model", kind: kind.into_owned() }));
+            }
         }
         Ok(())
     }

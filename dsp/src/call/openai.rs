@@ -220,13 +220,16 @@ impl OpenAi {
         let e: Event<'a> =
             serde_json::from_str(text).map_err(|e| Error::malformed_by("OpenAI event is not the expected JSON", e))?;
         let kind = &*e.kind;
-        Ok(if kind == self.delta_type() {
+        // Both interfaces' audio spellings are taken, whichever was asked
+        // for: a tolerant reader (an Azure deployment may answer in the
+        // other one).
+        Ok(if kind == self.delta_type() || kind == "response.output_audio.delta" || kind == "response.audio.delta" {
             ModelEvent::AudioDelta {
                 item_id: e.item_id,
                 response_id: e.response_id,
                 delta: e.delta.ok_or_else(|| Error::malformed("OpenAI audio delta without delta"))?,
             }
-        } else if kind == self.done_type() {
+        } else if kind == self.done_type() || kind == "response.output_audio.done" || kind == "response.audio.done" {
             ModelEvent::AudioDone {
                 item_id: e.item_id.ok_or_else(|| Error::malformed("OpenAI audio done without item_id"))?,
             }
@@ -255,8 +258,57 @@ impl OpenAi {
                     let b = e.error.ok_or_else(|| Error::malformed("OpenAI error event without error"))?;
                     ModelEvent::Error { code: b.code, message: b.message.unwrap_or_default() }
                 }
-                _ => ModelEvent::Other,
+                k if KNOWN.contains(&k) => ModelEvent::Other,
+                _ => ModelEvent::Unknown(e.kind),
             }
         })
     }
 }
+
+/// Server events the Realtime reference documents (GA and beta) that need
+/// nothing done here; any other type is [`ModelEvent::Unknown`].
+const KNOWN: &[&str] = &[
+    "session.created",
+    "transcription_session.created",
+    "transcription_session.updated",
+    "conversation.created",
+    "conversation.item.created",
+    "conversation.item.added",
+    "conversation.item.done",
+    "conversation.item.retrieved",
+    "conversation.item.truncated",
+    "conversation.item.deleted",
+    "conversation.item.input_audio_transcription.completed",
+    "conversation.item.input_audio_transcription.delta",
+    "conversation.item.input_audio_transcription.failed",
+    "conversation.item.input_audio_transcription.segment",
+    "input_audio_buffer.committed",
+    "input_audio_buffer.cleared",
+    "input_audio_buffer.speech_stopped",
+    "input_audio_buffer.timeout_triggered",
+    "input_audio_buffer.dtmf_event_received",
+    "output_audio_buffer.started",
+    "output_audio_buffer.stopped",
+    "output_audio_buffer.cleared",
+    "response.output_item.done",
+    "response.content_part.added",
+    "response.content_part.done",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.text.delta",
+    "response.text.done",
+    "response.output_audio_transcript.delta",
+    "response.output_audio_transcript.done",
+    "response.audio_transcript.delta",
+    "response.audio_transcript.done",
+    "response.function_call_arguments.delta",
+    "response.mcp_call_arguments.delta",
+    "response.mcp_call_arguments.done",
+    "response.mcp_call.in_progress",
+    "response.mcp_call.completed",
+    "response.mcp_call.failed",
+    "mcp_list_tools.in_progress",
+    "mcp_list_tools.completed",
+    "mcp_list_tools.failed",
+    "rate_limits.updated",
+];

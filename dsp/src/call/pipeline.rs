@@ -146,7 +146,7 @@ pub struct Pipeline {
     phone: Box<dyn PhoneAdapter>,
     stream: Option<Stream>,
     stopped: bool,
-    vad: Option<LocalBarge>,
+    vad: LocalBarge,
     outbound: Outbound,
     counters: Counters,
     now: u64,
@@ -164,8 +164,10 @@ impl Pipeline {
     pub fn with_phone(cfg: PipelineConfig, phone: Box<dyn PhoneAdapter>) -> Result<Self, Error> {
         let format = phone.default_format();
         Ok(Pipeline {
-            outbound: Outbound::new(cfg.source()?, format, phone.chunk_ms(), cfg.quality)?,
-            vad: if cfg.local_vad { Some(LocalBarge::new(cfg.echo_loss_db, format)?) } else { None },
+            outbound: Outbound::new(cfg.source()?, format, phone.chunk_ms(format), cfg.quality)?,
+            // Run even without local barge-in: it also keeps when the caller
+            // was heard (see `caller_speech_ms`).
+            vad: LocalBarge::new(cfg.echo_loss_db, format)?,
             cfg,
             phone,
             stream: None,
@@ -201,6 +203,24 @@ impl Pipeline {
     /// it is still tracked (not wholly heard and forgotten, nor interrupted).
     pub fn heard_ms(&self, id: &str, now_ms: u64) -> Option<u64> {
         self.outbound.heard_ms(id, now_ms.max(self.now))
+    }
+
+    /// Milliseconds of caller audio in `[from_ms, to_ms)` (caller-audio
+    /// time: ms from the stream's first sample, as a recogniser's
+    /// timestamps count it) in which the caller was heard: speech by the
+    /// VAD, louder than the echo guard allows the agent's own voice to be.
+    /// A transcript of a span with none is the agent's echo. Spans are kept
+    /// for the last [`SPEECH_SPANS`](super::SPEECH_SPANS) stretches
+    /// of speech.
+    ///
+    /// ```
+    /// use teledsp::call::Pipeline;
+    /// let call = Pipeline::new(Default::default())?;
+    /// assert_eq!(call.caller_speech_ms(0, 1000), 0);
+    /// # Ok::<(), teledsp::Error>(())
+    /// ```
+    pub fn caller_speech_ms(&self, from_ms: u64, to_ms: u64) -> u64 {
+        self.vad.speech_ms(from_ms, to_ms)
     }
 
     fn tick(&mut self, now_ms: u64) -> u64 {
@@ -307,12 +327,14 @@ impl Pipeline {
                     return Err(Error::malformed("phone audio is not whole 16-bit samples"));
                 }
                 self.counters.frames_in += 1;
+                if self.bytes.is_empty() {
+                    // Nothing to hear; an empty message would end a
+                    // recogniser's stream (Deepgram closes on b"").
+                    return Ok(());
+                }
                 out.push(Output::CallerAudio(self.bytes.clone()));
-                let onset = match &mut self.vad {
-                    Some(vad) => vad.onset(&self.bytes, &self.outbound, now)?,
-                    None => false,
-                };
-                if onset && self.outbound.unheard(now) {
+                let onset = self.vad.onset(&self.bytes, &self.outbound, now)?;
+                if onset && self.cfg.local_vad && self.outbound.unheard(now) {
                     self.interrupt(now, Cause::Vad, out);
                 }
             }
@@ -327,10 +349,9 @@ impl Pipeline {
                 }
                 let format = format.unwrap_or_else(|| self.phone.default_format());
                 if format != self.phone_format() {
-                    self.outbound = Outbound::new(self.cfg.source()?, format, self.phone.chunk_ms(), self.cfg.quality)?;
-                    if self.vad.is_some() {
-                        self.vad = Some(LocalBarge::new(self.cfg.echo_loss_db, format)?);
-                    }
+                    self.outbound =
+                        Outbound::new(self.cfg.source()?, format, self.phone.chunk_ms(format), self.cfg.quality)?;
+                    self.vad = LocalBarge::new(self.cfg.echo_loss_db, format)?;
                 }
                 super::start_stream(
                     &mut *self.phone,
@@ -350,6 +371,10 @@ impl Pipeline {
                 }
             }
             PhoneEvent::Other => {}
+            PhoneEvent::Unknown(kind) => {
+                self.counters.unknown_phone += 1;
+                out.push(Output::Event(Event::Unknown { peer: "phone", kind: kind.into_owned() }));
+            }
         }
         Ok(())
     }

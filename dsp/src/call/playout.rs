@@ -5,9 +5,18 @@
 //! sent), followed by a mark. A mark echo pins the end of its segment at the
 //! echo's time (the phone confirms playback in order, so every earlier
 //! segment has played too). At instant `t`, playout is replayed from the
-//! last pinned end: each later segment starts when it was sent or when the
-//! previous one ends, whichever is later, and has played `t - start`,
-//! clamped to its length.
+//! last pinned end: each later segment starts when it was sent plus the
+//! phone's learned latency, or when the previous one ends, whichever is
+//! later, and has played `t - start`, clamped to its length.
+//!
+//! The latency. A phone plays what it receives after a network and
+//! jitter-buffer delay (100 ms or more), and confirms a mark only once the
+//! audio before it has played. So when a segment that started a talk spurt
+//! (nothing was playing when it was sent) is confirmed, the echo's lateness
+//! against the replay is the phone's latency, learned here (clamped to
+//! [`MAX_LATENCY_MS`]) and applied to the next spurt's start: an answer
+//! interrupted before its first mark comes back is not taken as heard from
+//! the instant it was sent.
 //!
 //! Hence the guarantees the property tests check: the heard estimate never
 //! exceeds the audio sent, never falls below what the echoed marks confirm,
@@ -26,6 +35,10 @@ use std::collections::VecDeque;
 pub const MAX_SEGMENTS: usize = 512;
 
 const MARK_PREFIX: &str = "teledsp-";
+
+/// The most latency learned from mark echoes, ms (an echo later than this
+/// is a stall, not the phone's steady delay).
+pub const MAX_LATENCY_MS: u64 = 1000;
 
 /// One batch of frames sent.
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +91,8 @@ pub struct Playout {
     marks: u64,
     /// Marks numbered up to this belong to cleared audio.
     stale_upto: u64,
+    /// The phone's latency: from sending to playing, learned from echoes.
+    latency: u64,
 }
 
 impl Playout {
@@ -120,6 +135,21 @@ impl Playout {
         if n <= self.stale_upto || self.segments.front().is_none_or(|s| s.mark > n) {
             return MarkEcho::Stale;
         }
+        // Learn the latency from a segment that started a spurt: its echo's
+        // lateness against the replay.
+        let mut cursor = self.anchor.unwrap_or(0);
+        for s in &self.segments {
+            let sent_bound = s.sent_at + self.latency >= cursor;
+            let start = cursor.max(s.sent_at + self.latency);
+            cursor = start + s.ms;
+            if s.mark == n {
+                if sent_bound {
+                    let latency = (now as i64 - cursor as i64) + self.latency as i64;
+                    self.latency = (latency.max(0) as u64).min(MAX_LATENCY_MS);
+                }
+                break;
+            }
+        }
         while let Some(s) = self.segments.front().copied() {
             if s.mark > n {
                 break;
@@ -142,7 +172,7 @@ impl Playout {
     fn replay(&self, t: u64, mut f: impl FnMut(&Segment, u64)) -> u64 {
         let mut cursor = self.anchor.unwrap_or(0);
         for s in &self.segments {
-            let start = cursor.max(s.sent_at);
+            let start = cursor.max(s.sent_at + self.latency);
             f(s, t.saturating_sub(start).min(s.ms));
             cursor = start + s.ms;
         }
@@ -154,7 +184,7 @@ impl Playout {
     fn fold(&mut self, now: u64) {
         let mut cursor = self.anchor.unwrap_or(0);
         while let Some(s) = self.segments.front().copied() {
-            let end = cursor.max(s.sent_at) + s.ms;
+            let end = cursor.max(s.sent_at + self.latency) + s.ms;
             if end > now {
                 break;
             }
@@ -215,6 +245,11 @@ impl Playout {
         self.anchor = None;
     }
 
+    /// The phone's latency (sending to playing) learned from mark echoes, ms.
+    pub fn latency_ms(&self) -> u64 {
+        self.latency
+    }
+
     /// Marks handed out so far.
     pub fn marks_sent(&self) -> u64 {
         self.marks
@@ -249,6 +284,24 @@ mod tests {
         p.sent(2, 2000, 10);
         assert_eq!((p.heard(1, 1500), p.heard(2, 1500)), (1500, 0));
         assert_eq!((p.heard(1, 3500), p.heard(2, 3500)), (3000, 500));
+    }
+
+    #[test]
+    fn the_phones_latency_is_learned_and_applied_to_the_next_spurt() {
+        let mut p = Playout::new();
+        let m = p.sent(1, 100, 0);
+        // Played 120 ms after it was sent: the echo comes at 220.
+        assert_eq!(p.on_mark(&m, 220), MarkEcho::Pinned);
+        assert_eq!(p.latency_ms(), 120);
+        // The next answer, sent at 1000, starts playing at 1120.
+        p.sent(2, 400, 1000);
+        assert_eq!(p.heard(2, 1100), 0);
+        assert_eq!(p.heard(2, 1200), 80);
+        // Queued audio is unaffected: it follows what plays before it.
+        let m = p.sent(2, 100, 1010);
+        assert_eq!(p.heard(2, 1600), 480);
+        assert_eq!(p.on_mark(&m, 1620), MarkEcho::Pinned);
+        assert_eq!(p.latency_ms(), 120);
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - Playback confirmation: a `checkpoint` after the audio; Plivo answers
 //!   `playedStream` with its name once everything before it has played
 //!   (<https://plivo.com/docs/voice/xml/the-stream-element/checkpoint-event>).
+//!   Plivo's support FAQ spells the answer `played`: both are taken.
+//! - Media types are compared without regard to case (RFC 2045).
 //! - `extra_headers` (`k=v;k2=v2`) become the stream's custom parameters.
 
 use std::borrow::Cow;
@@ -110,7 +112,7 @@ impl PhoneAdapter for Plivo {
                 let s = m.start.ok_or_else(|| Error::malformed("Plivo start message without start.streamId"))?;
                 let format = match s.media_format {
                     None => None,
-                    Some(f) => Some(match (f.encoding.as_str(), f.sample_rate.unwrap_or(8000)) {
+                    Some(f) => Some(match (f.encoding.to_ascii_lowercase().as_str(), f.sample_rate.unwrap_or(8000)) {
                         ("audio/x-mulaw", 8000) => Format::Ulaw,
                         ("audio/x-l16", rate @ (8000 | 16000)) => Format::Pcm16 { rate },
                         (enc, rate) => {
@@ -130,14 +132,15 @@ impl PhoneAdapter for Plivo {
                     .collect();
                 PhoneEvent::Start { stream_id: s.stream_id, call_id: s.call_id, custom_parameters, format }
             }
-            "playedStream" => {
+            "playedStream" | "played" => {
                 PhoneEvent::Mark { name: m.name.ok_or_else(|| Error::malformed("Plivo playedStream without name"))? }
             }
             "dtmf" => PhoneEvent::Dtmf {
                 digit: m.dtmf.ok_or_else(|| Error::malformed("Plivo dtmf without dtmf.digit"))?.digit,
             },
             "stop" => PhoneEvent::Stop,
-            _ => PhoneEvent::Other, // clearedAudio, and events Plivo may add
+            "clearedAudio" => PhoneEvent::Other,
+            _ => PhoneEvent::Unknown(m.event),
         })
     }
 

@@ -102,7 +102,7 @@ impl PhoneAdapter for Telnyx {
                 let s = m.start.ok_or_else(|| Error::malformed("Telnyx start message without start"))?;
                 let format = match s.media_format {
                     None => None,
-                    Some(f) => Some(match (f.encoding.as_str(), f.sample_rate.unwrap_or(8000)) {
+                    Some(f) => Some(match (f.encoding.to_ascii_uppercase().as_str(), f.sample_rate.unwrap_or(8000)) {
                         ("PCMU", 8000) => Format::Ulaw,
                         ("PCMA", 8000) => Format::Alaw,
                         (enc, rate) => {
@@ -131,7 +131,9 @@ impl PhoneAdapter for Telnyx {
                 digit: m.dtmf.ok_or_else(|| Error::malformed("Telnyx dtmf without dtmf.digit"))?.digit,
             },
             "stop" => PhoneEvent::Stop,
-            _ => PhoneEvent::Other, // connected, error
+            "connected" => PhoneEvent::Other,
+            // `error` too: told to the application, which logs it.
+            _ => PhoneEvent::Unknown(m.event),
         })
     }
 

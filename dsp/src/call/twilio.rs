@@ -111,7 +111,7 @@ impl Twilio {
     ///
     /// ```
     /// use teledsp::call::{Format, PhoneAdapter, PhoneEvent, twilio::Twilio};
-    /// let ev = Twilio::signalwire().parse(r#"{"event":"start","start":{"streamSid":"S1","mediaFormat":{"encoding":"audio/x-l16","sampleRate":16000,"channels":1}}}"#)?;
+    /// let ev = Twilio::signalwire().parse(r#"{"event":"start","start":{"streamSid":"S1","mediaFormat":{"encoding":"audio/x-L16","sampleRate":16000,"channels":1}}}"#)?;
     /// assert!(matches!(ev, PhoneEvent::Start { format: Some(Format::Pcm16 { rate: 16000 }), .. }));
     /// # Ok::<(), teledsp::Error>(())
     /// ```
@@ -122,7 +122,9 @@ impl Twilio {
     fn format(&self, f: MediaFormat) -> Result<Format, Error> {
         let enc = f.encoding.as_deref().unwrap_or("audio/x-mulaw");
         let rate = f.sample_rate.unwrap_or(8000);
-        match (enc, rate, self.signalwire) {
+        // Media types are case-insensitive (RFC 2045): SignalWire's docs
+        // spell it `audio/x-L16`.
+        match (enc.to_ascii_lowercase().as_str(), rate, self.signalwire) {
             ("audio/x-mulaw", 8000, _) => Ok(Format::Ulaw),
             ("audio/x-alaw", 8000, true) => Ok(Format::Alaw),
             ("audio/x-l16" | "audio/l16", 8000 | 16000 | 24000, true) => Ok(Format::Pcm16 { rate }),
@@ -167,7 +169,8 @@ impl PhoneAdapter for Twilio {
                 digit: m.dtmf.ok_or_else(|| Error::malformed("Twilio dtmf message without dtmf.digit"))?.digit,
             },
             "stop" => PhoneEvent::Stop,
-            _ => PhoneEvent::Other, // connected, and events Twilio may add
+            "connected" => PhoneEvent::Other,
+            _ => PhoneEvent::Unknown(m.event),
         })
     }
 

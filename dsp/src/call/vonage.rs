@@ -12,6 +12,10 @@
 //!   Vonage echoes as `websocket:notify` with the same payload once the
 //!   audio sent before it has played: the playback mark.
 //!
+//! The first message may come without `event` (Vonage's older guide,
+//! <https://developer.vonage.com/en/voice/voice-api/guides/websockets>,
+//! shows `{"app": ..., "content-type": ...}`): a text message with a
+//! `content-type` and no `event` is taken as `websocket:connected`.
 //! Vonage sends no stop message: the socket closes. The stream id is the
 //! `uuid` header when the NCCO sets one, else `"vonage"`.
 
@@ -26,7 +30,7 @@ use crate::error::Error;
 #[derive(Deserialize)]
 struct Msg<'a> {
     #[serde(borrow)]
-    event: Cow<'a, str>,
+    event: Option<Cow<'a, str>>,
     #[serde(rename = "content-type")]
     content_type: Option<String>,
     #[serde(borrow)]
@@ -75,10 +79,17 @@ impl PhoneAdapter for Vonage {
     fn parse<'a>(&self, text: &'a str) -> Result<PhoneEvent<'a>, Error> {
         let m: Msg<'a> = serde_json::from_str(text)
             .map_err(|e| Error::malformed_by("Vonage message is not the expected JSON", e))?;
-        Ok(match &*m.event {
+        // Vonage's older guide shows the first message without `event`
+        // (`{"content-type": ..., "app": ...}`): it is the connected one.
+        let event = match &m.event {
+            Some(e) => &**e,
+            None if m.content_type.is_some() => "websocket:connected",
+            None => return Err(Error::malformed("Vonage text message with neither event nor content-type")),
+        };
+        Ok(match event {
             "websocket:connected" => {
                 let ct = m.content_type.as_deref().unwrap_or("");
-                let format = match ct.replace(' ', "").as_str() {
+                let format = match ct.replace(' ', "").to_ascii_lowercase().as_str() {
                     "audio/l16;rate=8000" => Format::Pcm16 { rate: 8000 },
                     "audio/l16;rate=16000" => Format::Pcm16 { rate: 16000 },
                     "audio/l16;rate=24000" => Format::Pcm16 { rate: 24000 },
@@ -106,7 +117,8 @@ impl PhoneAdapter for Vonage {
             "websocket:dtmf" => PhoneEvent::Dtmf {
                 digit: m.digit.ok_or_else(|| Error::malformed("Vonage websocket:dtmf without digit"))?,
             },
-            _ => PhoneEvent::Other, // websocket:cleared, websocket:media:update, ...
+            "websocket:cleared" | "websocket:media:update" => PhoneEvent::Other,
+            other => PhoneEvent::Unknown(Cow::Owned(other.to_owned())),
         })
     }
 
