@@ -937,7 +937,9 @@ async fn run_started(
                 Output::Event(Event::Unknown { peer, kind }) => warnings.warn(
                     WarnKind::Unknown,
                     sid,
-                    format_args!("a {peer} message of a type teledsp does not know ({kind:?}); nothing was done with it"),
+                    format_args!(
+                        "a {peer} message of a type teledsp does not know ({kind:?}); nothing was done with it"
+                    ),
                 ),
                 Output::Event(_) => {}
             }

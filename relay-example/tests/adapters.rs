@@ -89,8 +89,7 @@ async fn every_telephony_against_openai() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_phones_fail_the_truncation_check() {
     let runs = Telephony::ALL.into_iter().flat_map(|t| {
-        [PhoneKind::NeverConfirms, PhoneKind::IgnoresClear]
-            .map(|k| async move { (t, k, against_openai(t, k).await) })
+        [PhoneKind::NeverConfirms, PhoneKind::IgnoresClear].map(|k| async move { (t, k, against_openai(t, k).await) })
     });
     for (t, k, (told, r)) in futures_util::future::join_all(runs).await {
         eprintln!("{t:?} {k:?}: A truncated at {told} ms; the caller heard {} ms", r.heard_ms);

@@ -287,6 +287,46 @@ async fn call_tokens_bind_a_stream_to_the_call_twiml_answered() {
     assert_eq!(relay.metric("teledsp_relay_calls_total"), 1.0, "refused streams are not calls");
 }
 
+/// SignalWire documents no signature on the stream's upgrade, only
+/// `Authorization: Bearer <authBearerToken>` from the `<Stream>`: /twiml
+/// puts a per-call token there, and /media takes the stream with that
+/// bearer token (unsigned), for that call SID only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signalwire_streams_carry_the_call_token_as_a_bearer() {
+    let fake = fake(FakeConfig { mode: Mode::EchoFrames, ..Default::default() }).await;
+    let v = RequestValidator::new("sw-key");
+    let relay = relay_with(fake.url(), |s| {
+        s.call.telephony = teledsp::call::Telephony::SignalWire;
+        s.validator = Some(RequestValidator::new("sw-key"));
+        s.call_tokens = Some(teledsp::signature::CallToken::new("sw-key"));
+    })
+    .await;
+    let params = [("CallSid", "CA9"), ("From", "+15550100"), ("To", "+15550199")];
+    let owned: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let sig = v.sign("https://relay.example.com/twiml", &owned);
+    let http = reqwest::Client::new();
+    let xml = http.post(relay.http("/twiml")).header("X-SignalWire-Signature", sig).form(&params).send().await.unwrap();
+    let xml = xml.text().await.unwrap();
+    let marker = r#"authBearerToken=""#;
+    let token = &xml[xml.find(marker).unwrap_or_else(|| panic!("no authBearerToken in {xml}")) + marker.len()..];
+    let token = token[..token.find('"').unwrap()].to_string();
+    assert!(!xml.contains("teledspCallToken"), "the token travels as the bearer only: {xml}");
+    let attempt = |call_sid: &str, bearer: Option<String>| {
+        let mut c = CallerConfig::new(relay.media(), tone_ulaw(200, 300.0, 6000.0), 0);
+        c.telephony = teledsp::call::Telephony::SignalWire;
+        c.call_sid = call_sid.into();
+        c.bearer = bearer;
+        caller::run(c)
+    };
+    let ok = attempt("CA9", Some(token.clone())).await.unwrap();
+    assert!(ok.received > 0 && ok.close_code != Some(1008), "the call /twiml answered runs: {ok:?}");
+    let other = attempt("CA10", Some(token.clone())).await.unwrap();
+    assert_eq!((other.close_code, other.received), (Some(1008), 0), "a token is for one call SID");
+    let none = attempt("CA11", None).await.unwrap();
+    assert_eq!((none.close_code, none.received), (Some(1008), 0), "no bearer, no call");
+    assert_eq!(relay.metric("teledsp_relay_signature_rejections_total"), 2.0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outbound_stream_sid_comes_from_start_only() {
     let fake = fake(FakeConfig { mode: Mode::EchoFrames, ..Default::default() }).await;

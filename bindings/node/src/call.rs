@@ -95,7 +95,7 @@ fn snake(key: &str) -> String {
 /// Every method returns `[target, payload]` pairs, in order: `'media'`,
 /// `'mark'` and `'clear'` (text for the phone), `'model'` (text for the
 /// model), `'event'` (an object for the application: `started`, `dtmf`,
-/// `stopped`, `tool_call`, `barge_in`, `model_error`). `nowMs` is monotonic
+/// `stopped`, `tool_call`, `barge_in`, `model_error`, `unknown`: a message of a type the adapter does not know, to log). `nowMs` is monotonic
 /// milliseconds; when omitted, this process's monotonic clock is used (pass
 /// it always or never).
 ///
@@ -188,6 +188,21 @@ impl Call {
         let t = now(now_ms)?;
         let data = Bytes::arg(&data)?;
         self.inner.receive_phone_binary(data.bytes(), t, &mut self.out).map_err(to_js)?;
+        take(env, &mut self.out)
+    }
+
+    /// One binary frame from the model (Gemini Live sends its JSON in
+    /// binary frames): the same as `receiveModel`; bytes that are not UTF-8
+    /// throw `ERR_TELEDSP_MALFORMED`, are counted, and change nothing.
+    #[napi(
+        ts_args_type = "data: Buffer | Uint8Array, nowMs?: number",
+        ts_return_type = "Array<['media', string | Buffer] | ['mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>",
+        catch_unwind
+    )]
+    pub fn receive_model_binary(&mut self, env: &Env, data: Unknown<'_>, now_ms: Option<f64>) -> Result<Value> {
+        let t = now(now_ms)?;
+        let data = Bytes::arg(&data)?;
+        self.inner.receive_model_binary(data.bytes(), t, &mut self.out).map_err(to_js)?;
         take(env, &mut self.out)
     }
 
@@ -437,6 +452,20 @@ impl Pipeline {
     #[napi(catch_unwind)]
     pub fn heard_ms(&self, utterance_id: String, now_ms: Option<f64>) -> Result<Option<f64>> {
         Ok(self.inner.heard_ms(&utterance_id, now(now_ms)?).map(|ms| ms as f64))
+    }
+
+    /// Milliseconds of `[fromMs, toMs)` of caller audio (from the stream's
+    /// first sample, as a recogniser's timestamps count) in which the
+    /// caller was heard: VAD speech louder than the echo guard allows the
+    /// agent's own voice. A transcript of a span with none is echo.
+    #[napi(catch_unwind)]
+    pub fn caller_speech_ms(&self, from_ms: f64, to_ms: f64) -> Result<f64> {
+        for (name, v) in [("fromMs", from_ms), ("toMs", to_ms)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(err(Code::OutOfRange, format!("{name} must be a finite number >= 0, got {v}")));
+            }
+        }
+        Ok(self.inner.caller_speech_ms(from_ms as u64, to_ms as u64) as f64)
     }
 
     /// Twilio's streamSid, once the stream started.

@@ -157,6 +157,21 @@ impl PyCall {
         take(message.py(), &mut self.out)
     }
 
+    /// One binary frame from the model (Gemini Live sends its JSON in
+    /// binary frames): the same as receive_model; bytes that are not UTF-8
+    /// raise MalformedMessageError, are counted, and change nothing.
+    #[pyo3(signature = (data, now_ms = None))]
+    fn receive_model_binary<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &[u8],
+        now_ms: Option<u64>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let now = now_ms.unwrap_or_else(monotonic_ms);
+        self.inner.receive_model_binary(data, now, &mut self.out).map_err(to_py)?;
+        take(py, &mut self.out)
+    }
+
     /// The model connection is open: session.update, then the caller audio
     /// held meanwhile.
     #[pyo3(signature = (now_ms = None))]
@@ -359,6 +374,14 @@ impl PyPipeline {
     #[pyo3(signature = (utterance_id, now_ms = None))]
     fn heard_ms(&self, utterance_id: &str, now_ms: Option<u64>) -> Option<u64> {
         self.inner.heard_ms(utterance_id, now_ms.unwrap_or_else(monotonic_ms))
+    }
+
+    /// Milliseconds of ``[from_ms, to_ms)`` of caller audio (from the
+    /// stream's first sample, as a recogniser's timestamps count) in which
+    /// the caller was heard: VAD speech louder than the echo guard allows
+    /// the agent's own voice. A transcript of a span with none is echo.
+    fn caller_speech_ms(&self, from_ms: u64, to_ms: u64) -> u64 {
+        self.inner.caller_speech_ms(from_ms, to_ms)
     }
 
     /// Twilio's streamSid, once the stream started.

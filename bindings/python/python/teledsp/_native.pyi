@@ -188,7 +188,9 @@ class Call:
     """One call's protocol state, sans I/O. Outputs are ``(target, payload)``:
     "media", "mark", "clear" (str, to the phone; "media" is bytes for a
     binary protocol, Vonage: send it as a binary message), "model" (str, to
-    the model), "event" (dict, for the application). ``telephony`` and
+    the model), "event" (dict, for the application: started, dtmf, stopped,
+    tool_call, barge_in, model_error, and unknown: a message of a type the
+    adapter does not know, with ``peer`` and ``kind``, to log). ``telephony`` and
     ``model`` pick the protocols; ``audio`` is the model side's format
     (Gemini's are fixed; ElevenLabs' must match the agent's)."""
     def __init__(
@@ -212,6 +214,8 @@ class Call:
     def receive_phone_binary(self, data: bytes, now_ms: int | None = None) -> list[tuple[Target, Any]]:
         """A binary phone message (Vonage's audio); other protocols refuse it."""
     def receive_model(self, message: str | _Buffer, now_ms: int | None = None) -> list[tuple[Target, Any]]: ...
+    def receive_model_binary(self, data: bytes, now_ms: int | None = None) -> list[tuple[Target, Any]]:
+        """A binary frame from the model (Gemini Live sends its JSON so): as receive_model."""
     def open_model(self, now_ms: int | None = None) -> list[tuple[Target, Any]]: ...
     def barge_in(self, now_ms: int | None = None) -> list[tuple[Target, Any]]: ...
     def tool_result(self, call_id: str, output: str, now_ms: int | None = None) -> list[tuple[Target, Any]]: ...
@@ -267,6 +271,11 @@ class Pipeline:
     def speaking(self, now_ms: int | None = None) -> bool:
         """Whether something of the agent's is not wholly heard."""
     def heard_ms(self, utterance_id: str, now_ms: int | None = None) -> int | None: ...
+    def caller_speech_ms(self, from_ms: int, to_ms: int) -> int:
+        """Milliseconds of [from_ms, to_ms) of caller audio (from the stream's first
+        sample, as a recogniser's timestamps count) in which the caller was heard:
+        VAD speech louder than the echo guard allows the agent's own voice. A
+        transcript of a span with none is the agent's echo."""
     @property
     def stream_sid(self) -> str | None: ...
     @property
