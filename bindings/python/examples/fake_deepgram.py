@@ -17,10 +17,14 @@ STT, after https://developers.deepgram.com/reference/speech-to-text/listen-strea
   ``transcript``, ``confidence`` and ``words``, ``metadata``,
   ``from_finalize``), the shape of the JS SDK's LiveTranscriptionEvent;
   ``SpeechStarted`` with ``vad_events``; ``Metadata`` at the end.
-- Stand-in for recognition: a 20 ms frame louder than ``speech_dbfs`` is
-  voice. An utterance starts at the first voiced frame and ends after
-  ``endpointing`` ms without one; its words are the next of the scripted
-  ``transcripts`` (then ``default_transcript``). Interim results come every ``interim_ms`` (1000) of
+- Stand-in for recognition: a 20 ms frame louder than ``speech_dbfs``
+  (-55 dBFS: audible) is voice, as a real recogniser transcribes whatever
+  is audible, the agent's own echo on the line too. An utterance starts at
+  the first voiced frame and ends after ``endpointing`` ms without one; its
+  words are the next of the scripted ``transcripts`` (then
+  ``default_transcript``), or, if it never got louder than ``loud_dbfs``
+  (-35 dBFS; line echo of the agent, 20 dB down), ``faint_transcript``,
+  standing in for the words of the faint speech it heard. Interim results come every ``interim_ms`` (1000) of
   stream time while an utterance has at least 200 ms of voice (the cadence
   of Deepgram's interim-results example, whose interim transcripts cover
   0-1.1 s, 0-2.1 s, ...: https://developers.deepgram.com/docs/using-interim-results),
@@ -29,6 +33,8 @@ STT, after https://developers.deepgram.com/reference/speech-to-text/listen-strea
 TTS, after https://developers.deepgram.com/docs/streaming-text-to-speech,
 /docs/tts-ws-flush and /docs/tts-ws-clear
 - Query: ``model``, ``encoding`` (linear16 or mulaw), ``sample_rate``.
+- ``GET /v1/projects`` (HTTP, the key check): 200 with the project list for
+  the right key, 401 otherwise, as Deepgram answers.
 - In: ``{"type": "Speak", "text": ...}``, ``{"type": "Flush"}``,
   ``{"type": "Clear"}``, ``{"type": "Close"}``.
 - Out: ``Metadata`` on connect; binary audio; ``{"type": "Flushed",
@@ -123,12 +129,13 @@ class Log:
 
 
 class FakeDeepgram:
-    def __init__(self, transcripts=(), voice=None, *, default_transcript="", interim_ms=1000, speech_dbfs=-40.0, first_byte_ms=150,
-                 chunk_ms=100, speed=4.0, key="dg-test"):
+    def __init__(self, transcripts=(), voice=None, *, default_transcript="", interim_ms=1000, speech_dbfs=-55.0, first_byte_ms=150,
+                 chunk_ms=100, speed=4.0, key="dg-test", loud_dbfs=-35.0, faint_transcript="okay thank you"):
         self.transcripts = collections.deque(transcripts)
         self.default_transcript = default_transcript  # once the scripted ones are used up
         self.voice = voice or recorded_voice()
-        self.interim_ms, self.speech_dbfs = interim_ms, speech_dbfs
+        self.interim_ms, self.speech_dbfs, self.loud_dbfs = interim_ms, speech_dbfs, loud_dbfs
+        self.faint_transcript = faint_transcript
         self.first_byte_ms, self.chunk_ms, self.speed, self.key = first_byte_ms, chunk_ms, speed, key
         self.log = Log()
         self.port = None
@@ -138,7 +145,11 @@ class FakeDeepgram:
     def process_request(self, conn, request):
         if request.headers.get("Authorization") != f"Token {self.key}":
             self.log.errors.append("missing or wrong Authorization header")
-            return Response(401, "Unauthorized", Headers([("Content-Type", "text/plain")]), b"INVALID_AUTH\n")
+            body = json.dumps({"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials."}).encode()
+            return Response(401, "Unauthorized", Headers([("Content-Type", "application/json")]), body)
+        if urllib.parse.urlsplit(request.path).path == "/v1/projects":
+            body = json.dumps({"projects": [{"project_id": "00000000-0000-0000-0000-000000000001", "name": "fake"}]}).encode()
+            return Response(200, "OK", Headers([("Content-Type", "application/json")]), body)
         return None
 
     async def handler(self, ws):
@@ -244,10 +255,10 @@ class FakeDeepgram:
                 pending += msg
                 while len(pending) >= 160:
                     frame, pending = pending[:160], pending[160:]
-                    voiced = dbfs(frame) > self.speech_dbfs
+                    level = dbfs(frame)
+                    voiced = level > self.speech_dbfs
                     if voiced and seg is None:
-                        text = self.transcripts.popleft() if self.transcripts else self.default_transcript
-                        seg = {"start": t, "voice": 0, "last": t, "words": text.split()}
+                        seg = {"start": t, "voice": 0, "last": t, "words": None, "peak": level}
                         if vad_events:
                             await send({"type": "SpeechStarted", "channel": [0], "timestamp": t / 1000})
                     t += 20
@@ -256,6 +267,14 @@ class FakeDeepgram:
                     if voiced:
                         seg["voice"] += 20
                         seg["last"] = t
+                        seg["peak"] = max(seg["peak"], level)
+                    if seg["words"] is None and (seg["voice"] >= 200 or t - seg["last"] >= max(endpointing, 20)):
+                        # Words by what it heard: speech, or faint speech (echo).
+                        if seg["peak"] > self.loud_dbfs:
+                            text = self.transcripts.popleft() if self.transcripts else self.default_transcript
+                        else:
+                            text = self.faint_transcript
+                        seg["words"] = text.split()
                     if t - seg["last"] >= max(endpointing, 20):
                         await end_segment()
                     elif interim and t % self.interim_ms == 0 and seg["voice"] >= 200:

@@ -4,8 +4,20 @@ FastAPI (seed 002's architecture), on teledsp's Pipeline:
     python pipeline_relay.py serve --listen 0.0.0.0:8080 --public-url https://relay.example.com \\
         [--deepgram-url wss://api.deepgram.com] [--llm mymodule:answer] [--barge-in vad|transcript|both]
 
-DEEPGRAM_API_KEY and TWILIO_AUTH_TOKEN come from the environment; without
-the token it refuses to start unless --insecure-no-signature.
+Environment: DEEPGRAM_API_KEY (checked against Deepgram at startup: a
+wrong key refuses to start), TWILIO_AUTH_TOKEN (without it the relay
+refuses to start unless --insecure-no-signature or
+RELAY_INSECURE_NO_SIGNATURE=1), DEEPGRAM_URL and PUBLIC_URL (the defaults
+of --deepgram-url and --public-url). The examples' own dependencies:
+``pip install -r requirements.txt`` beside this file.
+
+The LLM: ``--llm module:function`` (the module is looked up in the current
+directory too) is called with the history, a list of OpenAI-style messages:
+``{"role": "system", "content": --instructions}`` first, then ``user``
+(the caller's final transcripts of a turn, joined) and ``assistant`` (each
+answer, cut to what the caller heard if interrupted; answers heard not at
+all are left out). It returns a str, an awaitable str, or an async
+iterator of text chunks.
 
 - Caller audio (8 kHz mu-law, as Twilio sends it) goes to Deepgram's live
   STT as binary frames; its final results, up to ``speech_final``, make the
@@ -22,12 +34,17 @@ the token it refuses to start unless --insecure-no-signature.
   agent speaks (``transcript``, the seed's rule), or both. With ``vad``, a
   final transcript that comes while the agent still speaks (the VAD, which
   is echo-guarded, did not hear the caller) is taken for the agent's echo
-  and dropped. On a barge-in Twilio gets
+  and dropped. In every mode, a final transcript counts only if the
+  caller was heard (teledsp's echo-guarded VAD, ``Pipeline.caller_speech_ms``)
+  during its time span: a recogniser transcribes whatever is audible, the
+  agent's own echo too, and its final for the answer's last words comes
+  after the agent stopped. On a barge-in Twilio gets
   ``clear``, the TTS ``Clear``, the answer being generated is cancelled, and
   the history keeps only what the caller heard of each answer: the engine
   says how many ms were heard; the text is cut in proportion to the
-  answer's audio when all of it had come, else at ``--chars-per-second``
-  (an estimate: Deepgram's TTS gives no word timings), at a word boundary.
+  answer's audio when all of it had come, else at the speaking rate of the
+  answers that finished earlier in the call (``--chars-per-second`` until
+  one has: Deepgram's TTS gives no word timings), at a word boundary.
 
 This file is I/O and the application's choices (prompting, history); every
 audio and playout decision is teledsp.Pipeline's. Bounds: Twilio's queue
@@ -64,6 +81,9 @@ log = logging.getLogger("pipeline_relay")
 
 DEFAULT_DEEPGRAM_URL = "wss://api.deepgram.com"
 SORRY = "Sorry, I could not answer that. Could you say it again?"
+# Caller speech (by the echo-guarded VAD) a final transcript's span needs to
+# count as the caller's: two VAD frames.
+MIN_CALLER_SPEECH_MS = 40
 
 
 async def echo_llm(history: list[dict]):
@@ -97,11 +117,12 @@ class Settings:
 
 
 def heard_text(text: str, heard_ms: int, generated_ms: int, complete: bool, chars_per_second: float) -> str:
-    """The part of an answer's text the caller heard, at a word boundary."""
+    """The part of an answer's text the caller heard, at a word boundary (a
+    word heard to its last letter is kept)."""
     n = len(text) * heard_ms / generated_ms if complete and generated_ms else heard_ms * chars_per_second / 1000
     n = min(len(text), int(n))
-    if n == len(text):
-        return text
+    if n == len(text) or text[n].isspace():
+        return text[:n].rstrip()
     cut = text[:n]
     return cut.rsplit(" ", 1)[0] if " " in cut else ""
 
@@ -111,6 +132,7 @@ class Answer:
     entry: dict  # its history entry
     text: str = ""
     complete: bool = False  # all its audio came (Flushed)
+    audio_ms: float = 0.0  # TTS audio received for it
 
 
 @dataclass
@@ -126,6 +148,19 @@ class Conversation:
     clearing: bool = False  # a Clear was sent; its Cleared has not come
     user_parts: list = field(default_factory=list)
     next_id: int = 0
+    spoken: tuple = (0, 0.0)  # (characters, seconds) of the answers whose audio all came
+
+    def speaking_rate(self) -> float:
+        """Characters per second of this call's voice, from its finished
+        answers (the configured rate until one has finished)."""
+        chars, secs = self.spoken
+        return chars / secs if secs >= 1.0 else self.chars_per_second
+
+    def finished(self, uid: str) -> None:
+        a = self.answers[uid]
+        a.complete = True
+        if a.text and a.audio_ms > 0:
+            self.spoken = (self.spoken[0] + len(a.text), self.spoken[1] + a.audio_ms / 1000)
 
     def __post_init__(self):
         self.history.append({"role": "system", "content": self.instructions})
@@ -150,7 +185,7 @@ class Conversation:
             a = self.answers.get(it["item_id"])
             if a is None:
                 continue
-            a.entry["content"] = heard_text(a.text, it["heard_ms"], it["generated_ms"], a.complete, self.chars_per_second)
+            a.entry["content"] = heard_text(a.text, it["heard_ms"], it["generated_ms"], a.complete, self.speaking_rate())
         self.history[:] = [e for e in self.history if e["role"] != "assistant" or e["content"]]
         self.fifo.clear()
         self.clearing = True
@@ -269,7 +304,14 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
                 await dispatch(call.barge_in())
             return
         if text:
-            conv.user_parts.append(text)
+            start_ms = int(float(m.get("start", 0)) * 1000)
+            end_ms = start_ms + int(float(m.get("duration", 0)) * 1000)
+            if call.caller_speech_ms(start_ms, end_ms) < MIN_CALLER_SPEECH_MS:
+                # Deepgram heard it, teledsp's echo-guarded VAD did not hear
+                # the caller then: the agent's own voice on the line.
+                warn("echo", "dropped a transcript of the agent's echo (%d-%d ms): %r", start_ms, end_ms, text)
+            else:
+                conv.user_parts.append(text)
         if m.get("speech_final") and conv.user_parts:
             said = " ".join(conv.user_parts)
             conv.user_parts.clear()
@@ -287,12 +329,13 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
             if conv.clearing or not conv.fifo:
                 record["tts_dropped"] += 1  # audio of a cleared answer
             else:
+                conv.answers[conv.fifo[0]].audio_ms += len(msg) / 48  # linear16 at 24 kHz
                 await dispatch(call.push_audio(conv.fifo[0], msg))
             return
         m = json.loads(msg)
         if m.get("type") == "Flushed" and not conv.clearing and conv.fifo:
             uid = conv.fifo.popleft()
-            conv.answers[uid].complete = True
+            conv.finished(uid)
             await dispatch(call.end_utterance(uid))
         elif m.get("type") == "Cleared":
             conv.clearing = False
@@ -399,17 +442,45 @@ async def _aiter(items):
 
 
 def load_llm(spec: str):
-    """``module:function`` to the callable."""
+    """``module:function`` to the callable; the module may be a file in the
+    current directory (as ``python -m`` would find it)."""
     mod, _, fn = spec.partition(":")
     if not fn:
         raise ValueError(f"--llm takes module:function, got {spec!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     return getattr(importlib.import_module(mod), fn)
 
 
+def check_deepgram_key(deepgram_url: str, key: str, timeout: float = 5.0) -> str | None:
+    """Asks Deepgram whether ``key`` is valid (``GET /v1/projects``, which
+    any valid key may call): the reason it is not, or None. A Deepgram that
+    cannot be reached is not a wrong key: the calls will say so."""
+    import urllib.error
+    import urllib.request
+
+    if not key:
+        return "DEEPGRAM_API_KEY is not set"
+    base = deepgram_url.rstrip("/").replace("wss://", "https://", 1).replace("ws://", "http://", 1)
+    req = urllib.request.Request(f"{base}/v1/projects", headers={"Authorization": f"Token {key}"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout):
+            return None
+    except urllib.error.HTTPError as e:
+        if e.code in (401, 403):
+            return f"Deepgram refused DEEPGRAM_API_KEY (HTTP {e.code})"
+        log.warning("could not check DEEPGRAM_API_KEY: HTTP %s", e.code)
+    except (OSError, ValueError) as e:
+        log.warning("could not check DEEPGRAM_API_KEY: %s", e)
+    return None
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="pipeline_relay.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="pipeline_relay.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("serve", help="run the relay")
+    s = sub.add_parser("serve", help="run the relay", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT")
     s.add_argument("--public-url", default=os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"))
     s.add_argument("--deepgram-url", default=os.environ.get("DEEPGRAM_URL", DEFAULT_DEEPGRAM_URL))
@@ -431,14 +502,20 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     setup_logging()
     token = os.environ.get("TWILIO_AUTH_TOKEN")
-    if not token and not a.insecure_no_signature:
+    insecure = a.insecure_no_signature or os.environ.get("RELAY_INSECURE_NO_SIGNATURE") == "1"
+    if not token and not insecure:
         print(NO_TOKEN, file=sys.stderr)
         return 2
-    settings = Settings(a.public_url, a.deepgram_url, os.environ.get("DEEPGRAM_API_KEY", ""),
+    key = os.environ.get("DEEPGRAM_API_KEY", "")
+    why = check_deepgram_key(a.deepgram_url, key)
+    if why:
+        print(f"{why}: refusing to start (every call would fail)", file=sys.stderr)
+        return 2
+    settings = Settings(a.public_url, a.deepgram_url, key,
                         teledsp.RequestValidator(token) if token else None,
                         llm=load_llm(a.llm) if a.llm else echo_llm, barge_in=a.barge_in, greeting=a.greeting or None,
                         instructions=a.instructions, chars_per_second=a.chars_per_second, echo_loss_db=a.echo_loss_db,
-                        insecure=a.insecure_no_signature, start_timeout=a.start_timeout, media_timeout=a.media_timeout,
+                        insecure=insecure, start_timeout=a.start_timeout, media_timeout=a.media_timeout,
                         session_timeout=a.session_timeout, write_timeout=a.write_timeout, llm_timeout=a.llm_timeout)
     host, _, port = a.listen.rpartition(":")
     asyncio.run(serve(create_app(settings), host or "127.0.0.1", int(port), a.drain_timeout))

@@ -45,50 +45,58 @@ fn frag_into<'py>(
 // getsample does no work beyond its call, so the call is its cost: a
 // METH_FASTCALL entry, as audioop's own, not pyo3's wrapper.
 raw::meth_fastcall!(getsample, "getsample", 3 => |[fragment, width, index]| {
-    let (width, index): (i32, isize) = (width.extract()?, index.extract()?);
+    let (width, index): (CInt, CSsize) = (width.extract()?, index.extract()?);
+    let (width, index) = (width.0, index.0);
     let v = frag(&fragment, |b| ao::getsample(b, width, index))?;
     Ok(v.into_pyobject(fragment.py())?.into_any())
 });
 /// audioop.max(fragment, width)
 #[pyfunction(name = "audioop_max")]
 #[pyo3(signature = (fragment, width, /))]
-fn max(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<u32> {
+fn max(fragment: &Bound<'_, PyAny>, width: CInt) -> PyResult<u32> {
+    let width = width.0;
     frag(fragment, |b| ao::max(b, width))
 }
 /// audioop.minmax(fragment, width)
 #[pyfunction(name = "audioop_minmax")]
 #[pyo3(signature = (fragment, width, /))]
-fn minmax(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<(i32, i32)> {
+fn minmax(fragment: &Bound<'_, PyAny>, width: CInt) -> PyResult<(i32, i32)> {
+    let width = width.0;
     frag(fragment, |b| ao::minmax(b, width))
 }
 /// audioop.avg(fragment, width)
 #[pyfunction(name = "audioop_avg")]
 #[pyo3(signature = (fragment, width, /))]
-fn avg(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<i32> {
+fn avg(fragment: &Bound<'_, PyAny>, width: CInt) -> PyResult<i32> {
+    let width = width.0;
     frag(fragment, |b| ao::avg(b, width))
 }
 /// audioop.rms(fragment, width)
 #[pyfunction(name = "audioop_rms")]
 #[pyo3(signature = (fragment, width, /))]
-fn rms(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<u32> {
+fn rms(fragment: &Bound<'_, PyAny>, width: CInt) -> PyResult<u32> {
+    let width = width.0;
     frag(fragment, |b| ao::rms(b, width))
 }
 /// audioop.avgpp(fragment, width)
 #[pyfunction(name = "audioop_avgpp")]
 #[pyo3(signature = (fragment, width, /))]
-fn avgpp(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<u32> {
+fn avgpp(fragment: &Bound<'_, PyAny>, width: CInt) -> PyResult<u32> {
+    let width = width.0;
     frag(fragment, |b| ao::avgpp(b, width))
 }
 /// audioop.maxpp(fragment, width)
 #[pyfunction(name = "audioop_maxpp")]
 #[pyo3(signature = (fragment, width, /))]
-fn maxpp(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<u32> {
+fn maxpp(fragment: &Bound<'_, PyAny>, width: CInt) -> PyResult<u32> {
+    let width = width.0;
     frag(fragment, |b| ao::maxpp(b, width))
 }
 /// audioop.cross(fragment, width)
 #[pyfunction(name = "audioop_cross")]
 #[pyo3(signature = (fragment, width, /))]
-fn cross(fragment: &Bound<'_, PyAny>, width: i32) -> PyResult<isize> {
+fn cross(fragment: &Bound<'_, PyAny>, width: CInt) -> PyResult<isize> {
+    let width = width.0;
     frag(fragment, |b| ao::cross(b, width))
 }
 /// audioop.findfit(fragment, reference)
@@ -106,19 +114,22 @@ fn findfactor(fragment: &Bound<'_, PyAny>, reference: &Bound<'_, PyAny>) -> PyRe
 /// audioop.findmax(fragment, length)
 #[pyfunction(name = "audioop_findmax")]
 #[pyo3(signature = (fragment, length, /))]
-fn findmax(fragment: &Bound<'_, PyAny>, length: isize) -> PyResult<usize> {
+fn findmax(fragment: &Bound<'_, PyAny>, length: CSsize) -> PyResult<usize> {
+    let length = length.0;
     frag(fragment, |b| ao::findmax(b, length))
 }
 /// audioop.mul(fragment, width, factor)
 #[pyfunction(name = "audioop_mul")]
 #[pyo3(signature = (fragment, width, factor, /))]
-fn mul<'py>(fragment: &Bound<'py, PyAny>, width: i32, factor: f64) -> PyResult<Bound<'py, PyBytes>> {
+fn mul<'py>(fragment: &Bound<'py, PyAny>, width: CInt, factor: f64) -> PyResult<Bound<'py, PyBytes>> {
+    let width = width.0;
     frag_into(fragment, |b| Ok(b.len()), |b, o| ao::mul_into(b, width, factor, o))
 }
 /// audioop.tomono(fragment, width, lfactor, rfactor)
 #[pyfunction(name = "audioop_tomono")]
 #[pyo3(signature = (fragment, width, lfactor, rfactor, /))]
-fn tomono<'py>(fragment: &Bound<'py, PyAny>, width: i32, lfactor: f64, rfactor: f64) -> PyResult<Bound<'py, PyBytes>> {
+fn tomono<'py>(fragment: &Bound<'py, PyAny>, width: CInt, lfactor: f64, rfactor: f64) -> PyResult<Bound<'py, PyBytes>> {
+    let width = width.0;
     frag_into(fragment, |b| Ok(b.len() / 2), |b, o| ao::tomono_into(b, width, lfactor, rfactor, o))
 }
 /// audioop.tostereo(fragment, width, lfactor, rfactor)
@@ -126,16 +137,22 @@ fn tomono<'py>(fragment: &Bound<'py, PyAny>, width: i32, lfactor: f64, rfactor: 
 #[pyo3(signature = (fragment, width, lfactor, rfactor, /))]
 fn tostereo<'py>(
     fragment: &Bound<'py, PyAny>,
-    width: i32,
+    width: CInt,
     lfactor: f64,
     rfactor: f64,
 ) -> PyResult<Bound<'py, PyBytes>> {
+    let width = width.0;
     frag_into(fragment, |b| Ok(b.len() * 2), |b, o| ao::tostereo_into(b, width, lfactor, rfactor, o))
 }
 /// audioop.add(fragment1, fragment2, width)
 #[pyfunction(name = "audioop_add")]
 #[pyo3(signature = (fragment1, fragment2, width, /))]
-fn add<'py>(fragment1: &Bound<'py, PyAny>, fragment2: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+fn add<'py>(
+    fragment1: &Bound<'py, PyAny>,
+    fragment2: &Bound<'py, PyAny>,
+    width: CInt,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let width = width.0;
     with_buffer(fragment2, |v2| {
         with_buffer(fragment1, |v1| {
             let (b, f2) = (v1.bytes(), v2.bytes());
@@ -147,25 +164,31 @@ fn add<'py>(fragment1: &Bound<'py, PyAny>, fragment2: &Bound<'py, PyAny>, width:
 /// audioop.bias(fragment, width, bias)
 #[pyfunction(name = "audioop_bias")]
 #[pyo3(signature = (fragment, width, bias, /))]
-fn bias<'py>(fragment: &Bound<'py, PyAny>, width: i32, bias: i32) -> PyResult<Bound<'py, PyBytes>> {
+fn bias<'py>(fragment: &Bound<'py, PyAny>, width: CInt, bias: CInt) -> PyResult<Bound<'py, PyBytes>> {
+    let width = width.0;
+    let bias = bias.0;
     frag_into(fragment, |b| Ok(b.len()), |b, o| ao::bias_into(b, width, bias, o))
 }
 /// audioop.reverse(fragment, width)
 #[pyfunction(name = "audioop_reverse")]
 #[pyo3(signature = (fragment, width, /))]
-fn reverse<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+fn reverse<'py>(fragment: &Bound<'py, PyAny>, width: CInt) -> PyResult<Bound<'py, PyBytes>> {
+    let width = width.0;
     frag_into(fragment, |b| Ok(b.len()), |b, o| ao::reverse_into(b, width, o))
 }
 /// audioop.byteswap(fragment, width)
 #[pyfunction(name = "audioop_byteswap")]
 #[pyo3(signature = (fragment, width, /))]
-fn byteswap<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+fn byteswap<'py>(fragment: &Bound<'py, PyAny>, width: CInt) -> PyResult<Bound<'py, PyBytes>> {
+    let width = width.0;
     frag_into(fragment, |b| Ok(b.len()), |b, o| ao::byteswap_into(b, width, o))
 }
 /// audioop.lin2lin(fragment, width, newwidth)
 #[pyfunction(name = "audioop_lin2lin")]
 #[pyo3(signature = (fragment, width, newwidth, /))]
-fn lin2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32, newwidth: i32) -> PyResult<Bound<'py, PyBytes>> {
+fn lin2lin<'py>(fragment: &Bound<'py, PyAny>, width: CInt, newwidth: CInt) -> PyResult<Bound<'py, PyBytes>> {
+    let width = width.0;
+    let newwidth = newwidth.0;
     frag_into(fragment, |b| ao::lin2lin_len(b.len(), width, newwidth), |b, o| ao::lin2lin_into(b, width, newwidth, o))
 }
 /// audioop.lin2ulaw(fragment, width): byte for byte CPython's (its mu-law
@@ -177,7 +200,8 @@ fn lin2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32, newwidth: i32) -> PyRe
 /// b'\xff~'
 #[pyfunction(name = "audioop_lin2ulaw")]
 #[pyo3(signature = (fragment, width, /))]
-fn lin2ulaw<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+fn lin2ulaw<'py>(fragment: &Bound<'py, PyAny>, width: CInt) -> PyResult<Bound<'py, PyBytes>> {
+    let width = width.0;
     frag_into(fragment, |b| Ok(b.len() / ao::check_width(width)?), |b, o| ao::lin2ulaw_into(b, width, o))
 }
 /// audioop.ulaw2lin(fragment, width)
@@ -187,7 +211,8 @@ fn lin2ulaw<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py
 /// b'\x00\x00'
 #[pyfunction(name = "audioop_ulaw2lin")]
 #[pyo3(signature = (fragment, width, /))]
-fn ulaw2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+fn ulaw2lin<'py>(fragment: &Bound<'py, PyAny>, width: CInt) -> PyResult<Bound<'py, PyBytes>> {
+    let width = width.0;
     frag_into(fragment, |b| Ok(b.len() * ao::check_width(width)?), |b, o| ao::ulaw2lin_into(b, width, o))
 }
 /// audioop.lin2alaw(fragment, width)
@@ -197,7 +222,8 @@ fn ulaw2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py
 /// b'\xd5'
 #[pyfunction(name = "audioop_lin2alaw")]
 #[pyo3(signature = (fragment, width, /))]
-fn lin2alaw<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+fn lin2alaw<'py>(fragment: &Bound<'py, PyAny>, width: CInt) -> PyResult<Bound<'py, PyBytes>> {
+    let width = width.0;
     frag_into(fragment, |b| Ok(b.len() / ao::check_width(width)?), |b, o| ao::lin2alaw_into(b, width, o))
 }
 /// audioop.alaw2lin(fragment, width)
@@ -207,8 +233,65 @@ fn lin2alaw<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py
 /// b'\x08\x00'
 #[pyfunction(name = "audioop_alaw2lin")]
 #[pyo3(signature = (fragment, width, /))]
-fn alaw2lin<'py>(fragment: &Bound<'py, PyAny>, width: i32) -> PyResult<Bound<'py, PyBytes>> {
+fn alaw2lin<'py>(fragment: &Bound<'py, PyAny>, width: CInt) -> PyResult<Bound<'py, PyBytes>> {
+    let width = width.0;
     frag_into(fragment, |b| Ok(b.len() * ao::check_width(width)?), |b, o| ao::alaw2lin_into(b, width, o))
+}
+
+/// An `int` argument as Argument Clinic's `int` converter takes it: out of
+/// C int range is "Python int too large to convert to C int".
+#[derive(Clone, Copy)]
+struct CInt(i32);
+
+impl FromPyObject<'_, '_> for CInt {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
+        let too_big = || PyOverflowError::new_err("Python int too large to convert to C int");
+        let n: i64 = obj
+            .extract()
+            .map_err(|e: PyErr| if e.is_instance_of::<PyOverflowError>(obj.py()) { too_big() } else { e })?;
+        i32::try_from(n).map(CInt).map_err(|_| too_big())
+    }
+}
+
+/// A `Py_ssize_t` argument: out of range is "Python int too large to
+/// convert to C ssize_t".
+#[derive(Clone, Copy)]
+struct CSsize(isize);
+
+impl FromPyObject<'_, '_> for CSsize {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
+        let too_big = || PyOverflowError::new_err("Python int too large to convert to C ssize_t");
+        let n: i64 = obj
+            .extract()
+            .map_err(|e: PyErr| if e.is_instance_of::<PyOverflowError>(obj.py()) { too_big() } else { e })?;
+        isize::try_from(n).map(CSsize).map_err(|_| too_big())
+    }
+}
+
+/// An `int` inside a state tuple, as `PyArg_ParseTuple`'s `"i"` converts
+/// it: any object with `__index__` (else the TypeError `PyLong_AsLong`
+/// raises), a C long ("Python int too large to convert to C long"), then a
+/// C int ("signed integer is greater than maximum" / "less than minimum").
+fn parse_tuple_int(v: &Bound<'_, PyAny>) -> PyResult<i32> {
+    let n: i64 = v.extract()?;
+    if n > i64::from(i32::MAX) {
+        Err(PyOverflowError::new_err("signed integer is greater than maximum"))
+    } else if n < i64::from(i32::MIN) {
+        Err(PyOverflowError::new_err("signed integer is less than minimum"))
+    } else {
+        Ok(n as i32)
+    }
+}
+
+/// A tuple of exactly two ints, as `PyArg_ParseTuple(t, "ii;...")` takes it:
+/// another length is `illegal`; each int as [`parse_tuple_int`].
+fn int_pair(t: &Bound<'_, PyTuple>, illegal: impl Fn() -> PyErr) -> PyResult<(i32, i32)> {
+    if t.len() != 2 {
+        return Err(illegal());
+    }
+    Ok((parse_tuple_int(&t.get_item(0)?)?, parse_tuple_int(&t.get_item(1)?)?))
 }
 
 /// An ADPCM state as audioop takes it: None, or a tuple of two ints.
@@ -217,7 +300,7 @@ fn adpcm_state(state: &Bound<'_, PyAny>, func: &str) -> PyResult<Option<ao::Adpc
         return Ok(None);
     }
     let t = state.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("state must be a tuple or None"))?;
-    t.extract::<(i32, i32)>().map(Some).map_err(|_| PyTypeError::new_err(format!("{func}(): illegal state argument")))
+    int_pair(t, || PyTypeError::new_err(format!("{func}(): illegal state argument"))).map(Some)
 }
 
 /// audioop.lin2adpcm(fragment, width, state) -> (adpcm, (valpred, index))
@@ -225,9 +308,10 @@ fn adpcm_state(state: &Bound<'_, PyAny>, func: &str) -> PyResult<Option<ao::Adpc
 #[pyo3(signature = (fragment, width, state, /))]
 fn lin2adpcm<'py>(
     fragment: &Bound<'py, PyAny>,
-    width: i32,
+    width: CInt,
     state: &Bound<'py, PyAny>,
 ) -> PyResult<(Bound<'py, PyBytes>, (i32, i32))> {
+    let width = width.0;
     let s = adpcm_state(state, "lin2adpcm")?;
     let mut next = (0, 0);
     let len = |b: &[u8]| Ok(b.len() / (ao::check_width(width)? * 2));
@@ -239,9 +323,10 @@ fn lin2adpcm<'py>(
 #[pyo3(signature = (fragment, width, state, /))]
 fn adpcm2lin<'py>(
     fragment: &Bound<'py, PyAny>,
-    width: i32,
+    width: CInt,
     state: &Bound<'py, PyAny>,
 ) -> PyResult<(Bound<'py, PyBytes>, (i32, i32))> {
+    let width = width.0;
     let s = adpcm_state(state, "adpcm2lin")?;
     let mut next = (0, 0);
     let len = |b: &[u8]| Ok(b.len() * 2 * ao::check_width(width)?);
@@ -259,12 +344,16 @@ fn ratecv_state(state: &Bound<'_, PyAny>) -> PyResult<Option<ao::RatecvState>> {
     }
     let illegal = || PyTypeError::new_err("ratecv(): illegal state argument");
     let t = state.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("state must be a tuple or None"))?;
-    let (d, samps): (i32, Bound<'_, PyAny>) = t.extract().map_err(|_| illegal())?;
+    if t.len() != 2 {
+        return Err(illegal());
+    }
+    let d = parse_tuple_int(&t.get_item(0)?)?;
+    let samps = t.get_item(1)?;
     let samps = samps.cast::<PyTuple>().map_err(|_| illegal())?;
     let mut samples = Vec::with_capacity(samps.len());
     for ch in samps.iter() {
         let ch = ch.cast::<PyTuple>().map_err(|_| illegal())?;
-        samples.push(ch.extract::<(i32, i32)>().map_err(|_| illegal())?);
+        samples.push(int_pair(ch, illegal)?);
     }
     Ok(Some(ao::RatecvState { d, samples }))
 }
@@ -278,18 +367,24 @@ fn ratecv_state(state: &Bound<'_, PyAny>) -> PyResult<Option<ao::RatecvState>> {
 /// >>> audioop.ratecv(b"\x00\x10\x00\x20", 2, 1, 8000, 16000, None)
 /// (b'\x00\x10\x00\x18\x00 ', (-1, ((268435456, 536870912),)))
 #[pyfunction(name = "audioop_ratecv")]
-#[pyo3(signature = (fragment, width, nchannels, inrate, outrate, state, weightA=1, weightB=0, /))]
+#[pyo3(signature = (fragment, width, nchannels, inrate, outrate, state, weightA=CInt(1), weightB=CInt(0), /))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
 fn ratecv_exact<'py>(
     fragment: &Bound<'py, PyAny>,
-    width: i32,
-    nchannels: i32,
-    inrate: i32,
-    outrate: i32,
+    width: CInt,
+    nchannels: CInt,
+    inrate: CInt,
+    outrate: CInt,
     state: &Bound<'py, PyAny>,
-    weightA: i32,
-    weightB: i32,
+    weightA: CInt,
+    weightB: CInt,
 ) -> PyResult<(Bound<'py, PyBytes>, RatecvTuple<'py>)> {
+    let width = width.0;
+    let nchannels = nchannels.0;
+    let inrate = inrate.0;
+    let outrate = outrate.0;
+    let weightA = weightA.0;
+    let weightB = weightB.0;
     let py = fragment.py();
     ao::check_width(width).map_err(to_py)?;
     if nchannels >= 1 && width as i64 * nchannels as i64 > i32::MAX as i64 {

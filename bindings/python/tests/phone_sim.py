@@ -1,6 +1,8 @@
 """A Twilio phone on a Media Stream, in real time: it plays what it is sent
-20 ms per 20 ms, echoes each mark when the audio before it has played (at
-once if nothing is queued), and on ``clear`` drops its queue and echoes the
+20 ms per 20 ms, ``PLAYOUT_DELAY`` after it arrives (network plus jitter
+buffer: a phone that played at once would make a relay that ignores
+playback confirmations look accurate), echoes each mark when the audio
+before it has played (at once if nothing is queued), and on ``clear`` drops its queue and echoes the
 queued marks, as Twilio does. It sends the caller's audio 20 ms per 20 ms,
 optionally with the agent's audio it is playing fed back as line echo."""
 
@@ -15,6 +17,7 @@ from websockets.asyncio.client import connect
 import teledsp
 
 SILENCE = b"\xff" * 160
+PLAYOUT_DELAY = 0.12  # s
 
 
 @dataclass
@@ -71,7 +74,7 @@ async def call(url: str, caller: bytes, seconds: float, *, echo_db: float | None
                     f = base64.b64decode(m["media"]["payload"])
                     rep.frames_received += 1
                     rep.bad_frames += len(f) != 160
-                    queue.append(("f", f))
+                    queue.append(("f", (time.monotonic(), f)))
                 elif m["event"] == "mark":
                     if queue:
                         queue.append(("m", m["mark"]["name"]))
@@ -95,8 +98,8 @@ async def call(url: str, caller: bytes, seconds: float, *, echo_db: float | None
             for k in range(int(seconds * 50)):
                 await asyncio.sleep(max(0.0, t0 + k * 0.02 - time.monotonic()))
                 played = None
-                if queue and queue[0][0] == "f":
-                    played = queue.pop(0)[1]
+                if queue and queue[0][0] == "f" and queue[0][1][0] + PLAYOUT_DELAY <= time.monotonic():
+                    played = queue.pop(0)[1][1]
                     rep.played.append((ms(), played))
                 while queue and queue[0][0] == "m":
                     await echo_mark(queue.pop(0)[1])

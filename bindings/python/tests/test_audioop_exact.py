@@ -152,3 +152,38 @@ def test_bad_arguments_raise_what_audioop_raises():
                 call(tda)
         else:
             pytest.fail("audioop accepted it")
+
+
+OUT_OF_RANGE = [2**40, -2**40, 2**31, -2**31 - 1, 2**63, -2**63 - 1, 1.5, "x", None]
+
+
+def _outcome(mod, f, args):
+    try:
+        return repr(getattr(mod, f)(*args))
+    except Exception as e:  # noqa: BLE001 - the exception is what is compared
+        kind = "error" if isinstance(e, mod.error) else type(e).__name__
+        return f"{kind}: {e}"
+
+
+@pytest.mark.parametrize("v", OUT_OF_RANGE, ids=repr)
+def test_out_of_range_ints_in_every_state_and_parameter_as_cpython(v):
+    """CPython's argument conversion, exception type and message alike:
+    Argument Clinic's int ("Python int too large to convert to C int"),
+    Py_ssize_t, and PyArg_ParseTuple's "ii" in the ADPCM and ratecv states
+    ("signed integer is greater than maximum")."""
+    frag = b"\x00\x01" * 8
+    cases = [
+        ("lin2adpcm", (frag, 2, (v, 0))), ("lin2adpcm", (frag, 2, (0, v))),
+        ("adpcm2lin", (b"\x12", 2, (v, 0))), ("adpcm2lin", (b"\x12", 2, (0, v))),
+        ("ratecv", (frag, 2, 1, 8000, 16000, (v, ((0, 0),)))), ("ratecv", (frag, 2, 1, 8000, 16000, (0, ((v, 0),)))),
+        ("ratecv", (frag, 2, 1, 8000, 16000, (0, ((0, v),)))),
+        ("ratecv", (frag, 2, 1, v, 16000, None)), ("ratecv", (frag, 2, 1, 8000, v, None)),
+        ("ratecv", (frag, 2, v, 8000, 16000, None)), ("ratecv", (frag, v, 1, 8000, 16000, None)),
+        ("ratecv", (frag, 2, 1, 8000, 16000, None, v, 0)), ("ratecv", (frag, 2, 1, 8000, 16000, None, 1, v)),
+        ("mul", (frag, v, 1.0)), ("bias", (frag, 2, v)), ("bias", (frag, v, 1)), ("getsample", (frag, 2, v)),
+        ("getsample", (frag, v, 0)), ("findmax", (frag, v)), ("tomono", (frag, v, 1, 1)), ("tostereo", (frag, v, 1, 1)),
+        ("lin2lin", (frag, 2, v)), ("lin2lin", (frag, v, 2)), ("max", (frag, v)), ("rms", (frag, v)),
+        ("lin2ulaw", (frag, v)), ("ulaw2lin", (frag, v)), ("add", (frag, frag, v)), ("cross", (frag, v)),
+    ]
+    for f, args in cases:
+        assert _outcome(tda, f, args) == _outcome(ref, f, args), f"{f}{args}"

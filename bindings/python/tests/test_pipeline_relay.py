@@ -181,3 +181,87 @@ def test_signatures_and_twiml():
     rep = asyncio.run(phone_sim.call(relay.media, b"", 0.5, headers={"x-twilio-signature": "AAAA"}))
     assert rep.close_code == 1008
     relay.stop()
+
+
+def trimmed(voice):
+    """A voice whose audio ends with its last word (recorded prompts end in
+    silence, which keeps the agent "speaking" past its words)."""
+    import array
+
+    def say(text: str) -> bytes:
+        pcm = array.array("h", voice(text))
+        n = len(pcm)
+        while n and abs(pcm[n - 1]) < 300:
+            n -= 1
+        return pcm[:n].tobytes()
+
+    return say
+
+
+@needs_speech
+@pytest.mark.xfail(strict=True, reason="the echo-guarded VAD takes this echo (recorded voice, -20 dB, no trailing "
+                   "silence) for the caller, so the transcript check passes it: the echo canceller issue (26) removes "
+                   "the cause. Strict: it fails loudly once the relay stops answering its echo.")
+def test_the_agents_own_echo_is_not_answered():
+    """The phone returns the agent's recorded voice at -20 dB and the caller
+    says nothing. The fake recogniser transcribes the audible echo, as a
+    real one does, its final coming ~300 ms after the agent's last word,
+    when nothing of the agent's plays any more; the relay must not take it
+    for the caller's turn."""
+    fake = fake_deepgram.FakeDeepgram([], voice=trimmed(fake_deepgram.recorded_voice()),
+                                      default_transcript="hello there").start_in_thread()
+    relay = Relay(fake, greeting="Thank you for calling. How can I help you today?")
+    try:
+        run_call(relay, b"", 6.0, echo_db=-20.0)
+        finals = [m for _, m in fake.log.stt_sent if m.get("type") == "Results" and m.get("is_final")
+                  and m["channel"]["alternatives"][0]["transcript"]]
+        assert finals, "the fake recogniser transcribed no echo: the test could not fail"
+        assert relay.histories == [], f"the relay answered its own echo: {relay.histories}"
+        assert relay.calls[0]["barge_ins"] == [], "the echo barged in"
+    finally:
+        relay.stop()
+
+
+def test_heard_text_keeps_a_word_heard_to_its_end():
+    text = "We are open from nine to five."
+    # 6 characters heard: "We are" in full, the cut lands at its end.
+    assert pipeline_relay.heard_text(text, 600, 3000, False, 10.0) == "We are"
+    assert pipeline_relay.heard_text(text, 500, 3000, False, 10.0) == "We"
+    assert pipeline_relay.heard_text(text, 3000, 3000, True, 10.0) == text
+
+
+def test_the_speaking_rate_is_learned_from_finished_answers():
+    conv = pipeline_relay.Conversation("sys", 14.0)
+    assert conv.speaking_rate() == 14.0
+    uid = conv.begin()
+    conv.add_text(uid, "x" * 40)
+    conv.answers[uid].audio_ms = 2000.0
+    conv.finished(uid)
+    assert conv.speaking_rate() == 20.0
+
+
+def test_startup_checks_the_deepgram_key_and_the_environment(tmp_path, monkeypatch, capsys):
+    fake = fake_deepgram.FakeDeepgram().start_in_thread()
+    assert pipeline_relay.check_deepgram_key(fake.url, fake.key) is None
+    assert "401" in pipeline_relay.check_deepgram_key(fake.url, "wrong-key")
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "wrong-key")
+    monkeypatch.setenv("RELAY_INSECURE_NO_SIGNATURE", "1")
+    assert pipeline_relay.main(["serve", "--deepgram-url", fake.url]) == 2
+    err = capsys.readouterr().err
+    assert "refused DEEPGRAM_API_KEY" in err and "TWILIO_AUTH_TOKEN" not in err, err
+    # --llm names a module in the current directory.
+    (tmp_path / "my_llm_mod.py").write_text("def answer(history):\n    return 'hi'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    assert pipeline_relay.load_llm("my_llm_mod:answer")([]) == "hi"
+
+
+def test_help_names_the_environment_and_the_history():
+    import subprocess
+
+    out = subprocess.run([sys.executable, str(EXAMPLES / "pipeline_relay.py"), "serve", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for word in ("DEEPGRAM_API_KEY", "TWILIO_AUTH_TOKEN", "DEEPGRAM_URL", "PUBLIC_URL", "RELAY_INSECURE_NO_SIGNATURE",
+                 '"role": "system"', "requirements.txt", "--llm-timeout"):
+        assert word in out, f"--help does not say {word}"
