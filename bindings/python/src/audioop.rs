@@ -246,11 +246,7 @@ struct CInt(i32);
 impl FromPyObject<'_, '_> for CInt {
     type Error = PyErr;
     fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
-        let too_big = || PyOverflowError::new_err("Python int too large to convert to C int");
-        let n: i64 = obj
-            .extract()
-            .map_err(|e: PyErr| if e.is_instance_of::<PyOverflowError>(obj.py()) { too_big() } else { e })?;
-        i32::try_from(n).map(CInt).map_err(|_| too_big())
+        clinic_int(obj, "int").map(CInt)
     }
 }
 
@@ -262,12 +258,18 @@ struct CSsize(isize);
 impl FromPyObject<'_, '_> for CSsize {
     type Error = PyErr;
     fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
-        let too_big = || PyOverflowError::new_err("Python int too large to convert to C ssize_t");
-        let n: i64 = obj
-            .extract()
-            .map_err(|e: PyErr| if e.is_instance_of::<PyOverflowError>(obj.py()) { too_big() } else { e })?;
-        isize::try_from(n).map(CSsize).map_err(|_| too_big())
+        clinic_int(obj, "ssize_t").map(CSsize)
     }
+}
+
+/// An integer argument as Argument Clinic converts it to C type `c_type`:
+/// `__index__` (its TypeError as is), then "Python int too large to convert
+/// to C {c_type}" when it does not fit.
+fn clinic_int<T: TryFrom<i64>>(obj: Borrowed<'_, '_, PyAny>, c_type: &str) -> PyResult<T> {
+    let too_big = || PyOverflowError::new_err(format!("Python int too large to convert to C {c_type}"));
+    let n: i64 =
+        obj.extract().map_err(|e: PyErr| if e.is_instance_of::<PyOverflowError>(obj.py()) { too_big() } else { e })?;
+    T::try_from(n).map_err(|_| too_big())
 }
 
 /// An `int` inside a state tuple, as `PyArg_ParseTuple`'s `"i"` converts

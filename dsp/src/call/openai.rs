@@ -101,20 +101,6 @@ impl OpenAi {
     pub fn azure(api: Api, audio: Audio) -> Result<Self, Error> {
         Ok(OpenAi { azure: true, ..Self::with_audio(api, audio)? })
     }
-
-    fn delta_type(&self) -> &'static str {
-        match self.api {
-            Api::Ga => "response.output_audio.delta",
-            Api::Beta => "response.audio.delta",
-        }
-    }
-
-    fn done_type(&self) -> &'static str {
-        match self.api {
-            Api::Ga => "response.output_audio.done",
-            Api::Beta => "response.audio.done",
-        }
-    }
 }
 
 fn owned(c: Option<Cow<'_, str>>) -> Option<String> {
@@ -223,13 +209,13 @@ impl OpenAi {
         // Both interfaces' audio spellings are taken, whichever was asked
         // for: a tolerant reader (an Azure deployment may answer in the
         // other one).
-        Ok(if kind == self.delta_type() || kind == "response.output_audio.delta" || kind == "response.audio.delta" {
+        Ok(if matches!(kind, "response.output_audio.delta" | "response.audio.delta") {
             ModelEvent::AudioDelta {
                 item_id: e.item_id,
                 response_id: e.response_id,
                 delta: e.delta.ok_or_else(|| Error::malformed("OpenAI audio delta without delta"))?,
             }
-        } else if kind == self.done_type() || kind == "response.output_audio.done" || kind == "response.audio.done" {
+        } else if matches!(kind, "response.output_audio.done" | "response.audio.done") {
             ModelEvent::AudioDone {
                 item_id: e.item_id.ok_or_else(|| Error::malformed("OpenAI audio done without item_id"))?,
             }
