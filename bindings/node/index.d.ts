@@ -17,7 +17,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * Every method returns `[target, payload]` pairs, in order: `'media'`,
  * `'mark'` and `'clear'` (text for the phone), `'model'` (text for the
  * model), `'event'` (an object for the application: `started`, `dtmf`,
- * `stopped`, `tool_call`, `barge_in`, `model_error`). `nowMs` is monotonic
+ * `stopped`, `tool_call`, `barge_in`, `model_error`, and `unknown`: a
+ * message of a type the adapter does not know, to log). `nowMs` is monotonic
  * milliseconds; when omitted, this process's monotonic clock is used (pass
  * it always or never).
  *
@@ -45,6 +46,12 @@ export declare class Call {
    * text, throws `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
    */
   receivePhoneBinary(data: Buffer | Uint8Array, nowMs?: number): Array<['media', string | Buffer] | ['mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>
+  /**
+   * One binary frame from the model (Gemini Live sends its JSON in
+   * binary frames): the same as `receiveModel`; bytes that are not UTF-8
+   * throw `ERR_TELEDSP_MALFORMED`, are counted, and change nothing.
+   */
+  receiveModelBinary(data: Buffer | Uint8Array, nowMs?: number): Array<['media', string | Buffer] | ['mark' | 'clear' | 'model', string] | ['event', { type: string; [field: string]: any }]>
   /**
    * One event from the model (string or Buffer). A malformed one throws
    * `ERR_TELEDSP_MALFORMED`, is counted, and changes nothing.
@@ -175,6 +182,13 @@ export declare class Pipeline {
   speaking(nowMs?: number | undefined | null): boolean
   /** Milliseconds of utterance `utteranceId` the caller has heard, if it is tracked. */
   heardMs(utteranceId: string, nowMs?: number | undefined | null): number | null
+  /**
+   * Milliseconds of `[fromMs, toMs)` of caller audio (from the stream's
+   * first sample, as a recogniser's timestamps count) in which the
+   * caller was heard: VAD speech louder than the echo guard allows the
+   * agent's own voice. A transcript of a span with none is echo.
+   */
+  callerSpeechMs(fromMs: number, toMs: number): number
   /** Twilio's streamSid, once the stream started. */
   get streamSid(): string | null
   /** Twilio's callSid, from `start`. */

@@ -95,7 +95,8 @@ fn snake(key: &str) -> String {
 /// Every method returns `[target, payload]` pairs, in order: `'media'`,
 /// `'mark'` and `'clear'` (text for the phone), `'model'` (text for the
 /// model), `'event'` (an object for the application: `started`, `dtmf`,
-/// `stopped`, `tool_call`, `barge_in`, `model_error`, `unknown`: a message of a type the adapter does not know, to log). `nowMs` is monotonic
+/// `stopped`, `tool_call`, `barge_in`, `model_error`, and `unknown`: a
+/// message of a type the adapter does not know, to log). `nowMs` is monotonic
 /// milliseconds; when omitted, this process's monotonic clock is used (pass
 /// it always or never).
 ///

@@ -199,9 +199,6 @@ def trimmed(voice):
 
 
 @needs_speech
-@pytest.mark.xfail(strict=True, reason="the echo-guarded VAD takes this echo (recorded voice, -20 dB, no trailing "
-                   "silence) for the caller, so the transcript check passes it: the echo canceller issue (26) removes "
-                   "the cause. Strict: it fails loudly once the relay stops answering its echo.")
 def test_the_agents_own_echo_is_not_answered():
     """The phone returns the agent's recorded voice at -20 dB and the caller
     says nothing. The fake recogniser transcribes the audible echo, as a

@@ -7,7 +7,11 @@
 //! (line echo: ITU-T G.168 expects at least 6 dB of loss on the echo path),
 //! and the agent must not interrupt itself; the segment's later, louder
 //! frames (the caller, or the agent pausing) still count. While nothing
-//! plays, the guard is off. One onset per speech segment.
+//! plays, the guard is off, except within a speech segment that began as
+//! echo and has not had the caller in it: there a frame counts only if it
+//! is [`ECHO_MARGIN_DB`] louder than the loudest echo of the segment. Otherwise the VAD's hangover after the
+//! agent's last word (quiet frames it still calls speech) would be taken for
+//! the caller the moment the agent stops. One onset per speech segment.
 
 //!
 //! The caller's audio is the phone's, whatever its codec and rate (the VAD
@@ -29,6 +33,11 @@ use crate::error::Error;
 use crate::frame::Format;
 use crate::vad::Vad;
 
+/// Within a speech segment that began as echo, once the agent stops
+/// playing, how much louder than the segment's loudest echo a frame must be
+/// to be the caller, dB.
+pub const ECHO_MARGIN_DB: f32 = 6.0;
+
 /// Spans of caller speech remembered (older ones are forgotten): at one
 /// span per word or so, minutes of a call.
 pub const SPEECH_SPANS: usize = 512;
@@ -39,6 +48,8 @@ pub(crate) struct LocalBarge {
     format: Format,
     /// This speech segment already had its onset.
     fired: bool,
+    /// The loudest frame of this speech segment taken for echo, dBFS.
+    echo_peak: Option<f32>,
     echo_loss_db: f32,
     /// Samples of the frame being gathered, and the decoded message.
     frame: Vec<i16>,
@@ -61,6 +72,7 @@ impl LocalBarge {
             vad,
             format,
             fired: false,
+            echo_peak: None,
             echo_loss_db,
             frame,
             pcm: Vec::new(),
@@ -93,8 +105,11 @@ impl LocalBarge {
     /// consecutive caller audio.
     pub fn onset(&mut self, audio: &[u8], outbound: &Outbound, now: u64) -> Result<bool, Error> {
         convert::decode(self.format, audio, &mut self.pcm);
+        // Taken out while `step` borrows the rest of `self`; put back below.
+        let pcm = std::mem::take(&mut self.pcm);
         let mut onset = false;
-        let mut rest = &self.pcm[..];
+        let mut rest = &pcm[..];
+        let mut result = Ok(());
         while !rest.is_empty() {
             let take = (self.vad.frame_len() - self.frame.len()).min(rest.len());
             self.frame.extend_from_slice(&rest[..take]);
@@ -102,40 +117,49 @@ impl LocalBarge {
             if self.frame.len() == self.vad.frame_len() {
                 let start = self.at_ms;
                 self.at_ms += FRAME_MS;
-                let (caller, fired) =
-                    Self::step(&mut self.vad, &mut self.fired, self.echo_loss_db, &self.frame, outbound, now)?;
-                if caller {
-                    Self::heard(&mut self.speech, start);
-                }
-                onset |= fired;
+                let stepped = self.step(outbound, now);
                 self.frame.clear();
+                match stepped {
+                    Ok((caller, fired)) => {
+                        if caller {
+                            Self::heard(&mut self.speech, start);
+                        }
+                        onset |= fired;
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
             }
         }
+        self.pcm = pcm;
+        result?;
         Ok(onset)
     }
 
-    fn step(
-        vad: &mut Vad,
-        fired: &mut bool,
-        echo_loss_db: f32,
-        frame: &[i16],
-        outbound: &Outbound,
-        now: u64,
-    ) -> Result<(bool, bool), Error> {
-        // (the caller was heard in this frame, it is the segment's onset)
-        vad.process(frame)?;
-        if !vad.is_speaking() {
-            *fired = false;
+    /// The frame gathered: (the caller was heard in it, it is the segment's onset).
+    fn step(&mut self, outbound: &Outbound, now: u64) -> Result<(bool, bool), Error> {
+        self.vad.process(&self.frame)?;
+        if !self.vad.is_speaking() {
+            self.fired = false;
+            self.echo_peak = None;
             return Ok((false, false));
         }
-        if echo_loss_db > 0.0
-            && let Some(agent) = outbound.agent_level(now)
-            && convert::dbfs(frame) < agent - echo_loss_db
-        {
-            return Ok((false, false));
+        if self.echo_loss_db > 0.0 {
+            let level = convert::dbfs(&self.frame);
+            let echo = match outbound.agent_level(now) {
+                Some(agent) => level < agent - self.echo_loss_db,
+                // A segment that began as echo and has not had the caller in it.
+                None => !self.fired && self.echo_peak.is_some_and(|peak| level < peak + ECHO_MARGIN_DB),
+            };
+            if echo {
+                self.echo_peak = Some(self.echo_peak.map_or(level, |p| p.max(level)));
+                return Ok((false, false));
+            }
         }
-        let onset = !*fired;
-        *fired = true;
+        let onset = !self.fired;
+        self.fired = true;
         Ok((true, onset))
     }
 }

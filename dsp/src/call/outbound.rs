@@ -33,6 +33,11 @@ pub const REMEMBERED: usize = 32;
 /// echo guard: the line echo's delay plus the playout estimate's error.
 pub const ECHO_WINDOW_MS: u64 = 100;
 
+/// Added to [`ECHO_WINDOW_MS`] until the phone's latency is learned (see
+/// `playout`): until then the play position is taken from the send time,
+/// early by the phone's network and jitter-buffer delay.
+pub const UNLEARNED_LATENCY_MS: u64 = 200;
+
 /// Frame levels kept per item (10 minutes of audio); later frames of a
 /// longer item are not echo-guarded.
 const MAX_LEVELS: usize = 30_000;
@@ -236,8 +241,9 @@ impl Outbound {
     }
 
     /// The loudest of the agent's frames around what the phone plays at
-    /// `now` (from [`ECHO_WINDOW_MS`] before the play position to one frame
-    /// after, for the echo path's delay and the timeline's uncertainty),
+    /// `now` (from [`ECHO_WINDOW_MS`] before the play position, more while
+    /// the phone's latency is unknown, to one frame after, for the echo
+    /// path's delay and the timeline's uncertainty),
     /// dBFS; `None` when nothing plays.
     pub fn agent_level(&self, now: u64) -> Option<f32> {
         if !self.playout.playing(now) {
@@ -246,7 +252,8 @@ impl Outbound {
         // Items play in order; the first not wholly played is playing.
         let it = self.items.iter().find(|it| self.playout.heard(it.key, now) < self.playout.sent_ms(it.key))?;
         let pos = (self.playout.heard(it.key, now) / FRAME_MS) as usize;
-        let lo = pos.saturating_sub((ECHO_WINDOW_MS / FRAME_MS) as usize);
+        let back = ECHO_WINDOW_MS + if self.playout.latency_ms().is_some() { 0 } else { UNLEARNED_LATENCY_MS };
+        let lo = pos.saturating_sub((back / FRAME_MS) as usize);
         let hi = (pos + 1).min(it.levels.len().saturating_sub(1));
         it.levels.get(lo..=hi)?.iter().max().map(|&l| f32::from(l))
     }

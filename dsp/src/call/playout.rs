@@ -49,6 +49,16 @@ struct Segment {
     mark: u64,
 }
 
+/// A segment placed on the replay.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    segment: Segment,
+    /// When it starts playing.
+    start: u64,
+    /// Nothing was playing when it arrived: it started a talk spurt.
+    starts_spurt: bool,
+}
+
 /// Per item: audio sent and audio confirmed played (pinned or folded).
 #[derive(Debug, Clone, Copy)]
 struct ItemTotals {
@@ -93,6 +103,8 @@ pub struct Playout {
     stale_upto: u64,
     /// The phone's latency: from sending to playing, learned from echoes.
     latency: u64,
+    /// Whether `latency` has been learned yet.
+    latency_learned: bool,
 }
 
 impl Playout {
@@ -137,18 +149,13 @@ impl Playout {
         }
         // Learn the latency from a segment that started a spurt: its echo's
         // lateness against the replay.
-        let mut cursor = self.anchor.unwrap_or(0);
-        for s in &self.segments {
-            let sent_bound = s.sent_at + self.latency >= cursor;
-            let start = cursor.max(s.sent_at + self.latency);
-            cursor = start + s.ms;
-            if s.mark == n {
-                if sent_bound {
-                    let latency = (now as i64 - cursor as i64) + self.latency as i64;
-                    self.latency = (latency.max(0) as u64).min(MAX_LATENCY_MS);
-                }
-                break;
-            }
+        let placed = self.timeline().find(|p| p.segment.mark == n);
+        if let Some(p) = placed
+            && p.starts_spurt
+        {
+            let latency = now as i64 - (p.start + p.segment.ms) as i64 + self.latency as i64;
+            self.latency = (latency.max(0) as u64).min(MAX_LATENCY_MS);
+            self.latency_learned = true;
         }
         while let Some(s) = self.segments.front().copied() {
             if s.mark > n {
@@ -167,31 +174,37 @@ impl Playout {
         }
     }
 
+    /// The rule, once: when each unconfirmed segment starts playing, from
+    /// the last pinned end (see the module docs).
+    fn timeline(&self) -> impl Iterator<Item = Placed> + '_ {
+        let mut cursor = self.anchor.unwrap_or(0);
+        self.segments.iter().map(move |&segment| {
+            let sent = segment.sent_at + self.latency;
+            let start = cursor.max(sent);
+            cursor = start + segment.ms;
+            Placed { segment, start, starts_spurt: sent >= start }
+        })
+    }
+
     /// Replays the unconfirmed segments: calls `f(segment, played_ms)` for
     /// each, in order, as of instant `t`; returns the replay's end.
     fn replay(&self, t: u64, mut f: impl FnMut(&Segment, u64)) -> u64 {
-        let mut cursor = self.anchor.unwrap_or(0);
-        for s in &self.segments {
-            let start = cursor.max(s.sent_at + self.latency);
-            f(s, t.saturating_sub(start).min(s.ms));
-            cursor = start + s.ms;
+        let mut end = self.anchor.unwrap_or(0);
+        for p in self.timeline() {
+            f(&p.segment, t.saturating_sub(p.start).min(p.segment.ms));
+            end = p.start + p.segment.ms;
         }
-        cursor
+        end
     }
 
     /// Folds segments the replay says have wholly played by `now` into the
     /// confirmed totals, as if their marks had been echoed on time.
     fn fold(&mut self, now: u64) {
-        let mut cursor = self.anchor.unwrap_or(0);
-        while let Some(s) = self.segments.front().copied() {
-            let end = cursor.max(s.sent_at + self.latency) + s.ms;
-            if end > now {
-                break;
-            }
-            self.segments.pop_front();
+        let ends: Vec<u64> = self.timeline().map(|p| p.start + p.segment.ms).take_while(|&end| end <= now).collect();
+        for end in ends {
+            let s = self.segments.pop_front().expect("a segment per end");
             self.confirm(s);
             self.stale_upto = self.stale_upto.max(s.mark);
-            cursor = end;
             self.anchor = Some(end);
         }
     }
@@ -245,9 +258,10 @@ impl Playout {
         self.anchor = None;
     }
 
-    /// The phone's latency (sending to playing) learned from mark echoes, ms.
-    pub fn latency_ms(&self) -> u64 {
-        self.latency
+    /// The phone's latency (sending to playing) learned from mark echoes,
+    /// ms; `None` until a confirmation has shown it.
+    pub fn latency_ms(&self) -> Option<u64> {
+        self.latency_learned.then_some(self.latency)
     }
 
     /// Marks handed out so far.
@@ -290,9 +304,10 @@ mod tests {
     fn the_phones_latency_is_learned_and_applied_to_the_next_spurt() {
         let mut p = Playout::new();
         let m = p.sent(1, 100, 0);
+        assert_eq!(p.latency_ms(), None);
         // Played 120 ms after it was sent: the echo comes at 220.
         assert_eq!(p.on_mark(&m, 220), MarkEcho::Pinned);
-        assert_eq!(p.latency_ms(), 120);
+        assert_eq!(p.latency_ms(), Some(120));
         // The next answer, sent at 1000, starts playing at 1120.
         p.sent(2, 400, 1000);
         assert_eq!(p.heard(2, 1100), 0);
@@ -301,7 +316,7 @@ mod tests {
         let m = p.sent(2, 100, 1010);
         assert_eq!(p.heard(2, 1600), 480);
         assert_eq!(p.on_mark(&m, 1620), MarkEcho::Pinned);
-        assert_eq!(p.latency_ms(), 120);
+        assert_eq!(p.latency_ms(), Some(120));
     }
 
     #[test]

@@ -7,7 +7,13 @@ use std::collections::VecDeque;
 use base64_simd::STANDARD as B64;
 use serde_json::{Value, json};
 
-/// A Twilio media stream playing in real time.
+/// Network plus jitter buffer: the phone starts playing what it receives
+/// this long after it arrives (a phone that played at once would make an
+/// engine that ignores playback confirmations look accurate).
+pub const PLAYOUT_DELAY_MS: u64 = 120;
+
+/// A Twilio media stream playing in real time, [`PLAYOUT_DELAY_MS`] after
+/// the audio arrives.
 #[derive(Default)]
 pub struct Phone {
     /// Queued: frames (as mu-law bytes) and marks, in order.
@@ -47,7 +53,7 @@ impl Phone {
     pub fn receive(&mut self, text: &str, item: &str, now: u64) -> Vec<String> {
         let v: Value = serde_json::from_str(text).unwrap();
         if self.queue.is_empty() {
-            self.busy_until = self.busy_until.max(now);
+            self.busy_until = self.busy_until.max(now + PLAYOUT_DELAY_MS);
         }
         match v["event"].as_str().unwrap() {
             "media" => {
@@ -68,7 +74,7 @@ impl Phone {
                         Queued::Frame(..) => None,
                     })
                     .collect();
-                self.busy_until = now;
+                self.busy_until = self.busy_until.min(now);
                 marks
             }
             e => panic!("unexpected {e}"),
