@@ -358,7 +358,7 @@ impl Dialect {
         let v = match self.t {
             Telephony::Twilio | Telephony::SignalWire => {
                 let (encoding, rate) =
-                    if self.t == Telephony::Twilio { ("audio/x-mulaw", 8000) } else { ("audio/x-l16", 24000) };
+                    if self.t == Telephony::Twilio { ("audio/x-mulaw", 8000) } else { ("audio/x-L16", 24000) }; // SignalWire's docs' spelling
                 vec![
                     json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
                     json!({"event": "start", "sequenceNumber": "1", "streamSid": sid, "start": {

@@ -790,11 +790,11 @@ async fn run_call(app: &Arc<App>, socket: WebSocket, bearer: Option<String>) {
             msg = tw_rx.next() => match inbound(msg) {
                 Inbound::Text(t) => {
                     handle(app, &mut call, Peer::Phone, Input::Text(&t), now(), &mut out, &mut warnings);
-                    out.clear(); // the Started event; the engine keeps no audio before it
+                    drain_unknown(&mut warnings, &mut out);
                 }
                 Inbound::Binary(b) => {
                     handle(app, &mut call, Peer::Phone, Input::Binary(&b), now(), &mut out, &mut warnings);
-                    out.clear();
+                    drain_unknown(&mut warnings, &mut out);
                 }
                 Inbound::Control => {}
                 Inbound::Gone(end) => break Some(end),
@@ -846,6 +846,25 @@ fn check_token(app: &App, call: &Call, sid: &str, bearer: Option<&str>) -> Resul
     app.metrics.signature_rejections.inc();
     warn!(call_sid = sid, "call refused: {why}");
     Err(End::Unauthorized)
+}
+
+/// Logs (rate-limited) a message the engine did not know.
+fn warn_unknown(warnings: &mut Warnings, sid: &str, peer: &str, kind: &str) {
+    warnings.warn(
+        WarnKind::Unknown,
+        sid,
+        format_args!("a {peer} message of a type teledsp does not know ({kind:?}); nothing was done with it"),
+    );
+}
+
+/// Before the stream starts: outputs are dropped (the Started event; the
+/// engine keeps no audio before it), unknown messages logged.
+fn drain_unknown(warnings: &mut Warnings, out: &mut Vec<Output>) {
+    for o in out.drain(..) {
+        if let Output::Event(Event::Unknown { peer, kind }) = o {
+            warn_unknown(warnings, "unknown", peer, &kind);
+        }
+    }
 }
 
 /// A started call: upstream, then messages both ways until one side ends.
@@ -934,13 +953,7 @@ async fn run_started(
                     format_args!("model error event ({}): {message}", code.as_deref().unwrap_or("no code")),
                 ),
                 Output::Event(e @ Event::BargeIn { .. }) => tracing::debug!(call_sid = sid, "{}", e.to_json()),
-                Output::Event(Event::Unknown { peer, kind }) => warnings.warn(
-                    WarnKind::Unknown,
-                    sid,
-                    format_args!(
-                        "a {peer} message of a type teledsp does not know ({kind:?}); nothing was done with it"
-                    ),
-                ),
+                Output::Event(Event::Unknown { peer, kind }) => warn_unknown(warnings, sid, peer, &kind),
                 Output::Event(_) => {}
             }
         }

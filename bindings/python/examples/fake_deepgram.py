@@ -250,6 +250,12 @@ class FakeDeepgram:
                     elif kind not in ("KeepAlive", "Finalize"):
                         self.log.errors.append(f"STT message of unknown type {kind}")
                     continue
+                if not msg:
+                    # Deepgram: "Sending an empty byte (e.g., b'') will cause
+                    # unexpected closures".
+                    self.log.errors.append("an empty audio message (Deepgram closes the stream on one)")
+                    await ws.close(1011, "empty audio message")
+                    return
                 self.log.stt_audio_bytes += len(msg)
                 digest.update(msg)
                 pending += msg

@@ -66,7 +66,9 @@ import json
 import logging
 import os
 import sys
+import urllib.error
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -456,9 +458,6 @@ def check_deepgram_key(deepgram_url: str, key: str, timeout: float = 5.0) -> str
     """Asks Deepgram whether ``key`` is valid (``GET /v1/projects``, which
     any valid key may call): the reason it is not, or None. A Deepgram that
     cannot be reached is not a wrong key: the calls will say so."""
-    import urllib.error
-    import urllib.request
-
     if not key:
         return "DEEPGRAM_API_KEY is not set"
     base = deepgram_url.rstrip("/").replace("wss://", "https://", 1).replace("ws://", "http://", 1)

@@ -45,8 +45,11 @@ def mix(caller: bytes, echo: bytes, gain: float) -> bytes:
 
 
 async def call(url: str, caller: bytes, seconds: float, *, echo_db: float | None = None, headers=None,
-               params: dict | None = None, sid: str = "MZ0001", call_sid: str = "CA0001") -> Report:
-    """One call of ``seconds``: ``caller`` (8 kHz mu-law) from t = 0, then silence."""
+               params: dict | None = None, sid: str = "MZ0001", call_sid: str = "CA0001",
+               empty_media_at: int | None = None) -> Report:
+    """One call of ``seconds``: ``caller`` (8 kHz mu-law) from t = 0, then silence.
+    ``empty_media_at``: also send a media message with an empty payload
+    before that frame (Twilio's docs do not forbid one)."""
     rep = Report()
     queue: list = []  # ("f", frame) | ("m", name)
     gain = None if echo_db is None else 10 ** (echo_db / 20)
@@ -103,6 +106,8 @@ async def call(url: str, caller: bytes, seconds: float, *, echo_db: float | None
                     rep.played.append((ms(), played))
                 while queue and queue[0][0] == "m":
                     await echo_mark(queue.pop(0)[1])
+                if k == empty_media_at:
+                    await send({"event": "media", "streamSid": sid, "media": {"track": "inbound", "payload": ""}})
                 frame = caller[k * 160:(k + 1) * 160].ljust(160, b"\xff")
                 if gain is not None and played is not None:
                     frame = mix(frame, played, gain)

@@ -144,8 +144,12 @@ def test_llm_failure_is_spoken_not_silent_and_bad_phone_input_is_skipped():
 
     relay = Relay(fake, llm=broken, greeting=None)
     caller = b"\xff" * 800 + phone_sim_voice(1500)
-    rep = run_call(relay, caller, 5.0)
+    # One media message with an empty payload, which must not reach
+    # Deepgram as an empty frame (the fake closes the stream on one, as
+    # Deepgram does).
+    rep = run_call(relay, caller, 5.0, empty_media_at=10)
     relay.stop()
+    assert fake.log.errors == [], fake.log.errors
     spoken = [m["text"] for _, m in fake.log.tts_received if m["type"] == "Speak"]
     assert spoken == [pipeline_relay.SORRY], spoken
     assert rep.played_between(0, 5000) > 0 and rep.close_code == 1000
@@ -262,3 +266,22 @@ def test_help_names_the_environment_and_the_history():
     for word in ("DEEPGRAM_API_KEY", "TWILIO_AUTH_TOKEN", "DEEPGRAM_URL", "PUBLIC_URL", "RELAY_INSECURE_NO_SIGNATURE",
                  '"role": "system"', "requirements.txt", "--llm-timeout"):
         assert word in out, f"--help does not say {word}"
+
+
+def test_the_examples_declare_their_dependencies():
+    """Every third-party module an example imports is in examples/requirements.txt."""
+    import ast
+
+    declared = {line.split(">")[0].split("=")[0].strip().lower().replace("-", "_")
+                for line in (EXAMPLES / "requirements.txt").read_text().splitlines() if line.strip() and not line.startswith("#")}
+    provided_by = {"werkzeug": "flask"}  # installed with what is declared
+    local = {p.stem for p in EXAMPLES.glob("*.py")} | {"teledsp"}
+    for path in EXAMPLES.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in local:
+                    continue
+                assert provided_by.get(top, top).lower() in declared, f"{path.name} imports {top}, not in requirements.txt"
