@@ -21,8 +21,8 @@ use std::hint::black_box;
 use base64_simd::STANDARD as B64;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
-use teledsp::bridge::Audio;
 use teledsp::bridge::TwilioBridge;
+use teledsp::call::ModelAudio as Audio;
 use teledsp::call::{
     Call, CallConfig, ModelApi, Output, PhoneKind, Pipeline, PipelineConfig, Telephony, pipeline::Encoding,
 };

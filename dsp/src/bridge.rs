@@ -5,7 +5,7 @@
 //!
 //! Inbound (`twilio_to_openai`): a Twilio `media` message (base64 mu-law,
 //! 8 kHz) becomes an OpenAI `input_audio_buffer.append` (base64 PCM16 at
-//! 24 kHz, or the mu-law passed through with [`Audio::Pcmu`]); `start`,
+//! 24 kHz, or the mu-law passed through with [`ModelAudio::Pcmu`]); `start`,
 //! `mark` and `stop` update the bridge's state and produce nothing.
 //!
 //! Outbound (`openai_to_twilio`): an audio delta (GA
@@ -20,73 +20,28 @@ use base64_simd::STANDARD as B64;
 use crate::call::openai::OpenAi;
 use crate::call::playout::Playout;
 use crate::call::twilio::Twilio;
-use crate::call::{ModelAdapter, ModelEvent, Output, Payload, PhoneAdapter, PhoneEvent, b64_decode};
+use crate::call::{
+    Message, ModelAdapter, ModelAudio, ModelEvent, Payload, PhoneAdapter, PhoneEvent, RealtimeVersion, b64_decode,
+};
 use crate::error::Error;
 use crate::frame::{Format, Framer};
 use crate::resample::{Quality, Resampler};
 
-/// Which OpenAI Realtime event names to speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Api {
-    /// The GA interface (`response.output_audio.delta`).
-    #[default]
-    Ga,
-    /// The beta interface (`response.audio.delta`).
-    Beta,
-}
-
-impl core::str::FromStr for Api {
-    type Err = Error;
-    /// `"ga"` or `"beta"`.
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "ga" => Ok(Api::Ga),
-            "beta" => Ok(Api::Beta),
-            _ => Err(Error::UnknownName { setting: "OpenAI Realtime API", expected: "ga, beta", actual: s.to_owned() }),
-        }
-    }
-}
+/// Which OpenAI Realtime interface to speak.
+#[deprecated(since = "0.2.0", note = "renamed teledsp::call::RealtimeVersion")]
+pub type Api = RealtimeVersion;
 
 /// The audio format on the OpenAI side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Audio {
-    /// PCM16 at 24 kHz, transcoded here (`audio/pcm`).
-    #[default]
-    Pcm24k,
-    /// G.711 mu-law at 8 kHz passed through (`audio/pcmu`).
-    Pcmu,
-    /// G.711 A-law at 8 kHz (`audio/pcma`; the call engine only).
-    Pcma,
-    /// PCM16 at 16 kHz (ElevenLabs `pcm_16000`; the call engine only).
-    Pcm16k,
-}
-
-impl core::str::FromStr for Audio {
-    type Err = Error;
-    /// Our names (`pcm24k`, `pcmu`) or OpenAI's (GA `audio/pcm`, `audio/pcmu`;
-    /// beta `pcm16`, `g711_ulaw`).
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "pcm24k" | "audio/pcm" | "pcm16" => Ok(Audio::Pcm24k),
-            "pcmu" | "audio/pcmu" | "g711_ulaw" | "ulaw_8000" => Ok(Audio::Pcmu),
-            "pcma" | "audio/pcma" | "g711_alaw" => Ok(Audio::Pcma),
-            "pcm16k" | "pcm_16000" => Ok(Audio::Pcm16k),
-            _ => Err(Error::UnknownName {
-                setting: "model audio format",
-                expected: "pcm24k (audio/pcm, pcm16), pcm16k (pcm_16000), pcmu (audio/pcmu, g711_ulaw, ulaw_8000), pcma (audio/pcma, g711_alaw)",
-                actual: s.to_owned(),
-            }),
-        }
-    }
-}
+#[deprecated(since = "0.2.0", note = "renamed teledsp::call::ModelAudio")]
+pub type Audio = ModelAudio;
 
 /// Settings of a bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BridgeConfig {
     /// Event names on the OpenAI side.
-    pub api: Api,
+    pub api: RealtimeVersion,
     /// Audio format on the OpenAI side.
-    pub audio: Audio,
+    pub audio: ModelAudio,
     /// Resampler preset for the PCM path.
     pub quality: Quality,
 }
@@ -134,7 +89,7 @@ pub struct TwilioBridge {
 impl TwilioBridge {
     /// A bridge for one call.
     pub fn new(cfg: BridgeConfig) -> Result<Self, Error> {
-        if matches!(cfg.audio, Audio::Pcma | Audio::Pcm16k) {
+        if matches!(cfg.audio, ModelAudio::Pcma | ModelAudio::Pcm16k) {
             return Err(Error::InvalidConfig(
                 "the bridge speaks pcm24k or pcmu; the call engine (teledsp::call) takes every format".into(),
             ));
@@ -209,8 +164,8 @@ impl TwilioBridge {
                 self.bytes_inbound = true;
                 let mut out = String::new();
                 match self.cfg.audio {
-                    Audio::Pcmu | Audio::Pcma => self.openai.append(&payload, &mut out),
-                    Audio::Pcm24k | Audio::Pcm16k => {
+                    ModelAudio::Pcmu | ModelAudio::Pcma => self.openai.append(&payload, &mut out),
+                    ModelAudio::Pcm24k | ModelAudio::Pcm16k => {
                         self.pcm.resize(self.up.output_len(self.bytes.len()), 0);
                         let n = self.up.process_from_ulaw(&self.bytes, &mut self.pcm)?;
                         self.pcm_bytes.resize(2 * n, 0);
@@ -264,8 +219,8 @@ impl TwilioBridge {
     /// `response.output_audio.delta`, beta `response.audio.delta`).
     pub fn delta_type(&self) -> &'static str {
         match self.cfg.api {
-            Api::Ga => "response.output_audio.delta",
-            Api::Beta => "response.audio.delta",
+            RealtimeVersion::Ga => "response.output_audio.delta",
+            RealtimeVersion::Beta => "response.audio.delta",
         }
     }
 
@@ -301,8 +256,8 @@ impl TwilioBridge {
         self.bytes.clear();
         b64_decode("OpenAI delta is not valid base64", delta, &mut self.bytes)?;
         let ulaw: &[u8] = match self.cfg.audio {
-            Audio::Pcmu | Audio::Pcma => &self.bytes,
-            Audio::Pcm24k | Audio::Pcm16k => {
+            ModelAudio::Pcmu | ModelAudio::Pcma => &self.bytes,
+            ModelAudio::Pcm24k | ModelAudio::Pcm16k => {
                 if !self.bytes.len().is_multiple_of(2) {
                     return Err(Error::malformed("OpenAI PCM16 delta has an odd byte count"));
                 }
@@ -319,7 +274,7 @@ impl TwilioBridge {
         };
         let (twilio, mut out) = (&self.twilio, Vec::new());
         self.framer.push(ulaw, |frame| {
-            if let Output::Phone { text, .. } = twilio.media(frame) {
+            if let Message::Text(text) = twilio.media(frame) {
                 out.push(text);
             }
         });

@@ -22,13 +22,25 @@ pub enum Format {
 }
 
 impl Format {
-    fn bytes_per_sample(self) -> usize {
+    /// Bytes per sample: 1 for G.711, 2 for PCM16.
+    ///
+    /// ```
+    /// use teledsp::frame::Format;
+    /// assert_eq!((Format::Ulaw.width(), Format::Pcm16 { rate: 16000 }.width()), (1, 2));
+    /// ```
+    pub fn width(self) -> usize {
         match self {
             Format::Pcm16 { .. } => 2,
             _ => 1,
         }
     }
-    fn rate(self) -> u32 {
+    /// Samples per second: 8000 for G.711.
+    ///
+    /// ```
+    /// use teledsp::frame::Format;
+    /// assert_eq!((Format::Alaw.rate(), Format::Pcm16 { rate: 24000 }.rate()), (8000, 24000));
+    /// ```
+    pub fn rate(self) -> u32 {
         match self {
             Format::Pcm16 { rate } => rate,
             _ => 8000,
@@ -94,7 +106,7 @@ impl Framer {
         {
             return Err(Error::UnsupportedRate { rate, out_rate: None, supported: &crate::resample::SUPPORTED_RATES });
         }
-        let frame_bytes = format.rate() as usize * frame_ms as usize / 1000 * format.bytes_per_sample();
+        let frame_bytes = format.rate() as usize * frame_ms as usize / 1000 * format.width();
         Self::with_frame_bytes(format, frame_bytes)
     }
 
@@ -111,7 +123,7 @@ impl Framer {
     /// # Ok::<(), teledsp::Error>(())
     /// ```
     pub fn with_frame_bytes(format: Format, frame_bytes: usize) -> Result<Self, Error> {
-        let sample = format.bytes_per_sample();
+        let sample = format.width();
         if frame_bytes == 0 || !frame_bytes.is_multiple_of(sample) {
             return Err(Error::InvalidLength {
                 what: "frame size",
@@ -157,7 +169,7 @@ impl Framer {
 
     /// Samples in the frames emitted so far.
     pub fn samples_emitted(&self) -> u64 {
-        self.frames * (self.frame_bytes / self.format.bytes_per_sample()) as u64
+        self.frames * (self.frame_bytes / self.format.width()) as u64
     }
 
     /// Start time of the next frame, ms from the start of the stream.

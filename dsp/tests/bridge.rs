@@ -4,7 +4,8 @@
 use base64_simd::STANDARD as B64;
 use serde_json::Value;
 use teledsp::Error;
-use teledsp::bridge::{Api, Audio, BridgeConfig, TwilioBridge};
+use teledsp::bridge::{BridgeConfig, TwilioBridge};
+use teledsp::call::{ModelAudio as Audio, RealtimeVersion as Api};
 
 const START: &str = r#"{"event":"start","sequenceNumber":"1","start":{"accountSid":"AC1","streamSid":"MZ42","callSid":"CA7","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},"customParameters":{"tenant":"acme"}},"streamSid":"MZ42"}"#;
 

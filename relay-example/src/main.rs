@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use teledsp::bridge::{Api, Audio};
 use teledsp::call::{CallConfig, ModelApi, Telephony};
+use teledsp::call::{ModelAudio as Audio, RealtimeVersion as Api};
 use teledsp::signature::{CallToken, RequestValidator};
 use teledsp_relay::fake_models;
 use teledsp_relay::fake_openai::{self, FakeConfig, Mode};
@@ -417,12 +417,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             // Refuse a model/audio pair the model cannot take, before serving.
             call.model.adapter(&call).map_err(|e| format!("--model {} --audio: {e}", call.model.name()))?;
-            let key_env = match model {
-                ModelApi::OpenAi => "OPENAI_API_KEY",
-                ModelApi::Azure => "AZURE_OPENAI_API_KEY",
-                ModelApi::Gemini => "GEMINI_API_KEY",
-                ModelApi::ElevenLabs => "ELEVENLABS_API_KEY",
-            };
+            let key_env = model.key_env();
             let settings = Settings {
                 openai_api_key: std::env::var(key_env).unwrap_or_default(),
                 call,

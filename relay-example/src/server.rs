@@ -50,7 +50,7 @@ use tracing::{info, warn};
 
 use crate::metrics::{Metrics, Phase};
 use crate::providers::{self, WebhookKey, xml_attr};
-use teledsp::call::{ModelApi, Telephony};
+use teledsp::call::Telephony;
 
 /// Largest WebSocket message taken from OpenAI (a delta of a few seconds fits).
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -532,16 +532,9 @@ async fn connect_upstream(app: &App) -> Result<Upstream, String> {
     let s = &app.settings;
     let mut req = s.openai_url.as_str().into_client_request().map_err(|e| format!("bad model URL: {e}"))?;
     // Each API's own key header.
-    let (name, value) = match s.call.model {
-        ModelApi::OpenAi => ("Authorization", format!("Bearer {}", s.openai_api_key)),
-        ModelApi::Azure => ("api-key", s.openai_api_key.clone()),
-        ModelApi::Gemini => ("x-goog-api-key", s.openai_api_key.clone()),
-        ModelApi::ElevenLabs => ("xi-api-key", s.openai_api_key.clone()),
-    };
-    let value = value.parse().map_err(|_| "API key is not a valid header value".to_string())?;
-    req.headers_mut().insert(name, value);
-    if matches!(s.call.model, ModelApi::OpenAi | ModelApi::Azure) && s.call.api == teledsp::bridge::Api::Beta {
-        req.headers_mut().insert("OpenAI-Beta", "realtime=v1".parse().expect("static header"));
+    for (name, value) in s.call.model_headers(&s.openai_api_key) {
+        let value = value.parse().map_err(|_| format!("{name} is not a valid header value"))?;
+        req.headers_mut().insert(name, value);
     }
     let config = tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))

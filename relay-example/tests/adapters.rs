@@ -128,7 +128,7 @@ async fn twilio_against_every_model() {
         let relay = relay_with(fake.url(), |s| {
             s.call.model = if api == Api::Gemini { ModelApi::Gemini } else { ModelApi::ElevenLabs };
             if api == Api::ElevenLabs {
-                s.call.audio = teledsp::bridge::Audio::Pcm16k;
+                s.call.audio = teledsp::call::ModelAudio::Pcm16k;
             }
         })
         .await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64_simd::STANDARD;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use teledsp::bridge::Api;
+use teledsp::call::RealtimeVersion as Api;
 use teledsp::signature::RequestValidator as Validator;
 use teledsp_relay::caller::{self, CallerConfig};
 use teledsp_relay::fake_openai::{FakeConfig, Mode};
@@ -390,7 +390,7 @@ async fn beta_api_and_pcmu_passthrough() {
     let fake = fake(FakeConfig { mode: Mode::EchoFrames, capture: true, ..Default::default() }).await;
     let relay = relay_with(fake.url(), |s| {
         s.call.api = Api::Beta;
-        s.call.audio = teledsp::bridge::Audio::Pcmu;
+        s.call.audio = teledsp::call::ModelAudio::Pcmu;
     })
     .await;
     let audio = tone_ulaw(400, 500.0, 6000.0);

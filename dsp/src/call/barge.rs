@@ -26,7 +26,7 @@
 
 use std::collections::VecDeque;
 
-use super::FRAME_MS;
+use super::protocol::FRAME_MS;
 use super::convert;
 use super::outbound::Outbound;
 use crate::error::Error;
@@ -66,7 +66,7 @@ impl LocalBarge {
         if !(0.0..=60.0).contains(&echo_loss_db) {
             return Err(Error::InvalidConfig(format!("echo_loss_db is 0 (off) to 60 dB, not {echo_loss_db}")));
         }
-        let vad = Vad::new(convert::rate(format), FRAME_MS as u32)?;
+        let vad = Vad::new(format.rate(), FRAME_MS as u32)?;
         let frame = Vec::with_capacity(vad.frame_len());
         Ok(LocalBarge {
             vad,

@@ -18,22 +18,6 @@ use crate::error::Error;
 use crate::frame::Format;
 use crate::resample::{Quality, Resampler};
 
-/// Samples per second of a format.
-pub(crate) fn rate(f: Format) -> u32 {
-    match f {
-        Format::Pcm16 { rate } => rate,
-        Format::Ulaw | Format::Alaw => 8000,
-    }
-}
-
-/// Bytes per sample of a format.
-pub(crate) fn width(f: Format) -> usize {
-    match f {
-        Format::Pcm16 { .. } => 2,
-        Format::Ulaw | Format::Alaw => 1,
-    }
-}
-
 /// Little-endian PCM16 bytes as samples, into `out` (resized).
 pub(crate) fn le_samples(bytes: &[u8], out: &mut Vec<i16>) {
     out.clear();
@@ -78,7 +62,7 @@ pub(crate) struct Converter {
 
 impl Converter {
     pub fn new(from: Format, to: Format, quality: Quality) -> Result<Self, Error> {
-        let rs = if rate(from) == rate(to) { None } else { Some(Resampler::new(rate(from), rate(to), quality)?) };
+        let rs = if from.rate() == to.rate() { None } else { Some(Resampler::new(from.rate(), to.rate(), quality)?) };
         Ok(Converter { from, to, rs, src: Vec::new(), pcm: Vec::new() })
     }
 
@@ -207,11 +191,11 @@ mod tests {
         for from in ALL {
             for to in ALL {
                 let mut input = Vec::new();
-                let src: Vec<i16> = tone.iter().step_by((48000 / rate(from)) as usize).copied().collect();
+                let src: Vec<i16> = tone.iter().step_by((48000 / from.rate()) as usize).copied().collect();
                 encode(from, &src, &mut input);
                 let mut c = Converter::new(from, to, Quality::Telephony).unwrap();
                 let mut got = Vec::new();
-                for chunk in input.chunks(width(from) * 37) {
+                for chunk in input.chunks(from.width() * 37) {
                     c.process(chunk, &mut got).unwrap();
                 }
                 c.flush(&mut got);
@@ -229,10 +213,10 @@ mod tests {
                     }
                     want = t;
                 } else {
-                    let out_pcm = if rate(from) == rate(to) {
+                    let out_pcm = if from.rate() == to.rate() {
                         pcm
                     } else {
-                        let mut rs = Resampler::new(rate(from), rate(to), Quality::Telephony).unwrap();
+                        let mut rs = Resampler::new(from.rate(), to.rate(), Quality::Telephony).unwrap();
                         let mut v = rs.process_i16_vec(&pcm);
                         v.extend(rs.flush_i16_vec());
                         v

@@ -20,7 +20,8 @@ use std::collections::VecDeque;
 
 use super::convert::{self, Converter};
 use super::playout::{MarkEcho, Playout};
-use super::{FRAME_MS, Heard, Output, PhoneAdapter, PhoneKind};
+use super::events::Heard;
+use super::protocol::{FRAME_MS, Message, Output, PhoneAdapter, PhoneKind};
 use crate::error::Error;
 use crate::frame::{Flush, Format, Framer};
 use crate::resample::Quality;
@@ -107,7 +108,7 @@ impl Outbound {
         if chunk_ms == 0 || !u64::from(chunk_ms).is_multiple_of(FRAME_MS) {
             return Err(Error::InvalidConfig(format!("phone chunks are whole 20 ms frames, not {chunk_ms} ms")));
         }
-        let chunk_bytes = convert::rate(sink) as usize * chunk_ms as usize / 1000 * convert::width(sink);
+        let chunk_bytes = sink.rate() as usize * chunk_ms as usize / 1000 * sink.width();
         Ok(Outbound {
             conv: Converter::new(source, sink, quality)?,
             chunk_ms: u64::from(chunk_ms),
@@ -167,7 +168,7 @@ impl Outbound {
     /// Whether `bytes` is whole samples of the source format; if not,
     /// `odd` is the error.
     pub fn check(&self, bytes: &[u8], odd: &'static str) -> Result<(), Error> {
-        if bytes.len().is_multiple_of(convert::width(self.source())) { Ok(()) } else { Err(Error::malformed(odd)) }
+        if bytes.len().is_multiple_of(self.source().width()) { Ok(()) } else { Err(Error::malformed(odd)) }
     }
 
     /// Audio for item `id`: whole frames of it go to the phone, with a
@@ -190,7 +191,7 @@ impl Outbound {
             self.finish_current(phone, true, now, out);
         }
         self.current = Some(i);
-        self.items[i].generated += (bytes.len() / convert::width(self.source())) as u64;
+        self.items[i].generated += (bytes.len() / self.source().width()) as u64;
         self.sink.clear();
         self.conv.process(bytes, &mut self.sink)?;
         let (framer, frames) = (&mut self.framer, &mut self.frames);
@@ -287,7 +288,7 @@ impl Outbound {
     }
 
     fn generated_ms(&self, it: &Item) -> u64 {
-        it.generated * 1000 / u64::from(convert::rate(self.source()))
+        it.generated * 1000 / u64::from(self.source().rate())
     }
 
     fn wholly_heard(&self, it: &Item, now: u64) -> bool {
@@ -305,7 +306,10 @@ impl Outbound {
         let per_frame = chunk / (self.chunk_ms / FRAME_MS) as usize;
         let levels = &mut self.items[i].levels;
         for c in self.frames.chunks_exact(chunk) {
-            out.push(phone.media(c));
+            out.push(match phone.media(c) {
+                Message::Text(text) => Output::Phone { kind: PhoneKind::Media, text },
+                Message::Binary(b) => Output::PhoneBinary(b),
+            });
             for f in c.chunks_exact(per_frame) {
                 if levels.len() < MAX_LEVELS {
                     convert::decode(sink, f, &mut self.pcm);

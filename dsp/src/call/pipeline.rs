@@ -35,13 +35,12 @@
 
 use serde::Deserialize;
 
-use super::barge::LocalBarge;
-use super::outbound::Outbound;
-use super::playout::MarkEcho;
-use super::{
-    Cause, Counters, Event, Format, Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind, Stream, Telephony, b64_decode,
-};
+use super::config::Telephony;
+use super::events::{Cause, Counters, Event, Stream};
+use super::phone_leg::{PhoneLeg, Received};
+use super::protocol::{Output, PhoneAdapter, PhoneEvent};
 use crate::error::Error;
+use crate::frame::Format;
 use crate::resample::Quality;
 
 /// How the TTS audio is encoded (Deepgram's names for the two it streams).
@@ -61,7 +60,7 @@ pub enum Encoding {
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
     /// The phone side's protocol (as [`CallConfig::telephony`](super::CallConfig::telephony)).
-    #[serde(deserialize_with = "super::by_name")]
+    #[serde(deserialize_with = "super::config::by_name")]
     pub telephony: Telephony,
     /// The TTS audio's encoding: `"linear16"` (default) or `"mulaw"`.
     pub encoding: Encoding,
@@ -69,7 +68,7 @@ pub struct PipelineConfig {
     /// (8000 for mu-law).
     pub sample_rate: u32,
     /// Resampler preset for PCM above 8 kHz.
-    #[serde(deserialize_with = "super::by_name")]
+    #[serde(deserialize_with = "super::config::by_name")]
     pub quality: Quality,
     /// Barge in on teledsp's VAD onset in the caller's audio (default on).
     pub local_vad: bool,
@@ -143,14 +142,10 @@ impl PipelineConfig {
 #[derive(Debug)]
 pub struct Pipeline {
     cfg: PipelineConfig,
-    phone: Box<dyn PhoneAdapter>,
-    stream: Option<Stream>,
-    stopped: bool,
-    vad: LocalBarge,
-    outbound: Outbound,
-    counters: Counters,
+    /// The phone side: stream, caller audio in order, the TTS audio out,
+    /// the playout timeline, the VAD.
+    leg: PhoneLeg,
     now: u64,
-    bytes: Vec<u8>,
 }
 
 impl Pipeline {
@@ -162,20 +157,10 @@ impl Pipeline {
 
     /// A call over the given phone adapter.
     pub fn with_phone(cfg: PipelineConfig, phone: Box<dyn PhoneAdapter>) -> Result<Self, Error> {
-        let format = phone.default_format();
-        Ok(Pipeline {
-            outbound: Outbound::new(cfg.source()?, format, phone.chunk_ms(format), cfg.quality)?,
-            // Run even without local barge-in: it also keeps when the caller
-            // was heard (see `caller_speech_ms`).
-            vad: LocalBarge::new(cfg.echo_loss_db, format)?,
-            cfg,
-            phone,
-            stream: None,
-            stopped: false,
-            counters: Counters::default(),
-            now: 0,
-            bytes: Vec::new(),
-        })
+        // The VAD runs even without local barge-in: it also keeps when the
+        // caller was heard (see `caller_speech_ms`).
+        let leg = PhoneLeg::new(phone, cfg.source()?, cfg.quality, cfg.echo_loss_db, true)?;
+        Ok(Pipeline { cfg, leg, now: 0 })
     }
 
     /// The settings.
@@ -184,25 +169,25 @@ impl Pipeline {
     }
     /// The phone stream, once it started.
     pub fn stream(&self) -> Option<&Stream> {
-        self.stream.as_ref()
+        self.leg.stream()
     }
     /// Whether the phone stream ended.
     pub fn stopped(&self) -> bool {
-        self.stopped
+        self.leg.stopped()
     }
     /// This call's counters (`deltas_dropped` counts TTS chunks dropped).
     pub fn counters(&self) -> Counters {
-        Counters { frames_out: self.outbound.frames_out(), ..self.counters }
+        self.leg.counters()
     }
     /// Whether something of the agent's is not wholly heard at `now_ms`
     /// (the rule for barging in on an interim transcript).
     pub fn speaking(&self, now_ms: u64) -> bool {
-        self.outbound.unheard(now_ms.max(self.now))
+        self.leg.outbound.unheard(now_ms.max(self.now))
     }
     /// Milliseconds of utterance `id` the caller has heard by `now_ms`, if
     /// it is still tracked (not wholly heard and forgotten, nor interrupted).
     pub fn heard_ms(&self, id: &str, now_ms: u64) -> Option<u64> {
-        self.outbound.heard_ms(id, now_ms.max(self.now))
+        self.leg.outbound.heard_ms(id, now_ms.max(self.now))
     }
 
     /// Milliseconds of caller audio in `[from_ms, to_ms)` (caller-audio
@@ -220,7 +205,7 @@ impl Pipeline {
     /// # Ok::<(), teledsp::Error>(())
     /// ```
     pub fn caller_speech_ms(&self, from_ms: u64, to_ms: u64) -> u64 {
-        self.vad.speech_ms(from_ms, to_ms)
+        self.leg.speech_ms(from_ms, to_ms)
     }
 
     fn tick(&mut self, now_ms: u64) -> u64 {
@@ -234,9 +219,9 @@ impl Pipeline {
     /// and changes nothing.
     pub fn receive_phone(&mut self, text: &str, now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
         let now = self.tick(now_ms);
-        let r = self.phone.parse(text).and_then(|ev| self.on_phone(ev, now, out));
+        let r = self.leg.parse(text).and_then(|ev| self.on_phone(ev, now, out));
         if r.is_err() {
-            self.counters.malformed_phone += 1;
+            self.leg.counters.malformed_phone += 1;
         }
         r
     }
@@ -245,16 +230,16 @@ impl Pipeline {
     /// [`Call::receive_phone_binary`](super::Call::receive_phone_binary).
     pub fn receive_phone_binary(&mut self, data: &[u8], now_ms: u64, out: &mut Vec<Output>) -> Result<(), Error> {
         let now = self.tick(now_ms);
-        let r = self.phone.parse_binary(data).and_then(|ev| self.on_phone(ev, now, out));
+        let r = self.leg.parse_binary(data).and_then(|ev| self.on_phone(ev, now, out));
         if r.is_err() {
-            self.counters.malformed_phone += 1;
+            self.leg.counters.malformed_phone += 1;
         }
         r
     }
 
     /// The phone stream's audio format: what `caller_audio` carries.
     pub fn phone_format(&self) -> Format {
-        self.outbound.sink()
+        self.leg.format()
     }
 
     /// The application will speak utterance `id` (its text went to the
@@ -263,8 +248,8 @@ impl Pipeline {
     /// utterance too.
     pub fn begin_utterance(&mut self, id: &str, now_ms: u64) {
         self.tick(now_ms);
-        if !self.outbound.interrupted(id) {
-            self.outbound.announce(id, None);
+        if !self.leg.outbound.interrupted(id) {
+            self.leg.outbound.announce(id, None);
         }
     }
 
@@ -283,18 +268,18 @@ impl Pipeline {
                 actual: audio.len(),
             });
         }
-        if self.outbound.interrupted(id) || self.stream.is_none() || self.stopped {
-            self.counters.deltas_dropped += 1;
+        if !self.leg.accepts(id) {
+            self.leg.counters.deltas_dropped += 1;
             return Ok(());
         }
-        self.outbound.audio(&*self.phone, id, None, audio, now, out)
+        self.leg.audio(id, None, audio, now, out)
     }
 
     /// Utterance `id` has no more audio: its tail (the resampler's and the
     /// last partial frame, padded with silence) goes out.
     pub fn end_utterance(&mut self, id: &str, now_ms: u64, out: &mut Vec<Output>) {
         let now = self.tick(now_ms);
-        self.outbound.done(&*self.phone, id, !self.stopped, now, out);
+        self.leg.done(id, now, out);
     }
 
     /// The application decided the caller is talking over the agent (an
@@ -308,84 +293,22 @@ impl Pipeline {
     // ---- state transitions ------------------------------------------
 
     fn on_phone(&mut self, ev: PhoneEvent<'_>, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
-        match ev {
-            // Chunk numbers are not used here: a recogniser takes audio as it
-            // comes (Telnyx's rare reordering is the engine `Call`'s).
-            PhoneEvent::Media { payload, .. } => {
-                if self.stream.is_none() {
-                    return Err(Error::malformed("phone media before the stream's start message"));
-                }
-                self.bytes.clear();
-                match payload {
-                    Payload::Base64(t) => b64_decode("phone media payload is not valid base64", &t, &mut self.bytes)?,
-                    Payload::Raw(b) => self.bytes.extend_from_slice(b),
-                }
-                if self.phone_format() != Format::Ulaw
-                    && self.phone_format() != Format::Alaw
-                    && self.bytes.len() % 2 == 1
-                {
-                    return Err(Error::malformed("phone audio is not whole 16-bit samples"));
-                }
-                self.counters.frames_in += 1;
-                if self.bytes.is_empty() {
-                    // Nothing to hear; an empty message would end a
-                    // recogniser's stream (Deepgram closes on b"").
-                    return Ok(());
-                }
-                out.push(Output::CallerAudio(self.bytes.clone()));
-                let onset = self.vad.onset(&self.bytes, &self.outbound, now)?;
-                if onset && self.cfg.local_vad && self.outbound.unheard(now) {
+        if let Received::Audio { chunks, .. } = self.leg.receive(ev, now, out)? {
+            // Caller audio in order (Telnyx chunks reordered) for the recogniser.
+            for i in 0..chunks {
+                out.push(Output::CallerAudio(self.leg.chunk(i).to_vec()));
+                if self.leg.onset(i, now)? && self.cfg.local_vad && self.leg.outbound.unheard(now) {
                     self.interrupt(now, Cause::Vad, out);
                 }
-            }
-            PhoneEvent::Mark { name } => {
-                if self.outbound.on_mark(&name, now) == MarkEcho::Stale {
-                    self.counters.stale_marks += 1;
-                }
-            }
-            PhoneEvent::Start { stream_id, call_id, custom_parameters, format } => {
-                if self.stream.is_some() {
-                    return Err(Error::malformed("a second start message on one stream"));
-                }
-                let format = format.unwrap_or_else(|| self.phone.default_format());
-                if format != self.phone_format() {
-                    self.outbound =
-                        Outbound::new(self.cfg.source()?, format, self.phone.chunk_ms(format), self.cfg.quality)?;
-                    self.vad = LocalBarge::new(self.cfg.echo_loss_db, format)?;
-                }
-                super::start_stream(
-                    &mut *self.phone,
-                    &mut self.stream,
-                    stream_id,
-                    call_id,
-                    custom_parameters,
-                    format,
-                    out,
-                )?
-            }
-            PhoneEvent::Dtmf { digit } => out.push(Output::Event(Event::Dtmf { digit })),
-            PhoneEvent::Stop => {
-                if !self.stopped {
-                    self.stopped = true;
-                    out.push(Output::Event(Event::Stopped));
-                }
-            }
-            PhoneEvent::Other => {}
-            PhoneEvent::Unknown(kind) => {
-                self.counters.unknown_phone += 1;
-                out.push(Output::Event(Event::Unknown { peer: "phone", kind: kind.into_owned() }));
             }
         }
         Ok(())
     }
 
     fn interrupt(&mut self, now: u64, cause: Cause, out: &mut Vec<Output>) {
-        if !self.stopped && self.stream.is_some() {
-            out.push(Output::Phone { kind: PhoneKind::Clear, text: self.phone.clear() });
-        }
-        let items: Vec<_> = self.outbound.interrupt(now).into_iter().map(|c| c.heard).collect();
+        let items: Vec<_> = self.leg.interrupt(now, out).into_iter().map(|c| c.heard).collect();
         if !items.is_empty() {
-            self.counters.barge_ins += 1;
+            self.leg.counters.barge_ins += 1;
             out.push(Output::Event(Event::BargeIn { at_ms: now, cause, items }));
         }
     }

@@ -32,9 +32,9 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{CallConfig, Format, ModelAdapter, ModelEvent, ModelEvents};
-use crate::bridge::Audio;
+use crate::call::protocol::{ModelAdapter, ModelAudio, ModelEvent, ModelEvents, Session};
 use crate::error::Error;
+use crate::frame::Format;
 
 /// The model `setup` names when the config gives none.
 pub const DEFAULT_MODEL: &str = "models/gemini-live-2.5-flash-preview";
@@ -108,7 +108,7 @@ struct FunctionCall {
 ///
 /// ```
 /// use teledsp::call::{ModelAdapter, ModelEvent, gemini::Gemini};
-/// let mut g = Gemini::new(&Default::default())?;
+/// let mut g = Gemini::new(Default::default(), None, true)?;
 /// let audio = r#"{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"AAAA"}}]}}}"#;
 /// let ev = g.parse(audio)?;
 /// assert!(matches!(&ev[..], [ModelEvent::ResponseCreated { .. }, ModelEvent::ItemAdded { .. }, ModelEvent::AudioDelta { .. }]));
@@ -124,18 +124,22 @@ pub struct Gemini {
     /// Function call ids and names (a tool response names its function).
     calls: Vec<(String, String)>,
     aad_disabled: bool,
+    /// The model named in `setup`.
+    model: Option<String>,
 }
 
 impl Gemini {
-    /// An adapter for a call set up with `cfg`; its `audio` must be PCM
-    /// (Gemini's formats are fixed).
-    pub fn new(cfg: &CallConfig) -> Result<Self, Error> {
-        if matches!(cfg.audio, Audio::Pcmu | Audio::Pcma) {
+    /// An adapter for `model` (default [`DEFAULT_MODEL`]); `audio` must be
+    /// PCM (Gemini's formats are fixed). With `activity_detection` off,
+    /// turns are the application's: the adapter marks the caller's
+    /// activity itself.
+    pub fn new(audio: ModelAudio, model: Option<String>, activity_detection: bool) -> Result<Self, Error> {
+        if matches!(audio, ModelAudio::Pcmu | ModelAudio::Pcma) {
             return Err(Error::InvalidConfig(
                 "Gemini Live takes PCM only (16 kHz in, 24 kHz out): audio must be pcm24k or pcm16k".into(),
             ));
         }
-        Ok(Gemini { aad_disabled: cfg.turn_detection.is_null(), ..Self::default() })
+        Ok(Gemini { aad_disabled: !activity_detection, model, ..Self::default() })
     }
 
     fn end_turn<'a>(&mut self, ev: &mut ModelEvents<'a>) {
@@ -204,7 +208,7 @@ impl ModelAdapter for Gemini {
         }
         if let Some(tc) = m.tool_call {
             for f in tc.function_calls {
-                if self.calls.len() == super::REMEMBERED {
+                if self.calls.len() == crate::call::outbound::REMEMBERED {
                     self.calls.remove(0);
                 }
                 self.calls.push((f.id.clone(), f.name.clone()));
@@ -226,17 +230,17 @@ impl ModelAdapter for Gemini {
         Ok(ev)
     }
 
-    fn session_update(&self, c: &CallConfig) -> String {
+    fn session_update(&self, c: &Session<'_>) -> String {
         let mut setup = json!({
-            "model": c.model_id.as_deref().unwrap_or(DEFAULT_MODEL),
+            "model": self.model.as_deref().unwrap_or(DEFAULT_MODEL),
             "generationConfig": {
                 "responseModalities": ["AUDIO"],
                 "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": c.voice}}},
             },
             "systemInstruction": {"parts": [{"text": c.instructions}]},
-            "realtimeInputConfig": {"automaticActivityDetection": {"disabled": c.turn_detection.is_null()}},
+            "realtimeInputConfig": {"automaticActivityDetection": {"disabled": self.aad_disabled}},
         });
-        if let Some(tools) = &c.tools {
+        if let Some(tools) = c.tools {
             // OpenAI's tool list shape ({type, name, description, parameters}) as Gemini's.
             let decls: Vec<_> = tools
                 .as_array()

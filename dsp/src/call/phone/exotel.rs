@@ -24,9 +24,9 @@ use std::borrow::Cow;
 use base64_simd::STANDARD as B64;
 use serde::Deserialize;
 
-use super::twilio::{Dtmf, Mark, Media, json_str};
-use super::{Format, Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind, num_or_str};
+use crate::call::protocol::{Dtmf, Mark, Media, Message, Payload, PhoneAdapter, PhoneEvent, json_str, num_or_str};
 use crate::error::Error;
+use crate::frame::Format;
 
 #[derive(Deserialize)]
 struct Msg<'a> {
@@ -146,14 +146,14 @@ impl PhoneAdapter for Exotel {
         }
     }
 
-    fn media(&self, chunk: &[u8]) -> Output {
+    fn media(&self, chunk: &[u8]) -> Message {
         let mut out = String::with_capacity(80 + self.sid_json.len() + chunk.len() * 4 / 3);
         out.push_str(r#"{"event":"media","stream_sid":"#);
         out.push_str(&self.sid_json);
         out.push_str(r#","media":{"payload":""#);
         B64.encode_append(chunk, &mut out);
         out.push_str(r#""}}"#);
-        Output::Phone { kind: PhoneKind::Media, text: out }
+        Message::Text(out)
     }
 
     fn mark(&self, name: &str) -> String {

@@ -18,8 +18,9 @@ use std::borrow::Cow;
 use base64_simd::STANDARD as B64;
 use serde::Deserialize;
 
-use super::{Format, Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind};
+use crate::call::protocol::{Dtmf, Mark, Media, Message, Payload, PhoneAdapter, PhoneEvent, json_str};
 use crate::error::Error;
+use crate::frame::Format;
 
 // Strings are `Cow`: borrowed from the message unless it escapes them
 // (`\/` is legal JSON for `/`, which base64 uses).
@@ -33,14 +34,6 @@ struct Msg<'a> {
     #[serde(borrow)]
     mark: Option<Mark<'a>>,
     dtmf: Option<Dtmf>,
-}
-
-// `media`, `mark` and `dtmf` bodies are shaped alike in the Twilio-style
-// protocols (Twilio, SignalWire, Telnyx, Exotel), which share these.
-#[derive(Deserialize)]
-pub(crate) struct Media<'a> {
-    #[serde(borrow)]
-    pub payload: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
@@ -60,22 +53,6 @@ struct MediaFormat {
     encoding: Option<String>,
     #[serde(rename = "sampleRate")]
     sample_rate: Option<u32>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct Mark<'a> {
-    #[serde(borrow)]
-    pub name: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct Dtmf {
-    pub digit: String,
-}
-
-/// A JSON string literal, quotes included.
-pub(crate) fn json_str(s: &str) -> String {
-    serde_json::to_string(s).expect("a str always serializes")
 }
 
 /// Twilio Media Streams. See the module docs.
@@ -178,14 +155,14 @@ impl PhoneAdapter for Twilio {
         self.sid_json = json_str(stream_id);
     }
 
-    fn media(&self, chunk: &[u8]) -> Output {
+    fn media(&self, chunk: &[u8]) -> Message {
         let mut out = String::with_capacity(80 + self.sid_json.len() + chunk.len() * 4 / 3);
         out.push_str(r#"{"event":"media","media":{"payload":""#);
         B64.encode_append(chunk, &mut out);
         out.push_str(r#""},"streamSid":"#);
         out.push_str(&self.sid_json);
         out.push('}');
-        Output::Phone { kind: PhoneKind::Media, text: out }
+        Message::Text(out)
     }
 
     fn mark(&self, name: &str) -> String {

@@ -21,9 +21,9 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{CallConfig, Format, ModelAdapter, ModelEvent, ModelEvents};
-use crate::bridge::{Api, Audio};
+use crate::call::protocol::{ModelAdapter, ModelAudio, ModelEvent, ModelEvents, RealtimeVersion, Session};
 use crate::error::Error;
+use crate::frame::Format;
 
 #[derive(Deserialize)]
 struct Event<'a> {
@@ -65,9 +65,9 @@ struct ErrorBody {
 /// OpenAI Realtime, GA or beta. See the module docs.
 ///
 /// ```
-/// use teledsp::bridge::Api;
+/// use teledsp::call::RealtimeVersion;
 /// use teledsp::call::{ModelAdapter, ModelEvent, openai::OpenAi};
-/// let mut m = OpenAi::new(Api::Ga);
+/// let mut m = OpenAi::new(RealtimeVersion::Ga);
 /// let ev = m.parse(r#"{"type":"input_audio_buffer.speech_started","audio_start_ms":900,"item_id":"u1"}"#)?;
 /// assert!(matches!(ev[..], [ModelEvent::SpeechStarted]));
 /// assert_eq!(m.truncate("item_1", 1500).unwrap(), r#"{"audio_end_ms":1500,"content_index":0,"item_id":"item_1","type":"conversation.item.truncate"}"#);
@@ -75,21 +75,21 @@ struct ErrorBody {
 /// ```
 #[derive(Debug, Clone)]
 pub struct OpenAi {
-    api: Api,
-    audio: Audio,
+    api: RealtimeVersion,
+    audio: ModelAudio,
     azure: bool,
 }
 
 impl OpenAi {
     /// An adapter speaking `api`'s event names, PCM16 at 24 kHz.
-    pub fn new(api: Api) -> Self {
-        OpenAi { api, audio: Audio::Pcm24k, azure: false }
+    pub fn new(api: RealtimeVersion) -> Self {
+        OpenAi { api, audio: ModelAudio::Pcm24k, azure: false }
     }
 
     /// An adapter speaking `api`'s event names with `audio` both ways
     /// (`pcm24k`, `pcmu` or `pcma`).
-    pub fn with_audio(api: Api, audio: Audio) -> Result<Self, Error> {
-        if audio == Audio::Pcm16k {
+    pub fn with_audio(api: RealtimeVersion, audio: ModelAudio) -> Result<Self, Error> {
+        if audio == ModelAudio::Pcm16k {
             return Err(Error::InvalidConfig(
                 "OpenAI Realtime takes audio/pcm at 24 kHz, audio/pcmu or audio/pcma, not pcm16k".into(),
             ));
@@ -98,7 +98,7 @@ impl OpenAi {
     }
 
     /// Azure OpenAI Realtime: the same events (see the module docs).
-    pub fn azure(api: Api, audio: Audio) -> Result<Self, Error> {
+    pub fn azure(api: RealtimeVersion, audio: ModelAudio) -> Result<Self, Error> {
         Ok(OpenAi { azure: true, ..Self::with_audio(api, audio)? })
     }
 }
@@ -114,9 +114,9 @@ impl ModelAdapter for OpenAi {
 
     fn formats(&self) -> (Format, Format) {
         let f = match self.audio {
-            Audio::Pcmu => Format::Ulaw,
-            Audio::Pcma => Format::Alaw,
-            Audio::Pcm24k | Audio::Pcm16k => Format::Pcm16 { rate: 24000 },
+            ModelAudio::Pcmu => Format::Ulaw,
+            ModelAudio::Pcma => Format::Alaw,
+            ModelAudio::Pcm24k | ModelAudio::Pcm16k => Format::Pcm16 { rate: 24000 },
         };
         (f, f)
     }
@@ -125,13 +125,13 @@ impl ModelAdapter for OpenAi {
         self.parse_one(text).map(|e| smallvec::smallvec![e])
     }
 
-    fn session_update(&self, c: &CallConfig) -> String {
+    fn session_update(&self, c: &Session<'_>) -> String {
         let mut session = match self.api {
-            Api::Ga => {
+            RealtimeVersion::Ga => {
                 let format = match self.audio {
-                    Audio::Pcm24k | Audio::Pcm16k => json!({"type": "audio/pcm", "rate": 24000}),
-                    Audio::Pcmu => json!({"type": "audio/pcmu"}),
-                    Audio::Pcma => json!({"type": "audio/pcma"}),
+                    ModelAudio::Pcm24k | ModelAudio::Pcm16k => json!({"type": "audio/pcm", "rate": 24000}),
+                    ModelAudio::Pcmu => json!({"type": "audio/pcmu"}),
+                    ModelAudio::Pcma => json!({"type": "audio/pcma"}),
                 };
                 json!({
                     "type": "realtime",
@@ -142,11 +142,11 @@ impl ModelAdapter for OpenAi {
                     },
                 })
             }
-            Api::Beta => {
+            RealtimeVersion::Beta => {
                 let format = match self.audio {
-                    Audio::Pcm24k | Audio::Pcm16k => "pcm16",
-                    Audio::Pcmu => "g711_ulaw",
-                    Audio::Pcma => "g711_alaw",
+                    ModelAudio::Pcm24k | ModelAudio::Pcm16k => "pcm16",
+                    ModelAudio::Pcmu => "g711_ulaw",
+                    ModelAudio::Pcma => "g711_alaw",
                 };
                 json!({
                     "modalities": ["audio", "text"],
@@ -158,7 +158,7 @@ impl ModelAdapter for OpenAi {
                 })
             }
         };
-        if let Some(tools) = &c.tools {
+        if let Some(tools) = c.tools {
             session["tools"] = tools.clone();
         }
         json!({"type": "session.update", "session": session}).to_string()

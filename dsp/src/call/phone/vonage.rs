@@ -23,9 +23,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::twilio::json_str;
-use super::{Format, Output, Payload, PhoneAdapter, PhoneEvent};
+use crate::call::protocol::{Message, Payload, PhoneAdapter, PhoneEvent, json_str};
 use crate::error::Error;
+use crate::frame::Format;
 
 #[derive(Deserialize)]
 struct Msg<'a> {
@@ -128,8 +128,8 @@ impl PhoneAdapter for Vonage {
 
     fn set_stream(&mut self, _stream_id: &str, _format: Format) {}
 
-    fn media(&self, chunk: &[u8]) -> Output {
-        Output::PhoneBinary(chunk.to_vec())
+    fn media(&self, chunk: &[u8]) -> Message {
+        Message::Binary(chunk.to_vec())
     }
 
     fn mark(&self, name: &str) -> String {

@@ -19,9 +19,9 @@ use std::borrow::Cow;
 use base64_simd::STANDARD as B64;
 use serde::Deserialize;
 
-use super::twilio::{Dtmf, json_str};
-use super::{Format, Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind};
+use crate::call::protocol::{Dtmf, Message, Payload, PhoneAdapter, PhoneEvent, json_str};
 use crate::error::Error;
+use crate::frame::Format;
 
 #[derive(Deserialize)]
 struct Msg<'a> {
@@ -152,14 +152,14 @@ impl PhoneAdapter for Plivo {
         };
     }
 
-    fn media(&self, chunk: &[u8]) -> Output {
+    fn media(&self, chunk: &[u8]) -> Message {
         let mut out = String::with_capacity(96 + chunk.len() * 4 / 3);
         out.push_str(r#"{"event":"playAudio","media":{"#);
         out.push_str(&self.format_json);
         out.push_str(r#","payload":""#);
         B64.encode_append(chunk, &mut out);
         out.push_str(r#""}}"#);
-        Output::Phone { kind: PhoneKind::Media, text: out }
+        Message::Text(out)
     }
 
     fn mark(&self, name: &str) -> String {

@@ -21,9 +21,9 @@ use std::borrow::Cow;
 use base64_simd::STANDARD as B64;
 use serde::Deserialize;
 
-use super::twilio::{Dtmf, Mark, json_str};
-use super::{Format, Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind, num_or_str};
+use crate::call::protocol::{Dtmf, Mark, Message, Payload, PhoneAdapter, PhoneEvent, json_str, num_or_str};
 use crate::error::Error;
+use crate::frame::Format;
 
 #[derive(Deserialize)]
 struct Msg<'a> {
@@ -139,12 +139,12 @@ impl PhoneAdapter for Telnyx {
 
     fn set_stream(&mut self, _stream_id: &str, _format: Format) {}
 
-    fn media(&self, chunk: &[u8]) -> Output {
+    fn media(&self, chunk: &[u8]) -> Message {
         let mut out = String::with_capacity(48 + chunk.len() * 4 / 3);
         out.push_str(r#"{"event":"media","media":{"payload":""#);
         B64.encode_append(chunk, &mut out);
         out.push_str(r#""}}"#);
-        Output::Phone { kind: PhoneKind::Media, text: out }
+        Message::Text(out)
     }
 
     fn mark(&self, name: &str) -> String {

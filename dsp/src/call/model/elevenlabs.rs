@@ -34,9 +34,9 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{CallConfig, Format, ModelAdapter, ModelEvent, ModelEvents};
-use crate::bridge::Audio;
+use crate::call::protocol::{ModelAdapter, ModelAudio, ModelEvent, ModelEvents, Session};
 use crate::error::Error;
+use crate::frame::Format;
 
 #[derive(Deserialize)]
 struct Msg<'a> {
@@ -80,7 +80,7 @@ struct ToolCall {
 ///
 /// ```
 /// use teledsp::call::{ModelAdapter, ModelEvent, elevenlabs::ElevenLabs};
-/// let mut e = ElevenLabs::new(teledsp::bridge::Audio::Pcm16k)?;
+/// let mut e = ElevenLabs::new(teledsp::call::ModelAudio::Pcm16k)?;
 /// let ev = e.parse(r#"{"type":"ping","ping_event":{"event_id":7,"ping_ms":50}}"#)?;
 /// assert!(matches!(&ev[..], [ModelEvent::Reply(t)] if t == r#"{"event_id":7,"type":"pong"}"#));
 /// let ev = e.parse(r#"{"type":"audio","audio_event":{"audio_base_64":"AAAA","event_id":3}}"#)?;
@@ -98,12 +98,12 @@ pub struct ElevenLabs {
 impl ElevenLabs {
     /// An adapter for an agent whose audio is `audio` both ways (`pcm16k`,
     /// ElevenLabs' default `pcm_16000`, or `pcmu`, `ulaw_8000`).
-    pub fn new(audio: Audio) -> Result<Self, Error> {
+    pub fn new(audio: ModelAudio) -> Result<Self, Error> {
         let format = match audio {
-            Audio::Pcm16k => Format::Pcm16 { rate: 16000 },
-            Audio::Pcm24k => Format::Pcm16 { rate: 24000 },
-            Audio::Pcmu => Format::Ulaw,
-            Audio::Pcma => {
+            ModelAudio::Pcm16k => Format::Pcm16 { rate: 16000 },
+            ModelAudio::Pcm24k => Format::Pcm16 { rate: 24000 },
+            ModelAudio::Pcmu => Format::Ulaw,
+            ModelAudio::Pcma => {
                 return Err(Error::InvalidConfig("ElevenLabs Agents has no A-law format: use pcm16k or pcmu".into()));
             }
         };
@@ -212,7 +212,7 @@ impl ModelAdapter for ElevenLabs {
         Ok(ev)
     }
 
-    fn session_update(&self, c: &CallConfig) -> String {
+    fn session_update(&self, c: &Session<'_>) -> String {
         json!({
             "type": "conversation_initiation_client_data",
             "conversation_config_override": {"agent": {"prompt": {"prompt": c.instructions}}},
