@@ -1,5 +1,6 @@
 //! The cross-language conformance scenarios in `tests/scenarios/` (at the
-//! repository root) run against the call engine. The Python and Node suites
+//! repository root) run against the call engine: [`Call`], or [`Pipeline`]
+//! where a scenario's `kind` is `"pipeline"`. The Python and Node suites
 //! run the same files; all three must give the same outputs, step by step,
 //! and the same digest of every message text sent.
 //!
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use base64_simd::STANDARD as B64;
 use serde_json::{Value, json};
-use teledsp::call::{Call, CallConfig, Output, PhoneKind};
+use teledsp::call::{Call, CallConfig, Output, PhoneKind, Pipeline, PipelineConfig};
 
 fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
@@ -120,48 +121,129 @@ fn summarize(outs: &[Output], digest: &mut crc32fast::Hasher) -> Vec<Value> {
                 }
             }
             Output::Event(e) => v.push(json!({"event": serde_json::from_str::<Value>(&e.to_json()).unwrap()})),
-            Output::CallerAudio(_) => panic!("a Call sends caller audio to the model, not out"),
+            Output::CallerAudio(data) => {
+                digest.update(data);
+                digest.update(b"\n");
+                v.push(json!({"caller_audio": data.len()}));
+            }
         }
     }
     v
 }
 
+/// The engine a scenario drives.
+enum Engine {
+    Call(Call),
+    Pipeline(Pipeline),
+}
+
+impl Engine {
+    /// One step's input; `None` if the step has none this engine takes.
+    fn step(&mut self, step: &Value, at: u64, out: &mut Vec<Output>) -> Option<Result<(), teledsp::Error>> {
+        let expanded = |m: &Value| {
+            let mut m = m.clone();
+            expand(&mut m);
+            m.to_string()
+        };
+        // The phone side is the same for both.
+        let phone: &mut dyn Phone = match self {
+            Engine::Call(c) => c,
+            Engine::Pipeline(p) => p,
+        };
+        if let Some(m) = step.get("phone") {
+            return Some(phone.text(&expanded(m), at, out));
+        } else if let Some(Value::Object(g)) = step.get("phone_binary") {
+            return Some(phone.binary(&generate(g), at, out));
+        } else if let Some(t) = step.get("phone_text") {
+            return Some(phone.text(t.as_str().unwrap(), at, out));
+        }
+        Some(match self {
+            Engine::Call(call) => {
+                if let Some(m) = step.get("model") {
+                    call.receive_model(&expanded(m), at, out)
+                } else if let Some(t) = step.get("model_text") {
+                    call.receive_model(t.as_str().unwrap(), at, out)
+                } else if step.get("open_model").is_some() {
+                    call.open_model(at, out);
+                    Ok(())
+                } else if step.get("barge_in").is_some() {
+                    call.barge_in(at, out);
+                    Ok(())
+                } else if let Some(t) = step.get("tool_result") {
+                    call.tool_result(t["call_id"].as_str().unwrap(), t["output"].as_str().unwrap(), at, out)
+                } else {
+                    return None;
+                }
+            }
+            Engine::Pipeline(p) => {
+                if let Some(a) = step.get("push_audio") {
+                    let Value::Object(g) = &a["audio"] else { panic!("push_audio.audio is a gen object") };
+                    p.push_audio(a["id"].as_str().unwrap(), &generate(g), at, out)
+                } else if let Some(id) = step.get("begin_utterance") {
+                    p.begin_utterance(id.as_str().unwrap(), at);
+                    Ok(())
+                } else if let Some(id) = step.get("end_utterance") {
+                    p.end_utterance(id.as_str().unwrap(), at, out);
+                    Ok(())
+                } else if step.get("barge_in").is_some() {
+                    p.barge_in(at, out);
+                    Ok(())
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+
+    fn counters(&self) -> teledsp::call::Counters {
+        match self {
+            Engine::Call(c) => c.counters(),
+            Engine::Pipeline(p) => p.counters(),
+        }
+    }
+}
+
+/// The phone side both engines take.
+trait Phone {
+    fn text(&mut self, text: &str, at: u64, out: &mut Vec<Output>) -> Result<(), teledsp::Error>;
+    fn binary(&mut self, data: &[u8], at: u64, out: &mut Vec<Output>) -> Result<(), teledsp::Error>;
+}
+
+impl Phone for Call {
+    fn text(&mut self, text: &str, at: u64, out: &mut Vec<Output>) -> Result<(), teledsp::Error> {
+        self.receive_phone(text, at, out)
+    }
+    fn binary(&mut self, data: &[u8], at: u64, out: &mut Vec<Output>) -> Result<(), teledsp::Error> {
+        self.receive_phone_binary(data, at, out)
+    }
+}
+
+impl Phone for Pipeline {
+    fn text(&mut self, text: &str, at: u64, out: &mut Vec<Output>) -> Result<(), teledsp::Error> {
+        self.receive_phone(text, at, out)
+    }
+    fn binary(&mut self, data: &[u8], at: u64, out: &mut Vec<Output>) -> Result<(), teledsp::Error> {
+        self.receive_phone_binary(data, at, out)
+    }
+}
+
 fn run(path: &Path, bless: bool) -> Result<(), String> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut sc: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let cfg = CallConfig::from_json(&sc["config"].to_string()).map_err(|e| e.to_string())?;
-    let mut call = Call::new(cfg).unwrap();
+    let mut engine = match sc["kind"].as_str().unwrap_or("call") {
+        "call" => Engine::Call(Call::new(CallConfig::from_json(&sc["config"].to_string()).map_err(|e| e.to_string())?).unwrap()),
+        "pipeline" => Engine::Pipeline(
+            Pipeline::new(PipelineConfig::from_json(&sc["config"].to_string()).map_err(|e| e.to_string())?).unwrap(),
+        ),
+        other => return Err(format!("{}: unknown kind {other}", path.display())),
+    };
     let mut digest = crc32fast::Hasher::new();
     let mut failures = Vec::new();
     let steps = sc["steps"].as_array_mut().unwrap();
     for (i, step) in steps.iter_mut().enumerate() {
         let at = step["at"].as_u64().expect("step.at");
         let mut out = Vec::new();
-        let result = if let Some(m) = step.get("phone") {
-            let mut m = m.clone();
-            expand(&mut m);
-            call.receive_phone(&m.to_string(), at, &mut out)
-        } else if let Some(m) = step.get("model") {
-            let mut m = m.clone();
-            expand(&mut m);
-            call.receive_model(&m.to_string(), at, &mut out)
-        } else if let Some(Value::Object(g)) = step.get("phone_binary") {
-            call.receive_phone_binary(&generate(g), at, &mut out)
-        } else if let Some(t) = step.get("phone_text") {
-            call.receive_phone(t.as_str().unwrap(), at, &mut out)
-        } else if let Some(t) = step.get("model_text") {
-            call.receive_model(t.as_str().unwrap(), at, &mut out)
-        } else if step.get("open_model").is_some() {
-            call.open_model(at, &mut out);
-            Ok(())
-        } else if step.get("barge_in").is_some() {
-            call.barge_in(at, &mut out);
-            Ok(())
-        } else if let Some(t) = step.get("tool_result") {
-            call.tool_result(t["call_id"].as_str().unwrap(), t["output"].as_str().unwrap(), at, &mut out)
-        } else {
-            panic!("{}: step {i} has no input", path.display());
-        };
+        let result = engine.step(step, at, &mut out).unwrap_or_else(|| panic!("{}: step {i} has no input", path.display()));
         let mut got = summarize(&out, &mut digest);
         if let Err(e) = result {
             got.push(json!({"error": e.to_string()}));
@@ -172,7 +254,7 @@ fn run(path: &Path, bless: bool) -> Result<(), String> {
             failures.push(format!("step {i} (at {at}): expected {}\n  got {}", step["expect"], Value::Array(got)));
         }
     }
-    let counters = serde_json::to_value(call.counters()).unwrap();
+    let counters = serde_json::to_value(engine.counters()).unwrap();
     let digest = format!("{:08x}", digest.finalize());
     if bless {
         sc["counters"] = counters;

@@ -1,11 +1,12 @@
 // The cross-language conformance scenarios (tests/scenarios at the
-// repository root) against Call: the same outputs, step by step, and the
+// repository root) against Call, or Pipeline where a scenario's kind is
+// "pipeline": the same outputs, step by step, and the
 // same digest as the Rust and Python suites. The format is in tests/README.md.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { Call } from 'teledsp';
+import { Call, Pipeline } from 'teledsp';
 
 const DIR = new URL('../../../tests/scenarios/', import.meta.url);
 const SCENARIOS = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
@@ -43,6 +44,12 @@ function summarize(outputs, digest) {
       got.push({ event: payload });
       continue;
     }
+    if (target === 'caller_audio') {
+      // The recogniser's audio (Pipeline).
+      digest.crc = crc32(Buffer.concat([payload, Buffer.from('\n')]), digest.crc);
+      got.push({ caller_audio: payload.length });
+      continue;
+    }
     const binary = Buffer.isBuffer(payload); // binary audio (Vonage)
     digest.crc = crc32(binary ? Buffer.concat([payload, Buffer.from('\n')]) : payload + '\n', digest.crc);
     const msg = binary ? null : JSON.parse(payload);
@@ -74,6 +81,12 @@ function runStep(call, step) {
   if ('phone_binary' in step) return call.receivePhoneBinary(generate(step.phone_binary), at);
   if ('phone_text' in step) return call.receivePhone(step.phone_text, at);
   if ('model_text' in step) return call.receiveModel(step.model_text, at);
+  if ('push_audio' in step) return call.pushAudio(step.push_audio.id, generate(step.push_audio.audio), at);
+  if ('begin_utterance' in step) {
+    call.beginUtterance(step.begin_utterance, at);
+    return [];
+  }
+  if ('end_utterance' in step) return call.endUtterance(step.end_utterance, at);
   if ('open_model' in step) return call.openModel(at);
   if ('barge_in' in step) return call.bargeIn(at);
   if ('tool_result' in step) return call.toolResult(step.tool_result.call_id, step.tool_result.output, at);
@@ -88,7 +101,8 @@ test('the scenarios are there', () => assert.ok(SCENARIOS.length >= 11));
 for (const file of SCENARIOS) {
   test(`scenario ${file}`, () => {
     const sc = JSON.parse(readFileSync(new URL(file, DIR), 'utf8'));
-    const call = new Call(camel(sc.config));
+    const Engine = { call: Call, pipeline: Pipeline }[sc.kind ?? 'call'];
+    const call = new Engine(camel(sc.config));
     const digest = { crc: 0 };
     sc.steps.forEach((step, i) => {
       let got;

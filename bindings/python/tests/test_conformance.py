@@ -1,5 +1,6 @@
 """The cross-language conformance scenarios (tests/scenarios at the
-repository root) against teledsp.Call: the same outputs, step by step, and
+repository root) against teledsp.Call, or teledsp.Pipeline where a
+scenario's "kind" is "pipeline": the same outputs, step by step, and
 the same digest as the Rust and Node suites. The format is in tests/README.md."""
 
 import base64
@@ -45,6 +46,10 @@ def summarize(outputs, digest):
         if target == "event":
             got.append({"event": payload})
             continue
+        if target == "caller_audio":  # the recogniser's audio (Pipeline)
+            digest[0] = zlib.crc32(payload + b"\n", digest[0])
+            got.append({"caller_audio": len(payload)})
+            continue
         if isinstance(payload, bytes):  # binary audio (Vonage)
             digest[0] = zlib.crc32(payload + b"\n", digest[0])
             msg, frame = None, payload
@@ -89,6 +94,13 @@ def run_step(call, step):
         return call.receive_phone(step["phone_text"], at)
     if "model_text" in step:
         return call.receive_model(step["model_text"], at)
+    if "push_audio" in step:
+        return call.push_audio(step["push_audio"]["id"], generate(step["push_audio"]["audio"]), at)
+    if "begin_utterance" in step:
+        call.begin_utterance(step["begin_utterance"], at)
+        return []
+    if "end_utterance" in step:
+        return call.end_utterance(step["end_utterance"], at)
     if "open_model" in step:
         return call.open_model(at)
     if "barge_in" in step:
@@ -105,7 +117,8 @@ def test_the_scenarios_are_there():
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_scenario(path):
     sc = json.loads(path.read_text())
-    call = teledsp.Call(**sc["config"])
+    engine = {"call": teledsp.Call, "pipeline": teledsp.Pipeline}[sc.get("kind", "call")]
+    call = engine(**sc["config"])
     digest = [0]
     for i, step in enumerate(sc["steps"]):
         try:
