@@ -133,8 +133,8 @@ fn summarize(outs: &[Output], digest: &mut crc32fast::Hasher) -> Vec<Value> {
 
 /// The engine a scenario drives.
 enum Engine {
-    Call(Call),
-    Pipeline(Pipeline),
+    Call(Box<Call>),
+    Pipeline(Box<Pipeline>),
 }
 
 impl Engine {
@@ -147,8 +147,8 @@ impl Engine {
         };
         // The phone side is the same for both.
         let phone: &mut dyn Phone = match self {
-            Engine::Call(c) => c,
-            Engine::Pipeline(p) => p,
+            Engine::Call(c) => &mut **c,
+            Engine::Pipeline(p) => &mut **p,
         };
         if let Some(m) = step.get("phone") {
             return Some(phone.text(&expanded(m), at, out));
@@ -231,10 +231,12 @@ fn run(path: &Path, bless: bool) -> Result<(), String> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut sc: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut engine = match sc["kind"].as_str().unwrap_or("call") {
-        "call" => Engine::Call(Call::new(CallConfig::from_json(&sc["config"].to_string()).map_err(|e| e.to_string())?).unwrap()),
-        "pipeline" => Engine::Pipeline(
+        "call" => Engine::Call(Box::new(
+            Call::new(CallConfig::from_json(&sc["config"].to_string()).map_err(|e| e.to_string())?).unwrap(),
+        )),
+        "pipeline" => Engine::Pipeline(Box::new(
             Pipeline::new(PipelineConfig::from_json(&sc["config"].to_string()).map_err(|e| e.to_string())?).unwrap(),
-        ),
+        )),
         other => return Err(format!("{}: unknown kind {other}", path.display())),
     };
     let mut digest = crc32fast::Hasher::new();
@@ -243,7 +245,8 @@ fn run(path: &Path, bless: bool) -> Result<(), String> {
     for (i, step) in steps.iter_mut().enumerate() {
         let at = step["at"].as_u64().expect("step.at");
         let mut out = Vec::new();
-        let result = engine.step(step, at, &mut out).unwrap_or_else(|| panic!("{}: step {i} has no input", path.display()));
+        let result =
+            engine.step(step, at, &mut out).unwrap_or_else(|| panic!("{}: step {i} has no input", path.display()));
         let mut got = summarize(&out, &mut digest);
         if let Err(e) = result {
             got.push(json!({"error": e.to_string()}));

@@ -26,9 +26,9 @@
 
 use std::collections::VecDeque;
 
-use super::protocol::FRAME_MS;
 use super::convert;
 use super::outbound::Outbound;
+use super::protocol::FRAME_MS;
 use crate::error::Error;
 use crate::frame::Format;
 use crate::vad::Vad;
@@ -45,15 +45,13 @@ pub const SPEECH_SPANS: usize = 512;
 #[derive(Debug)]
 pub(crate) struct LocalBarge {
     vad: Vad,
-    format: Format,
     /// This speech segment already had its onset.
     fired: bool,
     /// The loudest frame of this speech segment taken for echo, dBFS.
     echo_peak: Option<f32>,
     echo_loss_db: f32,
-    /// Samples of the frame being gathered, and the decoded message.
+    /// Samples of the frame being gathered.
     frame: Vec<i16>,
-    pcm: Vec<i16>,
     /// Caller-audio time at the end of the last whole frame, ms.
     at_ms: u64,
     /// Spans (start, end) of caller-audio time, ms, when the caller was heard.
@@ -68,17 +66,7 @@ impl LocalBarge {
         }
         let vad = Vad::new(format.rate(), FRAME_MS as u32)?;
         let frame = Vec::with_capacity(vad.frame_len());
-        Ok(LocalBarge {
-            vad,
-            format,
-            fired: false,
-            echo_peak: None,
-            echo_loss_db,
-            frame,
-            pcm: Vec::new(),
-            at_ms: 0,
-            speech: VecDeque::new(),
-        })
+        Ok(LocalBarge { vad, fired: false, echo_peak: None, echo_loss_db, frame, at_ms: 0, speech: VecDeque::new() })
     }
 
     /// Milliseconds of `[from_ms, to_ms)` (caller-audio time) when the
@@ -100,15 +88,12 @@ impl LocalBarge {
         }
     }
 
-    /// One caller message (whole samples of the phone's format): whether
+    /// One caller message, decoded to PCM16 at the phone's rate: whether
     /// the caller's speech began in it (not echo). Messages are taken as
     /// consecutive caller audio.
-    pub fn onset(&mut self, audio: &[u8], outbound: &Outbound, now: u64) -> Result<bool, Error> {
-        convert::decode(self.format, audio, &mut self.pcm);
-        // Taken out while `step` borrows the rest of `self`; put back below.
-        let pcm = std::mem::take(&mut self.pcm);
+    pub fn onset(&mut self, pcm: &[i16], outbound: &Outbound, now: u64) -> Result<bool, Error> {
         let mut onset = false;
-        let mut rest = &pcm[..];
+        let mut rest = pcm;
         let mut result = Ok(());
         while !rest.is_empty() {
             let take = (self.vad.frame_len() - self.frame.len()).min(rest.len());
@@ -133,7 +118,6 @@ impl LocalBarge {
                 }
             }
         }
-        self.pcm = pcm;
         result?;
         Ok(onset)
     }

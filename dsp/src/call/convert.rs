@@ -129,6 +129,23 @@ impl Converter {
         Ok(())
     }
 
+    /// As [`Converter::process`], given `input` already decoded to PCM16
+    /// (`decoded`, as [`decode`] gives it): G.711 to PCM then skips the
+    /// second decode (the same samples: decode, then resample, is what the
+    /// fused path computes). Other paths take `input`.
+    pub fn process_decoded(&mut self, input: &[u8], decoded: &[i16], out: &mut Vec<u8>) -> Result<(), Error> {
+        match (self.from, self.to, &mut self.rs) {
+            (Format::Ulaw | Format::Alaw, Format::Pcm16 { .. }, Some(rs)) => {
+                self.pcm.resize(rs.output_len(decoded.len()), 0);
+                let n = rs.process_i16(decoded, &mut self.pcm)?;
+                push_le(&self.pcm[..n], out);
+            }
+            (Format::Ulaw | Format::Alaw, Format::Pcm16 { .. }, None) => push_le(decoded, out),
+            _ => self.process(input, out)?,
+        }
+        Ok(())
+    }
+
     /// The resampler's tail (its delay line drained with zeros), appended
     /// to `out` in `to`'s format; nothing when no resampler is involved.
     pub fn flush(&mut self, out: &mut Vec<u8>) {
@@ -199,6 +216,15 @@ mod tests {
                     c.process(chunk, &mut got).unwrap();
                 }
                 c.flush(&mut got);
+                // The path given the chunks already decoded (the VAD's) too.
+                let mut c = Converter::new(from, to, Quality::Telephony).unwrap();
+                let (mut got_decoded, mut chunk_pcm) = (Vec::new(), Vec::new());
+                for chunk in input.chunks(from.width() * 37) {
+                    decode(from, chunk, &mut chunk_pcm);
+                    c.process_decoded(chunk, &chunk_pcm, &mut got_decoded).unwrap();
+                }
+                c.flush(&mut got_decoded);
+                assert_eq!(got_decoded, got, "{from:?} -> {to:?}, decoded once");
                 let mut pcm = Vec::new();
                 decode(from, &input, &mut pcm);
                 let mut want = Vec::new();

@@ -365,6 +365,8 @@ impl Call {
     /// Caller audio chunk `i`, in order: to the model (or held), and to the
     /// local VAD.
     fn inbound(&mut self, i: usize, b64: Option<&str>, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
+        // The VAD first: it decodes the chunk once, for the converter too.
+        let onset = self.leg.onset(i, now)?;
         let bytes = self.leg.chunk(i);
         let n = bytes.len() / self.up.from().width();
         let mut text = String::new();
@@ -373,7 +375,10 @@ impl Call {
             Some(b64) if self.up.passthrough() => self.model.append(b64, &mut text),
             _ => {
                 self.converted.clear();
-                self.up.process(bytes, &mut self.converted)?;
+                match self.leg.decoded() {
+                    Some(pcm) => self.up.process_decoded(bytes, pcm, &mut self.converted)?,
+                    None => self.up.process(bytes, &mut self.converted)?,
+                }
                 self.b64.clear();
                 B64.encode_append(&self.converted, &mut self.b64);
                 self.model.append(&self.b64, &mut text);
@@ -398,7 +403,7 @@ impl Call {
                 }
             }
         }
-        if self.leg.onset(i, now)? && self.interruptible(now) {
+        if onset && self.interruptible(now) {
             self.interrupt(now, Cause::Vad, out);
         }
         Ok(())

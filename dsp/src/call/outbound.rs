@@ -19,8 +19,8 @@
 use std::collections::VecDeque;
 
 use super::convert::{self, Converter};
-use super::playout::{MarkEcho, Playout};
 use super::events::Heard;
+use super::playout::{MarkEcho, Playout};
 use super::protocol::{FRAME_MS, Message, Output, PhoneAdapter, PhoneKind};
 use crate::error::Error;
 use crate::frame::{Flush, Format, Framer};

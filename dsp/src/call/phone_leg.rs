@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use super::barge::LocalBarge;
+use super::convert;
 use super::events::{Counters, Event, Stream};
 use super::outbound::{Cut, Outbound};
 use super::playout::MarkEcho;
@@ -57,6 +58,9 @@ pub(crate) struct PhoneLeg {
     bytes: Vec<u8>,
     released: Vec<u8>,
     chunks: Vec<Range<usize>>,
+    /// The chunk last asked for its onset, decoded once: the VAD's input,
+    /// and the converter's where it takes PCM (see [`PhoneLeg::decoded`]).
+    pcm: Vec<i16>,
 }
 
 impl PhoneLeg {
@@ -84,6 +88,7 @@ impl PhoneLeg {
             bytes: Vec::new(),
             released: Vec::new(),
             chunks: Vec::new(),
+            pcm: Vec::new(),
         })
     }
 
@@ -235,12 +240,18 @@ impl PhoneLeg {
     /// caller audio, so each is asked once, in order. Always false
     /// without a VAD.
     pub fn onset(&mut self, i: usize, now: u64) -> Result<bool, Error> {
+        self.pcm.clear();
+        let Some(vad) = &mut self.vad else { return Ok(false) };
         let r = self.chunks[i].clone();
         let audio = if self.released.is_empty() { &self.bytes[r] } else { &self.released[r] };
-        match &mut self.vad {
-            Some(vad) => vad.onset(audio, &self.outbound, now),
-            None => Ok(false),
-        }
+        convert::decode(self.outbound.sink(), audio, &mut self.pcm);
+        vad.onset(&self.pcm, &self.outbound, now)
+    }
+
+    /// The chunk last asked for its [`PhoneLeg::onset`], as PCM16 at the
+    /// phone's rate, if the VAD decoded it (so it is not decoded twice).
+    pub fn decoded(&self) -> Option<&[i16]> {
+        (!self.pcm.is_empty()).then_some(&self.pcm[..])
     }
 
     /// Whether agent audio for `id` goes out: the stream runs and `id` was
