@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job: the reference relay, offline. One process runs teledsp-relay,
-# a fake OpenAI Realtime server and a simulated Twilio caller who says a real
+# The main job: the reference relay, offline. One process (`teledsp-sim
+# demo`) runs the relay, a fake OpenAI Realtime server and a simulated Twilio caller who says a real
 # recorded prompt; the fake answers by echoing it. What the caller heard goes
 # to out/heard.wav; per-call numbers are printed.
 #   scripts/demo.sh                      # a Debian asterisk prompt (installed if missing)
@@ -15,4 +15,4 @@ if ! dpkg -s asterisk-core-sounds-en-wav >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; 
 fi
 TELEDSP_SPEECH_DIR=$(dpkg -L asterisk-core-sounds-en-wav 2>/dev/null | grep -m1 -E '/en_US_f_Allison$' || true)
 export TELEDSP_SPEECH_DIR
-RUST_LOG="${RUST_LOG:-warn}" cargo run --release -q -p teledsp-relay -- demo "$@"
+RUST_LOG="${RUST_LOG:-warn}" cargo run --release -q -p teledsp-sim -- demo "$@"

@@ -106,7 +106,7 @@ else
   echo "SKIPPED: no CPython 3.13 (${py313:-none}) or no test_audioop.py from an older CPython (${ref_test:-none})"
 fi
 echo "fake-openai against the official openai SDK's event models:"
-TELEDSP_RELAY_BIN="$PWD/target/release/teledsp-relay" \
+TELEDSP_SIM_BIN="$PWD/target/release/teledsp-sim" \
   "$venv/bin/python" -m pytest -q -p no:cacheprovider relay-example/tests/sdk 2>&1 | tee -a "$log"
 echo "Python benchmark script, smoke run (figures come from a full run, see README):"
 "$venv/bin/python" benches/python/bench.py --quick >/dev/null

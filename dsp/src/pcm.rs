@@ -57,7 +57,7 @@ pub fn with_f32_le_mut<R>(out: &mut [u8], f: impl FnOnce(&mut [f32]) -> R) -> R 
 }
 
 fn with_mut<T: bytemuck::Pod + Default + Clone, R>(out: &mut [u8], f: impl FnOnce(&mut [T]) -> R) -> R {
-    let size = std::mem::size_of::<T>();
+    let size = size_of::<T>();
     let whole = out.len() / size * size;
     let out = &mut out[..whole];
     match bytemuck::try_cast_slice_mut(out) {

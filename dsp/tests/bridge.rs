@@ -170,8 +170,8 @@ fn settings_parse_from_our_names_and_openais() {
     let e = "opus".parse::<Audio>().unwrap_err().to_string();
     assert!(e.starts_with("unknown model audio format \"opus\"; expected one of: pcm24k"), "{e}");
     // The bridge predates A-law and 16 kHz: it says so rather than mangle them.
-    let cfg = teledsp::bridge::BridgeConfig { audio: Audio::Pcma, ..Default::default() };
-    assert!(teledsp::bridge::TwilioBridge::new(cfg).unwrap_err().to_string().contains("call engine"));
+    let cfg = BridgeConfig { audio: Audio::Pcma, ..Default::default() };
+    assert!(TwilioBridge::new(cfg).unwrap_err().to_string().contains("call engine"));
     assert!("GA".parse::<Api>().unwrap_err().to_string().contains("ga, beta"));
 }
 

@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use teledsp::bridge::{Api, Audio, BridgeConfig, TwilioBridge};
+use teledsp::bridge::{BridgeConfig, TwilioBridge};
+use teledsp::call::{ModelAudio as Audio, RealtimeVersion as Api};
 
 fuzz_target!(|data: &[u8]| {
     let [sel, rest @ ..] = data else { return };

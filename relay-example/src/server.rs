@@ -15,7 +15,7 @@
 //!   or the Twilio stream is closed so the TwiML after `<Connect>` runs.
 //! - Writes: any single write to either peer must complete within
 //!   [`Limits::write`], or the call ends. Messages to Twilio go through a
-//!   queue of [`TWILIO_QUEUE`] messages (about 10 s of audio); when a
+//!   queue of [`PHONE_QUEUE`] messages (about 10 s of audio); when a
 //!   Twilio reader falls that far behind, further outbound audio is dropped
 //!   and counted (`frames_dropped`). Every message is either delivered or
 //!   counted as dropped. Messages to OpenAI are sent in order from the
@@ -61,7 +61,7 @@ pub const MAX_MEDIA_MESSAGE: usize = 16 * 1024;
 /// Largest `/twiml` request body (Twilio's form posts are a few KiB).
 pub const MAX_TWIML_BODY: usize = 64 * 1024;
 /// Messages queued for one call's Twilio socket before outbound audio is dropped.
-pub const TWILIO_QUEUE: usize = 512;
+pub const PHONE_QUEUE: usize = 512;
 /// WebSocket read buffer. tungstenite zero-fills the free part of its read
 /// buffer before every read; at its 128 KiB default that memset was a third
 /// of the relay's CPU. Messages larger than this still arrive whole.
@@ -114,10 +114,10 @@ pub struct Settings {
     /// The https base URL Twilio reaches (for the Stream URL and signatures).
     pub public_url: String,
     /// The model API's WebSocket URL (`--model-url`; OpenAI Realtime by default).
-    pub openai_url: String,
+    pub model_url: String,
     /// The model API's key (never logged): OpenAI's bearer token, Azure's
     /// `api-key`, Gemini's `x-goog-api-key`, ElevenLabs' `xi-api-key`.
-    pub openai_api_key: String,
+    pub model_api_key: String,
     /// Per-call settings.
     pub call: CallConfig,
     /// Where tool calls are POSTed.
@@ -136,14 +136,14 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings for `public_url` and `openai_url`, the rest at defaults: no
+    /// Settings for `public_url` and `model_url`, the rest at defaults: no
     /// API key, default call settings, no webhook, no signature check
     /// (set `validator` for production), no call tokens, default limits.
-    pub fn new(public_url: impl Into<String>, openai_url: impl Into<String>) -> Self {
+    pub fn new(public_url: impl Into<String>, model_url: impl Into<String>) -> Self {
         Settings {
             public_url: public_url.into(),
-            openai_url: openai_url.into(),
-            openai_api_key: String::new(),
+            model_url: model_url.into(),
+            model_api_key: String::new(),
             call: CallConfig::default(),
             tools_webhook: None,
             validator: None,
@@ -242,7 +242,7 @@ pub fn router(app: Arc<App>) -> Router {
 pub async fn serve(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
     drain_timeout: Duration,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -530,9 +530,9 @@ type Upstream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsSt
 /// Opens the upstream socket (its time bound is the caller's).
 async fn connect_upstream(app: &App) -> Result<Upstream, String> {
     let s = &app.settings;
-    let mut req = s.openai_url.as_str().into_client_request().map_err(|e| format!("bad model URL: {e}"))?;
+    let mut req = s.model_url.as_str().into_client_request().map_err(|e| format!("bad model URL: {e}"))?;
     // Each API's own key header.
-    for (name, value) in s.call.model_headers(&s.openai_api_key) {
+    for (name, value) in s.call.model_headers(&s.model_api_key) {
         let value = value.parse().map_err(|_| format!("{name} is not a valid header value"))?;
         req.headers_mut().insert(name, value);
     }
@@ -560,7 +560,7 @@ struct Outgoing {
 /// so only the latest matters), and audio queued before it is discarded, as
 /// Twilio would discard it (counted in `frames_dropped` too). Each write
 /// has [`Limits::write`]; past it the writer gives up and the call ends.
-struct TwilioOut {
+struct PhoneOut {
     audio: mpsc::Sender<Outgoing>,
     clear: watch::Sender<(u64, String)>,
     close: Option<oneshot::Sender<CloseFrame>>,
@@ -575,12 +575,12 @@ enum WriterEnd {
     TimedOut,
 }
 
-impl TwilioOut {
+impl PhoneOut {
     fn spawn(
         mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
         app: &Arc<App>,
     ) -> (Self, tokio::task::JoinHandle<WriterEnd>) {
-        let (audio, mut queue) = mpsc::channel::<Outgoing>(TWILIO_QUEUE);
+        let (audio, mut queue) = mpsc::channel::<Outgoing>(PHONE_QUEUE);
         let (clear, mut clears) = watch::channel((0u64, String::new()));
         let (close, close_rx) = oneshot::channel::<CloseFrame>();
         let limit = app.settings.limits.write;
@@ -641,7 +641,7 @@ impl TwilioOut {
                 }
             }
         });
-        (TwilioOut { audio, clear, close: Some(close), generation: 0 }, task)
+        (PhoneOut { audio, clear, close: Some(close), generation: 0 }, task)
     }
 
     /// Queues audio or a mark; false if the queue is full (dropped).
@@ -663,7 +663,7 @@ impl TwilioOut {
 }
 
 /// `fut` within `limit`: Err(true) on timeout, Err(false) on a send error.
-async fn bounded<T, E>(limit: Duration, fut: impl std::future::Future<Output = Result<T, E>>) -> Result<T, bool> {
+async fn bounded<T, E>(limit: Duration, fut: impl Future<Output = Result<T, E>>) -> Result<T, bool> {
     match timeout(limit, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(_)) => Err(false),
@@ -765,7 +765,7 @@ async fn run_call(app: &Arc<App>, socket: WebSocket, bearer: Option<String>) {
     let limits = app.settings.limits;
     let epoch = Instant::now();
     let now = move || epoch.elapsed().as_millis() as u64;
-    let (twilio, writer) = TwilioOut::spawn(tw_tx, app);
+    let (twilio, writer) = PhoneOut::spawn(tw_tx, app);
     let mut warnings = Warnings::default();
     let mut cut = app.cut.subscribe();
     let mut out = Vec::new();
@@ -867,7 +867,7 @@ async fn run_started(
     call: &mut Call,
     sid: &str,
     epoch: Instant,
-    mut twilio: TwilioOut,
+    mut twilio: PhoneOut,
     tw_rx: &mut futures_util::stream::SplitStream<WebSocket>,
     warnings: &mut Warnings,
     cut: &mut watch::Receiver<bool>,
@@ -875,7 +875,7 @@ async fn run_started(
     let limits = app.settings.limits;
     let now = move || epoch.elapsed().as_millis() as u64;
     let session_deadline = tokio::time::Instant::now() + limits.session;
-    let finish = |twilio: TwilioOut, end: End| {
+    let finish = |twilio: PhoneOut, end: End| {
         let (code, reason) = end.close();
         twilio.finish(code, reason);
         end

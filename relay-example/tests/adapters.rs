@@ -15,10 +15,10 @@ use std::time::Duration;
 use base64_simd::STANDARD as B64;
 use common::{fake, relay_with, tone_ulaw};
 use teledsp::call::{ModelApi, Telephony};
-use teledsp_relay::caller::{self, CallerConfig, CallerReport};
-use teledsp_relay::fake_models::{self, Api, ModelFakeConfig};
-use teledsp_relay::fake_openai::FakeConfig;
 use teledsp_relay::providers::WebhookKey;
+use teledsp_sim::caller::{self, CallerConfig, CallerReport};
+use teledsp_sim::fake_models::{self, Api, ModelFakeConfig};
+use teledsp_sim::fake_openai::FakeConfig;
 
 async fn call(relay: &common::Relay, telephony: Telephony) -> CallerReport {
     call_with(relay, telephony, |_| {}).await

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use teledsp::signature::RequestValidator;
-use teledsp_relay::caller::{self, CallerConfig};
-use teledsp_relay::fake_openai::{self, Fake, FakeConfig, Mode};
-use teledsp_relay::loadtest::{self, LoadConfig};
+use teledsp_sim::caller::{self, CallerConfig};
+use teledsp_sim::fake_openai::{self, Fake, FakeConfig, Mode};
+use teledsp_sim::loadtest::{self, LoadConfig};
 
 mod common;
 
@@ -92,11 +92,11 @@ fn command(kind: &str, args: &[&str]) -> Command {
     c
 }
 
-/// Starts `kind` against `openai_url`; waits for `/healthz`.
-async fn start(kind: &str, openai_url: &str, token: Option<&str>, extra: &[&str]) -> Relay {
+/// Starts `kind` against `model_url`; waits for `/healthz`.
+async fn start(kind: &str, model_url: &str, token: Option<&str>, extra: &[&str]) -> Relay {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut args = vec!["--listen", &listen, "--public-url", PUBLIC, "--openai-url", openai_url];
+    let mut args = vec!["--listen", &listen, "--public-url", PUBLIC, "--model-url", model_url];
     args.extend_from_slice(extra);
     if token.is_none() {
         args.push("--insecure-no-signature");

@@ -11,8 +11,8 @@ use base64_simd::STANDARD;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use teledsp::signature::RequestValidator;
-use teledsp_relay::caller::{self, CallerConfig};
-use teledsp_relay::fake_openai::{FakeConfig, Mode};
+use teledsp_sim::caller::{self, CallerConfig};
+use teledsp_sim::fake_openai::{FakeConfig, Mode};
 use tokio_tungstenite::tungstenite::Message;
 
 mod common;
@@ -373,11 +373,11 @@ impl Drop for Proc {
 }
 
 impl Proc {
-    async fn start(openai_url: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+    async fn start(model_url: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let listen = format!("127.0.0.1:{port}");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_teledsp-relay"));
-        cmd.args(["serve", "--listen", &listen, "--openai-url", openai_url, "--insecure-no-signature"])
+        cmd.args(["serve", "--listen", &listen, "--model-url", model_url, "--insecure-no-signature"])
             .args(args)
             .env_remove("TWILIO_AUTH_TOKEN")
             .env("RUST_LOG", "warn")

@@ -8,8 +8,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use teledsp::call::RealtimeVersion as Api;
 use teledsp::signature::RequestValidator as Validator;
-use teledsp_relay::caller::{self, CallerConfig};
-use teledsp_relay::fake_openai::{FakeConfig, Mode};
+use teledsp_sim::caller::{self, CallerConfig};
+use teledsp_sim::fake_openai::{FakeConfig, Mode};
 use tokio_tungstenite::tungstenite::Message;
 
 mod common;
@@ -163,7 +163,7 @@ async fn barge_in_sends_clear_truncates_at_what_was_heard_and_cancels() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_call_round_trip_through_a_local_webhook() {
-    let (hook_url, seen) = common::webhook().await;
+    let (hook_url, seen) = webhook().await;
     let fake =
         fake(FakeConfig { turn_after_ms: Some(300), tool: Some("get_weather".into()), ..Default::default() }).await;
     let relay = relay_with(fake.url(), |s| s.tools_webhook = Some(hook_url)).await;

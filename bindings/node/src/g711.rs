@@ -35,7 +35,7 @@ fn transcode(env: &Env, samples: &Unknown<'_>, f: TranscodeFn) -> Result<Value> 
 }
 
 /// The room `dst` has, in `unit`-byte samples, checked against `need`.
-fn room(dst: &Bytes, need: usize, unit: usize) -> Result<()> {
+fn room(dst: &Bytes<'_>, need: usize, unit: usize) -> Result<()> {
     let have = dst.bytes().len() / unit;
     if have < need {
         return Err(err(Code::InvalidLength, format!("dst ({}) holds {have} samples, src has {need}", dst.kind())));

@@ -318,7 +318,7 @@ pub fn array(env: &Env, items: &[Value]) -> Result<Value> {
 /// A JS value of the JSON value `v` (objects, arrays, strings, numbers).
 pub fn json(env: &Env, v: serde_json::Value) -> Result<Value> {
     // SAFETY: a live env; napi-rs's own conversion of serde_json values.
-    unsafe { <serde_json::Value as ToNapiValue>::to_napi_value(env.raw(), v) }.map(Value).map_err(crate::internal)
+    unsafe { <serde_json::Value as ToNapiValue>::to_napi_value(env.raw(), v) }.map(Value).map_err(internal)
 }
 
 /// A JS array of strings.

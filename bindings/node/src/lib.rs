@@ -6,8 +6,6 @@
 //! [`g711`] (`mulaw`/`alaw` namespaces), [`resample`], [`frame`], [`vad`],
 //! [`bridge`], [`call`]; [`js`] holds the typed-array plumbing they share.
 
-#![deny(clippy::all)]
-
 use napi_derive::napi;
 
 pub mod bridge;

@@ -32,7 +32,7 @@ pub struct Resampler {
 }
 
 impl Resampler {
-    fn out_len(&self, src: &Bytes, what: &str) -> Result<(usize, usize)> {
+    fn out_len(&self, src: &Bytes<'_>, what: &str) -> Result<(usize, usize)> {
         let in_len = match src.elem() {
             Elem::F32 => src.bytes().len() / 4,
             _ => src.pcm16(what)?.len() / 2,

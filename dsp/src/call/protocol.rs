@@ -372,7 +372,7 @@ pub(crate) fn num_or_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>,
         N(u64),
         S(Cow<'a, str>),
     }
-    Ok(match Option::<N>::deserialize(d)? {
+    Ok(match Option::<N<'_>>::deserialize(d)? {
         None => None,
         Some(N::N(n)) => Some(n),
         Some(N::S(s)) => Some(s.parse().map_err(|_| serde::de::Error::custom(format!("{s:?} is not a number")))?),

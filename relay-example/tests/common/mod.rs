@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use teledsp_relay::fake_openai::{self, Fake, FakeConfig};
 use teledsp_relay::server::{self, App, Settings};
+use teledsp_sim::fake_openai::{self, Fake, FakeConfig};
 use tokio::net::TcpListener;
 
 /// A tools webhook on loopback that records each request body and answers
@@ -27,7 +27,7 @@ pub async fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
             }
         }),
     );
-    let hl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hl = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/tools", hl.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(hl, hook).await });
     (url, seen)
@@ -65,9 +65,9 @@ impl Relay {
     }
 }
 
-pub async fn relay_with(openai_url: String, f: impl FnOnce(&mut Settings)) -> Relay {
+pub async fn relay_with(model_url: String, f: impl FnOnce(&mut Settings)) -> Relay {
     let mut settings =
-        Settings { openai_api_key: "sk-test".into(), ..Settings::new("https://relay.example.com", openai_url) };
+        Settings { model_api_key: "sk-test".into(), ..Settings::new("https://relay.example.com", model_url) };
     f(&mut settings);
     let app = App::new(settings);
     let l = listener().await;
@@ -91,7 +91,7 @@ pub type ServerSocket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream
 pub async fn scripted_upstream<F, Fut>(script: F) -> String
 where
     F: FnOnce(ServerSocket) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
+    Fut: Future<Output = ()> + Send,
 {
     let l = listener().await;
     let addr = l.local_addr().unwrap();

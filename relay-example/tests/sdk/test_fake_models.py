@@ -1,4 +1,4 @@
-"""`teledsp-relay fake-model` against the official SDKs of the APIs it stands in for.
+"""`teledsp-sim fake-model` against the official SDKs of the APIs it stands in for.
 
 - Gemini Live: every server message the fake sends validates as
   `google.genai.types.LiveServerMessage` (a pydantic model that forbids
@@ -8,7 +8,7 @@
   its audio, honour its interruption and answer its ping (with the pong the
   SDK itself writes, which the fake then accepts).
 
-Run by `scripts/test.sh` with the release binary in `TELEDSP_RELAY_BIN`.
+Run by `scripts/test.sh` with the release binary in `TELEDSP_SIM_BIN`.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 def binary() -> str:
-    path = os.environ.get("TELEDSP_RELAY_BIN") or str(ROOT / "target/release/teledsp-relay")
+    path = os.environ.get("TELEDSP_SIM_BIN") or str(ROOT / "target/release/teledsp-sim")
     if not os.path.exists(path):
-        pytest.fail(f"no teledsp-relay binary at {path}: build it (cargo build --release -p teledsp-relay)")
+        pytest.fail(f"no teledsp-sim binary at {path}: build it (cargo build --release -p teledsp-sim)")
     return path
 
 

@@ -1,11 +1,11 @@
-"""`teledsp-relay fake-openai` against the official `openai` SDK's models.
+"""`teledsp-sim fake-openai` against the official `openai` SDK's models.
 
 Every event the fake sends must validate as the SDK's server event of its
 type (GA `openai.types.realtime`, beta `openai.types.beta.realtime`), and
 every client event sent here is first validated as the SDK's client event,
 so the fake is shown to accept valid client events and to answer them as
 the service documents. Run by `scripts/test.sh` with the release binary in
-`TELEDSP_RELAY_BIN`.
+`TELEDSP_SIM_BIN`.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ BETA_SERVER, BETA_CLIENT = by_type(BetaServer), by_type(BetaClient)
 
 
 def binary() -> str:
-    path = os.environ.get("TELEDSP_RELAY_BIN") or str(ROOT / "target/release/teledsp-relay")
+    path = os.environ.get("TELEDSP_SIM_BIN") or str(ROOT / "target/release/teledsp-sim")
     if not os.path.exists(path):
-        pytest.fail(f"no teledsp-relay binary at {path}: build it (cargo build --release -p teledsp-relay)")
+        pytest.fail(f"no teledsp-sim binary at {path}: build it (cargo build --release -p teledsp-sim)")
     return path
 
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::caller::{self, CallerConfig};
 use crate::fake_openai::{self, FakeConfig};
-use crate::server::{self, App, Settings};
+use teledsp_relay::server::{self, App, Settings};
 
 /// Where the demo finds a recorded prompt when none is given: Debian's
 /// asterisk prompts (`asterisk-core-sounds-en-wav`), as the tests use.
@@ -50,7 +50,7 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
 pub async fn run(prompt: &Path, out_wav: &Path) -> Result<String, String> {
     let audio = caller::ulaw_from_wav(prompt)?;
     let fake = fake_openai::spawn(bind().await?, FakeConfig::default()).map_err(|e| e.to_string())?;
-    let settings = Settings { openai_api_key: "sk-demo".into(), ..Settings::new("http://127.0.0.1", fake.url()) };
+    let settings = Settings { model_api_key: "sk-demo".into(), ..Settings::new("http://127.0.0.1", fake.url()) };
     let app = App::new(settings);
     let listener = bind().await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;

@@ -503,7 +503,8 @@ impl Dialect {
 }
 
 fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
-    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(crate::server::READ_BUFFER)
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(teledsp_relay::server::READ_BUFFER)
 }
 
 /// mu-law audio from a WAV file (8 kHz 16-bit mono, as the asterisk prompts are).

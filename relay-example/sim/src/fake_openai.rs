@@ -141,7 +141,7 @@ async fn upgrade(State(s): State<Shared>, headers: HeaderMap, ws: WebSocketUpgra
     let bearer = headers.get("authorization").is_some_and(|v| v.as_bytes().starts_with(b"Bearer "))
         || headers.get("api-key").is_some_and(|v| !v.is_empty());
     ws.max_message_size(16 << 20)
-        .read_buffer_size(crate::server::READ_BUFFER)
+        .read_buffer_size(teledsp_relay::server::READ_BUFFER)
         .on_upgrade(move |socket| session(s, socket, beta, bearer))
 }
 
@@ -361,7 +361,7 @@ fn on_append(c: &mut Conn, out: &mpsc::UnboundedSender<String>, b64: Option<&str
 }
 
 fn handle(c: &mut Conn, out: &mpsc::UnboundedSender<String>, text: &str) {
-    if let Ok(a) = serde_json::from_str::<Append>(text)
+    if let Ok(a) = serde_json::from_str::<Append<'_>>(text)
         && a.kind == "input_audio_buffer.append"
     {
         return on_append(c, out, a.audio.as_deref());
