@@ -3,7 +3,7 @@ call engine. The same relay as `teledsp-relay serve` (Rust) and the Nest
 gateway (Node), with the same command line and endpoints:
 
     python fastapi_relay.py serve --listen 0.0.0.0:8080 --public-url https://relay.example.com \\
-        --openai-url wss://api.openai.com/v1/realtime?model=gpt-realtime [--tools-webhook URL]
+        --model-url wss://api.openai.com/v1/realtime?model=gpt-realtime [--tools-webhook URL]
 
 OPENAI_API_KEY and TWILIO_AUTH_TOKEN come from the environment; without the
 token it refuses to start unless --insecure-no-signature. `uvicorn
@@ -37,15 +37,15 @@ import json
 import logging
 import os
 import sys
-import urllib.parse
 from dataclasses import dataclass, field
 
-from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
 import teledsp
-from relay_common import (setup_logging, DEFAULT_OPENAI_URL, MAX_MEDIA_MESSAGE, MAX_MESSAGE, NO_TOKEN, TWILIO_QUEUE, WARNINGS_PER_CALL,
-                          WEBHOOK_TIMEOUT, call_config, openai_headers, serve_parser, tool_output, twiml)
+from relay_common import (setup_logging, DEFAULT_OPENAI_URL, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL,
+                          WEBHOOK_TIMEOUT, PhoneOut, call_config, openai_headers, serve, serve_parser, tool_output,
+                          twilio_app)
 
 log = logging.getLogger("fastapi_relay")
 
@@ -53,7 +53,7 @@ log = logging.getLogger("fastapi_relay")
 @dataclass
 class Settings:
     public_url: str
-    openai_url: str
+    model_url: str
     openai_api_key: str
     validator: teledsp.RequestValidator | None
     tools_webhook: str | None = None
@@ -70,44 +70,13 @@ class Settings:
         call = {k: os.environ[f"RELAY_{k.upper()}"] for k in ("instructions", "voice") if f"RELAY_{k.upper()}" in os.environ}
         return cls(
             public_url=os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"),
-            openai_url=os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL),
+            model_url=os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL),
             openai_api_key=os.environ.get("OPENAI_API_KEY", ""),
             validator=teledsp.RequestValidator(token) if token else None,
             tools_webhook=os.environ.get("RELAY_TOOLS_WEBHOOK"),
             call=call,
             insecure=os.environ.get("RELAY_INSECURE_NO_SIGNATURE") == "1",
         )
-
-
-class TwilioOut:
-    """The Twilio socket's writer: audio and marks queue up to TWILIO_QUEUE
-    and are dropped beyond; a clear drops what is queued (Twilio would) and
-    always goes out."""
-
-    def __init__(self, ws: WebSocket, write_timeout: float):
-        self.ws, self.queue, self.wake, self.dropped, self.done = ws, collections.deque(), asyncio.Event(), 0, False
-        self.write_timeout, self.failed = write_timeout, asyncio.Event()
-
-    def put(self, target: str, text: str) -> None:
-        if target == "clear":
-            self.queue.clear()
-        elif len(self.queue) >= TWILIO_QUEUE:
-            self.dropped += 1
-            return
-        self.queue.append(text)
-        self.wake.set()
-
-    async def run(self) -> None:
-        try:
-            while True:
-                await self.wake.wait()
-                self.wake.clear()
-                while self.queue:
-                    await asyncio.wait_for(self.ws.send_text(self.queue.popleft()), self.write_timeout)
-                if self.done:
-                    return
-        except Exception:  # noqa: BLE001 - a write past its bound, or the peer is gone: the call ends
-            self.failed.set()
 
 
 async def run_tool(settings: Settings, call: teledsp.Call, ev: dict) -> str:
@@ -120,58 +89,13 @@ async def run_tool(settings: Settings, call: teledsp.Call, ev: dict) -> str:
         return json.dumps({"error": f"tool {ev['name']} timed out"})
 
 
-def twilio_app(title: str, settings, run, media_paths: tuple[str, ...]) -> FastAPI:
-    """A FastAPI app with the relays' Twilio endpoints: GET /healthz, POST
-    /twiml and the Media Stream at `media_paths` (X-Twilio-Signature
-    checked; 1008 if bad), each call handed to `run(settings, websocket)`.
-    `settings` has public_url, validator and insecure; without a validator
-    the app refuses to start unless insecure."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app):
-        if settings.validator is None and not settings.insecure:
-            raise RuntimeError(NO_TOKEN)
-        yield
-
-    app = FastAPI(title=title, lifespan=lifespan)
-    base = settings.public_url.rstrip("/")
-    ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-
-    def signed(url: str, params: list, signature: str | None) -> bool:
-        return settings.validator is None or settings.validator.validate(url, params, signature or "")
-
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        return Response("ok\n", media_type="text/plain")
-
-    @app.post("/twiml")
-    async def twiml_route(request: Request) -> Response:
-        params = urllib.parse.parse_qsl((await request.body()).decode(), keep_blank_values=True)
-        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        if not signed(url, params, request.headers.get("x-twilio-signature")):
-            return Response("invalid X-Twilio-Signature\n", status_code=403)
-        return Response(twiml(params, ws_base), media_type="text/xml")
-
-    async def media(twilio: WebSocket) -> None:
-        url = ws_base + twilio.url.path + (f"?{twilio.url.query}" if twilio.url.query else "")
-        await twilio.accept()
-        if not signed(url, [], twilio.headers.get("x-twilio-signature")):
-            await twilio.close(1008, "invalid X-Twilio-Signature")
-            return
-        await run(settings, twilio)
-
-    for path in media_paths:
-        app.add_api_websocket_route(path, media)
-    return app
-
-
 def create_app(settings: Settings) -> FastAPI:
     return twilio_app("teledsp FastAPI relay", settings, run_call, ("/media", "/media-stream"))  # and the seeds' path
 
 
 async def run_call(settings: Settings, twilio: WebSocket) -> None:
     call = teledsp.Call(**settings.call)
-    out = TwilioOut(twilio, settings.write_timeout)
+    out = PhoneOut(twilio, settings.write_timeout)
     writer = asyncio.create_task(out.run())
     tools: set[asyncio.Task] = set()
     stopped = asyncio.Event()
@@ -264,7 +188,7 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
         session_deadline = asyncio.get_running_loop().time() + settings.session_timeout
         headers = openai_headers(settings.openai_api_key, settings.call.get("api", "ga"))
         async with asyncio.timeout(settings.session_timeout):
-            upstream = await connect(settings.openai_url, additional_headers=headers, max_size=MAX_MESSAGE)
+            upstream = await connect(settings.model_url, additional_headers=headers, max_size=MAX_MESSAGE)
     except Exception as e:  # noqa: BLE001 - no start, or no upstream: end this call only
         log.warning("call %s: not started (%r); closing so the TwiML fallback plays", call.call_sid, e)
         out.done = True
@@ -310,7 +234,7 @@ def main(argv=None) -> int:
         print(NO_TOKEN, file=sys.stderr)
         return 2
     call = call_config(a)
-    settings = Settings(a.public_url, a.openai_url, os.environ.get("OPENAI_API_KEY", ""),
+    settings = Settings(a.public_url, a.model_url, os.environ.get("OPENAI_API_KEY", ""),
                         teledsp.RequestValidator(token) if token else None, a.tools_webhook, call,
                         insecure=a.insecure_no_signature, start_timeout=a.start_timeout,
                         media_timeout=a.media_timeout, session_timeout=a.session_timeout,
@@ -318,25 +242,6 @@ def main(argv=None) -> int:
     host, _, port = a.listen.rpartition(":")
     asyncio.run(serve(create_app(settings), host or "127.0.0.1", int(port), a.drain_timeout))
     return 0
-
-
-async def serve(app: FastAPI, host: str, port: int, drain_timeout: float = 30.0) -> None:
-    """uvicorn until SIGTERM or SIGINT, then a graceful exit with status 0
-    (live calls get up to drain_timeout; a second signal exits at once)."""
-    import signal
-
-    import uvicorn
-
-    # ws_max_size is the server's, i.e. Twilio's side: 16 KiB (1009 beyond).
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MEDIA_MESSAGE,
-                            timeout_graceful_shutdown=drain_timeout)
-    server = uvicorn.Server(config)
-    # uvicorn re-raises the signal after shutting down; a service exits 0 instead.
-    server.capture_signals = contextlib.nullcontext
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.handle_exit, sig, None)
-    await server.serve()
 
 
 if __name__ == "__main__":

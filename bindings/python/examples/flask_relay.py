@@ -4,7 +4,7 @@ same relay as fastapi_relay.py, `teledsp-relay serve` and the Nest gateway,
 with the same command line and endpoints:
 
     python flask_relay.py serve --listen 0.0.0.0:8080 --public-url https://relay.example.com \\
-        --openai-url wss://api.openai.com/v1/realtime?model=gpt-realtime [--tools-webhook URL]
+        --model-url wss://api.openai.com/v1/realtime?model=gpt-realtime [--tools-webhook URL]
 
 OPENAI_API_KEY and TWILIO_AUTH_TOKEN come from the environment; without the
 token it refuses to start unless --insecure-no-signature. POST /twiml, GET
@@ -50,7 +50,7 @@ from websockets.sync.client import connect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 import teledsp
-from relay_common import (setup_logging, MAX_MEDIA_MESSAGE, MAX_MESSAGE, NO_TOKEN, TWILIO_QUEUE, WARNINGS_PER_CALL, call_config,
+from relay_common import (setup_logging, MAX_MEDIA_MESSAGE, MAX_MESSAGE, NO_TOKEN, PHONE_QUEUE, WARNINGS_PER_CALL, call_config,
                           openai_headers, serve_parser, tool_output, twiml)
 
 log = logging.getLogger("flask_relay")
@@ -59,7 +59,7 @@ log = logging.getLogger("flask_relay")
 @dataclass
 class Settings:
     public_url: str
-    openai_url: str
+    model_url: str
     openai_api_key: str
     validator: teledsp.RequestValidator | None
     tools_webhook: str | None = None
@@ -76,9 +76,9 @@ def send_timeout(sock: socket.socket, seconds: float) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", sec, int((seconds - sec) * 1e6)))
 
 
-class TwilioOut:
+class PhoneOut:
     """The Twilio socket's writer thread: audio and marks queue up to
-    TWILIO_QUEUE and are dropped beyond; a clear drops what is queued
+    PHONE_QUEUE and are dropped beyond; a clear drops what is queued
     (Twilio would) and always goes out."""
 
     def __init__(self, ws):
@@ -91,7 +91,7 @@ class TwilioOut:
         with self.cv:
             if target == "clear":
                 self.queue.clear()
-            elif len(self.queue) >= TWILIO_QUEUE:
+            elif len(self.queue) >= PHONE_QUEUE:
                 self.dropped += 1
                 return
             self.queue.append(text)
@@ -124,7 +124,7 @@ class Relay:
         self.settings, self.ws = settings, ws
         self.call = teledsp.Call(**settings.call)
         self.lock = threading.RLock()  # warn() reads the engine while a method holds it
-        self.out = TwilioOut(ws)
+        self.out = PhoneOut(ws)
         self.stopped = threading.Event()
         self.upstream = None
         self.warned = collections.Counter()
@@ -208,7 +208,7 @@ class Relay:
                 if text is not None:
                     self.engine("receive_phone", text)
             session_deadline = time.monotonic() + s.session_timeout
-            self.upstream = connect(s.openai_url, additional_headers=openai_headers(s.openai_api_key, s.call.get("api", "ga")),
+            self.upstream = connect(s.model_url, additional_headers=openai_headers(s.openai_api_key, s.call.get("api", "ga")),
                                     max_size=MAX_MESSAGE, open_timeout=s.session_timeout)
             send_timeout(self.upstream.socket, s.write_timeout)
         except Exception as e:  # noqa: BLE001 - no start, or no upstream: end this call only
@@ -300,7 +300,7 @@ def main(argv=None) -> int:
     if not token and not a.insecure_no_signature:
         print(NO_TOKEN, file=sys.stderr)
         return 2
-    settings = Settings(a.public_url, a.openai_url, os.environ.get("OPENAI_API_KEY", ""),
+    settings = Settings(a.public_url, a.model_url, os.environ.get("OPENAI_API_KEY", ""),
                         teledsp.RequestValidator(token) if token else None, a.tools_webhook, call_config(a),
                         start_timeout=a.start_timeout, media_timeout=a.media_timeout,
                         session_timeout=a.session_timeout, write_timeout=a.write_timeout)

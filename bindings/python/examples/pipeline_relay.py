@@ -76,8 +76,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
 import teledsp
-from fastapi_relay import TwilioOut, serve, twilio_app
-from relay_common import setup_logging, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL
+from relay_common import setup_logging, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL, PhoneOut, serve, twilio_app
 
 log = logging.getLogger("pipeline_relay")
 
@@ -212,7 +211,7 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
     call = teledsp.Pipeline(encoding="linear16", sample_rate=24000, local_vad=settings.barge_in in ("vad", "both"),
                             echo_loss_db=settings.echo_loss_db)
     conv = Conversation(settings.instructions, settings.chars_per_second)
-    out = TwilioOut(twilio, settings.write_timeout)
+    out = PhoneOut(twilio, settings.write_timeout)
     writer = asyncio.create_task(out.run())
     stopped = asyncio.Event()
     warned = collections.Counter()

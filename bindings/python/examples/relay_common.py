@@ -1,18 +1,25 @@
 """What the Python relays share (fastapi_relay.py, flask_relay.py,
-pipeline_relay.py): the command line, TwiML, the tool webhook and the
-bounds. No audio or protocol here: that is teledsp's."""
+pipeline_relay.py): the command line, TwiML, the tool webhook, the bounds,
+and for the ASGI relays the phone writer, the Twilio endpoints and the
+server's life (FastAPI and uvicorn are imported where those are used, so
+the Flask relay needs neither). No audio or protocol here: that is
+teledsp's. No example imports another: they all import this."""
 
 import argparse
+import asyncio
+import collections
+import contextlib
 import html
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 
 WEBHOOK_TIMEOUT = 8.0
 MAX_MESSAGE = 1 << 20  # from the model or Deepgram
 MAX_MEDIA_MESSAGE = 16 * 1024  # from Twilio (1009 beyond)
-TWILIO_QUEUE = 512  # messages queued for Twilio (~10 s of audio)
+PHONE_QUEUE = 512  # messages queued for the phone (~10 s of audio)
 WARNINGS_PER_CALL = 3
 DEFAULT_OPENAI_URL = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
 NO_TOKEN = ("TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests "
@@ -62,7 +69,9 @@ def serve_parser(prog: str, description: str, server: str) -> argparse.ArgumentP
     s = sub.add_parser("serve", help="run the relay")
     s.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT")
     s.add_argument("--public-url", default=os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"))
-    s.add_argument("--openai-url", default=os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL))
+    s.add_argument("--model-url", "--openai-url", dest="model_url",
+                   default=os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL),
+                   help="the model's WebSocket URL (--openai-url: its old name)")
     s.add_argument("--openai-api", choices=["ga", "beta"], default="ga")
     s.add_argument("--audio", choices=["pcm", "pcmu"], default="pcm",
                    help="the model's audio: pcm (PCM16 24 kHz, resampled here) or pcmu (G.711 mu-law 8 kHz, passed through)")
@@ -110,3 +119,104 @@ def openai_headers(api_key: str, api: str) -> dict:
     if api == "beta":
         headers["OpenAI-Beta"] = "realtime=v1"
     return headers
+
+
+# ---- the ASGI relays (fastapi_relay.py, pipeline_relay.py) ----------------
+
+
+class PhoneOut:
+    """The phone socket's writer (an ASGI WebSocket): audio and marks queue up to PHONE_QUEUE
+    and are dropped beyond; a clear drops what is queued (Twilio would) and
+    always goes out."""
+
+    def __init__(self, ws, write_timeout: float):
+        self.ws, self.queue, self.wake, self.dropped, self.done = ws, collections.deque(), asyncio.Event(), 0, False
+        self.write_timeout, self.failed = write_timeout, asyncio.Event()
+
+    def put(self, target: str, text: str) -> None:
+        if target == "clear":
+            self.queue.clear()
+        elif len(self.queue) >= PHONE_QUEUE:
+            self.dropped += 1
+            return
+        self.queue.append(text)
+        self.wake.set()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.queue:
+                    await asyncio.wait_for(self.ws.send_text(self.queue.popleft()), self.write_timeout)
+                if self.done:
+                    return
+        except Exception:  # noqa: BLE001 - a write past its bound, or the peer is gone: the call ends
+            self.failed.set()
+
+
+def twilio_app(title: str, settings, run, media_paths: tuple[str, ...]):
+    """A FastAPI app with the relays' Twilio endpoints: GET /healthz, POST
+    /twiml and the Media Stream at `media_paths` (X-Twilio-Signature
+    checked; 1008 if bad), each call handed to `run(settings, websocket)`.
+    `settings` has public_url, validator and insecure; without a validator
+    the app refuses to start unless insecure."""
+
+    # Imported here: the Flask relay shares this module without FastAPI.
+    from fastapi import FastAPI, Request, Response, WebSocket
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        if settings.validator is None and not settings.insecure:
+            raise RuntimeError(NO_TOKEN)
+        yield
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    base = settings.public_url.rstrip("/")
+    ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+
+    def signed(url: str, params: list, signature: str | None) -> bool:
+        return settings.validator is None or settings.validator.validate(url, params, signature or "")
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return Response("ok\n", media_type="text/plain")
+
+    @app.post("/twiml")
+    async def twiml_route(request: Request) -> Response:
+        params = urllib.parse.parse_qsl((await request.body()).decode(), keep_blank_values=True)
+        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if not signed(url, params, request.headers.get("x-twilio-signature")):
+            return Response("invalid X-Twilio-Signature\n", status_code=403)
+        return Response(twiml(params, ws_base), media_type="text/xml")
+
+    async def media(twilio: WebSocket) -> None:
+        url = ws_base + twilio.url.path + (f"?{twilio.url.query}" if twilio.url.query else "")
+        await twilio.accept()
+        if not signed(url, [], twilio.headers.get("x-twilio-signature")):
+            await twilio.close(1008, "invalid X-Twilio-Signature")
+            return
+        await run(settings, twilio)
+
+    for path in media_paths:
+        app.add_api_websocket_route(path, media)
+    return app
+
+
+async def serve(app, host: str, port: int, drain_timeout: float = 30.0) -> None:
+    """uvicorn until SIGTERM or SIGINT, then a graceful exit with status 0
+    (live calls get up to drain_timeout; a second signal exits at once)."""
+    import signal
+
+    import uvicorn
+
+    # ws_max_size is the server's, i.e. Twilio's side: 16 KiB (1009 beyond).
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MEDIA_MESSAGE,
+                            timeout_graceful_shutdown=drain_timeout)
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the signal after shutting down; a service exits 0 instead.
+    server.capture_signals = contextlib.nullcontext
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.handle_exit, sig, None)
+    await server.serve()

@@ -33,8 +33,11 @@ fn json_dumps(obj: &Bound<'_, PyAny>) -> PyResult<String> {
 /// messages to send and events out. The same engine as the Rust crate's
 /// `teledsp::call::Call` and the Node package's `Call`.
 ///
-/// Keyword settings (all optional): api ("ga" or "beta"), audio ("pcm24k"
-/// or "pcmu" on the model side), quality (resampler preset), instructions,
+/// Keyword settings (all optional): telephony ("twilio", "telnyx", "plivo",
+/// "vonage", "exotel" or "signalwire"), model ("openai", "azure", "gemini"
+/// or "elevenlabs"), api ("ga" or "beta": OpenAI's interface), audio (the
+/// model side's format: "pcm24k", "pcm16k", "pcmu" or "pcma", or OpenAI's
+/// own names), model_id (Gemini's model), quality (resampler preset), instructions,
 /// voice, tools (the session's tools list), turn_detection (OpenAI's object,
 /// or None for manual turns), local_vad (barge in on teledsp's VAD onset
 /// too), echo_loss_db (caller audio this much quieter than the agent's

@@ -1,7 +1,7 @@
 // The Nest relay: the same relay as `teledsp-relay serve` (Rust) and
 // fastapi_relay.py (Python), with the same command line:
 //   npm run build:example && node examples/nest-gateway/dist/main.js serve \
-//     --listen 0.0.0.0:8080 --public-url https://relay.example.com --openai-url wss://... [--tools-webhook URL]
+//     --listen 0.0.0.0:8080 --public-url https://relay.example.com --model-url wss://... [--tools-webhook URL]
 // POST /twiml, GET /media (the Media Stream), GET /healthz. SIGTERM or
 // SIGINT closes it (a second one exits at once), with status 0.
 import 'reflect-metadata';

@@ -45,7 +45,7 @@ export interface Limits {
 export const NO_TOKEN =
   'TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests (pass --insecure-no-signature for local development)';
 
-const USAGE = `usage: node dist/main.js serve [--listen HOST:PORT] [--public-url URL] [--openai-url URL]
+const USAGE = `usage: node dist/main.js serve [--listen HOST:PORT] [--public-url URL] [--model-url URL]
        [--openai-api ga|beta] [--audio pcm|pcmu] [--instructions TEXT] [--voice NAME]
        [--tools-webhook URL] [--tools-file FILE] [--local-vad] [--insecure-no-signature]
        [--drain-timeout S] [--header-read-timeout S] [--start-timeout S] [--media-timeout S]
@@ -60,7 +60,9 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
     options: {
       listen: { type: 'string', default: '127.0.0.1:8080' },
       'public-url': { type: 'string', default: env.PUBLIC_URL ?? 'http://127.0.0.1:8080' },
-      'openai-url': { type: 'string', default: env.OPENAI_REALTIME_URL ?? 'wss://api.openai.com/v1/realtime?model=gpt-realtime' },
+      'model-url': { type: 'string' },
+      // The old name of --model-url.
+      'openai-url': { type: 'string' },
       'openai-api': { type: 'string', default: 'ga' },
       audio: { type: 'string', default: 'pcm' },
       instructions: { type: 'string' },
@@ -102,7 +104,7 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
     host: listen.slice(0, colon) || '127.0.0.1',
     port,
     publicUrl: values['public-url']!,
-    openaiUrl: values['openai-url']!,
+    openaiUrl: values['model-url'] ?? values['openai-url'] ?? env.OPENAI_REALTIME_URL ?? 'wss://api.openai.com/v1/realtime?model=gpt-realtime',
     openaiApiKey: env.OPENAI_API_KEY ?? '',
     validator: token ? new RequestValidator(token) : null,
     toolsWebhook: values['tools-webhook'] ?? null,
