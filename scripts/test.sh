@@ -8,7 +8,19 @@ FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's seconds, printed as a table at the end.
+timings=()
+step_name=""
+step_t0=$SECONDS
+end_step() {
+  if [ -n "$step_name" ]; then timings+=("$((SECONDS - step_t0))|$step_name"); fi
+}
+step() {
+  end_step
+  step_name="$*"
+  step_t0=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
 
 step "rustfmt"
 cargo fmt --all --check
@@ -30,6 +42,22 @@ if cargo tree -p teledsp --no-default-features -e normal --prefix none | grep -E
   exit 1
 fi
 echo "cargo features: none, audioop, resample, frame, vad, call, signature: each builds warning-free"
+
+step "MSRV: the library with the declared rust-version (rustup, minimal profile)"
+msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+if rustup toolchain install "$msrv" --profile minimal >/dev/null 2>&1; then
+  cargo "+$msrv" check -q -p teledsp --lib --release
+  echo "teledsp builds with Rust $msrv"
+else
+  echo "SKIPPED: rustup could not install Rust $msrv here"
+fi
+
+step "cargo-deny: licences, bans and sources (deny.toml; the advisory database cannot be fetched here)"
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  echo "installing cargo-deny from crates.io"
+  cargo install cargo-deny --locked --quiet
+fi
+cargo deny --log-level error check licenses bans sources
 
 step "real speech for the VAD tests (Debian's asterisk-core-sounds-en-wav)"
 if ! dpkg -s asterisk-core-sounds-en-wav >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
@@ -142,6 +170,29 @@ TELEDSP_E2E_RELAYS=rust,python,flask,node TELEDSP_PYTHON="$PWD/$venv/bin/python"
 step "benchmarks run once each (criterion test mode, same release build)"
 cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release --benches >/dev/null
 
+step "the book (mdBook from crates.io), its links checked (LinkChecker from PyPI)"
+if ! command -v mdbook >/dev/null 2>&1; then
+  echo "installing mdbook from crates.io"
+  cargo install mdbook --no-default-features --features search --locked --quiet
+fi
+mdbook build docs
+[ -f target/book/index.html ]
+"$venv/bin/pip" install -q --disable-pip-version-check linkchecker==10.6.0
+# Served on loopback: LinkChecker run as root drops to `nobody`, who may
+# not read a checkout under a private directory.
+port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$venv/bin/python" -m http.server "$port" --bind 127.0.0.1 --directory target/book >/dev/null 2>&1 &
+book_server=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/index.html" >/dev/null && break; sleep 0.1; done
+links_ok=0
+"$venv/bin/linkchecker" --no-status --no-warnings "http://127.0.0.1:$port/index.html" > target/linkcheck.txt 2>&1 || links_ok=$?
+kill "$book_server"
+tail -n 3 target/linkcheck.txt
+if [ "$links_ok" -ne 0 ]; then
+  cat target/linkcheck.txt >&2
+  exit 1
+fi
+
 step "fuzz smoke (${FUZZ_SECONDS}s per target)"
 if cargo +nightly --version >/dev/null 2>&1; then
   if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -155,6 +206,14 @@ if cargo +nightly --version >/dev/null 2>&1; then
 else
   echo "SKIPPED: no nightly toolchain, so no cargo-fuzz smoke runs"
 fi
+
+end_step
+echo
+echo "seconds per step:"
+for t in "${timings[@]}"; do
+  printf '%6s  %s\n' "${t%%|*}" "${t#*|}"
+done
+printf '%6s  %s\n' "$SECONDS" "all"
 
 # One closing line over everything the runners counted.
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')

@@ -87,6 +87,21 @@ export declare class Call {
   get modelReady(): boolean
   /** Whether a model response is in progress. */
   get responding(): boolean
+  /**
+   * The environment variable the model API's key is read from
+   * (`OPENAI_API_KEY`, `AZURE_OPENAI_API_KEY`, `GEMINI_API_KEY` or `ELEVENLABS_API_KEY`).
+   */
+  get modelKeyEnv(): string
+  /**
+   * The headers of the model socket's upgrade for `apiKey`, as
+   * `[name, value]` pairs: the API's key header, and OpenAI's beta
+   * header for `api: 'beta'`.
+   *
+   * ```js
+   * new Call({ model: 'azure' }).modelHeaders('k'); // [['api-key', 'k']]
+   * ```
+   */
+  modelHeaders(apiKey: string): Array<[string, string]>
   /** The call's counters (snake_case names, as in Rust and Python). */
   get counters(): Record<string, number>
 }

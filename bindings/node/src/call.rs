@@ -297,6 +297,30 @@ impl Call {
     pub fn responding(&self) -> bool {
         self.inner.responding()
     }
+    /// The environment variable the model API's key is read from
+    /// (`OPENAI_API_KEY`, `AZURE_OPENAI_API_KEY`, `GEMINI_API_KEY` or `ELEVENLABS_API_KEY`).
+    #[napi(getter)]
+    pub fn model_key_env(&self) -> &'static str {
+        self.inner.config().model.key_env()
+    }
+    /// The headers of the model socket's upgrade for `apiKey`, as
+    /// `[name, value]` pairs: the API's key header, and OpenAI's beta
+    /// header for `api: 'beta'`.
+    ///
+    /// ```js
+    /// new Call({ model: 'azure' }).modelHeaders('k'); // [['api-key', 'k']]
+    /// ```
+    #[napi(ts_return_type = "Array<[string, string]>")]
+    pub fn model_headers(&self, api_key: String) -> Json {
+        Json::Array(
+            self.inner
+                .config()
+                .model_headers(&api_key)
+                .into_iter()
+                .map(|(n, v)| Json::Array(vec![n.into(), v.into()]))
+                .collect(),
+        )
+    }
     /// The call's counters (snake_case names, as in Rust and Python).
     #[napi(getter, ts_return_type = "Record<string, number>")]
     pub fn counters(&self) -> Json {

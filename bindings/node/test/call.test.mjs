@@ -68,3 +68,12 @@ test('RequestValidator: Twilio\'s documented example', () => {
   assert.equal(v.validate(url, { ...params, Digits: '9999' }, '0/KCTR6DLpKmkAf8muzZqo1nDgQ='), false);
   assert.throws(() => v.sign(url, { a: 1 }), { code: 'ERR_INVALID_ARG_TYPE' });
 });
+
+test('provider facts come from the engine', () => {
+  // What every relay needs to open the model socket: the key's variable and headers.
+  assert.equal(new Call().modelKeyEnv, 'OPENAI_API_KEY');
+  assert.deepStrictEqual(new Call().modelHeaders('sk'), [['Authorization', 'Bearer sk']]);
+  assert.deepStrictEqual(new Call({ api: 'beta' }).modelHeaders('sk'), [['Authorization', 'Bearer sk'], ['OpenAI-Beta', 'realtime=v1']]);
+  assert.deepStrictEqual(new Call({ model: 'azure' }).modelHeaders('k'), [['api-key', 'k']]);
+  assert.equal(new Call({ model: 'gemini' }).modelKeyEnv, 'GEMINI_API_KEY');
+});

@@ -1,6 +1,6 @@
 """The same relay as fastapi_relay.py, written the way the seeds' services do
 it today: json + base64 + audioop + soxr per message, in Python. It is the
-baseline `teledsp-relay loadtest` compares against (README, "Relay load");
+baseline `teledsp-sim loadtest` compares against (BENCHMARKS.md, "Relay load");
 use fastapi_relay.py (teledsp) for real work.
 
 Run it:  OPENAI_REALTIME_URL=ws://127.0.0.1:8090/v1/realtime uvicorn audioop_relay:app --port 5051

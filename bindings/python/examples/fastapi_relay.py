@@ -44,7 +44,7 @@ from websockets.asyncio.client import connect
 
 import teledsp
 from relay_common import (setup_logging, DEFAULT_OPENAI_URL, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL,
-                          WEBHOOK_TIMEOUT, PhoneOut, call_config, openai_headers, serve, serve_parser, tool_output,
+                          WEBHOOK_TIMEOUT, PhoneOut, call_config, serve, serve_parser, tool_output,
                           twilio_app)
 
 log = logging.getLogger("fastapi_relay")
@@ -186,7 +186,7 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
                     await receive(text, "phone")
         # Connected and session.updated, both within the session bound.
         session_deadline = asyncio.get_running_loop().time() + settings.session_timeout
-        headers = openai_headers(settings.openai_api_key, settings.call.get("api", "ga"))
+        headers = dict(call.model_headers(settings.openai_api_key))
         async with asyncio.timeout(settings.session_timeout):
             upstream = await connect(settings.model_url, additional_headers=headers, max_size=MAX_MESSAGE)
     except Exception as e:  # noqa: BLE001 - no start, or no upstream: end this call only

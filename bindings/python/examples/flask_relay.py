@@ -51,7 +51,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 import teledsp
 from relay_common import (setup_logging, MAX_MEDIA_MESSAGE, MAX_MESSAGE, NO_TOKEN, PHONE_QUEUE, WARNINGS_PER_CALL, call_config,
-                          openai_headers, serve_parser, tool_output, twiml)
+                          serve_parser, tool_output, twiml)
 
 log = logging.getLogger("flask_relay")
 
@@ -208,7 +208,7 @@ class Relay:
                 if text is not None:
                     self.engine("receive_phone", text)
             session_deadline = time.monotonic() + s.session_timeout
-            self.upstream = connect(s.model_url, additional_headers=openai_headers(s.openai_api_key, s.call.get("api", "ga")),
+            self.upstream = connect(s.model_url, additional_headers=dict(self.call.model_headers(s.openai_api_key)),
                                     max_size=MAX_MESSAGE, open_timeout=s.session_timeout)
             send_timeout(self.upstream.socket, s.write_timeout)
         except Exception as e:  # noqa: BLE001 - no start, or no upstream: end this call only

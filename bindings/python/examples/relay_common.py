@@ -115,6 +115,8 @@ def setup_logging() -> None:
 
 
 def openai_headers(api_key: str, api: str) -> dict:
+    """OpenAI's upgrade headers, for the audioop baseline (which uses no
+    teledsp); the teledsp relays take `Call.model_headers`."""
     headers = {"Authorization": f"Bearer {api_key}"}
     if api == "beta":
         headers["OpenAI-Beta"] = "realtime=v1"

@@ -247,6 +247,21 @@ impl PyCall {
     fn responding(&self) -> bool {
         self.inner.responding()
     }
+    /// The environment variable the model API's key is read from
+    /// (OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GEMINI_API_KEY or ELEVENLABS_API_KEY).
+    #[getter]
+    fn model_key_env(&self) -> &'static str {
+        self.inner.config().model.key_env()
+    }
+    /// The headers of the model socket's upgrade for ``api_key``, as
+    /// (name, value) pairs: the API's key header, and OpenAI's beta header
+    /// for api="beta".
+    ///
+    /// >>> teledsp.Call(model="azure").model_headers("k")
+    /// [('api-key', 'k')]
+    fn model_headers(&self, api_key: &str) -> Vec<(&'static str, String)> {
+        self.inner.config().model_headers(api_key)
+    }
     /// The call's counters, as a dict.
     #[getter]
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -77,3 +77,13 @@ def test_request_validator():
     assert v.validate(url, params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
     assert not v.validate(url, {**params, "Digits": "9999"}, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
     assert "12345" not in repr(v)
+
+
+def test_provider_facts_come_from_the_engine():
+    # What every relay needs to open the model socket: the key's variable and headers.
+    assert teledsp.Call().model_key_env == "OPENAI_API_KEY"
+    assert teledsp.Call().model_headers("sk") == [("Authorization", "Bearer sk")]
+    assert teledsp.Call(api="beta").model_headers("sk") == [("Authorization", "Bearer sk"), ("OpenAI-Beta", "realtime=v1")]
+    assert teledsp.Call(model="azure").model_headers("k") == [("api-key", "k")]
+    assert teledsp.Call(model="gemini").model_key_env == "GEMINI_API_KEY"
+    assert teledsp.Call(model="elevenlabs").model_headers("x") == [("xi-api-key", "x")]

@@ -236,6 +236,12 @@ class Call:
     @property
     def responding(self) -> bool: ...
     @property
+    def model_key_env(self) -> str:
+        """The environment variable the model API's key is read from."""
+    def model_headers(self, api_key: str) -> list[tuple[str, str]]:
+        """The model socket's upgrade headers for ``api_key``: the API's key
+        header, and OpenAI's beta header for api="beta"."""
+    @property
     def counters(self) -> dict[str, int]: ...
 
 PipelineTarget = Literal["media", "mark", "clear", "caller_audio", "event"]
