@@ -67,18 +67,6 @@ impl WebhookKey {
     }
 }
 
-/// The environment variable holding `telephony`'s signing secret.
-pub fn secret_env(telephony: Telephony) -> Option<&'static str> {
-    match telephony {
-        Telephony::Twilio => Some("TWILIO_AUTH_TOKEN"),
-        Telephony::SignalWire => Some("SIGNALWIRE_SIGNING_KEY"),
-        Telephony::Telnyx => Some("TELNYX_PUBLIC_KEY"),
-        Telephony::Plivo => Some("PLIVO_AUTH_TOKEN"),
-        Telephony::Vonage => Some("VONAGE_SIGNATURE_SECRET"),
-        Telephony::Exotel => None,
-    }
-}
-
 /// A header's value, or "".
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).unwrap_or("")
