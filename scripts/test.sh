@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+trap 'print_timings; rm -f "$log"' EXIT
 
 # Each step's seconds, printed as a table at the end.
 timings=()
@@ -20,6 +20,16 @@ step() {
   step_name="$*"
   step_t0=$SECONDS
   printf '\n==> %s\n' "$*"
+}
+print_timings() {
+  end_step
+  step_name=""
+  echo
+  echo "seconds per step:"
+  for t in "${timings[@]}"; do
+    printf '%6s  %s\n' "${t%%|*}" "${t#*|}"
+  done
+  printf '%6s  %s\n' "$SECONDS" "all"
 }
 
 step "rustfmt"
@@ -52,13 +62,6 @@ else
   echo "SKIPPED: rustup could not install Rust $msrv here"
 fi
 
-step "cargo-deny: licences, bans and sources (deny.toml; the advisory database cannot be fetched here)"
-if ! command -v cargo-deny >/dev/null 2>&1; then
-  echo "installing cargo-deny from crates.io"
-  cargo install cargo-deny --locked --quiet
-fi
-cargo deny --log-level error check licenses bans sources
-
 step "real speech for the VAD tests (Debian's asterisk-core-sounds-en-wav)"
 if ! dpkg -s asterisk-core-sounds-en-wav >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   (apt-get update -qq && apt-get install -y -qq asterisk-core-sounds-en-wav) >/dev/null 2>&1 \
@@ -76,6 +79,8 @@ step "Rust tests (release)"
 # The binding crates are built by maturin and napi and tested by pytest and
 # node --test (below).
 cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release 2>&1 | tee -a "$log"
+# The test rig's binary (fakes for the SDK checks below); the tests built its library.
+cargo build --release -q -p teledsp-sim --bins
 
 step "release artefacts (scripts/dist.sh): manylinux_2_28 wheel, sdist, npm packages, crate"
 bash scripts/dist.sh 2>&1 | tee -a "$log"
@@ -170,11 +175,40 @@ TELEDSP_E2E_RELAYS=rust,python,flask,node TELEDSP_PYTHON="$PWD/$venv/bin/python"
 step "benchmarks run once each (criterion test mode, same release build)"
 cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release --benches >/dev/null
 
-step "the book (mdBook from crates.io), its links checked (LinkChecker from PyPI)"
-if ! command -v mdbook >/dev/null 2>&1; then
-  echo "installing mdbook from crates.io"
-  cargo install mdbook --no-default-features --features search --locked --quiet
+# cargo-deny and mdbook from crates.io, built on one core while each fuzz run
+# (single-threaded) has the other; used by the last two steps.
+tools_log=target/tool-install.log
+(
+  command -v cargo-deny >/dev/null 2>&1 || cargo install -j 1 --locked --quiet cargo-deny
+  command -v mdbook >/dev/null 2>&1 || cargo install -j 1 --locked --quiet mdbook --no-default-features --features search
+) > "$tools_log" 2>&1 &
+tools_pid=$!
+
+step "fuzz smoke (${FUZZ_SECONDS}s per target)"
+if cargo +nightly --version >/dev/null 2>&1; then
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "installing cargo-fuzz from crates.io"
+    cargo install cargo-fuzz --locked --quiet
+  fi
+  for t in $(cargo fuzz list --fuzz-dir fuzz); do
+    echo "fuzzing $t"
+    cargo +nightly fuzz run --fuzz-dir fuzz "$t" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 2>&1 | tail -n 2
+  done
+else
+  echo "SKIPPED: no nightly toolchain, so no cargo-fuzz smoke runs"
 fi
+
+step "cargo-deny and mdbook (crates.io; built during the fuzz runs)"
+if ! wait "$tools_pid"; then
+  cat "$tools_log" >&2
+  exit 1
+fi
+command -v cargo-deny mdbook
+
+step "cargo-deny: licences, bans and sources (deny.toml; the advisory database cannot be fetched here)"
+cargo deny --log-level error check licenses bans sources
+
+step "the book (mdBook from crates.io), its links checked (LinkChecker from PyPI)"
 mdbook build docs
 [ -f target/book/index.html ]
 "$venv/bin/pip" install -q --disable-pip-version-check linkchecker==10.6.0
@@ -193,27 +227,6 @@ if [ "$links_ok" -ne 0 ]; then
   exit 1
 fi
 
-step "fuzz smoke (${FUZZ_SECONDS}s per target)"
-if cargo +nightly --version >/dev/null 2>&1; then
-  if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "installing cargo-fuzz from crates.io"
-    cargo install cargo-fuzz --locked --quiet
-  fi
-  for t in $(cargo fuzz list --fuzz-dir fuzz); do
-    echo "fuzzing $t"
-    cargo +nightly fuzz run --fuzz-dir fuzz "$t" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 2>&1 | tail -n 2
-  done
-else
-  echo "SKIPPED: no nightly toolchain, so no cargo-fuzz smoke runs"
-fi
-
-end_step
-echo
-echo "seconds per step:"
-for t in "${timings[@]}"; do
-  printf '%6s  %s\n' "${t%%|*}" "${t#*|}"
-done
-printf '%6s  %s\n' "$SECONDS" "all"
 
 # One closing line over everything the runners counted.
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
