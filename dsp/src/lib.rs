@@ -15,6 +15,9 @@ pub mod bridge;
 #[cfg(feature = "call")]
 #[cfg_attr(docsrs, doc(cfg(feature = "call")))]
 pub mod call;
+#[cfg(feature = "echo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "echo")))]
+pub mod echo;
 mod error;
 #[cfg(feature = "frame")]
 #[cfg_attr(docsrs, doc(cfg(feature = "frame")))]
