@@ -62,17 +62,23 @@ else
   echo "SKIPPED: rustup could not install Rust $msrv here"
 fi
 
-step "real speech for the VAD tests (Debian's asterisk-core-sounds-en-wav)"
-if ! dpkg -s asterisk-core-sounds-en-wav >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  (apt-get update -qq && apt-get install -y -qq asterisk-core-sounds-en-wav) >/dev/null 2>&1 \
-    || echo "could not install asterisk-core-sounds-en-wav"
+step "recorded speech for the VAD and echo tests (Debian's asterisk-core-sounds-en-wav, -fr-wav)"
+# The agent is the English voice; the caller of the echo tests the French one.
+if ! dpkg -s asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && apt-get install -y -qq asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav) >/dev/null 2>&1 \
+    || echo "could not install asterisk-core-sounds-en-wav and -fr-wav"
 fi
 TELEDSP_SPEECH_DIR=$(dpkg -L asterisk-core-sounds-en-wav 2>/dev/null | grep -m1 -E '/en_US_f_Allison$' || true)
+TELEDSP_CALLER_SPEECH_DIR=$(dpkg -L asterisk-core-sounds-fr-wav 2>/dev/null | grep -m1 -E '/fr_CA_f_June$' || true)
 if [ -n "$TELEDSP_SPEECH_DIR" ]; then
   export TELEDSP_SPEECH_DIR
   echo "using $TELEDSP_SPEECH_DIR"
 else
   echo "SKIPPED: no recorded prompts; the real-speech VAD test will say so"
+fi
+if [ -n "$TELEDSP_CALLER_SPEECH_DIR" ]; then
+  export TELEDSP_CALLER_SPEECH_DIR
+  echo "caller voice: $TELEDSP_CALLER_SPEECH_DIR"
 fi
 
 step "Rust tests (release)"

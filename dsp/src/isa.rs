@@ -95,7 +95,10 @@ impl Isa {
     ///
     /// Callers hold an `Isa` whose availability was checked (by `detect` or
     /// `require`), which is what makes the unchecked tokens sound.
-    #[cfg_attr(not(any(feature = "resample", feature = "vad", feature = "audioop")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "resample", feature = "vad", feature = "audioop", feature = "echo")),
+        allow(dead_code)
+    )]
     #[inline(always)]
     pub(crate) fn vectorize<Op: pulp::WithSimd>(self, op: Op) -> Op::Output {
         use pulp::Simd;
@@ -120,7 +123,7 @@ impl Isa {
     /// so the scalar twin is the same source. `f` must be an
     /// `#[inline(always)]` closure, or it is compiled outside the
     /// target-feature context and runs at the baseline.
-    #[cfg_attr(not(feature = "audioop"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "audioop", feature = "echo")), allow(dead_code))]
     #[inline(always)]
     pub(crate) fn run<R>(self, f: impl FnOnce() -> R) -> R {
         struct Run<F>(F);
