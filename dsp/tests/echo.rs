@@ -10,35 +10,11 @@
 use teledsp::echo::{EchoCanceller, EchoConfig, EchoStats};
 use teledsp::g711::Kernels;
 
+mod common;
+use common::prompts;
+
 const RATE: usize = 8000;
 const N: usize = 160;
-
-fn prompts(var: &str) -> Option<Vec<i16>> {
-    let Some(dir) = std::env::var_os(var) else {
-        assert!(std::env::var_os("CI").is_none(), "{var} is not set under CI");
-        eprintln!("SKIPPED recorded-speech echo test: set {var} (scripts/test.sh does)");
-        return None;
-    };
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.to_string_lossy()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
-        .collect();
-    files.sort();
-    let mut x = Vec::new();
-    for p in files.iter().step_by(7) {
-        let mut r = hound::WavReader::open(p).unwrap();
-        if r.spec().sample_rate != RATE as u32 || r.spec().channels != 1 {
-            continue;
-        }
-        x.extend(r.samples::<i16>().map(|s| s.unwrap()));
-        x.extend(std::iter::repeat_n(0, RATE / 5)); // 200 ms between prompts
-        if x.len() > 60 * RATE {
-            break;
-        }
-    }
-    Some(x)
-}
 
 fn ulaw(x: &[i16]) -> Vec<i16> {
     let g = Kernels::detect();
@@ -165,8 +141,8 @@ struct Speech {
 }
 
 fn speech() -> Option<Speech> {
-    let agent = ulaw(&prompts("TELEDSP_SPEECH_DIR")?);
-    let caller = prompts("TELEDSP_CALLER_SPEECH_DIR")?;
+    let agent = ulaw(&prompts("TELEDSP_SPEECH_DIR", 60)?);
+    let caller = prompts("TELEDSP_CALLER_SPEECH_DIR", 60)?;
     Some(Speech { agent, caller })
 }
 

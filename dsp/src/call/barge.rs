@@ -1,18 +1,26 @@
 //! Local barge-in: teledsp's VAD on the caller's audio, with an echo guard.
 //!
 //! The caller starts talking over the agent at the first frame of a speech
-//! segment (by the VAD) that is louder than the agent's audio playing at
-//! that instant minus [`echo_loss_db`](super::CallConfig::echo_loss_db). A
-//! quieter frame may be the agent's own voice coming back down the line
-//! (line echo: ITU-T G.168 expects at least 6 dB of loss on the echo path),
-//! and the agent must not interrupt itself; the segment's later, louder
-//! frames (the caller, or the agent pausing) still count. While nothing
-//! plays, the guard is off, except within a speech segment that began as
-//! echo and has not had the caller in it: there a frame counts only if it
-//! is [`ECHO_MARGIN_DB`] louder than the loudest echo of the segment. Otherwise the VAD's hangover after the
-//! agent's last word (quiet frames it still calls speech) would be taken for
-//! the caller the moment the agent stops. One onset per speech segment.
-
+//! segment (by the VAD) that passes three checks:
+//!
+//! - it is louder than [`LEVEL_FLOOR_DBFS`] (digital near-silence is
+//!   nobody talking);
+//! - it is louder than the agent's audio playing at that instant minus
+//!   [`echo_loss_db`](super::CallConfig::echo_loss_db), plus what the echo
+//!   canceller takes out when it runs and has converged. A quieter frame
+//!   may be the agent's own voice coming back down the line (line echo:
+//!   ITU-T G.168 expects at least 6 dB of loss on the echo path), and the
+//!   agent must not interrupt itself;
+//! - within a speech segment that began as echo and has not had the caller
+//!   in it, it is [`ECHO_MARGIN_DB`] louder than the loudest echo of the
+//!   segment, whether or not the agent is playing. Otherwise a pause in the
+//!   agent's audio, or its end, would let the segment's later echo (or the
+//!   VAD's hangover, or the line noise under it) pass for the caller.
+//!
+//! One onset per speech segment. With the echo canceller on
+//! ([`CallConfig::echo_cancel`](super::CallConfig::echo_cancel)), the VAD
+//! hears the cancelled audio and the guard is the fallback for what the
+//! canceller has not (yet) removed.
 //!
 //! The caller's audio is the phone's, whatever its codec and rate (the VAD
 //! runs at 8, 16 or 24 kHz); messages of any length are cut into 20 ms
@@ -37,6 +45,11 @@ use crate::vad::Vad;
 /// playing, how much louder than the segment's loudest echo a frame must be
 /// to be the caller, dB.
 pub const ECHO_MARGIN_DB: f32 = 6.0;
+
+/// A speech frame quieter than this is not the caller, dBFS: below any
+/// phone line's noise, above a canceller's residual on a digitally silent
+/// line.
+pub const LEVEL_FLOOR_DBFS: f32 = -55.0;
 
 /// Spans of caller speech remembered (older ones are forgotten): at one
 /// span per word or so, minutes of a call.
@@ -91,7 +104,9 @@ impl LocalBarge {
     /// One caller message, decoded to PCM16 at the phone's rate: whether
     /// the caller's speech began in it (not echo). Messages are taken as
     /// consecutive caller audio.
-    pub fn onset(&mut self, pcm: &[i16], outbound: &Outbound, now: u64) -> Result<bool, Error> {
+    /// `extra_loss_db` is what an echo canceller in front takes out beyond
+    /// the line's own loss (0 without one).
+    pub fn onset(&mut self, pcm: &[i16], outbound: &Outbound, now: u64, extra_loss_db: f32) -> Result<bool, Error> {
         let mut onset = false;
         let mut rest = pcm;
         let mut result = Ok(());
@@ -102,7 +117,7 @@ impl LocalBarge {
             if self.frame.len() == self.vad.frame_len() {
                 let start = self.at_ms;
                 self.at_ms += FRAME_MS;
-                let stepped = self.step(outbound, now);
+                let stepped = self.step(outbound, now, extra_loss_db);
                 self.frame.clear();
                 match stepped {
                     Ok((caller, fired)) => {
@@ -123,20 +138,28 @@ impl LocalBarge {
     }
 
     /// The frame gathered: (the caller was heard in it, it is the segment's onset).
-    fn step(&mut self, outbound: &Outbound, now: u64) -> Result<(bool, bool), Error> {
+    fn step(&mut self, outbound: &Outbound, now: u64, extra_loss_db: f32) -> Result<(bool, bool), Error> {
         self.vad.process(&self.frame)?;
         if !self.vad.is_speaking() {
             self.fired = false;
             self.echo_peak = None;
             return Ok((false, false));
         }
+        let level = convert::dbfs(&self.frame);
+        // Digital near-silence (a canceller's residual on a line without
+        // noise) is nobody talking, whatever the VAD makes of its shape.
+        if level < LEVEL_FLOOR_DBFS {
+            return Ok((false, false));
+        }
         if self.echo_loss_db > 0.0 {
-            let level = convert::dbfs(&self.frame);
-            let echo = match outbound.agent_level(now) {
-                Some(agent) => level < agent - self.echo_loss_db,
-                // A segment that began as echo and has not had the caller in it.
-                None => !self.fired && self.echo_peak.is_some_and(|peak| level < peak + ECHO_MARGIN_DB),
-            };
+            let loss = self.echo_loss_db + extra_loss_db;
+            // Within a segment that began as echo and has not had the
+            // caller in it, a frame must also be clearly louder than the
+            // segment's loudest echo, whether or not the agent plays: a
+            // pause in the agent's audio must not let the segment's later
+            // echo, or the line noise under it, pass for the caller.
+            let echo_segment = !self.fired && self.echo_peak.is_some_and(|peak| level < peak + ECHO_MARGIN_DB);
+            let echo = echo_segment || outbound.agent_level(now).is_some_and(|agent| level < agent - loss);
             if echo {
                 self.echo_peak = Some(self.echo_peak.map_or(level, |p| p.max(level)));
                 return Ok((false, false));

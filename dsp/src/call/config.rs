@@ -62,6 +62,17 @@ pub struct CallConfig {
     /// agent's audio playing minus this is taken for the agent's own echo
     /// and does not barge in locally (0: no guard). G.168 assumes 6 dB.
     pub echo_loss_db: f32,
+    /// Run the echo canceller ([`crate::echo`]) on the caller's audio, with
+    /// what the phone was sent as its reference: the local VAD hears the
+    /// cancelled audio. Phone streams at 8 or 16 kHz.
+    pub echo_cancel: bool,
+    /// With [`echo_cancel`](Self::echo_cancel): the model gets the cancelled
+    /// audio too, so its server-side VAD stops hearing the agent. Turn it
+    /// on when the model API does no echo cancellation of its own on the
+    /// input (OpenAI Realtime, Gemini Live and ElevenLabs do none on a
+    /// telephony stream; their noise reduction is not echo cancellation);
+    /// leave it off to give the model the caller's audio untouched.
+    pub echo_cancel_to_model: bool,
     /// Inbound audio held while the model connection opens, ms.
     pub hold_ms: u32,
 }
@@ -81,6 +92,8 @@ impl Default for CallConfig {
             turn_detection: server_vad(),
             local_vad: false,
             echo_loss_db: 6.0,
+            echo_cancel: false,
+            echo_cancel_to_model: false,
             hold_ms: 1000,
         }
     }

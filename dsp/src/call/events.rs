@@ -125,6 +125,21 @@ pub struct Counters {
     pub unknown_phone: u64,
     /// Model messages of a type the adapter does not know.
     pub unknown_model: u64,
+    /// With the echo canceller on: its ERLE estimate, dB (absent when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub echo_erle_db: u64,
+    /// With the echo canceller on: the echo's bulk delay in use, ms
+    /// (absent when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub echo_delay_ms: u64,
+    /// With the echo canceller on: frames where the caller talked over
+    /// the agent's echo (absent when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub double_talk_frames: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// The phone stream's identity, from its start message.

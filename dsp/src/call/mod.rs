@@ -61,6 +61,7 @@
 mod barge;
 mod config;
 mod convert;
+mod echo_leg;
 mod events;
 pub mod model;
 mod outbound;
@@ -138,6 +139,8 @@ pub struct Call {
     // Scratch, reused across messages.
     bytes: Vec<u8>,
     converted: Vec<u8>,
+    /// The cancelled caller audio in the phone's format (scratch).
+    cancelled: Vec<u8>,
     b64: String,
 }
 
@@ -159,7 +162,7 @@ impl Call {
         let (model_in, model_out) = model.formats();
         Ok(Call {
             up: Converter::new(phone_format, model_in, cfg.quality)?,
-            leg: PhoneLeg::new(phone, model_out, cfg.quality, cfg.echo_loss_db, cfg.local_vad)?,
+            leg: PhoneLeg::new(phone, model_out, cfg.quality, cfg.echo_loss_db, cfg.local_vad, cfg.echo_cancel)?,
             cfg,
             model,
             held: Some(VecDeque::new()),
@@ -172,6 +175,7 @@ impl Call {
             now: 0,
             bytes: Vec::new(),
             converted: Vec::new(),
+            cancelled: Vec::new(),
             b64: String::new(),
         })
     }
@@ -368,9 +372,25 @@ impl Call {
         // The VAD first: it decodes the chunk once, for the converter too.
         let onset = self.leg.onset(i, now)?;
         let bytes = self.leg.chunk(i);
-        let n = bytes.len() / self.up.from().width();
+        let mut n = bytes.len() / self.up.from().width();
         let mut text = String::new();
+        let cancelled = if self.cfg.echo_cancel_to_model { self.leg.cancelled() } else { None };
         match b64 {
+            // The cancelled audio, back in the phone's format for the
+            // converter; a partial frame waits for the next chunk.
+            _ if cancelled.is_some() => {
+                let pcm = cancelled.expect("matched");
+                n = pcm.len();
+                if n > 0 {
+                    self.cancelled.clear();
+                    convert::encode(self.up.from(), pcm, &mut self.cancelled);
+                    self.converted.clear();
+                    self.up.process(&self.cancelled, &mut self.converted)?;
+                    self.b64.clear();
+                    B64.encode_append(&self.converted, &mut self.b64);
+                    self.model.append(&self.b64, &mut text);
+                }
+            }
             // Passed through: the phone's base64 is the model's.
             Some(b64) if self.up.passthrough() => self.model.append(b64, &mut text),
             _ => {
@@ -385,6 +405,8 @@ impl Call {
             }
         }
         match &mut self.held {
+            // No whole frame out of the canceller yet: nothing to append.
+            _ if text.is_empty() => {}
             None => out.push(Output::Model(text)),
             Some(held) => {
                 // Bounded by audio time, not by message count: a message may

@@ -19,6 +19,7 @@
 use std::collections::VecDeque;
 
 use super::convert::{self, Converter};
+use super::echo_leg::FarQueue;
 use super::events::Heard;
 use super::playout::{MarkEcho, Playout};
 use super::protocol::{FRAME_MS, Message, Output, PhoneAdapter, PhoneKind};
@@ -95,6 +96,8 @@ pub(crate) struct Outbound {
     current: Option<usize>,
     interrupted: Recent,
     frames_out: u64,
+    /// What the phone plays, for the echo canceller (when it runs).
+    pub far: Option<FarQueue>,
     // Scratch, reused across chunks.
     sink: Vec<u8>,
     frames: Vec<u8>,
@@ -119,6 +122,7 @@ impl Outbound {
             current: None,
             interrupted: Recent::default(),
             frames_out: 0,
+            far: None,
             sink: Vec::new(),
             frames: Vec::new(),
             pcm: Vec::new(),
@@ -138,6 +142,11 @@ impl Outbound {
     /// 20 ms frames sent to the phone (a 100 ms chunk counts 5).
     pub fn frames_out(&self) -> u64 {
         self.frames_out
+    }
+
+    /// The phone's latency (send to play), once learnt from its marks.
+    pub fn latency_ms(&self) -> Option<u64> {
+        self.playout.latency_ms()
     }
 
     /// Whether `id` was interrupted (its later audio is dropped).
@@ -282,6 +291,9 @@ impl Outbound {
         }
         self.current = None;
         self.playout.clear();
+        if let Some(far) = &mut self.far {
+            far.clear();
+        }
         self.framer.reset();
         self.conv.reset();
         cuts
@@ -311,9 +323,14 @@ impl Outbound {
                 Message::Binary(b) => Output::PhoneBinary(b),
             });
             for f in c.chunks_exact(per_frame) {
-                if levels.len() < MAX_LEVELS {
+                if levels.len() < MAX_LEVELS || self.far.is_some() {
                     convert::decode(sink, f, &mut self.pcm);
+                }
+                if levels.len() < MAX_LEVELS {
                     levels.push(convert::dbfs(&self.pcm).round() as i8);
+                }
+                if let Some(far) = &mut self.far {
+                    far.push(&self.pcm);
                 }
             }
         }

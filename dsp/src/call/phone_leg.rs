@@ -16,6 +16,7 @@ use std::ops::Range;
 
 use super::barge::LocalBarge;
 use super::convert;
+use super::echo_leg::{EchoLeg, FarQueue};
 use super::events::{Counters, Event, Stream};
 use super::outbound::{Cut, Outbound};
 use super::playout::MarkEcho;
@@ -50,6 +51,8 @@ pub(crate) struct PhoneLeg {
     echo_loss_db: f32,
     reorder: Reorder,
     vad: Option<LocalBarge>,
+    /// The echo canceller, when it runs.
+    echo: Option<EchoLeg>,
     /// The agent's audio to the phone, and what the caller heard of it.
     pub outbound: Outbound,
     pub counters: Counters,
@@ -65,17 +68,21 @@ pub(crate) struct PhoneLeg {
 
 impl PhoneLeg {
     /// A leg over `phone`, for agent audio in `source`; with a local VAD
-    /// (and its echo guard at `echo_loss_db`) if `vad`.
+    /// (and its echo guard at `echo_loss_db`) if `vad`, and the echo
+    /// canceller on the caller's audio if `echo_cancel`.
     pub fn new(
         phone: Box<dyn PhoneAdapter>,
         source: Format,
         quality: Quality,
         echo_loss_db: f32,
         vad: bool,
+        echo_cancel: bool,
     ) -> Result<Self, Error> {
         let format = phone.default_format();
+        let (outbound, echo) = Self::parts(&*phone, source, format, quality, echo_cancel)?;
         Ok(PhoneLeg {
-            outbound: Outbound::new(source, format, phone.chunk_ms(format), quality)?,
+            outbound,
+            echo,
             vad: if vad { Some(LocalBarge::new(echo_loss_db, format)?) } else { None },
             phone,
             stream: None,
@@ -90,6 +97,24 @@ impl PhoneLeg {
             chunks: Vec::new(),
             pcm: Vec::new(),
         })
+    }
+
+    /// The outbound side and the canceller for a stream in `format`.
+    fn parts(
+        phone: &dyn PhoneAdapter,
+        source: Format,
+        format: Format,
+        quality: Quality,
+        echo_cancel: bool,
+    ) -> Result<(Outbound, Option<EchoLeg>), Error> {
+        let mut outbound = Outbound::new(source, format, phone.chunk_ms(format), quality)?;
+        let echo = if echo_cancel {
+            outbound.far = Some(FarQueue::new(format.rate()));
+            Some(EchoLeg::new(format)?)
+        } else {
+            None
+        };
+        Ok((outbound, echo))
     }
 
     /// The phone stream's audio format (the adapter's default until its
@@ -108,10 +133,14 @@ impl PhoneLeg {
         self.stream.is_some() && !self.stopped
     }
     pub fn counters(&self) -> Counters {
+        let echo = self.echo.as_ref().map(EchoLeg::stats).unwrap_or_default();
         Counters {
             frames_out: self.outbound.frames_out(),
             frames_late: self.reorder.late,
             frames_missing: self.reorder.missing,
+            echo_erle_db: echo.erle_db.round() as u64,
+            echo_delay_ms: u64::from(echo.delay_ms),
+            double_talk_frames: echo.double_talk_frames,
             ..self.counters
         }
     }
@@ -149,11 +178,13 @@ impl PhoneLeg {
                 if format != self.format() {
                     // The stream's codec and rate, known now: nothing has
                     // been framed or heard yet, so the parts start afresh.
-                    let outbound = Outbound::new(self.source, format, self.phone.chunk_ms(format), self.quality)?;
+                    let (outbound, echo) =
+                        Self::parts(&*self.phone, self.source, format, self.quality, self.echo.is_some())?;
                     if self.vad.is_some() {
                         self.vad = Some(LocalBarge::new(self.echo_loss_db, format)?);
                     }
                     self.outbound = outbound;
+                    self.echo = echo;
                 }
                 self.phone.set_stream(&stream_id, format);
                 out.push(Output::Event(Event::Started {
@@ -235,17 +266,39 @@ impl PhoneLeg {
         if self.released.is_empty() { &self.bytes[r] } else { &self.released[r] }
     }
 
-    /// Whether the caller's speech began in chunk `i` (the VAD, echo-guarded
-    /// by what the phone plays at `now`); chunks are taken as consecutive
-    /// caller audio, so each is asked once, in order. Always false
-    /// without a VAD.
+    /// Chunk `i` through the echo canceller (if it runs) and the VAD (if
+    /// it runs): whether the caller's speech began in it (echo-guarded by
+    /// what the phone plays at `now`). Chunks are taken as consecutive
+    /// caller audio, so each is asked once, in order. Always false without
+    /// a VAD; the cancelled audio is then [`PhoneLeg::cancelled`].
     pub fn onset(&mut self, i: usize, now: u64) -> Result<bool, Error> {
         self.pcm.clear();
-        let Some(vad) = &mut self.vad else { return Ok(false) };
+        if self.vad.is_none() && self.echo.is_none() {
+            return Ok(false);
+        }
         let r = self.chunks[i].clone();
         let audio = if self.released.is_empty() { &self.bytes[r] } else { &self.released[r] };
         convert::decode(self.outbound.sink(), audio, &mut self.pcm);
-        vad.onset(&self.pcm, &self.outbound, now)
+        let (heard, extra_loss_db) = match &mut self.echo {
+            Some(echo) => {
+                let latency = self.outbound.latency_ms();
+                let far = self.outbound.far.as_mut().expect("queued while the canceller runs");
+                echo.process(&self.pcm, far, latency)?;
+                (&echo.out[..], echo.extra_loss_db())
+            }
+            None => (&self.pcm[..], 0.0),
+        };
+        match &mut self.vad {
+            Some(vad) => vad.onset(heard, &self.outbound, now, extra_loss_db),
+            None => Ok(false),
+        }
+    }
+
+    /// With the echo canceller on, the cancelled caller audio of the chunk
+    /// last asked for its [`PhoneLeg::onset`] (PCM16 at the phone's rate,
+    /// whole 20 ms frames: a partial frame waits for the next chunk).
+    pub fn cancelled(&self) -> Option<&[i16]> {
+        self.echo.as_ref().map(|e| &e.out[..])
     }
 
     /// The chunk last asked for its [`PhoneLeg::onset`], as PCM16 at the

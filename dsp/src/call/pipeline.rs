@@ -36,6 +36,7 @@
 use serde::Deserialize;
 
 use super::config::Telephony;
+use super::convert;
 use super::events::{Cause, Counters, Event, Stream};
 use super::phone_leg::{PhoneLeg, Received};
 use super::protocol::{Output, PhoneAdapter, PhoneEvent};
@@ -76,6 +77,11 @@ pub struct PipelineConfig {
     /// agent's audio playing minus this is taken for the agent's own echo
     /// and does not barge in (0: no guard). G.168 assumes 6 dB.
     pub echo_loss_db: f32,
+    /// Run the echo canceller ([`crate::echo`]) on the caller's audio: the
+    /// local VAD hears the cancelled audio, and so does the recogniser
+    /// ([`Output::CallerAudio`] is the cancelled audio), so it stops
+    /// transcribing the agent. Phone streams at 8 or 16 kHz.
+    pub echo_cancel: bool,
 }
 
 impl Default for PipelineConfig {
@@ -87,6 +93,7 @@ impl Default for PipelineConfig {
             quality: Quality::default(),
             local_vad: true,
             echo_loss_db: 6.0,
+            echo_cancel: false,
         }
     }
 }
@@ -159,7 +166,7 @@ impl Pipeline {
     pub fn with_phone(cfg: PipelineConfig, phone: Box<dyn PhoneAdapter>) -> Result<Self, Error> {
         // The VAD runs even without local barge-in: it also keeps when the
         // caller was heard (see `caller_speech_ms`).
-        let leg = PhoneLeg::new(phone, cfg.source()?, cfg.quality, cfg.echo_loss_db, true)?;
+        let leg = PhoneLeg::new(phone, cfg.source()?, cfg.quality, cfg.echo_loss_db, true, cfg.echo_cancel)?;
         Ok(Pipeline { cfg, leg, now: 0 })
     }
 
@@ -296,8 +303,19 @@ impl Pipeline {
         if let Received::Audio { chunks, .. } = self.leg.receive(ev, now, out)? {
             // Caller audio in order (Telnyx chunks reordered) for the recogniser.
             for i in 0..chunks {
-                out.push(Output::CallerAudio(self.leg.chunk(i).to_vec()));
-                if self.leg.onset(i, now)? && self.cfg.local_vad && self.leg.outbound.unheard(now) {
+                let onset = self.leg.onset(i, now)?;
+                // With the canceller on, the recogniser gets the cancelled
+                // audio (whole frames; nothing when a frame is still partial).
+                match self.leg.cancelled() {
+                    Some(pcm) if pcm.is_empty() => {}
+                    Some(pcm) => {
+                        let mut bytes = Vec::with_capacity(pcm.len() * self.leg.format().width());
+                        convert::encode(self.leg.format(), pcm, &mut bytes);
+                        out.push(Output::CallerAudio(bytes));
+                    }
+                    None => out.push(Output::CallerAudio(self.leg.chunk(i).to_vec())),
+                }
+                if onset && self.cfg.local_vad && self.leg.outbound.unheard(now) {
                     self.interrupt(now, Cause::Vad, out);
                 }
             }

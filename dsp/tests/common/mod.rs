@@ -97,3 +97,34 @@ pub fn recorded_prompt(name: &str) -> Option<Vec<u8>> {
     let pcm: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
     Some(teledsp::g711::ulaw_encode_vec(&pcm))
 }
+
+/// Recorded prompts from the folder in `var` (8 kHz mono WAV), every
+/// seventh file, 200 ms apart, up to `max_s` seconds: an agent's (or a
+/// caller's) speech. `None` (and a note) when `var` is unset; under CI that
+/// is a failure instead, so the test cannot pass by skipping.
+pub fn prompts(var: &str, max_s: usize) -> Option<Vec<i16>> {
+    let Some(dir) = std::env::var_os(var) else {
+        assert!(std::env::var_os("CI").is_none(), "{var} is not set under CI");
+        eprintln!("SKIPPED a recorded-speech test: set {var} (scripts/test.sh does)");
+        return None;
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.to_string_lossy()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+        .collect();
+    files.sort();
+    let mut x = Vec::new();
+    for p in files.iter().step_by(7) {
+        let mut r = hound::WavReader::open(p).unwrap();
+        if r.spec().sample_rate != 8000 || r.spec().channels != 1 {
+            continue;
+        }
+        x.extend(r.samples::<i16>().map(|s| s.unwrap()));
+        x.extend(std::iter::repeat_n(0, 1600));
+        if x.len() > max_s * 8000 {
+            break;
+        }
+    }
+    Some(x)
+}
