@@ -307,7 +307,7 @@ impl Pipeline {
                 // With the canceller on, the recogniser gets the cancelled
                 // audio (whole frames; nothing when a frame is still partial).
                 match self.leg.cancelled() {
-                    Some(pcm) if pcm.is_empty() => {}
+                    Some([]) => {}
                     Some(pcm) => {
                         let mut bytes = Vec::with_capacity(pcm.len() * self.leg.format().width());
                         convert::encode(self.leg.format(), pcm, &mut bytes);
