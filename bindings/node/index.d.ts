@@ -107,6 +107,39 @@ export declare class Call {
 }
 
 /**
+ * A streaming echo canceller for telephony: the bulk delay is estimated,
+ * an adaptive filter spans the echo path after it, and a residual
+ * suppressor (no comfort noise) takes out the rest. Deterministic: the
+ * same input gives the same samples on every CPU.
+ *
+ * ```js
+ * const { EchoCanceller } = require('teledsp');
+ * const aec = new EchoCanceller({ sampleRate: 8000, frameMs: 20 });
+ * const out = aec.process(farFrame, nearFrame); // Int16Array, 160 samples each
+ * ```
+ */
+export declare class EchoCanceller {
+  /** See `EchoOptions`. */
+  constructor(options?: EchoOptions | undefined | null)
+  /**
+   * One frame: `far` (what the phone was sent for this frame, in the
+   * order it plays) and `near` (the caller's audio), `frameLen` samples
+   * of PCM16 each; returns `near` with the echo taken out.
+   */
+  process(far: Int16Array | Buffer, near: Int16Array | Buffer): Int16Array
+  /** The bulk delay to assume until it is estimated, ms. */
+  setDelayHint(ms: number): void
+  /** What has been measured so far. */
+  get stats(): EchoStats
+  /** Whether the filter has learnt the echo path (ERLE past 10 dB). */
+  get converged(): boolean
+  /** Samples per frame. */
+  get frameLen(): number
+  /** Bytes per PCM16 frame. */
+  get frameBytes(): number
+}
+
+/**
  * Cuts a byte stream into exact frames, carrying the remainder to the next
  * chunk.
  *
@@ -413,8 +446,47 @@ export interface CallOptions {
    * taken for line echo and does not barge in locally (dB; default 6, 0 is off).
    */
   echoLossDb?: number
+  /**
+   * Run teledsp's echo canceller on the caller's audio (phone streams at
+   * 8 or 16 kHz): the local VAD hears the cancelled audio (default false).
+   */
+  echoCancel?: boolean
+  /**
+   * With `echoCancel`, the model gets the cancelled audio too: turn it on
+   * when the model API cancels no echo itself (OpenAI Realtime, Gemini
+   * Live and ElevenLabs do not on a telephony stream; default false).
+   */
+  echoCancelToModel?: boolean
   /** Caller audio held until `openModel`, ms (default 1000). */
   holdMs?: number
+}
+
+/** Options for `new EchoCanceller(options)`; every field is optional. */
+export interface EchoOptions {
+  /** 8000 (default) or 16000 Hz. */
+  sampleRate?: number
+  /** 10 or 20 (default) ms. */
+  frameMs?: number
+  /** The longest bulk delay looked for, ms (default 640, at most 1000). */
+  maxDelayMs?: number
+  /** The echo path's span after the bulk delay, ms (default 200, at most 500). */
+  filterMs?: number
+  /** Run the residual suppressor (default true). */
+  suppress?: boolean
+}
+
+/** What the canceller has measured. */
+export interface EchoStats {
+  frames: number
+  /** The linear filter's ERLE estimate, dB. */
+  erleDb: number
+  /** The bulk delay in use, ms. */
+  delayMs: number
+  /** Whether `delayMs` is the estimate (not the hint). */
+  delayFound: boolean
+  delayChanges: number
+  /** Frames where the caller talked over the agent's echo. */
+  doubleTalkFrames: number
 }
 
 /** Options for `new Framer(options)`. */
@@ -460,6 +532,12 @@ export interface PipelineOptions {
    * taken for line echo and does not barge in (dB; default 6, 0 is off).
    */
   echoLossDb?: number
+  /**
+   * Run teledsp's echo canceller on the caller's audio: the VAD and
+   * `caller_audio` get the cancelled audio, so the recogniser stops
+   * transcribing the agent (default false).
+   */
+  echoCancel?: boolean
 }
 
 /** Options for `new Resampler(inRate, outRate, options)`. */

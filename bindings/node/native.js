@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Call = nativeBinding.Call
+module.exports.EchoCanceller = nativeBinding.EchoCanceller
 module.exports.Framer = nativeBinding.Framer
 module.exports.Pipeline = nativeBinding.Pipeline
 module.exports.RequestValidator = nativeBinding.RequestValidator

@@ -56,6 +56,13 @@ pub struct CallOptions {
     /// Caller audio this much quieter than the agent's playing audio is
     /// taken for line echo and does not barge in locally (dB; default 6, 0 is off).
     pub echo_loss_db: Option<f64>,
+    /// Run teledsp's echo canceller on the caller's audio (phone streams at
+    /// 8 or 16 kHz): the local VAD hears the cancelled audio (default false).
+    pub echo_cancel: Option<bool>,
+    /// With `echoCancel`, the model gets the cancelled audio too: turn it on
+    /// when the model API cancels no echo itself (OpenAI Realtime, Gemini
+    /// Live and ElevenLabs do not on a telephony stream; default false).
+    pub echo_cancel_to_model: Option<bool>,
     /// Caller audio held until `openModel`, ms (default 1000).
     pub hold_ms: Option<u32>,
 }
@@ -349,6 +356,10 @@ pub struct PipelineOptions {
     /// Caller audio this much quieter than the agent's playing audio is
     /// taken for line echo and does not barge in (dB; default 6, 0 is off).
     pub echo_loss_db: Option<f64>,
+    /// Run teledsp's echo canceller on the caller's audio: the VAD and
+    /// `caller_audio` get the cancelled audio, so the recogniser stops
+    /// transcribing the agent (default false).
+    pub echo_cancel: Option<bool>,
 }
 
 /// A cascaded agent's call (speech-to-text -> LLM -> text-to-speech), with

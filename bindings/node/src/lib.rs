@@ -4,12 +4,13 @@
 //! crate converts JavaScript values to slices and `teledsp::Error` to JS
 //! errors with a `code`. One module per concept, as in `dsp`:
 //! [`g711`] (`mulaw`/`alaw` namespaces), [`resample`], [`frame`], [`vad`],
-//! [`bridge`], [`call`]; [`js`] holds the typed-array plumbing they share.
+//! [`echo`], [`bridge`], [`call`]; [`js`] holds the typed-array plumbing they share.
 
 use napi_derive::napi;
 
 pub mod bridge;
 pub mod call;
+pub mod echo;
 pub mod frame;
 pub mod g711;
 pub mod js;

@@ -41,8 +41,11 @@ fn json_dumps(obj: &Bound<'_, PyAny>) -> PyResult<String> {
 /// voice, tools (the session's tools list), turn_detection (OpenAI's object,
 /// or None for manual turns), local_vad (barge in on teledsp's VAD onset
 /// too), echo_loss_db (caller audio this much quieter than the agent's
-/// playing audio is taken for line echo; default 6, 0 is off), hold_ms
-/// (caller audio held until open_model, default 1000).
+/// playing audio is taken for line echo; default 6, 0 is off), echo_cancel
+/// (teledsp's echo canceller on the caller's audio, for the local VAD;
+/// default False), echo_cancel_to_model (the model gets the cancelled
+/// audio too; default False), hold_ms (caller audio held until
+/// open_model, default 1000).
 ///
 /// Every method returns a list of ``(target, payload)`` pairs, in order:
 /// "media", "mark" and "clear" (text for the phone), "model" (text for the
@@ -280,7 +283,9 @@ impl PyCall {
 /// mulaw), quality (resampler preset), local_vad (barge in on teledsp's
 /// VAD onset in the caller's audio; default True), echo_loss_db (caller
 /// audio this much quieter than the agent's playing audio is taken for line
-/// echo; default 6, 0 is off).
+/// echo; default 6, 0 is off), echo_cancel (teledsp's echo canceller on
+/// the caller's audio: the VAD and "caller_audio" get the cancelled audio;
+/// default False).
 ///
 /// Methods return ``(target, payload)`` pairs as ``Call``'s do, with
 /// "caller_audio" (bytes: 8 kHz mu-law for the recogniser) in place of

@@ -13,6 +13,7 @@ mod audioop;
 mod bridge;
 mod buffer;
 mod call;
+mod echo;
 mod frame;
 mod g711;
 mod raw;
@@ -84,6 +85,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     resample::register(m)?;
     frame::register(m)?;
     vad::register(m)?;
+    echo::register(m)?;
     bridge::register(m)?;
     call::register(m)?;
     Ok(())

@@ -39,9 +39,10 @@ const NEAR_BEST_BITS: f32 = 0.5;
 const LOCKED_BITS: f32 = 2.0;
 /// Frames in a row another delay must win to be taken.
 pub const SWITCH_FRAMES: u32 = 10;
-/// A frame's power (sum over the bands' bins, of samples scaled to +-1)
-/// below which it carries no delay information.
-const ACTIVE_POWER: f32 = 1e-4;
+/// A frame's power (sum over the bands' bins of the frame pair's spectrum,
+/// samples scaled to +-1) below which it carries no delay information:
+/// white noise at about -66 dBFS.
+const ACTIVE_POWER: f32 = 1e-2;
 
 #[derive(Debug)]
 pub(crate) struct DelayEstimator {
@@ -52,6 +53,11 @@ pub(crate) struct DelayEstimator {
     head: usize,
     far_threshold: [f32; BANDS],
     near_threshold: [f32; BANDS],
+    far_started: bool,
+    near_started: bool,
+    /// Frames of far end pushed (up to the delays considered): delays
+    /// further back have no history yet.
+    filled: usize,
     /// Smoothed disagreement (bits) per delay, frames.
     cost: Vec<f32>,
     updates: u32,
@@ -74,6 +80,9 @@ impl DelayEstimator {
             head: 0,
             far_threshold: [0.0; BANDS],
             near_threshold: [0.0; BANDS],
+            far_started: false,
+            near_started: false,
+            filled: 0,
             cost: vec![BANDS as f32 / 2.0; max_frames + 1],
             updates: 0,
             hint: 0,
@@ -115,13 +124,33 @@ impl DelayEstimator {
         if total < ACTIVE_POWER {
             return None;
         }
-        let threshold = if near { &mut self.near_threshold } else { &mut self.far_threshold };
+        let (threshold, started) = if near {
+            (&mut self.near_threshold, &mut self.near_started)
+        } else {
+            (&mut self.far_threshold, &mut self.far_started)
+        };
+        if !*started {
+            // The running means start at the first frame heard, not at 0
+            // (where every band would be above them, every bit set, and
+            // every delay would match).
+            *threshold = self.bands;
+            *started = true;
+        }
+        // A band's bit: above its running mean, relative to the frame's
+        // level (the mean of the bands' ratios), so a change of level (an
+        // onset, the means still catching up) does not set or clear every
+        // bit at once.
+        let mut ratio = [0.0f32; BANDS];
+        for ((r, &b), t) in ratio.iter_mut().zip(&self.bands).zip(threshold.iter_mut()) {
+            *r = b / t.max(1e-12);
+            *t += (b - *t) * THRESHOLD_ALPHA;
+        }
+        let level = ratio.iter().sum::<f32>() / BANDS as f32;
         let mut bits = 0u32;
-        for (k, (&b, t)) in self.bands.iter().zip(threshold.iter_mut()).enumerate() {
-            if b > *t {
+        for (k, &r) in ratio.iter().enumerate() {
+            if r > level {
                 bits |= 1 << k;
             }
-            *t += (b - *t) * THRESHOLD_ALPHA;
         }
         Some(bits)
     }
@@ -131,6 +160,7 @@ impl DelayEstimator {
         let bits = self.bits(power, false);
         self.head = (self.head + self.far.len() - 1) % self.far.len();
         self.far[self.head] = bits;
+        self.filled = (self.filled + 1).min(self.far.len());
     }
 
     /// The caller's frame matching the last far frame pushed, as power per
@@ -152,12 +182,14 @@ impl DelayEstimator {
         if self.updates < MIN_UPDATES {
             return;
         }
-        let low = self.cost.iter().copied().fold(f32::INFINITY, f32::min);
+        // Only delays with a far-end history count yet.
+        let costs = &self.cost[..self.filled.max(1)];
+        let low = costs.iter().copied().fold(f32::INFINITY, f32::min);
         // The earliest delay about as good as the best: a room's
         // reverberation matches best a little after the direct path,
         // and the filter must start before that.
-        let best = self.cost.iter().position(|&c| c <= low + NEAR_BEST_BITS).expect("at least one delay");
-        let mean = self.cost.iter().sum::<f32>() / lags as f32;
+        let best = costs.iter().position(|&c| c <= low + NEAR_BEST_BITS).expect("at least one delay");
+        let mean = costs.iter().sum::<f32>() / costs.len() as f32;
         if low > mean - CLEAR_BITS {
             return;
         }

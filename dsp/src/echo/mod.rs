@@ -65,6 +65,10 @@ use self::suppress::Suppressor;
 use crate::error::{Error, Expected};
 use crate::isa::Isa;
 
+/// The sample rates the canceller takes, Hz.
+pub const SAMPLE_RATES: [u32; 2] = [8000, 16000];
+/// The frame durations it takes, ms.
+pub const FRAME_MS: [u32; 2] = [10, 20];
 /// The longest bulk delay that can be estimated, ms.
 pub const MAX_DELAY_MS: u32 = 1000;
 /// The longest linear filter, ms.
@@ -197,13 +201,11 @@ impl EchoCanceller {
     pub fn with_isa(cfg: EchoConfig, isa: Isa) -> Result<Self, Error> {
         let isa = isa.require()?;
         let EchoConfig { sample_rate, frame_ms, max_delay_ms, filter_ms, .. } = cfg;
-        if sample_rate != 8000 && sample_rate != 16000 {
-            return Err(Error::InvalidConfig(format!(
-                "the echo canceller runs at 8000 or 16000 Hz, not {sample_rate}"
-            )));
+        if !SAMPLE_RATES.contains(&sample_rate) {
+            return Err(Error::UnsupportedRate { rate: sample_rate, out_rate: None, supported: &SAMPLE_RATES });
         }
-        if frame_ms != 10 && frame_ms != 20 {
-            return Err(Error::InvalidConfig(format!("echo canceller frames are 10 or 20 ms, not {frame_ms}")));
+        if !FRAME_MS.contains(&frame_ms) {
+            return Err(Error::UnsupportedFrame { frame_ms, supported: &FRAME_MS });
         }
         if max_delay_ms > MAX_DELAY_MS {
             return Err(Error::InvalidConfig(format!(
@@ -554,6 +556,9 @@ mod tests {
         let p = |v: &[i16]| v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>();
         let erle = db(p(&near[last.clone()])) - db(p(&out[last]));
         assert!(erle > 20.0, "ERLE {erle:.1} dB");
+        // White noise from the first frame: the delay's running means
+        // must not start at zero (every bit set, every delay matching).
+        assert_eq!(aec.stats().delay_ms, 120, "{:?}", aec.stats());
     }
 
     /// With no far end, the near end passes unchanged, whatever it is.
@@ -615,8 +620,14 @@ mod tests {
 
     #[test]
     fn errors_say_what_was_wrong() {
-        assert!(EchoCanceller::new(24000, 20).unwrap_err().to_string().contains("8000 or 16000"));
-        assert!(EchoCanceller::new(8000, 30).is_err());
+        assert_eq!(
+            EchoCanceller::new(24000, 20).unwrap_err().to_string(),
+            "unsupported sample rate 24000 Hz; supported: [8000, 16000] Hz"
+        );
+        assert_eq!(
+            EchoCanceller::new(8000, 30).unwrap_err(),
+            Error::UnsupportedFrame { frame_ms: 30, supported: &[10, 20] }
+        );
         let cfg = EchoConfig::default();
         assert!(EchoCanceller::with_config(EchoConfig { filter_ms: 0, ..cfg }).is_err());
         assert!(EchoCanceller::with_config(EchoConfig { max_delay_ms: 2000, ..cfg }).is_err());

@@ -22,6 +22,7 @@ frames and marks out, barge-ins that say what was heard of each utterance.
 from teledsp._native import (
     ISA,
     ConfigError,
+    EchoCanceller,
     Framer,
     InvalidLengthError,
     MalformedMessageError,
@@ -50,6 +51,7 @@ from teledsp import audioop
 __all__ = [
     "ISA",
     "ConfigError",
+    "EchoCanceller",
     "Framer",
     "InvalidLengthError",
     "MalformedMessageError",

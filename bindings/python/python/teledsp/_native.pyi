@@ -1,5 +1,5 @@
 # Hand-written stubs of the native module; teledsp/__init__.pyi re-exports them.
-from typing import Any, Literal, final
+from typing import Any, Literal, TypedDict, final
 
 from typing_extensions import Buffer as _Buffer
 
@@ -152,6 +152,42 @@ class Vad:
     @property
     def frame_ms(self) -> int: ...
 
+class EchoStats(TypedDict):
+    frames: int
+    erle_db: float
+    delay_ms: int
+    delay_found: bool
+    delay_changes: int
+    double_talk_frames: int
+
+@final
+class EchoCanceller:
+    """A streaming echo canceller: `far` (what the phone was sent, in the
+    order it plays) and `near` (the caller's audio) in, `near` with the
+    agent's echo taken out. The bulk delay is estimated (up to
+    `max_delay_ms`, default 640); the filter spans `filter_ms` (default
+    200) after it; the residual suppressor adds no comfort noise."""
+
+    def __init__(
+        self,
+        sample_rate: Literal[8000, 16000] = 8000,
+        frame_ms: Literal[10, 20] = 20,
+        *,
+        max_delay_ms: int | None = None,
+        filter_ms: int | None = None,
+        suppress: bool | None = None,
+    ) -> None: ...
+    def process(self, far: _Buffer, near: _Buffer) -> bytes: ...
+    def set_delay_hint(self, ms: int) -> None: ...
+    @property
+    def stats(self) -> EchoStats: ...
+    @property
+    def converged(self) -> bool: ...
+    @property
+    def frame_len(self) -> int: ...
+    @property
+    def frame_bytes(self) -> int: ...
+
 @final
 class TwilioBridge:
     def __init__(
@@ -208,8 +244,15 @@ class Call:
         turn_detection: dict[str, Any] | None = {"type": "server_vad"},
         local_vad: bool = False,
         echo_loss_db: float = 6.0,
+        echo_cancel: bool = False,
+        echo_cancel_to_model: bool = False,
         hold_ms: int = 1000,
-    ) -> None: ...
+    ) -> None:
+        """``echo_cancel`` runs teledsp's echo canceller on the caller's audio
+        (phone streams at 8 or 16 kHz): the local VAD hears the cancelled
+        audio, and with ``echo_cancel_to_model`` the model does too (turn it on
+        when the model API cancels no echo itself; OpenAI Realtime, Gemini
+        Live and ElevenLabs do not on a telephony stream)."""
     def receive_phone(self, message: str | _Buffer, now_ms: int | None = None) -> list[tuple[Target, Any]]: ...
     def receive_phone_binary(self, data: bytes, now_ms: int | None = None) -> list[tuple[Target, Any]]:
         """A binary phone message (Vonage's audio); other protocols refuse it."""
@@ -242,7 +285,9 @@ class Call:
         """The model socket's upgrade headers for ``api_key``: the API's key
         header, and OpenAI's beta header for api="beta"."""
     @property
-    def counters(self) -> dict[str, int]: ...
+    def counters(self) -> dict[str, int]:
+        """With the echo canceller on, also echo_erle_db, echo_delay_ms and
+        double_talk_frames (each absent while 0)."""
 
 PipelineTarget = Literal["media", "mark", "clear", "caller_audio", "event"]
 
@@ -263,7 +308,11 @@ class Pipeline:
         quality: Quality = "telephony",
         local_vad: bool = True,
         echo_loss_db: float = 6.0,
-    ) -> None: ...
+        echo_cancel: bool = False,
+    ) -> None:
+        """``echo_cancel`` runs teledsp's echo canceller on the caller's audio:
+        the local VAD hears the cancelled audio, and "caller_audio" is the
+        cancelled audio (so the recogniser stops transcribing the agent)."""
     def receive_phone(self, message: str | _Buffer, now_ms: int | None = None) -> list[tuple[PipelineTarget, Any]]: ...
     def receive_phone_binary(self, data: bytes, now_ms: int | None = None) -> list[tuple[PipelineTarget, Any]]:
         """A binary phone message (Vonage's audio); other protocols refuse it."""
@@ -291,7 +340,9 @@ class Pipeline:
     @property
     def stopped(self) -> bool: ...
     @property
-    def counters(self) -> dict[str, int]: ...
+    def counters(self) -> dict[str, int]:
+        """With the echo canceller on, also echo_erle_db, echo_delay_ms and
+        double_talk_frames (each absent while 0)."""
 
 @final
 class RequestValidator:

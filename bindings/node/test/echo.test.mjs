@@ -1,0 +1,59 @@
+// The echo canceller through the binding, and in Call and Pipeline.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EchoCanceller, Call, Pipeline } from 'teledsp';
+import { rng } from './helpers.mjs';
+
+/** White-ish far end and its echo `delay` samples later at half the level, with line noise. */
+function echoLine(seconds = 4, delay = 800) {
+  const rand = rng(1);
+  const far = new Int16Array(8000 * seconds).map(() => Math.round((rand() - 0.5) * 10000));
+  const near = new Int16Array(far.length).map((_, i) => (i >= delay ? far[i - delay] >> 1 : 0) + Math.round((rand() - 0.5) * 6));
+  return { far, near };
+}
+
+test('no far end: the caller passes unchanged', () => {
+  const aec = new EchoCanceller({ sampleRate: 8000, frameMs: 20 });
+  const near = new Int16Array(160).map((_, i) => (i * 37) % 2000 - 1000);
+  for (let k = 0; k < 20; k++) assert.deepEqual(aec.process(new Int16Array(160), near), near);
+  assert.equal(aec.frameLen, 160);
+  assert.equal(aec.frameBytes, 320);
+});
+
+test('echo is cancelled and its delay found', () => {
+  const { far, near } = echoLine();
+  const aec = new EchoCanceller({ suppress: false });
+  const out = new Int16Array(far.length);
+  for (let i = 0; i < far.length; i += 160) out.set(aec.process(far.subarray(i, i + 160), near.subarray(i, i + 160)), i);
+  const p = (x) => x.slice(3 * 8000).reduce((a, v) => a + v * v, 0);
+  const erle = 10 * Math.log10(p(near) / p(out));
+  assert.ok(erle > 20, `ERLE ${erle}`);
+  const s = aec.stats;
+  assert.ok(s.delayFound && s.delayMs >= 80 && s.delayMs <= 100, JSON.stringify(s));
+  assert.deepEqual(Object.keys(s).sort(), ['delayChanges', 'delayFound', 'delayMs', 'doubleTalkFrames', 'erleDb', 'frames']);
+  assert.ok(aec.converged);
+});
+
+test('bad input says what was wrong', () => {
+  const cases = [
+    [() => new EchoCanceller({ sampleRate: 24000 }), 'ERR_TELEDSP_UNSUPPORTED_RATE', /24000 Hz; supported: \[8000, 16000\] Hz/],
+    [() => new EchoCanceller({ frameMs: 30 }), 'ERR_TELEDSP_CONFIG', /frame duration 30 ms/],
+    [() => new EchoCanceller({ filterMs: 0 }), 'ERR_TELEDSP_CONFIG', /1 to 500 ms, not 0/],
+    [() => new EchoCanceller().process(new Int16Array(159), new Int16Array(160)), 'ERR_TELEDSP_INVALID_LENGTH', /far-end frame/],
+    [() => new EchoCanceller().process(new Int16Array(160), Buffer.alloc(319)), 'ERR_TELEDSP_INVALID_LENGTH', /319 bytes/],
+  ];
+  for (const [f, code, message] of cases) {
+    assert.throws(f, (e) => e instanceof Error && e.code === code && message.test(e.message), String(f));
+  }
+});
+
+test('Call and Pipeline take the settings', () => {
+  const call = new Call({ echoCancel: true, echoCancelToModel: true, localVad: true });
+  call.receivePhone(JSON.stringify({ event: 'start', streamSid: 'MZ', start: { streamSid: 'MZ', callSid: 'CA' } }), 0);
+  call.openModel(0);
+  const payload = Buffer.alloc(160, 0xff).toString('base64');
+  const outs = call.receivePhone(JSON.stringify({ event: 'media', streamSid: 'MZ', media: { payload } }), 20);
+  assert.deepEqual(outs.map(([t]) => t), ['model']);
+  const p = new Pipeline({ echoCancel: true });
+  assert.equal(p.counters.echo_delay_ms, undefined);
+});
