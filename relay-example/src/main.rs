@@ -69,6 +69,15 @@ enum Cmd {
         /// Barge in on local VAD onset too, not only on OpenAI's speech_started.
         #[arg(long)]
         local_vad: bool,
+        /// Run teledsp's echo canceller on the caller's audio (the local VAD
+        /// hears the cancelled audio).
+        #[arg(long)]
+        echo_cancel: bool,
+        /// With --echo-cancel, send the model the cancelled audio too (for
+        /// a model that cancels no echo itself: its server VAD stops
+        /// hearing the agent).
+        #[arg(long, requires = "echo_cancel")]
+        echo_cancel_to_model: bool,
         /// Seconds live calls may take to finish after SIGTERM; then they are
         /// closed (1001) and the process exits. A second signal exits at once.
         #[arg(long, default_value_t = 30)]
@@ -142,6 +151,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             tools_webhook,
             tools_file,
             local_vad,
+            echo_cancel,
+            echo_cancel_to_model,
             drain_timeout,
             header_read_timeout,
             start_timeout,
@@ -213,6 +224,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 voice,
                 tools,
                 local_vad,
+                echo_cancel,
+                echo_cancel_to_model,
                 ..d
             };
             // Refuse a model/audio pair the model cannot take, before serving.

@@ -108,6 +108,7 @@ class Settings:
     endpointing_ms: int = 300
     chars_per_second: float = 14.0
     echo_loss_db: float = 6.0  # teledsp's echo guard on the local VAD (0: off)
+    echo_cancel: bool = False  # teledsp's echo canceller: the VAD and the recogniser hear the cancelled audio
     insecure: bool = False
     start_timeout: float = 5.0
     media_timeout: float = 10.0
@@ -209,7 +210,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 async def run_call(settings: Settings, twilio: WebSocket) -> None:
     call = teledsp.Pipeline(encoding="linear16", sample_rate=24000, local_vad=settings.barge_in in ("vad", "both"),
-                            echo_loss_db=settings.echo_loss_db)
+                            echo_loss_db=settings.echo_loss_db, echo_cancel=settings.echo_cancel)
     conv = Conversation(settings.instructions, settings.chars_per_second)
     out = PhoneOut(twilio, settings.write_timeout)
     writer = asyncio.create_task(out.run())
@@ -488,6 +489,8 @@ def main(argv=None) -> int:
     s.add_argument("--instructions", default=Settings.instructions, help="the system message")
     s.add_argument("--echo-loss-db", type=float, default=6.0,
                    help="caller audio this much quieter than the agent's is taken for echo (0: no guard)")
+    s.add_argument("--echo-cancel", action="store_true",
+                   help="run teledsp's echo canceller: the VAD and the recogniser hear the cancelled audio")
     s.add_argument("--chars-per-second", type=float, default=14.0, help="speaking rate, to cut an answer heard in part")
     s.add_argument("--insecure-no-signature", action="store_true", help="accept unsigned requests (development only)")
     seconds = lambda v: float(v) if float(v) > 0 else p.error(f"not a positive number of seconds: {v}")  # noqa: E731
@@ -513,6 +516,7 @@ def main(argv=None) -> int:
                         teledsp.RequestValidator(token) if token else None,
                         llm=load_llm(a.llm) if a.llm else echo_llm, barge_in=a.barge_in, greeting=a.greeting or None,
                         instructions=a.instructions, chars_per_second=a.chars_per_second, echo_loss_db=a.echo_loss_db,
+                        echo_cancel=a.echo_cancel,
                         insecure=insecure, start_timeout=a.start_timeout, media_timeout=a.media_timeout,
                         session_timeout=a.session_timeout, write_timeout=a.write_timeout, llm_timeout=a.llm_timeout)
     host, _, port = a.listen.rpartition(":")

@@ -80,6 +80,10 @@ def serve_parser(prog: str, description: str, server: str) -> argparse.ArgumentP
     s.add_argument("--tools-webhook", help="POST tool calls here: {call_id, name, arguments, call_sid, custom_parameters}")
     s.add_argument("--tools-file", help="a JSON file with the session's tools array")
     s.add_argument("--local-vad", action="store_true", help="barge in on teledsp's VAD onset too")
+    s.add_argument("--echo-cancel", action="store_true",
+                   help="run teledsp's echo canceller on the caller's audio (the local VAD hears the cancelled audio)")
+    s.add_argument("--echo-cancel-to-model", action="store_true",
+                   help="with --echo-cancel, send the model the cancelled audio too")
     s.add_argument("--insecure-no-signature", action="store_true", help="accept unsigned requests (development only)")
     seconds = lambda v: float(v) if float(v) > 0 else p.error(f"not a positive number of seconds: {v}")  # noqa: E731
     s.add_argument("--drain-timeout", type=seconds, default=30.0, help="seconds live calls get after SIGTERM")
@@ -97,7 +101,10 @@ def call_config(a: argparse.Namespace) -> dict:
     setting fails at start, not on the first call."""
     import teledsp
 
-    call = {"api": a.openai_api, "audio": "pcmu" if a.audio == "pcmu" else "pcm24k", "voice": a.voice, "local_vad": a.local_vad}
+    if a.echo_cancel_to_model and not a.echo_cancel:
+        raise SystemExit("--echo-cancel-to-model needs --echo-cancel")
+    call = {"api": a.openai_api, "audio": "pcmu" if a.audio == "pcmu" else "pcm24k", "voice": a.voice, "local_vad": a.local_vad,
+            "echo_cancel": a.echo_cancel, "echo_cancel_to_model": a.echo_cancel_to_model}
     if a.instructions:
         call["instructions"] = a.instructions
     if a.tools_file:

@@ -47,7 +47,8 @@ export const NO_TOKEN =
 
 const USAGE = `usage: node dist/main.js serve [--listen HOST:PORT] [--public-url URL] [--model-url URL]
        [--openai-api ga|beta] [--audio pcm|pcmu] [--instructions TEXT] [--voice NAME]
-       [--tools-webhook URL] [--tools-file FILE] [--local-vad] [--insecure-no-signature]
+       [--tools-webhook URL] [--tools-file FILE] [--local-vad] [--echo-cancel] [--echo-cancel-to-model]
+       [--insecure-no-signature]
        [--drain-timeout S] [--header-read-timeout S] [--start-timeout S] [--media-timeout S]
        [--session-timeout S] [--write-timeout S]
 OPENAI_API_KEY and TWILIO_AUTH_TOKEN come from the environment.`;
@@ -70,6 +71,8 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
       'tools-webhook': { type: 'string' },
       'tools-file': { type: 'string' },
       'local-vad': { type: 'boolean', default: false },
+      'echo-cancel': { type: 'boolean', default: false },
+      'echo-cancel-to-model': { type: 'boolean', default: false },
       'insecure-no-signature': { type: 'boolean', default: false },
       'drain-timeout': { type: 'string', default: '30' },
       'header-read-timeout': { type: 'string', default: '10' },
@@ -92,11 +95,14 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
   const port = Number(listen.slice(colon + 1));
   if (colon < 0 || !Number.isInteger(port)) throw new Error(`--listen takes HOST:PORT, got ${listen}\n${USAGE}`);
   if (!['pcm', 'pcmu'].includes(values.audio!)) throw new Error(`--audio takes pcm or pcmu\n${USAGE}`);
+  if (values['echo-cancel-to-model'] && !values['echo-cancel']) throw new Error(`--echo-cancel-to-model needs --echo-cancel\n${USAGE}`);
   const call: CallOptions = {
     api: values['openai-api'] as 'ga' | 'beta',
     audio: values.audio === 'pcmu' ? 'pcmu' : 'pcm24k',
     voice: values.voice,
     localVad: values['local-vad'],
+    echoCancel: values['echo-cancel'],
+    echoCancelToModel: values['echo-cancel-to-model'],
   };
   if (values.instructions) call.instructions = values.instructions;
   if (values['tools-file']) call.tools = JSON.parse(readFileSync(values['tools-file'], 'utf8'));
