@@ -22,11 +22,13 @@ fn scenarios_dir() -> PathBuf {
 fn generate(m: &serde_json::Map<String, Value>) -> Vec<u8> {
     let ms = m["ms"].as_u64().expect("gen.ms");
     let seed = m.get("seed").and_then(Value::as_u64).unwrap_or(0);
+    // PCM only: each sample shifted right (6 dB quieter per step), for echoes.
+    let shift = m.get("shift").and_then(Value::as_u64).unwrap_or(0);
     let pcm = |rate: u64| -> Vec<u8> {
         (0..ms * rate / 1000)
             .flat_map(|i| {
                 let s = if seed == 0 { 0 } else { ((seed * 7919 + i * 37) % 4001) as i16 - 2000 };
-                s.to_le_bytes()
+                (s >> shift).to_le_bytes()
             })
             .collect()
     };

@@ -17,7 +17,8 @@ function generate(v) {
   if (v.gen === 'pcm24k' || v.gen === 'pcm16') {
     const n = (v.ms * (v.gen === 'pcm24k' ? 24000 : v.rate)) / 1000;
     const raw = Buffer.alloc(2 * n);
-    for (let i = 0; i < n; i++) raw.writeInt16LE(seed === 0 ? 0 : ((seed * 7919 + i * 37) % 4001) - 2000, 2 * i);
+    const shift = v.shift ?? 0; // 6 dB quieter per step, for echoes
+    for (let i = 0; i < n; i++) raw.writeInt16LE(seed === 0 ? 0 : (((seed * 7919 + i * 37) % 4001) - 2000) >> shift, 2 * i);
     return raw;
   }
   if (v.gen === 'ulaw' || v.gen === 'alaw') {

@@ -20,7 +20,8 @@ def generate(v):
     ms, seed = v["ms"], v.get("seed", 0)
     if v["gen"] in ("pcm24k", "pcm16"):
         rate = 24000 if v["gen"] == "pcm24k" else v["rate"]
-        samples = [0 if seed == 0 else (seed * 7919 + i * 37) % 4001 - 2000 for i in range(ms * rate // 1000)]
+        shift = v.get("shift", 0)  # 6 dB quieter per step, for echoes
+        samples = [0 if seed == 0 else ((seed * 7919 + i * 37) % 4001 - 2000) >> shift for i in range(ms * rate // 1000)]
         return b"".join(s.to_bytes(2, "little", signed=True) for s in samples)
     if v["gen"] in ("ulaw", "alaw"):
         silence = 0xFF if v["gen"] == "ulaw" else 0xD5

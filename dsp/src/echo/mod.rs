@@ -278,10 +278,11 @@ impl EchoCanceller {
         }
     }
 
-    /// Whether the linear filter has learnt the echo path (its ERLE is past
-    /// 10 dB): until then, echo passes through mostly uncancelled.
+    /// Whether the linear filter has learnt the echo path (the delay is
+    /// found and the ERLE it achieves is past 10 dB): until then, echo
+    /// passes through mostly uncancelled.
     pub fn converged(&self) -> bool {
-        self.suppress.erle > 10.0
+        self.delay.found() && self.suppress.erle > 10.0
     }
 
     /// The bulk delay to assume until it is estimated, ms (the playout
@@ -324,7 +325,12 @@ impl EchoCanceller {
         // A delay that works is kept: another may take over only while
         // the filter is not cancelling (a jump shows as a collapse).
         self.delay.push_near(&self.power, self.recent_erle < 4.0);
-        let start = self.delay.delay().saturating_sub(1);
+        // The filter's window moves to the delay when the delay leaves it,
+        // or when the filter is not cancelling; a window that works stays
+        // (moving it drops what the filter learnt outside the new one).
+        let delay = self.delay.delay();
+        let inside = (self.start..self.start + self.parts).contains(&delay);
+        let start = if inside && self.recent_erle >= 4.0 { self.start } else { delay.saturating_sub(1) };
         if start != self.start {
             shift(&mut self.fg, bins, start as isize - self.start as isize);
             shift(&mut self.bg, bins, start as isize - self.start as isize);
@@ -383,7 +389,8 @@ impl EchoCanceller {
         kernels::power_add(isa, &mut self.p_err, &self.spec);
         self.p_echo.fill(0.0);
         kernels::power_add(isa, &mut self.p_echo, &self.y_fg);
-        let suppressing = self.suppress.update(&self.p_echo, &self.p_err) && self.cfg.suppress;
+        let e_out: f32 = self.err[n..].iter().map(|v| v * v).sum();
+        let suppressing = self.suppress.update(&self.p_echo, &self.p_err, e_near, e_out) && self.cfg.suppress;
         if self.converged() && echo_fg > FAR_ACTIVE / 4.0 && e_fg > 0.5 * echo_fg {
             self.stats.double_talk_frames += 1;
         }

@@ -45,12 +45,16 @@ impl Suppressor {
     }
 
     /// One frame: `echo` and `error` are power per bin of the linear echo
-    /// estimate and of the filter's output. Returns whether any gain is
-    /// below 1 (if none, the output is the error itself).
-    pub fn update(&mut self, echo: &[f32], error: &[f32]) -> bool {
-        let (e_echo, e_err): (f32, f32) = (echo.iter().sum(), error.iter().sum());
+    /// estimate and of the filter's output; `near_energy` and
+    /// `out_energy` the frame's energies before and after the filter.
+    /// Returns whether any gain is below 1 (if none, the output is the
+    /// error itself).
+    pub fn update(&mut self, echo: &[f32], error: &[f32], near_energy: f32, out_energy: f32) -> bool {
+        let e_echo: f32 = echo.iter().sum();
         if e_echo > ECHO_FLOOR {
-            let inst = (e_echo / e_err.max(1e-12)).clamp(1.0, ERLE_MAX);
+            // What the filter achieved, not what it estimates: a wrong
+            // estimate (a moved path) must not pass for a good one.
+            let inst = (near_energy / out_energy.max(1e-12)).clamp(1.0, ERLE_MAX);
             let rate = if inst > self.erle { RISE } else { FALL };
             self.erle += (inst - self.erle) * rate;
         }
