@@ -11,6 +11,11 @@
 //! three bins. No comfort noise is added: the output feeds a VAD, and
 //! invented noise would be taken for sound.
 //!
+//! The leakage is learnt twice: while the agent's audio plays, and on the
+//! echo's tail (the estimate 10 dB under its recent peak), where the
+//! filter cancels less: its later taps carry the least energy and converge
+//! slowest.
+//!
 //! Where the caller talks, the error is far above the residual and the
 //! gain is near 1: the caller is not cut.
 
@@ -26,6 +31,8 @@ const FALL: f32 = 0.02;
 /// The ERLE assumed at the start and at most, as a power ratio.
 const ERLE_START: f32 = 1.0;
 const ERLE_MAX: f32 = 10_000.0;
+/// Per-frame decay of the echo estimate's recent peak (1 dB).
+const PEAK_DECAY: f32 = 0.79;
 /// A frame's echo estimate (power, samples scaled to +-1, summed over the
 /// frame pair's bins) below which it says nothing about the ERLE.
 const ECHO_FLOOR: f32 = 1e-5;
@@ -35,13 +42,27 @@ pub(crate) struct Suppressor {
     residual: Vec<f32>,
     raw: Vec<f32>,
     pub gains: Vec<f32>,
-    /// The linear filter's ERLE, a power ratio.
+    /// The linear filter's ERLE, a power ratio, while the agent's audio
+    /// plays.
     pub erle: f32,
+    /// Its ERLE on the echo's tail, when the agent has paused and only the
+    /// path's reverberation comes back: the filter's later taps converge
+    /// slowest (they carry the least energy), so it cancels the tail less.
+    tail_erle: f32,
+    /// Recent peak of the echo estimate's energy (decays 1 dB per frame).
+    peak: f32,
 }
 
 impl Suppressor {
     pub fn new(bins: usize) -> Self {
-        Suppressor { residual: vec![0.0; bins], raw: vec![1.0; bins], gains: vec![1.0; bins], erle: ERLE_START }
+        Suppressor {
+            residual: vec![0.0; bins],
+            raw: vec![1.0; bins],
+            gains: vec![1.0; bins],
+            erle: ERLE_START,
+            tail_erle: ERLE_START,
+            peak: 0.0,
+        }
     }
 
     /// One frame: `echo` and `error` are power per bin of the linear echo
@@ -51,14 +72,18 @@ impl Suppressor {
     /// error itself).
     pub fn update(&mut self, echo: &[f32], error: &[f32], near_energy: f32, out_energy: f32) -> bool {
         let e_echo: f32 = echo.iter().sum();
+        self.peak = e_echo.max(self.peak * PEAK_DECAY);
+        // The tail: the echo estimate 10 dB under its recent peak.
+        let tail = e_echo < 0.1 * self.peak;
+        let erle = if tail { &mut self.tail_erle } else { &mut self.erle };
         if e_echo > ECHO_FLOOR {
             // What the filter achieved, not what it estimates: a wrong
             // estimate (a moved path) must not pass for a good one.
             let inst = (near_energy / out_energy.max(1e-12)).clamp(1.0, ERLE_MAX);
-            let rate = if inst > self.erle { RISE } else { FALL };
-            self.erle += (inst - self.erle) * rate;
+            let rate = if inst > *erle { RISE } else { FALL };
+            *erle += (inst - *erle) * rate;
         }
-        let leak = OVER / self.erle;
+        let leak = OVER / *erle;
         let mut any = false;
         for (((r, g), &y), &e) in self.residual.iter_mut().zip(&mut self.raw).zip(echo).zip(error) {
             *r = (leak * y).max(*r * TAIL_DECAY);
