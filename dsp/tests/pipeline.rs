@@ -289,12 +289,9 @@ fn caller_audio_comes_out_as_sent_and_media_before_start_is_refused() {
 }
 
 /// The caller says a recorded prompt over the agent: local VAD onset barges in.
-/// The agent is a square wave of 2000 (-24 dBFS), the prompt a little
-/// louder: the echo guard takes a caller more than 6 dB under the agent,
-/// from the segment's first frame, for the agent's echo.
 fn caller_speech_over(sim: &mut Sim, agent_ms: usize, speech_at: u64, prompt: &[u8]) -> Option<Event> {
     for k in 0..agent_ms / 100 {
-        sim.push("u1", &tts(100, 2000));
+        sim.push("u1", &tts(100, 8000));
         sim.advance(20 * k as u64);
     }
     let audio: Vec<u8> = std::iter::repeat_n(0xFF, 8 * speech_at as usize).chain(prompt.iter().copied()).collect();

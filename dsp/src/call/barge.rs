@@ -11,11 +11,15 @@
 //!   may be the agent's own voice coming back down the line (line echo:
 //!   ITU-T G.168 expects at least 6 dB of loss on the echo path), and the
 //!   agent must not interrupt itself;
-//! - within a speech segment that began as echo and has not had the caller
-//!   in it, it is [`ECHO_MARGIN_DB`] louder than the loudest echo of the
-//!   segment, whether or not the agent is playing. Otherwise a pause in the
-//!   agent's audio, or its end, would let the segment's later echo (or the
-//!   VAD's hangover, or the line noise under it) pass for the caller.
+//! - within a speech segment that has had echo in it and not the caller,
+//!   the agent's level in that comparison does not fall: it is the loudest
+//!   the agent played during the segment. Otherwise a pause in the agent's
+//!   audio would let the segment's later echo (or the line noise under it)
+//!   pass for the caller; the caller's own speech, as loud as before, still
+//!   counts. Where nothing played during the segment (the VAD's hangover
+//!   after the agent's last word), and always behind the echo canceller
+//!   (whose residual is far below any caller), a frame must also be
+//!   [`ECHO_MARGIN_DB`] louder than the segment's loudest echo.
 //!
 //! One onset per speech segment. With the echo canceller on
 //! ([`CallConfig::echo_cancel`](super::CallConfig::echo_cancel)), the VAD
@@ -62,6 +66,10 @@ pub(crate) struct LocalBarge {
     fired: bool,
     /// The loudest frame of this speech segment taken for echo, dBFS.
     echo_peak: Option<f32>,
+    /// The loudest the agent played during this speech segment, once the
+    /// segment has had echo in it, dBFS: the guard's reference does not
+    /// fall within such a segment when the agent pauses.
+    segment_agent: Option<f32>,
     echo_loss_db: f32,
     /// Samples of the frame being gathered.
     frame: Vec<i16>,
@@ -79,7 +87,16 @@ impl LocalBarge {
         }
         let vad = Vad::new(format.rate(), FRAME_MS as u32)?;
         let frame = Vec::with_capacity(vad.frame_len());
-        Ok(LocalBarge { vad, fired: false, echo_peak: None, echo_loss_db, frame, at_ms: 0, speech: VecDeque::new() })
+        Ok(LocalBarge {
+            vad,
+            fired: false,
+            echo_peak: None,
+            segment_agent: None,
+            echo_loss_db,
+            frame,
+            at_ms: 0,
+            speech: VecDeque::new(),
+        })
     }
 
     /// Milliseconds of `[from_ms, to_ms)` (caller-audio time) when the
@@ -104,9 +121,9 @@ impl LocalBarge {
     /// One caller message, decoded to PCM16 at the phone's rate: whether
     /// the caller's speech began in it (not echo). Messages are taken as
     /// consecutive caller audio.
-    /// `extra_loss_db` is what an echo canceller in front takes out beyond
-    /// the line's own loss (0 without one).
-    pub fn onset(&mut self, pcm: &[i16], outbound: &Outbound, now: u64, extra_loss_db: f32) -> Result<bool, Error> {
+    /// `canceller` is what an echo canceller in front takes out beyond the
+    /// line's own loss, dB, when one runs (`pcm` is then its output).
+    pub fn onset(&mut self, pcm: &[i16], outbound: &Outbound, now: u64, canceller: Option<f32>) -> Result<bool, Error> {
         let mut onset = false;
         let mut rest = pcm;
         let mut result = Ok(());
@@ -117,7 +134,7 @@ impl LocalBarge {
             if self.frame.len() == self.vad.frame_len() {
                 let start = self.at_ms;
                 self.at_ms += FRAME_MS;
-                let stepped = self.step(outbound, now, extra_loss_db);
+                let stepped = self.step(outbound, now, canceller);
                 self.frame.clear();
                 match stepped {
                     Ok((caller, fired)) => {
@@ -138,11 +155,12 @@ impl LocalBarge {
     }
 
     /// The frame gathered: (the caller was heard in it, it is the segment's onset).
-    fn step(&mut self, outbound: &Outbound, now: u64, extra_loss_db: f32) -> Result<(bool, bool), Error> {
+    fn step(&mut self, outbound: &Outbound, now: u64, canceller: Option<f32>) -> Result<(bool, bool), Error> {
         self.vad.process(&self.frame)?;
         if !self.vad.is_speaking() {
             self.fired = false;
             self.echo_peak = None;
+            self.segment_agent = None;
             return Ok((false, false));
         }
         let level = convert::dbfs(&self.frame);
@@ -152,14 +170,30 @@ impl LocalBarge {
             return Ok((false, false));
         }
         if self.echo_loss_db > 0.0 {
-            let loss = self.echo_loss_db + extra_loss_db;
-            // Within a segment that began as echo and has not had the
-            // caller in it, a frame must also be clearly louder than the
-            // segment's loudest echo, whether or not the agent plays: a
-            // pause in the agent's audio must not let the segment's later
-            // echo, or the line noise under it, pass for the caller.
-            let echo_segment = !self.fired && self.echo_peak.is_some_and(|peak| level < peak + ECHO_MARGIN_DB);
-            let echo = echo_segment || outbound.agent_level(now).is_some_and(|agent| level < agent - loss);
+            let loss = self.echo_loss_db + canceller.unwrap_or(0.0);
+            // Within a segment that has had echo and not the caller, the
+            // agent's level does not fall: a pause in the agent's audio
+            // must not let the segment's later echo, or the line noise
+            // under it, pass for the caller.
+            let agent = outbound.agent_level(now);
+            let reference = match (agent, self.segment_agent) {
+                (Some(a), Some(s)) => Some(a.max(s)),
+                (a, s) => a.or(s),
+            };
+            // Clearly above the segment's loudest echo: where nothing played
+            // in the segment (the VAD's hangover after the agent's last
+            // word, an echo arriving late), and always behind a canceller,
+            // whose residual echo is far below any caller.
+            let above_echo = !self.fired && self.echo_peak.is_some_and(|peak| level < peak + ECHO_MARGIN_DB);
+            let echo = match reference {
+                Some(r) => level < r - loss || (canceller.is_some() && above_echo),
+                None => above_echo,
+            };
+            if echo && !self.fired {
+                if let Some(a) = agent {
+                    self.segment_agent = Some(self.segment_agent.map_or(a, |s| s.max(a)));
+                }
+            }
             if echo {
                 self.echo_peak = Some(self.echo_peak.map_or(level, |p| p.max(level)));
                 return Ok((false, false));

@@ -279,17 +279,17 @@ impl PhoneLeg {
         let r = self.chunks[i].clone();
         let audio = if self.released.is_empty() { &self.bytes[r] } else { &self.released[r] };
         convert::decode(self.outbound.sink(), audio, &mut self.pcm);
-        let (heard, extra_loss_db) = match &mut self.echo {
+        let (heard, canceller) = match &mut self.echo {
             Some(echo) => {
                 let latency = self.outbound.latency_ms();
                 let far = self.outbound.far.as_mut().expect("queued while the canceller runs");
                 echo.process(&self.pcm, far, latency)?;
-                (&echo.out[..], echo.extra_loss_db())
+                (&echo.out[..], Some(echo.extra_loss_db()))
             }
-            None => (&self.pcm[..], 0.0),
+            None => (&self.pcm[..], None),
         };
         match &mut self.vad {
-            Some(vad) => vad.onset(heard, &self.outbound, now, extra_loss_db),
+            Some(vad) => vad.onset(heard, &self.outbound, now, canceller),
             None => Ok(false),
         }
     }
