@@ -189,10 +189,8 @@ impl LocalBarge {
                 Some(r) => level < r - loss || (canceller.is_some() && above_echo),
                 None => above_echo,
             };
-            if echo && !self.fired {
-                if let Some(a) = agent {
-                    self.segment_agent = Some(self.segment_agent.map_or(a, |s| s.max(a)));
-                }
+            if let (true, false, Some(a)) = (echo, self.fired, agent) {
+                self.segment_agent = Some(self.segment_agent.map_or(a, |s| s.max(a)));
             }
             if echo {
                 self.echo_peak = Some(self.echo_peak.map_or(level, |p| p.max(level)));
