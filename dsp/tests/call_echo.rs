@@ -217,3 +217,77 @@ fn the_recogniser_hears_the_cancelled_audio() {
     assert!(on > 20.0, "the recogniser's audio is only {on:.1} dB below the line");
     assert!(off.abs() < 0.5, "without the canceller the recogniser gets the line: {off:.1} dB");
 }
+
+mod chunking {
+    use base64_simd::STANDARD as B64;
+    use proptest::prelude::*;
+    use serde_json::json;
+    use teledsp::call::pipeline::Encoding;
+    use teledsp::call::{Output, Pipeline, PipelineConfig};
+
+    /// The recogniser's cancelled audio for `line` (L16 at 16 kHz over
+    /// SignalWire) cut into messages of `sizes` samples (cycled), with the
+    /// agent's `agent` pushed first.
+    fn cancelled(agent: &[i16], line: &[i16], sizes: &[usize]) -> Vec<u8> {
+        let cfg = PipelineConfig {
+            telephony: teledsp::call::Telephony::SignalWire,
+            encoding: Encoding::Linear16,
+            sample_rate: 16000,
+            echo_cancel: true,
+            // No barge-in: it would come at a time that depends on the
+            // messages' times, and clear the far end.
+            local_vad: false,
+            ..PipelineConfig::default()
+        };
+        let mut p = Pipeline::new(cfg).unwrap();
+        let mut out = Vec::new();
+        let start = json!({"event": "start", "streamSid": "MZ", "start": {"streamSid": "MZ", "callSid": "CA",
+            "mediaFormat": {"encoding": "audio/x-L16", "sampleRate": 16000, "channels": 1}}});
+        p.receive_phone(&start.to_string(), 0, &mut out).unwrap();
+        let bytes: Vec<u8> = agent.iter().flat_map(|s| s.to_le_bytes()).collect();
+        p.begin_utterance("u", 0);
+        p.push_audio("u", &bytes, 0, &mut out).unwrap();
+        p.end_utterance("u", 0, &mut out);
+        let mut heard = Vec::new();
+        let (mut at, mut i) = (0, 0);
+        while at < line.len() {
+            let n = sizes[i % sizes.len()].min(line.len() - at);
+            let payload: Vec<u8> = line[at..at + n].iter().flat_map(|s| s.to_le_bytes()).collect();
+            let msg =
+                json!({"event": "media", "streamSid": "MZ", "media": {"payload": B64.encode_to_string(&payload)}});
+            out.clear();
+            // Time as the audio's: the caller's clock.
+            p.receive_phone(&msg.to_string(), (at / 16) as u64, &mut out).unwrap();
+            for o in out.drain(..) {
+                if let Output::CallerAudio(b) = o {
+                    heard.extend(b);
+                }
+            }
+            at += n;
+            i += 1;
+        }
+        heard
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        /// However the caller's audio is cut into messages (any sizes, not
+        /// whole frames), the cancelled audio handed on is the same, to the
+        /// byte, and in 20 ms frames (a partial frame waits for the rest);
+        /// echo-guarded or not, the canceller sees one stream.
+        #[test]
+        fn cancelled_audio_does_not_depend_on_chunking(sizes in proptest::collection::vec(1usize..900, 1..6), seed in 1u32..1000) {
+            let mut s = seed;
+            let mut noise = move || { s ^= s << 13; s ^= s >> 17; s ^= s << 5; (s % 4000) as i16 - 2000 };
+            let agent: Vec<i16> = (0..16000).map(|_| noise()).collect();
+            // The line: the agent 100 ms later at half level, plus a little noise.
+            let line: Vec<i16> = (0..24000).map(|i| if (1600..17600).contains(&i) { agent[i - 1600] / 2 } else { 0 } + noise() / 64).collect();
+            let whole = cancelled(&agent, &line, &[320]);
+            let cut = cancelled(&agent, &line, &sizes);
+            prop_assert_eq!(whole.len(), line.len() / 320 * 640);
+            prop_assert_eq!(cut.len(), whole.len());
+            prop_assert!(cut == whole, "chunking {:?} changed the cancelled audio", sizes);
+        }
+    }
+}
