@@ -11,23 +11,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use teledsp::Isa;
 use teledsp::echo::{EchoCanceller, EchoConfig};
 
-fn speechlike(n: usize) -> Vec<i16> {
-    let mut y = 0.0f64;
-    let mut s = 12345u64;
-    (0..n)
-        .map(|i| {
-            let t = i as f64 / 8000.0;
-            let pulse = if (t * 150.0).fract() < 150.0 / 8000.0 { 1.0 } else { 0.0 };
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
-            let noise = ((s >> 40) as f64 / (1u64 << 24) as f64 - 0.5) * 0.05;
-            y = 0.95 * y + pulse + noise;
-            (y * 3000.0 * (0.5 + 0.5 * (t * 4.0 * std::f64::consts::TAU).sin())) as i16
-        })
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
-    let far = speechlike(8000 * 4);
+    let far = teledsp_benches::speechlike(8000 * 4, 8000.0);
     // The echo: 100 ms later, 6 dB down.
     let near: Vec<i16> = (0..far.len()).map(|i| if i >= 800 { far[i - 800] / 2 } else { 0 }).collect();
     let mut g = c.benchmark_group("echo/frame_20ms_8k");
@@ -51,5 +36,5 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! { name = benches; config = teledsp_benches::config(); targets = bench }
 criterion_main!(benches);

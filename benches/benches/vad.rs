@@ -9,26 +9,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-fn speechlike(n: usize, rate: f64) -> Vec<i16> {
-    // Voiced-ish: a 150 Hz pulse train through a decaying resonance, with
-    // a 4 Hz syllabic envelope and some noise.
-    let mut y = 0.0f64;
-    let mut s = 12345u64;
-    (0..n)
-        .map(|i| {
-            let t = i as f64 / rate;
-            let pulse = if (t * 150.0).fract() < 150.0 / rate { 1.0 } else { 0.0 };
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
-            let noise = ((s >> 40) as f64 / (1u64 << 24) as f64 - 0.5) * 0.05;
-            y = 0.95 * y + pulse + noise;
-            (y * 3000.0 * (0.5 + 0.5 * (t * 4.0 * std::f64::consts::TAU).sin())) as i16
-        })
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
-    let x8 = speechlike(8000 * 2, 8000.0);
-    let x16 = speechlike(16000 * 2, 16000.0);
+    let x8 = teledsp_benches::speechlike(8000 * 2, 8000.0);
+    let x16 = teledsp_benches::speechlike(16000 * 2, 16000.0);
     let mut g = c.benchmark_group("vad/frame_20ms_8k");
     g.throughput(Throughput::Elements(1));
 

@@ -376,8 +376,9 @@ impl Call {
         let mut text = String::new();
         let cancelled = if self.cfg.echo_cancel_to_model { self.leg.cancelled() } else { None };
         match b64 {
-            // The cancelled audio, back in the phone's format for the
-            // converter; a partial frame waits for the next chunk.
+            // The cancelled audio (a partial frame waits for the next
+            // chunk): to the converter as PCM where it takes PCM, else in
+            // the phone's format.
             _ if cancelled.is_some() => {
                 let pcm = cancelled.expect("matched");
                 n = pcm.len();
@@ -385,7 +386,7 @@ impl Call {
                     self.cancelled.clear();
                     convert::encode(self.up.from(), pcm, &mut self.cancelled);
                     self.converted.clear();
-                    self.up.process(&self.cancelled, &mut self.converted)?;
+                    self.up.process_decoded(&self.cancelled, pcm, &mut self.converted)?;
                     self.b64.clear();
                     B64.encode_append(&self.converted, &mut self.b64);
                     self.model.append(&self.b64, &mut text);
