@@ -7,7 +7,9 @@
 //!   nobody talking);
 //! - it is louder than the agent's audio playing at that instant minus
 //!   [`echo_loss_db`](super::CallConfig::echo_loss_db), plus what the echo
-//!   canceller takes out when it runs and has converged. A quieter frame
+//!   canceller takes out when it runs and has converged; behind the
+//!   canceller, the agent's level is also that of the loudest audio the
+//!   echo can come from by the canceller's delay estimate. A quieter frame
 //!   may be the agent's own voice coming back down the line (line echo:
 //!   ITU-T G.168 expects at least 6 dB of loss on the echo path), and the
 //!   agent must not interrupt itself;
@@ -54,6 +56,19 @@ pub const ECHO_MARGIN_DB: f32 = 6.0;
 /// phone line's noise, above a canceller's residual on a digitally silent
 /// line.
 pub const LEVEL_FLOOR_DBFS: f32 = -55.0;
+
+/// What an echo canceller in front of the VAD tells the guard.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Canceller {
+    /// What it takes out beyond the line's assumed echo loss, dB (0 until
+    /// it has converged).
+    pub extra_loss_db: f32,
+    /// The loudest agent audio its echo can come from now, dBFS
+    /// ([`EchoCanceller::far_level_dbfs`](crate::echo::EchoCanceller::far_level_dbfs)):
+    /// the agent's level to compare with where the echo returns later than
+    /// the agent's current audio (a long delay, a room's reverberation).
+    pub far_dbfs: f32,
+}
 
 /// Spans of caller speech remembered (older ones are forgotten): at one
 /// span per word or so, minutes of a call.
@@ -121,9 +136,15 @@ impl LocalBarge {
     /// One caller message, decoded to PCM16 at the phone's rate: whether
     /// the caller's speech began in it (not echo). Messages are taken as
     /// consecutive caller audio.
-    /// `canceller` is what an echo canceller in front takes out beyond the
-    /// line's own loss, dB, when one runs (`pcm` is then its output).
-    pub fn onset(&mut self, pcm: &[i16], outbound: &Outbound, now: u64, canceller: Option<f32>) -> Result<bool, Error> {
+    /// `canceller` is what an echo canceller in front says, when one runs
+    /// (`pcm` is then its output).
+    pub fn onset(
+        &mut self,
+        pcm: &[i16],
+        outbound: &Outbound,
+        now: u64,
+        canceller: Option<Canceller>,
+    ) -> Result<bool, Error> {
         let mut onset = false;
         let mut rest = pcm;
         let mut result = Ok(());
@@ -155,7 +176,7 @@ impl LocalBarge {
     }
 
     /// The frame gathered: (the caller was heard in it, it is the segment's onset).
-    fn step(&mut self, outbound: &Outbound, now: u64, canceller: Option<f32>) -> Result<(bool, bool), Error> {
+    fn step(&mut self, outbound: &Outbound, now: u64, canceller: Option<Canceller>) -> Result<(bool, bool), Error> {
         self.vad.process(&self.frame)?;
         if !self.vad.is_speaking() {
             self.fired = false;
@@ -170,12 +191,17 @@ impl LocalBarge {
             return Ok((false, false));
         }
         if self.echo_loss_db > 0.0 {
-            let loss = self.echo_loss_db + canceller.unwrap_or(0.0);
+            let loss = self.echo_loss_db + canceller.map_or(0.0, |c| c.extra_loss_db);
+            // The agent's level: what plays now, or behind a canceller the
+            // loudest audio its echo can come from, whichever is louder.
             // Within a segment that has had echo and not the caller, the
             // agent's level does not fall: a pause in the agent's audio
             // must not let the segment's later echo, or the line noise
             // under it, pass for the caller.
-            let agent = outbound.agent_level(now);
+            let agent = match (outbound.agent_level(now), canceller) {
+                (a, Some(c)) if c.far_dbfs > LEVEL_FLOOR_DBFS => Some(a.map_or(c.far_dbfs, |a| a.max(c.far_dbfs))),
+                (a, _) => a,
+            };
             let reference = match (agent, self.segment_agent) {
                 (Some(a), Some(s)) => Some(a.max(s)),
                 (a, s) => a.or(s),

@@ -21,6 +21,7 @@ use crate::echo::{EchoCanceller, EchoStats};
 use crate::error::Error;
 use crate::frame::Format;
 
+use super::barge::Canceller;
 use super::protocol::FRAME_MS;
 
 /// The most agent audio queued ahead of the phone's playback, ms.
@@ -117,8 +118,13 @@ impl EchoLeg {
     /// How much more than the line's assumed echo loss the canceller takes
     /// out, dB, for the echo guard: its measured ERLE less a margin, once
     /// it has converged (0 before).
-    pub fn extra_loss_db(&self) -> f32 {
+    fn extra_loss_db(&self) -> f32 {
         if self.aec.converged() { (self.aec.stats().erle_db - 6.0).clamp(0.0, 40.0) } else { 0.0 }
+    }
+
+    /// What the echo guard needs to know from the canceller.
+    pub fn guard(&self) -> Canceller {
+        Canceller { extra_loss_db: self.extra_loss_db(), far_dbfs: self.aec.far_level_dbfs() }
     }
 
     pub fn stats(&self) -> EchoStats {

@@ -284,7 +284,7 @@ impl PhoneLeg {
                 let latency = self.outbound.latency_ms();
                 let far = self.outbound.far.as_mut().expect("queued while the canceller runs");
                 echo.process(&self.pcm, far, latency)?;
-                (&echo.out[..], Some(echo.extra_loss_db()))
+                (&echo.out[..], Some(echo.guard()))
             }
             None => (&self.pcm[..], None),
         };

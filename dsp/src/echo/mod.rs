@@ -152,6 +152,8 @@ pub struct EchoCanceller {
     /// Far-end spectra and their power per bin, `slots` frames, newest at `head`.
     xf: Vec<C>,
     xpow: Vec<f32>,
+    /// Each far-end frame's mean square (samples scaled to +-1), per slot.
+    far_msq: Vec<f32>,
     head: usize,
     delay: DelayEstimator,
     /// The far-end frame (frames back) the filters' first partition is on.
@@ -237,6 +239,7 @@ impl EchoCanceller {
             err: vec![0.0; 2 * n],
             xf: vec![zero; slots * bins],
             xpow: vec![0.0; slots * bins],
+            far_msq: vec![0.0; slots],
             head: 0,
             delay: DelayEstimator::new(lags, (sample_rate as usize) / (2 * n)),
             start: 0,
@@ -287,6 +290,27 @@ impl EchoCanceller {
         self.delay.found() && self.suppress.erle > 10.0
     }
 
+    /// The loudest far-end frame the echo in the last caller frame can
+    /// have come from (the filter's window: from a frame before the delay
+    /// in use, over the filter's span), dBFS; -120 if all are silent. An
+    /// echo guard's reference where the echo returns later than the
+    /// agent's current audio (a long delay, a room's reverberation).
+    ///
+    /// ```
+    /// use teledsp::echo::EchoCanceller;
+    ///
+    /// let mut aec = EchoCanceller::new(8000, 20).unwrap();
+    /// let (far, near, mut out) = (vec![3000i16; 160], vec![0i16; 160], vec![0i16; 160]);
+    /// aec.process(&far, &near, &mut out).unwrap();
+    /// assert!((aec.far_level_dbfs() - -20.8).abs() < 0.1); // 3000 / 32768
+    /// ```
+    pub fn far_level_dbfs(&self) -> f32 {
+        let loudest = (self.start..self.start + self.parts)
+            .map(|lag| self.far_msq[(self.head + lag) % self.slots])
+            .fold(0.0f32, f32::max);
+        if loudest > 1e-12 { 10.0 * loudest.log10() } else { -120.0 }
+    }
+
     /// The bulk delay to assume until it is estimated, ms (the playout
     /// timeline's latency: what the phone's marks took to come back).
     pub fn set_delay_hint(&mut self, ms: u32) {
@@ -314,6 +338,7 @@ impl EchoCanceller {
         // The far end's newest spectrum, of its last two frames.
         push_frame(&mut self.far, far);
         self.head = (self.head + self.slots - 1) % self.slots;
+        self.far_msq[self.head] = self.far[n..].iter().map(|v| v * v).sum::<f32>() / n as f32;
         let at = self.slot(0);
         self.fft.forward(&self.far, &mut self.xf[at..at + bins]);
         self.xpow[at..at + bins].fill(0.0);
