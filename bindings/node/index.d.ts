@@ -133,6 +133,12 @@ export declare class EchoCanceller {
   get stats(): EchoStats
   /** Whether the filter has learnt the echo path (ERLE past 10 dB). */
   get converged(): boolean
+  /**
+   * The loudest far-end frame the echo in the last caller frame can have
+   * come from (the filter's window by the delay in use), dBFS; -120 if
+   * silent: an echo guard's reference.
+   */
+  get farLevelDbfs(): number
   /** Samples per frame. */
   get frameLen(): number
   /** Bytes per PCM16 frame. */

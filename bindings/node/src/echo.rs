@@ -118,6 +118,14 @@ impl EchoCanceller {
         self.inner.converged()
     }
 
+    /// The loudest far-end frame the echo in the last caller frame can have
+    /// come from (the filter's window by the delay in use), dBFS; -120 if
+    /// silent: an echo guard's reference.
+    #[napi(getter)]
+    pub fn far_level_dbfs(&self) -> f64 {
+        f64::from(self.inner.far_level_dbfs())
+    }
+
     /// Samples per frame.
     #[napi(getter)]
     pub fn frame_len(&self) -> u32 {

@@ -16,6 +16,7 @@ test('no far end: the caller passes unchanged', () => {
   const aec = new EchoCanceller({ sampleRate: 8000, frameMs: 20 });
   const near = new Int16Array(160).map((_, i) => (i * 37) % 2000 - 1000);
   for (let k = 0; k < 20; k++) assert.deepEqual(aec.process(new Int16Array(160), near), near);
+  assert.equal(aec.farLevelDbfs, -120);
   assert.equal(aec.frameLen, 160);
   assert.equal(aec.frameBytes, 320);
 });
@@ -32,6 +33,16 @@ test('echo is cancelled and its delay found', () => {
   assert.ok(s.delayFound && s.delayMs >= 80 && s.delayMs <= 100, JSON.stringify(s));
   assert.deepEqual(Object.keys(s).sort(), ['delayChanges', 'delayFound', 'delayMs', 'doubleTalkFrames', 'erleDb', 'frames']);
   assert.ok(aec.converged);
+  // The guard's reference: the loudest far frame in the filter's window,
+  // which starts a frame before the delay (lag k is the frame k back).
+  const db = [];
+  for (let i = 0; i + 160 <= far.length; i += 160) {
+    const f = far.subarray(i, i + 160);
+    db.push(10 * Math.log10(Math.max(f.reduce((a, v) => a + (v / 32768) ** 2, 0) / 160, 1e-12)));
+  }
+  const last = db.length - 1;
+  const level = aec.farLevelDbfs;
+  assert.ok(level >= db[last - 5] - 0.01 && level <= Math.max(...db.slice(last - 14, last - 2)) + 0.01, `${level}`);
 });
 
 test('bad input says what was wrong', () => {

@@ -89,6 +89,13 @@ impl PyEchoCanceller {
     fn converged(&self) -> bool {
         self.inner.converged()
     }
+    /// The loudest far-end frame the echo in the last caller frame can have
+    /// come from (the filter's window by the delay in use), dBFS; -120 if
+    /// silent: an echo guard's reference.
+    #[getter]
+    fn far_level_dbfs(&self) -> f32 {
+        self.inner.far_level_dbfs()
+    }
     /// Samples per frame.
     #[getter]
     fn frame_len(&self) -> usize {

@@ -25,6 +25,7 @@ def test_no_far_end_passes_the_caller_unchanged():
     near = (np.arange(160) * 37 % 2000 - 1000).astype(np.int16).tobytes()
     for _ in range(20):
         assert aec.process(bytes(320), near) == near
+    assert aec.far_level_dbfs == -120.0
     assert aec.frame_len == 160 and aec.frame_bytes == 320
     assert repr(aec) == "EchoCanceller(8000, 20)"
 
@@ -43,6 +44,11 @@ def test_echo_is_cancelled_and_the_delay_found():
     assert s["delay_found"] and 80 <= s["delay_ms"] <= 100, s  # 100 ms, the filter a frame before
     assert set(s) == {"frames", "erle_db", "delay_ms", "delay_found", "delay_changes", "double_talk_frames"}
     assert aec.converged
+    # The guard's reference: the loudest far frame in the filter's window,
+    # which starts a frame before the delay (lag k is the frame k back).
+    db = [10 * np.log10(max(np.mean((f.astype(float) / 32768) ** 2), 1e-12)) for f in far.reshape(-1, 160)]
+    last = len(db) - 1
+    assert db[last - 5] - 0.01 <= aec.far_level_dbfs <= max(db[last - 14 : last - 2]) + 0.01, aec.far_level_dbfs
 
 
 def test_bad_input_says_what_was_wrong():

@@ -184,6 +184,11 @@ class EchoCanceller:
     @property
     def converged(self) -> bool: ...
     @property
+    def far_level_dbfs(self) -> float:
+        """The loudest far-end frame the echo in the last caller frame can
+        have come from (the filter's window by the delay in use), dBFS;
+        -120 if silent: an echo guard's reference."""
+    @property
     def frame_len(self) -> int: ...
     @property
     def frame_bytes(self) -> int: ...
