@@ -9,7 +9,7 @@ use teledsp::call::{CallConfig, ModelApi, ModelAudio, RealtimeVersion, Telephony
 use teledsp::signature::{CallToken, RequestValidator};
 use teledsp_relay::process::{init_logging, shutdown_signal};
 use teledsp_relay::providers;
-use teledsp_relay::server::{self, App, Limits, Settings};
+use teledsp_relay::server::{self, App, Drain, Limits, Settings};
 use tracing::{error, info};
 
 #[derive(Parser)]
@@ -82,6 +82,11 @@ enum Cmd {
         /// closed (1001) and the process exits. A second signal exits at once.
         #[arg(long, default_value_t = 30)]
         drain_timeout: u64,
+        /// Seconds after SIGTERM during which new calls are still taken while
+        /// /healthz says 503: the load balancer's time to see the instance
+        /// leave (then the listener closes). Within --drain-timeout.
+        #[arg(long, default_value_t = 5.0)]
+        pre_stop: f64,
         /// Seconds a client has to send a whole request head (also closes
         /// keep-alive connections idle that long).
         #[arg(long, default_value_t = 10.0)]
@@ -154,6 +159,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             echo_cancel,
             echo_cancel_to_model,
             drain_timeout,
+            pre_stop,
             header_read_timeout,
             start_timeout,
             media_timeout,
@@ -168,6 +174,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .ok()
                     .filter(|d| !d.is_zero())
                     .ok_or_else(|| format!("--{name} must be a positive number of seconds, not {s}"))
+            };
+            let drain = Drain {
+                pre_stop: Duration::try_from_secs_f64(pre_stop)
+                    .map_err(|_| format!("--pre-stop must be 0 or a positive number of seconds, not {pre_stop}"))?,
+                timeout: Duration::from_secs(drain_timeout),
             };
             let limits = Limits {
                 header_read: secs("header-read-timeout", header_read_timeout)?,
@@ -244,9 +255,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("listen {listen}: {e}"))?;
             info!(addr = %listener.local_addr().map_err(|e| e.to_string())?, "relay listening");
-            server::serve(App::new(settings), listener, shutdown_signal(), Duration::from_secs(drain_timeout))
-                .await
-                .map_err(|e| e.to_string())
+            server::serve(App::new(settings), listener, shutdown_signal(), drain).await.map_err(|e| e.to_string())
         }
     }
 }

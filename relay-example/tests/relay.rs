@@ -402,17 +402,26 @@ async fn beta_api_and_pcmu_passthrough() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_drains_live_calls_and_refuses_new_ones() {
+async fn shutdown_turns_healthz_red_takes_calls_through_pre_stop_then_closes_and_drains() {
     let fake = fake(FakeConfig { mode: Mode::EchoFrames, ..Default::default() }).await;
     let mut relay = relay_with(fake.url(), |_| {}).await;
     let live = tokio::spawn(caller::run(CallerConfig::new(relay.media(), tone_ulaw(1500, 300.0, 6000.0), 0)));
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = std::time::Instant::now();
     relay.stop.take().unwrap().send(()).unwrap(); // what SIGTERM does in `serve`
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Red at once, for the load balancer; a call sent before it has
+    // noticed is still taken, and runs to its end.
     let health = reqwest::get(relay.http("/healthz")).await.unwrap();
     assert_eq!(health.status(), 503);
-    let refused = tokio_tungstenite::connect_async(relay.media()).await;
-    assert!(refused.is_err(), "new calls are refused while draining");
+    let late = tokio::spawn(caller::run(CallerConfig::new(relay.media(), tone_ulaw(1000, 300.0, 1000.0), 0)));
+    // After the pre-stop window the listener is closed: a load balancer
+    // retries a refused connection elsewhere.
+    tokio::time::sleep(PRE_STOP.saturating_sub(signalled.elapsed()) + Duration::from_millis(100)).await;
+    let refused = tokio::net::TcpStream::connect(relay.addr).await;
+    assert!(refused.is_err(), "the listener is closed after the pre-stop window");
+    let late = late.await.unwrap().unwrap();
+    assert_eq!((late.sent, late.received), (50, 50), "the call taken in the pre-stop window ran to its end");
     let report = live.await.unwrap().unwrap();
     assert_eq!(report.sent, 75, "the live call ran to its end");
     assert_eq!(report.received, 75);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::caller::{self, CallerConfig};
 use crate::fake_openai::{self, FakeConfig};
-use teledsp_relay::server::{self, App, Settings};
+use teledsp_relay::server::{self, App, Drain, Settings};
 
 /// Where the demo finds a recorded prompt when none is given: Debian's
 /// asterisk prompts (`asterisk-core-sounds-en-wav`), as the tests use.
@@ -61,7 +61,8 @@ pub async fn run(prompt: &Path, out_wav: &Path) -> Result<String, String> {
         async {
             let _ = stop_rx.await;
         },
-        Duration::from_secs(5),
+        // The demo's one call has ended when it stops: no window needed.
+        Drain { pre_stop: Duration::ZERO, timeout: Duration::from_secs(5) },
     ));
 
     let cpu0 = cpu_seconds(std::process::id());

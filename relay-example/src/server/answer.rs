@@ -8,7 +8,6 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use teledsp::call::Telephony;
 use tracing::warn;
 
@@ -48,7 +47,7 @@ pub(super) async fn twiml(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = draining(&app) {
+    if let Some(r) = stopping(&app) {
         return r;
     }
     if !matches!(app.settings.call.telephony, Telephony::Twilio | Telephony::SignalWire) {
@@ -92,9 +91,10 @@ pub(super) async fn twiml(
     ([(header::CONTENT_TYPE, "text/xml")], xml).into_response()
 }
 
-/// 503 while draining: no new calls.
-pub(super) fn draining(app: &App) -> Option<Response> {
-    app.draining.load(Ordering::SeqCst).then(|| (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response())
+/// 503 once the drain has ended: no new calls (through the drain they
+/// are taken; see [`super::Drain`]).
+pub(super) fn stopping(app: &App) -> Option<Response> {
+    app.stopping().then(|| (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response())
 }
 
 pub(super) fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -132,7 +132,7 @@ pub(super) async fn texml(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = draining(&app) {
+    if let Some(r) = stopping(&app) {
         return r;
     }
     if app.settings.call.telephony != Telephony::Telnyx {
@@ -153,7 +153,7 @@ pub(super) async fn answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = draining(&app) {
+    if let Some(r) = stopping(&app) {
         return r;
     }
     let stream = format!("{}/media", public_base(&app, true));

@@ -2,7 +2,7 @@
 //! phone's and the model's messages and the time, and carries out what it
 //! returns.
 
-use super::answer::{draining, public, signed, unix_now};
+use super::answer::{public, signed, stopping, unix_now};
 use super::phone_out::{PhoneOut, WriterEnd, bounded};
 use super::upstream::connect_upstream;
 use super::{App, CALL_TOKEN_PARAMETER, MAX_MEDIA_MESSAGE, PHONE_READ_BUFFER, WARNINGS_PER_CALL};
@@ -28,7 +28,7 @@ pub(super) async fn media(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if let Some(r) = draining(&app) {
+    if let Some(r) = stopping(&app) {
         return r;
     }
     // Only Twilio documents a signature on the upgrade itself. SignalWire

@@ -27,9 +27,14 @@
 //!   and counted (`frames_dropped`). Every message is either delivered or
 //!   counted as dropped. Messages to OpenAI are sent in order from the
 //!   call's task, so a slow upstream slows that call only.
-//! - Shutdown: on SIGTERM new calls are refused, live ones drain for up to
-//!   `--drain-timeout`, then get a close frame (1001); the process exits
-//!   whatever any client does. A second signal exits at once.
+//! - Shutdown ([`Drain`]): on SIGTERM `/healthz` turns red at once, calls
+//!   are still taken for `--pre-stop` (the load balancer's time to see the
+//!   red check and send new calls elsewhere), then the listener closes (a
+//!   load balancer retries a refused connection on another instance) and
+//!   keep-alive connections are closed after their current request. Live
+//!   calls have until `--drain-timeout` from the signal; the ones left get
+//!   a close frame (1001), and the process exits within [`CLOSE_GRACE`]
+//!   more whatever any client does. A second signal exits at once.
 //!
 //! The server is stateless across calls: any instance can take any call, so
 //! it scales out behind any WebSocket-capable load balancer. Autoscale on
@@ -83,6 +88,25 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 pub const WARNINGS_PER_CALL: u32 = 3;
 /// The `<Parameter>` that carries the per-call token.
 pub const CALL_TOKEN_PARAMETER: &str = "teledspCallToken";
+
+/// How the relay leaves on SIGTERM (see the module docs).
+///
+/// It keeps taking calls through the pre-stop window rather than refusing
+/// them from the signal on: a load balancer needs a few health checks to
+/// see an instance leave (HAProxy's default, 2 x 2 s; Kubernetes' readiness
+/// probe, its period x failure threshold), and neither HAProxy nor nginx
+/// retries a 503 by default, so a call refused in that window would be a
+/// failed call. A refused TCP connection, once the listener closes, they do
+/// retry elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drain {
+    /// From the signal, how long calls are still taken (`--pre-stop`).
+    pub pre_stop: Duration,
+    /// From the signal, how long live calls may take before they are
+    /// closed with 1001 (`--drain-timeout`). The pre-stop window is within
+    /// it.
+    pub timeout: Duration,
+}
 
 /// Time bounds, each a command-line option of `serve`.
 #[derive(Debug, Clone, Copy)]
@@ -167,6 +191,8 @@ pub struct App {
     /// Metrics.
     pub metrics: Metrics,
     draining: AtomicBool,
+    /// Set when the drain has ended: new calls get 503.
+    stopping: AtomicBool,
     /// Media sockets open (started or not): what the drain waits for.
     sockets: AtomicI64,
     socket_closed: Notify,
@@ -182,6 +208,7 @@ impl App {
             settings,
             metrics: Metrics::new(),
             draining: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
             sockets: AtomicI64::new(0),
             socket_closed: Notify::new(),
             cut: watch::Sender::new(false),
@@ -189,9 +216,14 @@ impl App {
         })
     }
 
-    /// Stop accepting calls (503 on `/twiml` and `/healthz`, refused upgrades on `/media`).
+    /// `/healthz` turns red (503); calls are still taken.
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the drain has ended: new calls are refused (503).
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// Calls in progress (started).
@@ -218,8 +250,10 @@ impl App {
         }
     }
 
-    /// Ends every live call now, with a close frame (1001).
+    /// Ends every live call now, with a close frame (1001), and refuses
+    /// new ones.
     pub fn cut_calls(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
         self.cut.send_replace(true);
     }
 }
@@ -238,8 +272,10 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// Serves `router(app)` on `listener` until `shutdown` resolves, then
-/// drains live calls for up to `drain_timeout`, closes the ones left
-/// (1001), and returns within [`CLOSE_GRACE`] more, whatever the clients do.
+/// leaves as [`Drain`] says: `/healthz` red at once, calls taken until
+/// `pre_stop`, the listener closed, live calls drained until `timeout`,
+/// the ones left closed (1001); returns within [`CLOSE_GRACE`] more,
+/// whatever the clients do.
 ///
 /// Connections are served by hyper directly (axum's `serve` sets no timer,
 /// so no header-read timeout): HTTP/1.1 with upgrades, and
@@ -248,7 +284,7 @@ pub async fn serve(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    drain_timeout: Duration,
+    drain: Drain,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     let routes = router(app.clone());
@@ -258,15 +294,21 @@ pub async fn serve(
     let http = Arc::new(http);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
 
-    // The drain runs beside the accept loop, which goes on answering
-    // /healthz (503) so load balancers see the instance leave.
-    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    // The drain runs beside the accept loop, which goes on taking calls
+    // through the pre-stop window while /healthz says 503.
+    let (close_tx, mut close_rx) = oneshot::channel::<()>();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let drain_app = app.clone();
     tokio::spawn(async move {
         shutdown.await;
+        let signalled = tokio::time::Instant::now();
+        let deadline = signalled + drain.timeout;
         drain_app.start_draining();
-        info!(active = drain_app.active_calls(), sockets = drain_app.open_sockets(), "draining");
-        let drained = drain_app.drain(drain_timeout).await;
+        info!(active = drain_app.active_calls(), pre_stop = ?drain.pre_stop, "draining: /healthz red, still taking calls");
+        tokio::time::sleep_until((signalled + drain.pre_stop).min(deadline)).await;
+        let _ = close_tx.send(());
+        info!(active = drain_app.active_calls(), sockets = drain_app.open_sockets(), "listener closed");
+        let drained = drain_app.drain(deadline.saturating_duration_since(tokio::time::Instant::now())).await;
         if !drained {
             info!(left = drain_app.open_sockets(), "drain timeout: closing the calls left (1001)");
             drain_app.cut_calls();
@@ -286,7 +328,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = &mut stop_rx => break,
+            _ = &mut close_rx => break,
         };
         // Small real-time messages: no Nagle delay on any connection.
         let _ = tcp.set_nodelay(true);
@@ -297,9 +339,13 @@ pub async fn serve(
             let _ = watcher.watch(http.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned()).await;
         });
     }
-    // Connections still in HTTP (a request in flight, or half a request
-    // head) get the grace too; upgraded sockets were handled above.
-    let _ = timeout(CLOSE_GRACE, graceful.shutdown()).await;
+    // New connections are refused from here (a load balancer retries them
+    // elsewhere); keep-alive HTTP connections close after their current
+    // request. Upgraded sockets are the drain's.
+    drop(listener);
+    let http_closed = tokio::spawn(graceful.shutdown());
+    let _ = stop_rx.await;
+    let _ = timeout(CLOSE_GRACE, http_closed).await;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use teledsp_relay::server::{self, App, Settings};
+use teledsp_relay::server::{self, App, Drain, Settings};
 use teledsp_sim::fake_openai::{self, Fake, FakeConfig};
 use tokio::net::TcpListener;
 
@@ -65,6 +65,9 @@ impl Relay {
     }
 }
 
+/// The in-process relays' pre-stop window (short: the tests wait it out).
+pub const PRE_STOP: Duration = Duration::from_millis(400);
+
 pub async fn relay_with(model_url: String, f: impl FnOnce(&mut Settings)) -> Relay {
     let mut settings =
         Settings { model_api_key: "sk-test".into(), ..Settings::new("https://relay.example.com", model_url) };
@@ -79,7 +82,7 @@ pub async fn relay_with(model_url: String, f: impl FnOnce(&mut Settings)) -> Rel
         async {
             let _ = rx.await;
         },
-        Duration::from_secs(5),
+        Drain { pre_stop: PRE_STOP, timeout: Duration::from_secs(5) },
     ));
     Relay { app, addr, stop: Some(stop), task }
 }
