@@ -458,3 +458,23 @@ fn sigterm_stops_the_binary_and_no_token_means_no_start() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A `wss://` model URL is dialled with TLS (the Mozilla roots are built
+/// in, for an image with no certificate store): the model's port gets a
+/// TLS ClientHello. Without a TLS feature, tungstenite refuses `wss://`
+/// before connecting, and nothing arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wss_model_url_is_dialled_with_tls() {
+    use tokio::io::AsyncReadExt;
+    let model = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("wss://localhost:{}/v1/realtime", model.local_addr().unwrap().port());
+    let relay = relay_with(url, |_| {}).await;
+    let call = tokio::spawn(caller::run(CallerConfig::new(relay.media(), tone_ulaw(200, 300.0, 1000.0), 0)));
+    let (mut tcp, _) =
+        tokio::time::timeout(Duration::from_secs(5), model.accept()).await.expect("the relay dialled").unwrap();
+    let mut first = [0u8; 3];
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_exact(&mut first)).await.unwrap().unwrap();
+    assert_eq!(first, [0x16, 0x03, 0x01], "a TLS handshake record (ClientHello) opens the connection");
+    drop(tcp);
+    let _ = call.await;
+}
