@@ -116,6 +116,15 @@ enum Cmd {
         #[arg(long)]
         insecure_no_signature: bool,
     },
+    /// Exit 0 if the relay at URL answers its health check with 200, else 1
+    /// (a container image's HEALTHCHECK: the image has no curl).
+    Health {
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 2.0)]
+        timeout: f64,
+    },
 }
 
 // Many small, short-lived buffers freed on other threads than the ones that
@@ -143,6 +152,13 @@ fn parse_audio(s: &str) -> Result<ModelAudio, teledsp::Error> {
 
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.cmd {
+        Cmd::Health { url, timeout } => {
+            let timeout =
+                Duration::try_from_secs_f64(timeout).map_err(|_| format!("--timeout: not a duration: {timeout}"))?;
+            let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| e.to_string())?;
+            let status = client.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?.status();
+            if status.is_success() { Ok(()) } else { Err(format!("{url}: {status}")) }
+        }
         Cmd::Serve {
             listen,
             public_url,
