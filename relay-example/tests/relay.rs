@@ -402,7 +402,7 @@ async fn beta_api_and_pcmu_passthrough() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_turns_healthz_red_takes_calls_through_pre_stop_then_closes_and_drains() {
+async fn shutdown_turns_healthz_red_takes_calls_through_pre_stop_then_refuses_and_drains() {
     let fake = fake(FakeConfig { mode: Mode::EchoFrames, ..Default::default() }).await;
     let mut relay = relay_with(fake.url(), |_| {}).await;
     let live = tokio::spawn(caller::run(CallerConfig::new(relay.media(), tone_ulaw(1500, 300.0, 6000.0), 0)));
@@ -414,12 +414,16 @@ async fn shutdown_turns_healthz_red_takes_calls_through_pre_stop_then_closes_and
     // noticed is still taken, and runs to its end.
     let health = reqwest::get(relay.http("/healthz")).await.unwrap();
     assert_eq!(health.status(), 503);
+    assert_eq!(health.headers()["connection"], "close", "keep-alive connections move elsewhere");
     let late = tokio::spawn(caller::run(CallerConfig::new(relay.media(), tone_ulaw(1000, 300.0, 1000.0), 0)));
-    // After the pre-stop window the listener is closed: a load balancer
-    // retries a refused connection elsewhere.
+    // After the pre-stop window new calls are refused; liveness and the
+    // autoscaler's metric still answer while the live calls drain.
     tokio::time::sleep(PRE_STOP.saturating_sub(signalled.elapsed()) + Duration::from_millis(100)).await;
-    let refused = tokio::net::TcpStream::connect(relay.addr).await;
-    assert!(refused.is_err(), "the listener is closed after the pre-stop window");
+    let refused = tokio_tungstenite::connect_async(relay.media()).await;
+    assert!(refused.is_err(), "new calls are refused after the pre-stop window");
+    assert_eq!(reqwest::get(relay.http("/livez")).await.unwrap().status(), 200);
+    let metrics = reqwest::get(relay.http("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("teledsp_relay_active_calls 2"), "both calls live in the drain:\n{metrics}");
     let late = late.await.unwrap().unwrap();
     assert_eq!((late.sent, late.received), (50, 50), "the call taken in the pre-stop window ran to its end");
     let report = live.await.unwrap().unwrap();

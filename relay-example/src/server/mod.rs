@@ -29,12 +29,13 @@
 //!   call's task, so a slow upstream slows that call only.
 //! - Shutdown ([`Drain`]): on SIGTERM `/healthz` turns red at once, calls
 //!   are still taken for `--pre-stop` (the load balancer's time to see the
-//!   red check and send new calls elsewhere), then the listener closes (a
-//!   load balancer retries a refused connection on another instance) and
-//!   keep-alive connections are closed after their current request. Live
-//!   calls have until `--drain-timeout` from the signal; the ones left get
-//!   a close frame (1001), and the process exits within [`CLOSE_GRACE`]
-//!   more whatever any client does. A second signal exits at once.
+//!   red check and send new calls elsewhere), then new calls get 503. Every
+//!   HTTP answer from the signal on says `Connection: close`, so keep-alive
+//!   connections move to other instances. The listener stays open, so
+//!   `/metrics` and `/livez` answer through the drain. Live calls have
+//!   until `--drain-timeout` from the signal; the ones left get a close
+//!   frame (1001), and the process exits within [`CLOSE_GRACE`] more
+//!   whatever any client does. A second signal exits at once.
 //!
 //! The server is stateless across calls: any instance can take any call, so
 //! it scales out behind any WebSocket-capable load balancer. Autoscale on
@@ -96,8 +97,10 @@ pub const CALL_TOKEN_PARAMETER: &str = "teledspCallToken";
 /// see an instance leave (HAProxy's default, 2 x 2 s; Kubernetes' readiness
 /// probe, its period x failure threshold), and neither HAProxy nor nginx
 /// retries a 503 by default, so a call refused in that window would be a
-/// failed call. A refused TCP connection, once the listener closes, they do
-/// retry elsewhere.
+/// failed call. It keeps its listener open after the window (closing it is
+/// the other way to send calls elsewhere): the autoscaler's metric and the
+/// liveness probe must still be read while live calls drain, on the one
+/// port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Drain {
     /// From the signal, how long calls are still taken (`--pre-stop`).
@@ -191,7 +194,7 @@ pub struct App {
     /// Metrics.
     pub metrics: Metrics,
     draining: AtomicBool,
-    /// Set when the drain has ended: new calls get 503.
+    /// Set when the pre-stop window has passed: new calls get 503.
     stopping: AtomicBool,
     /// Media sockets open (started or not): what the drain waits for.
     sockets: AtomicI64,
@@ -221,9 +224,19 @@ impl App {
         self.draining.store(true, Ordering::SeqCst);
     }
 
-    /// Whether the drain has ended: new calls are refused (503).
+    /// The pre-stop window has passed: new calls are refused (503).
+    pub fn stop_taking_calls(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether new calls are refused (503).
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Whether SIGTERM has come (`/healthz` red).
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
     }
 
     /// Calls in progress (started).
@@ -250,10 +263,8 @@ impl App {
         }
     }
 
-    /// Ends every live call now, with a close frame (1001), and refuses
-    /// new ones.
+    /// Ends every live call now, with a close frame (1001).
     pub fn cut_calls(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
         self.cut.send_replace(true);
     }
 }
@@ -266,16 +277,18 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/answer", get(answer::answer).post(answer::answer))
         .route("/media", get(call::media))
         .route("/healthz", get(healthz))
+        .route("/livez", get(livez))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_TWIML_BODY))
+        .layer(axum::middleware::map_response_with_state(app.clone(), close_when_draining))
         .with_state(app)
 }
 
 /// Serves `router(app)` on `listener` until `shutdown` resolves, then
 /// leaves as [`Drain`] says: `/healthz` red at once, calls taken until
-/// `pre_stop`, the listener closed, live calls drained until `timeout`,
-/// the ones left closed (1001); returns within [`CLOSE_GRACE`] more,
-/// whatever the clients do.
+/// `pre_stop`, then refused, live calls drained until `timeout`, the ones
+/// left closed (1001); returns within [`CLOSE_GRACE`] more, whatever the
+/// clients do.
 ///
 /// Connections are served by hyper directly (axum's `serve` sets no timer,
 /// so no header-read timeout): HTTP/1.1 with upgrades, and
@@ -295,9 +308,9 @@ pub async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
 
     // The drain runs beside the accept loop, which goes on taking calls
-    // through the pre-stop window while /healthz says 503.
-    let (close_tx, mut close_rx) = oneshot::channel::<()>();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    // through the pre-stop window while /healthz says 503, and answering
+    // /metrics and /livez until the end.
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
     let drain_app = app.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -306,8 +319,12 @@ pub async fn serve(
         drain_app.start_draining();
         info!(active = drain_app.active_calls(), pre_stop = ?drain.pre_stop, "draining: /healthz red, still taking calls");
         tokio::time::sleep_until((signalled + drain.pre_stop).min(deadline)).await;
-        let _ = close_tx.send(());
-        info!(active = drain_app.active_calls(), sockets = drain_app.open_sockets(), "listener closed");
+        drain_app.stop_taking_calls();
+        info!(
+            active = drain_app.active_calls(),
+            sockets = drain_app.open_sockets(),
+            "pre-stop over: new calls refused"
+        );
         let drained = drain_app.drain(deadline.saturating_duration_since(tokio::time::Instant::now())).await;
         if !drained {
             info!(left = drain_app.open_sockets(), "drain timeout: closing the calls left (1001)");
@@ -328,7 +345,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = &mut close_rx => break,
+            _ = &mut stop_rx => break,
         };
         // Small real-time messages: no Nagle delay on any connection.
         let _ = tcp.set_nodelay(true);
@@ -339,13 +356,9 @@ pub async fn serve(
             let _ = watcher.watch(http.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned()).await;
         });
     }
-    // New connections are refused from here (a load balancer retries them
-    // elsewhere); keep-alive HTTP connections close after their current
-    // request. Upgraded sockets are the drain's.
-    drop(listener);
-    let http_closed = tokio::spawn(graceful.shutdown());
-    let _ = stop_rx.await;
-    let _ = timeout(CLOSE_GRACE, http_closed).await;
+    // Connections still in HTTP (a request in flight, or half a request
+    // head) get the grace too; upgraded sockets were handled above.
+    let _ = timeout(CLOSE_GRACE, graceful.shutdown()).await;
     Ok(())
 }
 
@@ -355,6 +368,22 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     } else {
         "ok\n".into_response()
     }
+}
+
+/// Alive while the process serves, draining or not (a liveness probe must
+/// not kill a pod that is draining its calls).
+async fn livez() -> &'static str {
+    "ok\n"
+}
+
+/// From SIGTERM on, every HTTP answer closes its connection, so a load
+/// balancer's keep-alive connections move to other instances.
+async fn close_when_draining(State(app): State<Arc<App>>, mut response: Response) -> Response {
+    // (Not on a WebSocket upgrade's 101: that connection is the call's.)
+    if app.draining() && response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
