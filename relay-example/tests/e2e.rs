@@ -410,3 +410,81 @@ async fn every_phase_is_bounded_in_time_and_messages_in_size() {
         let _ = ws.close(None).await;
     }
 }
+
+/// SIGTERM as a load balancer needs it (issue 27): `/healthz` red at once
+/// with `Connection: close`, `/livez` green; a call sent in the pre-stop
+/// window is taken and runs to its end; after it, new calls are refused;
+/// `/metrics` counts the live calls through the drain; a call that ends
+/// within the drain keeps every frame; one longer than the drain gets a
+/// close frame (1001) at the deadline; the process exits 0.
+/// The Flask relay and the Nest gateway do not drain this way yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_as_a_load_balancer_needs() {
+    for kind in relays() {
+        if !["rust", "python"].contains(&kind.as_str()) {
+            eprintln!("SKIPPED: the {kind} relay's drain (not built yet: issue 27)");
+            continue;
+        }
+        let fake = fake(FakeConfig { mode: Mode::EchoFrames, echo_delta_ms: 20, ..Default::default() }).await;
+        let mut relay = start(&kind, &fake.url(), None, &["--pre-stop", "1", "--drain-timeout", "3"]).await;
+        let http = reqwest::Client::new();
+        let get = |path: &str| http.get(format!("{}{path}", relay.base())).send();
+        // A call that ends within the drain, and one longer than it.
+        let short = tokio::spawn(caller::run(CallerConfig::new(relay.media(), tone_ulaw(2000), 0)));
+        let (mut long, _) = tokio_tungstenite::connect_async(relay.media()).await.unwrap();
+        let start_msg = json!({"event": "start", "streamSid": "MZL", "start": {"streamSid": "MZL", "callSid": "CAL",
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}});
+        long.send(tokio_tungstenite::tungstenite::Message::text(start_msg.to_string())).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let t0 = Instant::now();
+        assert!(Command::new("kill").args(["-TERM", &relay.child.id().to_string()]).status().unwrap().success());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let health = get("/healthz").await.unwrap();
+        assert_eq!(health.status(), 503, "{kind}: /healthz red at once");
+        assert_eq!(health.headers().get("connection").map(|v| v.to_str().unwrap()), Some("close"), "{kind}");
+        assert_eq!(get("/livez").await.unwrap().status(), 200, "{kind}: alive while draining");
+        // In the pre-stop window a call is still taken.
+        let late = caller::run(CallerConfig::new(relay.media(), tone_ulaw(400), 0)).await.unwrap();
+        assert_eq!((late.sent, late.received), (20, 20), "{kind}: the call sent in the pre-stop window");
+        tokio::time::sleep(Duration::from_millis(1000).saturating_sub(t0.elapsed()) + Duration::from_millis(200)).await;
+        assert!(
+            tokio_tungstenite::connect_async(relay.media()).await.is_err(),
+            "{kind}: new calls refused after pre-stop"
+        );
+        let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+        let active = metrics.lines().find_map(|l| l.strip_prefix("teledsp_relay_active_calls ")?.parse::<f64>().ok());
+        assert_eq!(active, Some(2.0), "{kind}: two live calls\n{metrics}");
+        let short = short.await.unwrap().unwrap();
+        assert_eq!((short.sent, short.received), (100, 100), "{kind}: the call ending within the drain lost frames");
+        // The long call talks on; the relay closes it at the deadline.
+        let mut code = None;
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let media = json!({"event": "media", "streamSid": "MZL", "media": {"payload": "//////////8="}}).to_string();
+        let until = tokio::time::Instant::now() + Duration::from_secs(6);
+        while tokio::time::Instant::now() < until {
+            tokio::select! {
+                _ = tick.tick() => { let _ = long.send(tokio_tungstenite::tungstenite::Message::text(media.clone())).await; }
+                m = long.next() => match m {
+                    Some(Ok(tokio_tungstenite::tungstenite::Message::Close(f))) => { code = f.map(|f| u16::from(f.code)); break; }
+                    Some(Ok(_)) => {}
+                    _ => break,
+                }
+            }
+        }
+        let closed_at = t0.elapsed();
+        assert_eq!(code, Some(1001), "{kind}: the call longer than the drain got a close frame");
+        assert!(
+            (2.8..4.0).contains(&closed_at.as_secs_f64()),
+            "{kind}: closed {closed_at:?} after SIGTERM (drain 3 s)"
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let status = loop {
+            if let Some(s) = relay.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "{kind}: still running 5 s after the drain");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(status.success(), "{kind}: exit status {status}");
+    }
+}

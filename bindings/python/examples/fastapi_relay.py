@@ -25,8 +25,11 @@ TCP backpressure); `start` within --start-timeout (5 s); the model connected
 and its session.updated within --session-timeout (10 s), else the stream is
 closed so the TwiML fallback plays; inbound media at least every
 --media-timeout (10 s); each write within --write-timeout (5 s); /media
-messages 16 KiB (1009 beyond), the model's 1 MiB; tool webhook 8 s; live
-calls drain for --drain-timeout (30 s) on SIGTERM. uvicorn has no
+messages 16 KiB (1009 beyond), the model's 1 MiB; tool webhook 8 s. On
+SIGTERM (relay_common.Lifecycle, as the Rust relay): /healthz red at once,
+calls still taken for --pre-stop (5 s), then refused; live calls drain
+until --drain-timeout (30 s) from the signal, then get 1001; /livez and
+/metrics (the Rust relay's names) answer through the drain. uvicorn has no
 header-read timeout: put a proxy in front (see the README's Hardening).
 """
 
@@ -43,7 +46,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
 import teledsp
-from relay_common import (setup_logging, DEFAULT_OPENAI_URL, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL,
+from relay_common import (setup_logging, LIFE, DEFAULT_OPENAI_URL, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL,
                           WEBHOOK_TIMEOUT, PhoneOut, call_config, serve, serve_parser, tool_output,
                           twilio_app)
 
@@ -184,6 +187,7 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
                 text = await phone_text()
                 if text is not None:
                     await receive(text, "phone")
+        LIFE.call_started()
         # Connected and session.updated, both within the session bound.
         session_deadline = asyncio.get_running_loop().time() + settings.session_timeout
         headers = dict(call.model_headers(settings.openai_api_key))
@@ -240,7 +244,7 @@ def main(argv=None) -> int:
                         media_timeout=a.media_timeout, session_timeout=a.session_timeout,
                         write_timeout=a.write_timeout)
     host, _, port = a.listen.rpartition(":")
-    asyncio.run(serve(create_app(settings), host or "127.0.0.1", int(port), a.drain_timeout))
+    asyncio.run(serve(create_app(settings), host or "127.0.0.1", int(port), a.drain_timeout, a.pre_stop))
     return 0
 
 

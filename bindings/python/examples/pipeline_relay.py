@@ -76,7 +76,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
 import teledsp
-from relay_common import setup_logging, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL, PhoneOut, serve, twilio_app
+from relay_common import setup_logging, LIFE, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL, PhoneOut, serve, twilio_app
 
 log = logging.getLogger("pipeline_relay")
 
@@ -401,6 +401,7 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
                 text = await phone_text()
                 if text is not None:
                     await receive_phone(text)
+        LIFE.call_started()
         async with asyncio.timeout(settings.session_timeout):
             stt = await connect(f"{base}/v1/listen?{urllib.parse.urlencode(stt_q)}", additional_headers=headers, max_size=MAX_MESSAGE)
             tts = await connect(f"{base}/v1/speak?{urllib.parse.urlencode(tts_q)}", additional_headers=headers, max_size=MAX_MESSAGE)
@@ -495,6 +496,8 @@ def main(argv=None) -> int:
     s.add_argument("--insecure-no-signature", action="store_true", help="accept unsigned requests (development only)")
     seconds = lambda v: float(v) if float(v) > 0 else p.error(f"not a positive number of seconds: {v}")  # noqa: E731
     s.add_argument("--drain-timeout", type=seconds, default=30.0, help="seconds live calls get after SIGTERM")
+    s.add_argument("--pre-stop", type=lambda v: float(v) if float(v) >= 0 else p.error(f"not 0 or more seconds: {v}"),
+                   default=5.0, help="seconds after SIGTERM during which calls are still taken while /healthz says 503")
     s.add_argument("--start-timeout", type=seconds, default=5.0, help="seconds from the upgrade to Twilio's start")
     s.add_argument("--media-timeout", type=seconds, default=10.0, help="seconds without inbound media before a call ends")
     s.add_argument("--session-timeout", type=seconds, default=10.0, help="seconds to open both Deepgram sockets")
@@ -520,7 +523,7 @@ def main(argv=None) -> int:
                         insecure=insecure, start_timeout=a.start_timeout, media_timeout=a.media_timeout,
                         session_timeout=a.session_timeout, write_timeout=a.write_timeout, llm_timeout=a.llm_timeout)
     host, _, port = a.listen.rpartition(":")
-    asyncio.run(serve(create_app(settings), host or "127.0.0.1", int(port), a.drain_timeout))
+    asyncio.run(serve(create_app(settings), host or "127.0.0.1", int(port), a.drain_timeout, a.pre_stop))
     return 0
 
 

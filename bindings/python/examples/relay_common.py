@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import contextvars
 import html
 import json
 import os
@@ -21,6 +22,7 @@ MAX_MESSAGE = 1 << 20  # from the model or Deepgram
 MAX_MEDIA_MESSAGE = 16 * 1024  # from Twilio (1009 beyond)
 PHONE_QUEUE = 512  # messages queued for the phone (~10 s of audio)
 WARNINGS_PER_CALL = 3
+CLOSE_GRACE = 1.0  # after the drain, time live calls get to send their close frames
 DEFAULT_OPENAI_URL = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
 NO_TOKEN = ("TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests "
             "(pass --insecure-no-signature, or set RELAY_INSECURE_NO_SIGNATURE=1, for local development)")
@@ -87,6 +89,8 @@ def serve_parser(prog: str, description: str, server: str) -> argparse.ArgumentP
     s.add_argument("--insecure-no-signature", action="store_true", help="accept unsigned requests (development only)")
     seconds = lambda v: float(v) if float(v) > 0 else p.error(f"not a positive number of seconds: {v}")  # noqa: E731
     s.add_argument("--drain-timeout", type=seconds, default=30.0, help="seconds live calls get after SIGTERM")
+    s.add_argument("--pre-stop", type=lambda v: float(v) if float(v) >= 0 else p.error(f"not 0 or more seconds: {v}"),
+                   default=5.0, help="seconds after SIGTERM during which calls are still taken while /healthz says 503")
     s.add_argument("--header-read-timeout", type=seconds, default=10.0,
                    help=f"seconds to read a request's headers ({server})")
     s.add_argument("--start-timeout", type=seconds, default=5.0, help="seconds from the upgrade to Twilio's start")
@@ -128,6 +132,105 @@ def openai_headers(api_key: str, api: str) -> dict:
     if api == "beta":
         headers["OpenAI-Beta"] = "realtime=v1"
     return headers
+
+
+# ---- the server's life and metrics (every Python relay) -------------------
+
+
+class Lifecycle:
+    """The relay's life on SIGTERM, as the Rust relay's (its `Drain`):
+    /healthz red at once; calls still taken for --pre-stop (the load
+    balancer's time to see it: HAProxy and nginx retry no 503); then new
+    calls refused; live calls run until --drain-timeout from the signal,
+    the ones left get a close frame (1001), and the process exits within
+    CLOSE_GRACE more. A second signal exits at once (status 1). From the
+    signal on every HTTP answer says Connection: close; /livez and /metrics
+    answer to the end. One per process (`LIFE`)."""
+
+    def __init__(self):
+        from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
+
+        disable_created_metrics()
+        self.draining = False  # /healthz red
+        self.stopping = False  # new calls refused
+        self.sockets = 0  # media sockets open: what the drain waits for
+        self.cuts = set()  # one future per live socket, set at the deadline: it closes with 1001
+        self.registry = CollectorRegistry()
+        # The Rust relay's names (teledsp-relay's /metrics).
+        self.active_calls = Gauge("teledsp_relay_active_calls", "Calls in progress (started, not ended).",
+                                  registry=self.registry)
+        self.calls = Counter("teledsp_relay_calls", "Calls started since the relay started.", registry=self.registry)
+        self._started = contextvars.ContextVar("teledsp_call_started")
+
+    def call_started(self) -> None:
+        """The call on this socket sent `start`: it counts as a call."""
+        box = self._started.get(None)
+        if box is not None and not box[0]:
+            box[0] = True
+            self.active_calls.inc()
+            self.calls.inc()
+
+    def metrics_text(self) -> bytes:
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry)
+
+    async def run_socket(self, run, *args) -> None:
+        """`run(*args)` for one media socket, counted for the drain; at the
+        drain's deadline it is cancelled and the socket closed with 1001."""
+        box = [False]
+        self._started.set(box)
+        self.sockets += 1
+        task = asyncio.ensure_future(run(*args))
+        # A future of this socket's loop (an Event shared across loops
+        # would bind to the first; tests run apps in several).
+        cut = asyncio.get_running_loop().create_future()
+        self.cuts.add(cut)
+        try:
+            await asyncio.wait({task, cut}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                ws = args[-1]
+                with contextlib.suppress(Exception):
+                    await ws.close(1001, "relay shutting down")
+            elif task.exception() is not None:
+                raise task.exception()
+        finally:
+            self.cuts.discard(cut)
+            cut.cancel()
+            self.sockets -= 1
+            if box[0]:
+                self.active_calls.dec()
+
+    async def drain(self, drain_timeout: float, pre_stop: float, stop) -> None:
+        """From the signal: the pre-stop window, the drain, the cut; then
+        `stop()` (the server's exit)."""
+        import logging
+
+        log = logging.getLogger("relay")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_timeout
+        log.info("draining: /healthz red, still taking calls for %ss (%d sockets)", pre_stop, self.sockets)
+        await asyncio.sleep(min(pre_stop, drain_timeout))
+        self.stopping = True
+        log.info("pre-stop over: new calls refused (%d sockets)", self.sockets)
+        while self.sockets and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.sockets:
+            log.info("drain timeout: closing the %d calls left (1001)", self.sockets)
+            for cut in list(self.cuts):
+                if not cut.done():
+                    cut.set_result(None)
+            grace = loop.time() + CLOSE_GRACE
+            while self.sockets and loop.time() < grace:
+                await asyncio.sleep(0.02)
+        log.info("stopping (%d left)", self.sockets)
+        stop()
+
+
+LIFE = Lifecycle()
 
 
 # ---- the ASGI relays (fastapi_relay.py, pipeline_relay.py) ----------------
@@ -189,10 +292,29 @@ def twilio_app(title: str, settings, run, media_paths: tuple[str, ...]):
 
     @app.get("/healthz")
     async def healthz() -> Response:
+        if LIFE.draining:
+            return Response("draining\n", status_code=503, media_type="text/plain")
         return Response("ok\n", media_type="text/plain")
+
+    @app.get("/livez")
+    async def livez() -> Response:
+        return Response("ok\n", media_type="text/plain")
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(LIFE.metrics_text(), media_type="text/plain; version=0.0.4")
+
+    @app.middleware("http")
+    async def close_when_draining(request: Request, call_next):
+        response = await call_next(request)
+        if LIFE.draining:
+            response.headers["connection"] = "close"
+        return response
 
     @app.post("/twiml")
     async def twiml_route(request: Request) -> Response:
+        if LIFE.stopping:
+            return Response("stopping\n", status_code=503)
         params = urllib.parse.parse_qsl((await request.body()).decode(), keep_blank_values=True)
         url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if not signed(url, params, request.headers.get("x-twilio-signature")):
@@ -200,32 +322,48 @@ def twilio_app(title: str, settings, run, media_paths: tuple[str, ...]):
         return Response(twiml(params, ws_base), media_type="text/xml")
 
     async def media(twilio: WebSocket) -> None:
+        if LIFE.stopping:  # refused before the upgrade (an HTTP 403)
+            await twilio.close(1013, "relay stopping")
+            return
         url = ws_base + twilio.url.path + (f"?{twilio.url.query}" if twilio.url.query else "")
         await twilio.accept()
         if not signed(url, [], twilio.headers.get("x-twilio-signature")):
             await twilio.close(1008, "invalid X-Twilio-Signature")
             return
-        await run(settings, twilio)
+        await LIFE.run_socket(run, settings, twilio)
 
     for path in media_paths:
         app.add_api_websocket_route(path, media)
     return app
 
 
-async def serve(app, host: str, port: int, drain_timeout: float = 30.0) -> None:
-    """uvicorn until SIGTERM or SIGINT, then a graceful exit with status 0
-    (live calls get up to drain_timeout; a second signal exits at once)."""
+async def serve(app, host: str, port: int, drain_timeout: float = 30.0, pre_stop: float = 5.0) -> None:
+    """uvicorn until SIGTERM or SIGINT, then `Lifecycle.drain` and an exit
+    with status 0; a second signal exits at once (status 1). uvicorn's own
+    shutdown would close every WebSocket with 1012 at once: it runs only
+    when the drain is over."""
     import signal
+    import sys
 
     import uvicorn
 
     # ws_max_size is the server's, i.e. Twilio's side: 16 KiB (1009 beyond).
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=MAX_MEDIA_MESSAGE,
-                            timeout_graceful_shutdown=drain_timeout)
+                            timeout_graceful_shutdown=CLOSE_GRACE)
     server = uvicorn.Server(config)
     # uvicorn re-raises the signal after shutting down; a service exits 0 instead.
     server.capture_signals = contextlib.nullcontext
     loop = asyncio.get_running_loop()
+    tasks = set()
+
+    def on_signal() -> None:
+        if LIFE.draining:
+            print("second signal: exiting now", file=sys.stderr, flush=True)
+            os._exit(1)
+        LIFE.draining = True
+        task = loop.create_task(LIFE.drain(drain_timeout, pre_stop, lambda: setattr(server, "should_exit", True)))
+        tasks.add(task)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.handle_exit, sig, None)
+        loop.add_signal_handler(sig, on_signal)
     await server.serve()
