@@ -27,6 +27,8 @@ inbound media at least every --media-timeout; each socket write within
 --header-read-timeout (the socket's timeout, which then also bounds a
 silent Twilio); /media messages 16 KiB (1009 beyond), the model's 1 MiB;
 tool webhook 8 s; live calls drain for --drain-timeout on SIGTERM.
+--pre-stop is accepted (the common command line) but not yet honoured
+here: this relay stops listening at the signal (issue 27's next step).
 Werkzeug's threaded server is used here; in production run the same app
 under gunicorn with threads (``create_app(settings)``).
 """
