@@ -47,35 +47,36 @@ echo "==> run it: non-root, read-only root filesystem"
 # podman's defaults is not permitted. runc, the cgroupfs manager, and
 # limits at or under the current ones get past both; host networking
 # avoids the network setup. On a normal host none of this is needed.
+pm() { podman --runtime runc --cgroup-manager cgroupfs "$@"; }
 port=18080
 name="teledsp-relay-check-$$"
 # --no-healthcheck: podman's periodic checks need systemd (none here); the
 # image's HEALTHCHECK command is run below with exec instead.
-podman --runtime runc --cgroup-manager cgroupfs run -d --name "$name" --network host --read-only --no-healthcheck \
+pm run -d --name "$name" --network host --read-only --no-healthcheck \
   --ulimit "nofile=$(ulimit -n):$(ulimit -Hn)" --ulimit nproc=4096:4096 \
   "$tag" serve --listen "127.0.0.1:$port" --insecure-no-signature --pre-stop 1 --drain-timeout 3 >/dev/null
-cleanup() { podman --runtime runc --cgroup-manager cgroupfs rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$ctx"; }
+cleanup() { pm rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$ctx"; }
 trap cleanup EXIT
 for _ in $(seq 50); do
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
   sleep 0.1
 done
 echo "GET /healthz: $(curl -fsS "http://127.0.0.1:$port/healthz")"
-uid=$(podman --runtime runc --cgroup-manager cgroupfs inspect --format '{{.Config.User}}' "$name")
+uid=$(pm inspect --format '{{.Config.User}}' "$name")
 echo "running as $uid"
 # The image's own HEALTHCHECK command, run inside the container.
-podman --runtime runc --cgroup-manager cgroupfs exec "$name" /teledsp-relay health --url "http://127.0.0.1:$port/healthz"
+pm exec "$name" /teledsp-relay health --url "http://127.0.0.1:$port/healthz"
 echo "HEALTHCHECK command: exit 0"
 curl -fsS "http://127.0.0.1:$port/metrics" | grep -m1 '^teledsp_relay_active_calls'
 
 echo "==> SIGTERM: /healthz red at once, then the drain"
-podman --runtime runc --cgroup-manager cgroupfs kill --signal TERM "$name" >/dev/null
+pm kill --signal TERM "$name" >/dev/null
 sleep 0.3
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")
 echo "GET /healthz after SIGTERM: $code"
 [ "$code" = 503 ] || { echo "expected 503 while draining" >&2; exit 1; }
-status=$(podman --runtime runc --cgroup-manager cgroupfs wait "$name")
+status=$(pm wait "$name")
 echo "exit status: $status"
-podman --runtime runc --cgroup-manager cgroupfs logs "$name" 2>&1 | tail -4
+pm logs "$name" 2>&1 | tail -4
 [ "$status" = 0 ] || exit 1
 echo "image OK: $tag"

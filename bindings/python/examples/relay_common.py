@@ -175,13 +175,14 @@ class Lifecycle:
 
         return generate_latest(self.registry)
 
-    async def run_socket(self, run, *args) -> None:
-        """`run(*args)` for one media socket, counted for the drain; at the
-        drain's deadline it is cancelled and the socket closed with 1001."""
+    async def run_socket(self, run, settings, ws) -> None:
+        """`run(settings, ws)` for one media socket `ws`, counted for the
+        drain; at the drain's deadline it is cancelled and `ws` closed with
+        1001."""
         box = [False]
         self._started.set(box)
         self.sockets += 1
-        task = asyncio.ensure_future(run(*args))
+        task = asyncio.ensure_future(run(settings, ws))
         # A future of this socket's loop (an Event shared across loops
         # would bind to the first; tests run apps in several).
         cut = asyncio.get_running_loop().create_future()
@@ -192,7 +193,6 @@ class Lifecycle:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
-                ws = args[-1]
                 with contextlib.suppress(Exception):
                     await ws.close(1001, "relay shutting down")
             elif task.exception() is not None:
