@@ -26,9 +26,12 @@ inbound media at least every --media-timeout; each socket write within
 --write-timeout (SO_SNDTIMEO); request headers within
 --header-read-timeout (the socket's timeout, which then also bounds a
 silent Twilio); /media messages 16 KiB (1009 beyond), the model's 1 MiB;
-tool webhook 8 s; live calls drain for --drain-timeout on SIGTERM.
---pre-stop is accepted (the common command line) but not yet honoured
-here: this relay stops listening at the signal (issue 27's next step).
+tool webhook 8 s. On SIGTERM it drains as the other relays
+(relay_common.Lifecycle): /healthz red at once, calls still taken for
+--pre-stop, then refused with 503; live calls run until --drain-timeout
+from the signal, then get 1001 (each call's thread sees the cut within
+0.1 s and closes its socket itself: no daemon thread dies mid-call); /livez
+and /metrics (the Rust relay's names) answer through the drain.
 Werkzeug's threaded server is used here; in production run the same app
 under gunicorn with threads (``create_app(settings)``).
 """
@@ -52,7 +55,7 @@ from websockets.sync.client import connect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 import teledsp
-from relay_common import (setup_logging, MAX_MEDIA_MESSAGE, MAX_MESSAGE, NO_TOKEN, PHONE_QUEUE, WARNINGS_PER_CALL, call_config,
+from relay_common import (setup_logging, LIFE, MAX_MEDIA_MESSAGE, MAX_MESSAGE, NO_TOKEN, PHONE_QUEUE, WARNINGS_PER_CALL, call_config,
                           serve_parser, tool_output, twiml)
 
 log = logging.getLogger("flask_relay")
@@ -130,6 +133,13 @@ class Relay:
         self.stopped = threading.Event()
         self.upstream = None
         self.warned = collections.Counter()
+        self.was_cut = False  # by the drain's deadline: the phone gets 1001
+
+    def cut(self) -> None:
+        """The drain's deadline (called on the drain's thread): run() ends
+        within 0.1 s and the caller closes the socket with 1001."""
+        self.was_cut = True
+        self.stopped.set()
 
     def warn(self, kind: str, text: str, *args) -> None:
         """At most WARNINGS_PER_CALL lines per kind and call."""
@@ -206,9 +216,12 @@ class Relay:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"no start within {s.start_timeout}s")
+                if self.stopped.is_set():
+                    raise ConnectionAbortedError("cut by the drain before start")
                 text = self.phone_text(left)
                 if text is not None:
                     self.engine("receive_phone", text)
+            LIFE.call_started()
             session_deadline = time.monotonic() + s.session_timeout
             self.upstream = connect(s.model_url, additional_headers=dict(self.call.model_headers(s.openai_api_key)),
                                     max_size=MAX_MESSAGE, open_timeout=s.session_timeout)
@@ -256,7 +269,6 @@ def create_app(settings: Settings) -> Flask:
     sock = Sock(app)
     base = settings.public_url.rstrip("/")
     ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-    app.extensions["teledsp_calls"] = calls = {"live": 0, "lock": threading.Lock()}
 
     def signed(url: str, params: list, signature: str | None) -> bool:
         return settings.validator is None or settings.validator.validate(url, params, signature or "")
@@ -267,7 +279,30 @@ def create_app(settings: Settings) -> Flask:
 
     @app.get("/healthz")
     def healthz():
+        if LIFE.draining:
+            return Response("draining\n", status=503, mimetype="text/plain")
         return Response("ok\n", mimetype="text/plain")
+
+    @app.get("/livez")
+    def livez():
+        return Response("ok\n", mimetype="text/plain")
+
+    @app.get("/metrics")
+    def metrics():
+        return Response(LIFE.metrics_text(), mimetype="text/plain; version=0.0.4")
+
+    @app.before_request
+    def refuse_when_stopping():
+        # Before the upgrade: a stopping relay answers /media with 503 too.
+        if LIFE.stopping and request.path in ("/twiml", "/media", "/voice/stream"):
+            return Response("stopping\n", status=503)
+        return None
+
+    @app.after_request
+    def close_when_draining(response):
+        if LIFE.draining and response.status_code != 101:
+            response.headers["Connection"] = "close"
+        return response
 
     @app.post("/twiml")
     def twiml_route():
@@ -280,14 +315,12 @@ def create_app(settings: Settings) -> Flask:
         if not signed(full(ws_base), [], request.headers.get("x-twilio-signature")):
             ws.close(reason=1008, message="invalid X-Twilio-Signature")
             return
-        with calls["lock"]:
-            calls["live"] += 1
-        try:
-            Relay(settings, ws).run()
-        finally:
-            with calls["lock"]:
-                calls["live"] -= 1
-        ws.close(reason=1000)  # Twilio then runs the TwiML after <Connect>
+        relay = Relay(settings, ws)
+        LIFE.run_socket_blocking(relay.run, relay.cut)
+        if relay.was_cut:
+            ws.close(reason=1001, message="relay shutting down")
+        else:
+            ws.close(reason=1000)  # Twilio then runs the TwiML after <Connect>
 
     sock.route("/media")(media)
     sock.route("/voice/stream", endpoint="seed_stream")(media)  # the seed's path
@@ -315,18 +348,11 @@ def main(argv=None) -> int:
     server = make_server(host or "127.0.0.1", int(port), app, threaded=True, request_handler=Handler)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    def on_signal(signum, _frame):
-        # shutdown() waits for serve_forever to return: from another thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
-        signal.signal(signum, lambda *_: os._exit(0))  # a second signal exits at once
-
+    # The drain's thread calls server.shutdown() (it waits for serve_forever
+    # to return, so not from this thread) when every call has closed.
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_signal)
+        signal.signal(sig, lambda *_: LIFE.on_signal(a.drain_timeout, a.pre_stop, server.shutdown))
     server.serve_forever()
-    calls = app.extensions["teledsp_calls"]
-    deadline = time.monotonic() + a.drain_timeout
-    while calls["live"] and time.monotonic() < deadline:
-        time.sleep(0.1)
     return 0
 
 

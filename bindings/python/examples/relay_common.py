@@ -13,6 +13,8 @@ import contextvars
 import html
 import json
 import os
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -145,7 +147,10 @@ class Lifecycle:
     the ones left get a close frame (1001), and the process exits within
     CLOSE_GRACE more. A second signal exits at once (status 1). From the
     signal on every HTTP answer says Connection: close; /livez and /metrics
-    answer to the end. One per process (`LIFE`)."""
+    answer to the end. One per process (`LIFE`), for the asyncio relays
+    (`run_socket`) and the threaded one (`run_socket_blocking`) alike: the
+    drain runs on a thread of its own and cuts a socket through the
+    callback that socket registered."""
 
     def __init__(self):
         from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
@@ -153,8 +158,9 @@ class Lifecycle:
         disable_created_metrics()
         self.draining = False  # /healthz red
         self.stopping = False  # new calls refused
+        self.lock = threading.Lock()
         self.sockets = 0  # media sockets open: what the drain waits for
-        self.cuts = set()  # one future per live socket, set at the deadline: it closes with 1001
+        self.cuts = set()  # one callback per live socket, called at the deadline: it closes with 1001
         self.registry = CollectorRegistry()
         # The Rust relay's names (teledsp-relay's /metrics).
         self.active_calls = Gauge("teledsp_relay_active_calls", "Calls in progress (started, not ended).",
@@ -175,59 +181,88 @@ class Lifecycle:
 
         return generate_latest(self.registry)
 
-    async def run_socket(self, run, settings, ws) -> None:
-        """`run(settings, ws)` for one media socket `ws`, counted for the
-        drain; at the drain's deadline it is cancelled and `ws` closed with
-        1001."""
+    @contextlib.contextmanager
+    def _socket(self, cut):
+        """Counts one media socket for the drain, with `cut` (called on the
+        drain's thread at the deadline) registered meanwhile."""
         box = [False]
         self._started.set(box)
-        self.sockets += 1
-        task = asyncio.ensure_future(run(settings, ws))
-        # A future of this socket's loop (an Event shared across loops
-        # would bind to the first; tests run apps in several).
-        cut = asyncio.get_running_loop().create_future()
-        self.cuts.add(cut)
+        with self.lock:
+            self.sockets += 1
+            self.cuts.add(cut)
         try:
-            await asyncio.wait({task, cut}, return_when=asyncio.FIRST_COMPLETED)
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-                with contextlib.suppress(Exception):
-                    await ws.close(1001, "relay shutting down")
-            elif task.exception() is not None:
-                raise task.exception()
+            yield
         finally:
-            self.cuts.discard(cut)
-            cut.cancel()
-            self.sockets -= 1
+            with self.lock:
+                self.cuts.discard(cut)
+                self.sockets -= 1
             if box[0]:
                 self.active_calls.dec()
 
-    async def drain(self, drain_timeout: float, pre_stop: float, stop) -> None:
-        """From the signal: the pre-stop window, the drain, the cut; then
-        `stop()` (the server's exit)."""
+    async def run_socket(self, run, settings, ws) -> None:
+        """`run(settings, ws)` for one media socket `ws` of an ASGI relay;
+        at the drain's deadline it is cancelled and `ws` closed with 1001."""
+        loop = asyncio.get_running_loop()
+        # A future of this socket's loop (tests run apps in several loops).
+        cut = loop.create_future()
+        # The task is made inside: it copies the context that call_started reads.
+        with self._socket(lambda: loop.call_soon_threadsafe(lambda: cut.done() or cut.set_result(None))):
+            task = asyncio.ensure_future(run(settings, ws))
+            try:
+                await asyncio.wait({task, cut}, return_when=asyncio.FIRST_COMPLETED)
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
+                    with contextlib.suppress(Exception):
+                        await ws.close(1001, "relay shutting down")
+                elif task.exception() is not None:
+                    raise task.exception()
+            finally:
+                cut.cancel()
+
+    def run_socket_blocking(self, run, cut) -> None:
+        """`run()` for one media socket of a threaded relay, on this thread;
+        `cut()` is its way to end early (the caller closes with 1001)."""
+        with self._socket(cut):
+            run()
+
+    def drain(self, drain_timeout: float, pre_stop: float, stop) -> None:
+        """From the signal, on a thread of its own: the pre-stop window, the
+        drain, the cut; then `stop()` (the server's exit)."""
         import logging
 
         log = logging.getLogger("relay")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + drain_timeout
+        self.draining = True
+        deadline = time.monotonic() + drain_timeout
         log.info("draining: /healthz red, still taking calls for %ss (%d sockets)", pre_stop, self.sockets)
-        await asyncio.sleep(min(pre_stop, drain_timeout))
+        time.sleep(min(pre_stop, drain_timeout))
         self.stopping = True
         log.info("pre-stop over: new calls refused (%d sockets)", self.sockets)
-        while self.sockets and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+        while self.sockets and time.monotonic() < deadline:
+            time.sleep(0.05)
         if self.sockets:
             log.info("drain timeout: closing the %d calls left (1001)", self.sockets)
-            for cut in list(self.cuts):
-                if not cut.done():
-                    cut.set_result(None)
-            grace = loop.time() + CLOSE_GRACE
-            while self.sockets and loop.time() < grace:
-                await asyncio.sleep(0.02)
+            with self.lock:
+                cuts = list(self.cuts)
+            for cut in cuts:
+                cut()
+            grace = time.monotonic() + CLOSE_GRACE
+            while self.sockets and time.monotonic() < grace:
+                time.sleep(0.02)
         log.info("stopping (%d left)", self.sockets)
         stop()
+
+    def on_signal(self, drain_timeout: float, pre_stop: float, stop) -> None:
+        """The SIGTERM/SIGINT handler's work: the first starts the drain on
+        its own thread, a second exits at once (status 1)."""
+        import sys
+
+        if self.draining:
+            print("second signal: exiting now", file=sys.stderr, flush=True)
+            os._exit(1)
+        self.draining = True
+        threading.Thread(target=self.drain, args=(drain_timeout, pre_stop, stop), name="drain", daemon=True).start()
 
 
 LIFE = Lifecycle()
@@ -343,7 +378,6 @@ async def serve(app, host: str, port: int, drain_timeout: float = 30.0, pre_stop
     shutdown would close every WebSocket with 1012 at once: it runs only
     when the drain is over."""
     import signal
-    import sys
 
     import uvicorn
 
@@ -354,16 +388,8 @@ async def serve(app, host: str, port: int, drain_timeout: float = 30.0, pre_stop
     # uvicorn re-raises the signal after shutting down; a service exits 0 instead.
     server.capture_signals = contextlib.nullcontext
     loop = asyncio.get_running_loop()
-    tasks = set()
-
-    def on_signal() -> None:
-        if LIFE.draining:
-            print("second signal: exiting now", file=sys.stderr, flush=True)
-            os._exit(1)
-        LIFE.draining = True
-        task = loop.create_task(LIFE.drain(drain_timeout, pre_stop, lambda: setattr(server, "should_exit", True)))
-        tasks.add(task)
-
+    # should_exit is polled by uvicorn's loop: set from the drain's thread.
+    stop = lambda: setattr(server, "should_exit", True)  # noqa: E731
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
+        loop.add_signal_handler(sig, LIFE.on_signal, drain_timeout, pre_stop, stop)
     await server.serve()
