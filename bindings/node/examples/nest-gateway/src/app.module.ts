@@ -1,5 +1,6 @@
 import { Controller, DynamicModule, Get, Header, HttpCode, Inject, Module, Post, Req, Res } from '@nestjs/common';
 import { TwilioMediaStreamGateway } from './twilio-media-stream.gateway';
+import { LIFE } from './lifecycle';
 import { RelaySettings, SETTINGS } from './settings';
 
 /** What this controller uses of Express's request and response. */
@@ -11,7 +12,7 @@ interface Request {
 interface Response {
   status(code: number): Response;
   type(t: string): Response;
-  send(body: string): void;
+  send(body: string | Buffer): void;
 }
 
 const attr = (s: string) =>
@@ -21,16 +22,33 @@ const attr = (s: string) =>
 export class RelayController {
   constructor(@Inject(SETTINGS) private readonly settings: RelaySettings) {}
 
+  /** Readiness: red from SIGTERM on (the load balancer stops sending calls). */
   @Get('healthz')
+  healthz(@Res() res: Response): void {
+    if (LIFE.draining) res.status(503).type('text/plain').send('draining\n');
+    else res.type('text/plain').send('ok\n');
+  }
+
+  /** Liveness: green to the end of the drain. */
+  @Get('livez')
   @Header('content-type', 'text/plain')
-  healthz(): string {
+  livez(): string {
     return 'ok\n';
+  }
+
+  @Get('metrics')
+  async metrics(@Res() res: Response): Promise<void> {
+    res.type(LIFE.registry.contentType).send(await LIFE.registry.metrics());
   }
 
   /** <Connect><Stream> to /media, with CallSid/From/To as <Parameter>s. */
   @Post('twiml')
   @HttpCode(200)
   twiml(@Req() req: Request, @Res() res: Response): void {
+    if (LIFE.stopping) {
+      res.status(503).type('text/plain').send('stopping\n');
+      return;
+    }
     const base = this.settings.publicUrl.replace(/\/+$/, '');
     const params = Object.entries((req.body ?? {}) as Record<string, string>);
     const sig = req.headers['x-twilio-signature'];

@@ -2,18 +2,26 @@
 // fastapi_relay.py (Python), with the same command line:
 //   npm run build:example && node examples/nest-gateway/dist/main.js serve \
 //     --listen 0.0.0.0:8080 --public-url https://relay.example.com --model-url wss://... [--tools-webhook URL]
-// POST /twiml, GET /media (the Media Stream), GET /healthz. SIGTERM or
-// SIGINT closes it (a second one exits at once), with status 0.
+// POST /twiml, GET /media (the Media Stream), GET /healthz, /livez and
+// /metrics. SIGTERM or SIGINT drains it (lifecycle.ts: /healthz red, calls
+// taken for --pre-stop, then refused, 1001 at --drain-timeout) and it exits
+// with status 0; a second signal exits at once (status 1).
 import 'reflect-metadata';
 import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { AppModule } from './app.module';
+import { LIFE } from './lifecycle';
 import { RelaySettings, fromArgs } from './settings';
 
 export async function createApp(settings: RelaySettings, logger: LogLevel[] = ['log', 'warn', 'error']): Promise<INestApplication> {
   const app = await NestFactory.create(AppModule.forRoot(settings), { logger });
   app.useWebSocketAdapter(new WsAdapter(app));
+  // From the signal on, no connection is kept alive for a next request.
+  app.use((_req: unknown, res: { setHeader(k: string, v: string): void }, next: () => void) => {
+    if (LIFE.draining) res.setHeader('connection', 'close');
+    next();
+  });
   return app;
 }
 
@@ -32,14 +40,13 @@ async function main(): Promise<void> {
   server.headersTimeout = settings.limits.headerReadMs;
   server.requestTimeout = settings.limits.headerReadMs;
   await app.listen(settings.port, settings.host);
-  let closing = false;
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.on(sig, () => {
-      if (closing) process.exit(1);
-      closing = true;
-      // Live calls get the drain timeout, whatever the clients do.
-      setTimeout(() => process.exit(0), settings.limits.drainMs).unref();
-      app.close().then(() => process.exit(0));
+      if (LIFE.draining) {
+        console.error('second signal: exiting now');
+        process.exit(1);
+      }
+      void LIFE.drain(settings.limits.drainMs, settings.limits.preStopMs).then(() => process.exit(0));
     });
   }
 }

@@ -40,6 +40,8 @@ export interface Limits {
   writeMs: number;
   /** Live calls after SIGTERM. */
   drainMs: number;
+  /** After SIGTERM, calls are still taken this long while /healthz says 503 (0 allowed). */
+  preStopMs: number;
 }
 
 export const NO_TOKEN =
@@ -49,7 +51,7 @@ const USAGE = `usage: node dist/main.js serve [--listen HOST:PORT] [--public-url
        [--openai-api ga|beta] [--audio pcm|pcmu] [--instructions TEXT] [--voice NAME]
        [--tools-webhook URL] [--tools-file FILE] [--local-vad] [--echo-cancel] [--echo-cancel-to-model]
        [--insecure-no-signature]
-       [--drain-timeout S] [--header-read-timeout S] [--start-timeout S] [--media-timeout S]
+       [--drain-timeout S] [--pre-stop S] [--header-read-timeout S] [--start-timeout S] [--media-timeout S]
        [--session-timeout S] [--write-timeout S]
 OPENAI_API_KEY and TWILIO_AUTH_TOKEN come from the environment.`;
 
@@ -75,6 +77,7 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
       'echo-cancel-to-model': { type: 'boolean', default: false },
       'insecure-no-signature': { type: 'boolean', default: false },
       'drain-timeout': { type: 'string', default: '30' },
+      'pre-stop': { type: 'string', default: '5' },
       'header-read-timeout': { type: 'string', default: '10' },
       'start-timeout': { type: 'string', default: '5' },
       'media-timeout': { type: 'string', default: '10' },
@@ -87,6 +90,8 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
     if (!(v > 0)) throw new Error(`--${name} takes a positive number of seconds, got ${(values as Record<string, unknown>)[name]}\n${USAGE}`);
     return Math.round(v * 1000);
   };
+  const preStop = Number(values['pre-stop']);
+  if (!(preStop >= 0)) throw new Error(`--pre-stop takes 0 or more seconds, got ${values['pre-stop']}\n${USAGE}`);
   if (positionals[0] !== 'serve' || positionals.length !== 1) throw new Error(USAGE);
   const token = env.TWILIO_AUTH_TOKEN;
   if (!token && !values['insecure-no-signature']) throw new Error(NO_TOKEN);
@@ -122,6 +127,7 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
       sessionMs: ms('session-timeout'),
       writeMs: ms('write-timeout'),
       drainMs: ms('drain-timeout'),
+      preStopMs: Math.round(preStop * 1000),
     },
   };
 }

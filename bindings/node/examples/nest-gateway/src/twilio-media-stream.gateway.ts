@@ -16,6 +16,7 @@ import { Inject, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import WebSocket from 'ws';
 import { Call } from 'teledsp';
+import { LIFE } from './lifecycle';
 import { RelaySettings, SETTINGS } from './settings';
 
 const TWILIO_BUFFER = 512 * 300;
@@ -27,7 +28,11 @@ const CHECK_MS = 100;
 
 type Outputs = ReturnType<Call['receivePhone']>;
 
-@WebSocketGateway({ path: '/media', maxPayload: MAX_MEDIA_MESSAGE })
+/** A stopping relay refuses the upgrade itself (503), as the other relays. */
+const verifyClient = (_info: unknown, done: (ok: boolean, code?: number, message?: string) => void) =>
+  LIFE.stopping ? done(false, 503, 'relay stopping') : done(true);
+
+@WebSocketGateway({ path: '/media', maxPayload: MAX_MEDIA_MESSAGE, verifyClient })
 export class TwilioMediaStreamGateway implements OnGatewayConnection {
   private readonly logger = new Logger(TwilioMediaStreamGateway.name);
 
@@ -44,6 +49,11 @@ export class TwilioMediaStreamGateway implements OnGatewayConnection {
       }
     }
     const call = new Call(s.call);
+    // At the drain's deadline: 1001, then the call's end.
+    const life = LIFE.socket(() => {
+      if (twilio.readyState === WebSocket.OPEN) twilio.close(1001, 'relay shutting down');
+      end();
+    });
     let openai: WebSocket | null = null;
     let dropped = 0;
     let ended = false;
@@ -127,13 +137,17 @@ export class TwilioMediaStreamGateway implements OnGatewayConnection {
       if (isBinary) return warn('malformed', 'skipped a binary frame: Twilio sends text');
       receive('phone', data); // the Buffer as received: no toString()
       if (openai === null && call.streamSid !== null && !ended) {
+        life.started();
         clearTimeout(startTimer);
         started = lastMedia = Date.now();
         checker = setInterval(check, CHECK_MS);
         openai = this.connect(call, dispatch, receive, end);
       }
     });
-    twilio.on('close', end);
+    twilio.on('close', () => {
+      end();
+      life.closed();
+    });
     twilio.on('error', end);
   }
 
