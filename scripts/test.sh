@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
 log="$(mktemp)"
 trap 'print_timings; rm -f "$log"' EXIT
 
@@ -84,7 +84,9 @@ fi
 step "Rust tests (release)"
 # The binding crates are built by maturin and napi and tested by pytest and
 # node --test (below).
-cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release 2>&1 | tee -a "$log"
+# The rolling restart runs once, for the four relays, in its own step below.
+cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release -- --skip rolling_restart_behind_haproxy \
+  2>&1 | tee -a "$log"
 # The test rig's binary (fakes for the SDK checks below); the tests built its library.
 cargo build --release -q -p teledsp-sim --bins
 
@@ -198,6 +200,13 @@ step "Node binding: npm install (lockfile), napi build (release), then node --te
 step "the four relays, end to end (Rust, FastAPI, Flask, Nest): the same tests, each started from its command line"
 TELEDSP_E2E_RELAYS=rust,python,flask,node TELEDSP_PYTHON="$PWD/$venv/bin/python" \
   cargo test --release -p teledsp-relay --test e2e 2>&1 | tee -a "$log"
+
+step "a rolling restart of each relay behind HAProxy (Debian's 2.6): 3 instances, 150 real-time calls (short form; long: scripts/rolling_restart.sh)"
+if ! command -v haproxy >/dev/null 2>&1; then
+  (apt-get update -qq && apt-get install -y -qq haproxy) >/dev/null 2>&1 || { echo "could not install haproxy" >&2; exit 1; }
+fi
+TELEDSP_HAPROXY=$(command -v haproxy) TELEDSP_E2E_RELAYS=rust,python,flask,node TELEDSP_PYTHON="$PWD/$venv/bin/python" \
+  cargo test --release -p teledsp-relay --test rolling -- --nocapture 2>&1 | grep -v '^\[WARNING\]' | tee -a "$log"
 
 step "benchmarks run once each (criterion test mode, same release build)"
 cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release --benches >/dev/null

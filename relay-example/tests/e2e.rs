@@ -11,9 +11,7 @@
 //! `rust`); `TELEDSP_PYTHON` is the Python with teledsp installed (default
 //! `python3`). `scripts/test.sh` runs all four once the bindings are built.
 
-use std::net::TcpListener as StdListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -24,102 +22,11 @@ use teledsp_sim::fake_openai::{self, Fake, FakeConfig, Mode};
 use teledsp_sim::loadtest::{self, LoadConfig};
 
 mod common;
+mod relays;
+
+use relays::{PUBLIC, command, free_port, relays, start};
 
 const TOKEN: &str = "e2e-token";
-const PUBLIC: &str = "https://relay.example.com";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn relays() -> Vec<String> {
-    let list = std::env::var("TELEDSP_E2E_RELAYS").unwrap_or_else(|_| "rust".into());
-    let list: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
-    for k in ["python", "flask", "node"] {
-        if !list.iter().any(|l| l == k) {
-            eprintln!("SKIPPED: the {k} relay (set TELEDSP_E2E_RELAYS=rust,python,flask,node; scripts/test.sh does)");
-        }
-    }
-    list
-}
-
-/// A relay process, killed on drop.
-struct Relay {
-    kind: String,
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Relay {
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-    fn media(&self) -> String {
-        format!("ws://127.0.0.1:{}/media", self.port)
-    }
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The relay's command for `kind`, with the common command line.
-fn command(kind: &str, args: &[&str]) -> Command {
-    let mut c = match kind {
-        "rust" => Command::new(env!("CARGO_BIN_EXE_teledsp-relay")),
-        "python" | "flask" => {
-            let mut c = Command::new(std::env::var("TELEDSP_PYTHON").unwrap_or_else(|_| "python3".into()));
-            let file = if kind == "python" { "fastapi_relay.py" } else { "flask_relay.py" };
-            c.arg(root().join("bindings/python/examples").join(file));
-            c
-        }
-        "node" => {
-            let mut c = Command::new("node");
-            c.arg(root().join("bindings/node/examples/nest-gateway/dist/main.js"));
-            c
-        }
-        other => panic!("unknown relay {other}"),
-    };
-    c.arg("serve").args(args).env("OPENAI_API_KEY", "sk-e2e").env("RUST_LOG", "warn").env("RELAY_LOG_LEVEL", "WARNING");
-    c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
-    c
-}
-
-/// Starts `kind` against `model_url`; waits for `/healthz`.
-async fn start(kind: &str, model_url: &str, token: Option<&str>, extra: &[&str]) -> Relay {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut args = vec!["--listen", &listen, "--public-url", PUBLIC, "--model-url", model_url];
-    args.extend_from_slice(extra);
-    if token.is_none() {
-        args.push("--insecure-no-signature");
-    }
-    let mut cmd = command(kind, &args);
-    match token {
-        Some(t) => cmd.env("TWILIO_AUTH_TOKEN", t),
-        None => cmd.env_remove("TWILIO_AUTH_TOKEN"),
-    };
-    let child = cmd.spawn().unwrap_or_else(|e| panic!("{kind} relay: {e}"));
-    let relay = Relay { kind: kind.into(), child, port };
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{}/healthz", relay.base())).send().await
-            && r.status().is_success()
-        {
-            return relay;
-        }
-        assert!(Instant::now() < deadline, "{kind} relay did not answer /healthz within 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn fake(cfg: FakeConfig) -> Fake {
     fake_openai::spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), cfg).unwrap()

@@ -230,31 +230,31 @@ class Relay:
             log.warning("call %s: not started (%r); closing so the TwiML fallback plays", self.state("call_sid"), e)
             self.out.close()
             return
-        reader = threading.Thread(target=self.from_openai, daemon=True)
-        self.engine("open_model")
-        reader.start()
-        last_media, frames = time.monotonic(), self.state("counters")["frames_in"]
-        try:
-            while not self.stopped.is_set():
-                text = self.phone_text(0.1)
-                if text is not None:
-                    self.engine("receive_phone", text)
-                now = time.monotonic()
-                if not self.state("model_ready") and now > session_deadline:
-                    self.warn("timeout", "no session.updated within %ss; closing so the TwiML fallback plays", s.session_timeout)
-                    break
-                n = self.state("counters")["frames_in"]
-                if n != frames:
-                    frames, last_media = n, now
-                elif now - last_media > s.media_timeout:
-                    self.warn("timeout", "no media for %ss; ending the call", s.media_timeout)
-                    break
-                if self.out.failed.is_set():
-                    break
-        except ConnectionClosed:
-            pass
-        self.stopped.set()
-        self.upstream.close()
+        with self.upstream:  # closed at the end of the block (websockets 17 wants the with)
+            reader = threading.Thread(target=self.from_openai, daemon=True)
+            self.engine("open_model")
+            reader.start()
+            last_media, frames = time.monotonic(), self.state("counters")["frames_in"]
+            try:
+                while not self.stopped.is_set():
+                    text = self.phone_text(0.1)
+                    if text is not None:
+                        self.engine("receive_phone", text)
+                    now = time.monotonic()
+                    if not self.state("model_ready") and now > session_deadline:
+                        self.warn("timeout", "no session.updated within %ss; closing so the TwiML fallback plays", s.session_timeout)
+                        break
+                    n = self.state("counters")["frames_in"]
+                    if n != frames:
+                        frames, last_media = n, now
+                    elif now - last_media > s.media_timeout:
+                        self.warn("timeout", "no media for %ss; ending the call", s.media_timeout)
+                        break
+                    if self.out.failed.is_set():
+                        break
+            except ConnectionClosed:
+                pass
+            self.stopped.set()
         reader.join(5)
         self.out.close()
         not_logged = sum(max(0, n - WARNINGS_PER_CALL) for n in self.warned.values())

@@ -119,6 +119,9 @@ pub struct CallerReport {
     pub bad_messages: u64,
     /// How the relay closed the stream (close code), if it did.
     pub close_code: Option<u16>,
+    /// The headers of the upgrade's answer (a proxy may say there which
+    /// relay took the call).
+    pub upgrade_headers: tokio_tungstenite::tungstenite::http::HeaderMap,
 }
 
 enum Queued {
@@ -138,13 +141,13 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
     if let Some(t) = &cfg.bearer {
         req.headers_mut().insert("Authorization", format!("Bearer {t}").parse().map_err(|_| "bad bearer token")?);
     }
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(ws_config()), true)
+    let (ws, answer) = tokio_tungstenite::connect_async_with_config(req, Some(ws_config()), true)
         .await
         .map_err(|e| format!("connect {}: {e}", cfg.url))?;
     let (mut tx, mut rx) = ws.split();
     let d = Dialect::new(cfg.telephony);
     let sid = "MZ00000000000000000000000000000001";
-    let mut report = CallerReport::default();
+    let mut report = CallerReport { upgrade_headers: answer.headers().clone(), ..Default::default() };
     for m in d.hello(sid, &cfg.call_sid, &cfg.params) {
         if tx.send(m).await.is_err() {
             // Refused at once (a bad signature, say): report how it closed.
