@@ -52,10 +52,11 @@ struct Shape {
 impl Shape {
     fn from_env() -> Self {
         if std::env::var("TELEDSP_ROLLING").as_deref() == Ok("long") {
-            // 150 calls over ~75 s: each roll takes ~5 s pre-stop + up to 10 s drain + restart.
-            Shape { calls: 150, every: 0.5, call_ms: 6000, long_ms: 14000, long_every: 5, pre_stop: 5.0, drain: 10.0 }
+            // 150 calls over ~37 s, the time of the three rolls (each ~5 s pre-stop,
+            // up to 10 s drain, the restart).
+            Shape { calls: 150, every: 0.25, call_ms: 6000, long_ms: 14000, long_every: 5, pre_stop: 5.0, drain: 10.0 }
         } else {
-            Shape { calls: 150, every: 0.2, call_ms: 1600, long_ms: 7000, long_every: 5, pre_stop: 3.0, drain: 5.0 }
+            Shape { calls: 150, every: 0.15, call_ms: 1600, long_ms: 7000, long_every: 5, pre_stop: 3.0, drain: 5.0 }
         }
     }
 }

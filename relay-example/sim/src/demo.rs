@@ -31,11 +31,16 @@ pub fn default_prompt() -> Option<PathBuf> {
 
 /// CPU seconds this process has used (user + system), from /proc.
 pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    cpu_times(pid).map(|(user, system)| user + system)
+}
+
+/// A process's CPU time so far, seconds: (user, system), from /proc.
+pub fn cpu_times(pid: u32) -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+    let (utime, stime): (f64, f64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
+    Some((utime / 100.0, stime / 100.0)) // USER_HZ is 100 on Linux
 }
 
 /// Resident memory of a process, bytes, from /proc.

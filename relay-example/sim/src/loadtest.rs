@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use crate::caller::{self, CallerConfig};
-use crate::demo::{cpu_seconds, rss_bytes};
+use crate::demo::{cpu_times, rss_bytes};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -48,6 +48,8 @@ pub struct LoadReport {
     pub max_ms: f64,
     /// Relay CPU per call-second, ms (when its pid was given).
     pub cpu_ms_per_call_second: Option<f64>,
+    /// Of it, user and system (kernel) time, ms per call-second.
+    pub cpu_user_sys_ms: Option<(f64, f64)>,
     /// Relay memory per call, KiB (RSS growth over the run / calls).
     pub rss_kib_per_call: Option<f64>,
 }
@@ -62,7 +64,11 @@ impl std::fmt::Display for LoadReport {
             self.p50_ms, self.p99_ms, self.max_ms
         )?;
         if let Some(c) = self.cpu_ms_per_call_second {
-            writeln!(f, "relay CPU: {c:.3} ms per call-second")?;
+            write!(f, "relay CPU: {c:.3} ms per call-second")?;
+            match self.cpu_user_sys_ms {
+                Some((u, s)) => writeln!(f, " (user {u:.3}, system {s:.3})")?,
+                None => writeln!(f)?,
+            }
         }
         if let Some(r) = self.rss_kib_per_call {
             writeln!(f, "relay RSS: {r:.0} KiB per call")?;
@@ -77,7 +83,7 @@ pub async fn run(cfg: LoadConfig) -> LoadReport {
     let group = cfg.echo_frames.max(1);
     let frames = (cfg.duration.as_millis() / 20) as usize;
     let frames = frames.div_ceil(group) * group;
-    let cpu0 = cfg.relay_pid.and_then(cpu_seconds);
+    let cpu0 = cfg.relay_pid.and_then(cpu_times);
     let rss0 = cfg.relay_pid.and_then(rss_bytes);
     let mut rss_peak = rss0.unwrap_or(0);
     let t0 = Instant::now();
@@ -130,9 +136,11 @@ pub async fn run(cfg: LoadConfig) -> LoadReport {
     }
     if let Some(pid) = cfg.relay_pid {
         rss_peak = rss_peak.max(rss_bytes(pid).unwrap_or(0));
-        let cpu = cpu_seconds(pid).zip(cpu0).map(|(a, b)| a - b);
+        let cpu = cpu_times(pid).zip(cpu0).map(|(a, b)| (a.0 - b.0, a.1 - b.1));
         let call_seconds = cfg.calls as f64 * cfg.duration.as_secs_f64();
-        report.cpu_ms_per_call_second = cpu.map(|c| c * 1000.0 / call_seconds);
+        let per = |s: f64| s * 1000.0 / call_seconds;
+        report.cpu_user_sys_ms = cpu.map(|(u, s)| (per(u), per(s)));
+        report.cpu_ms_per_call_second = cpu.map(|(u, s)| per(u + s));
         report.rss_kib_per_call = rss0.map(|r0| rss_peak.saturating_sub(r0) as f64 / 1024.0 / cfg.calls as f64);
     }
     let _ = elapsed;
