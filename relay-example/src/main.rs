@@ -86,7 +86,8 @@ enum Cmd {
         drain_timeout: u64,
         /// Seconds after SIGTERM during which new calls are still taken while
         /// /healthz says 503: the load balancer's time to see the instance
-        /// leave (then the listener closes). Within --drain-timeout.
+        /// leave (then new calls get 503; the port stays open for /livez and
+        /// /metrics). Within --drain-timeout.
         #[arg(long, default_value_t = 5.0)]
         pre_stop: f64,
         /// Seconds a client has to send a whole request head (also closes

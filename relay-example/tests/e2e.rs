@@ -24,7 +24,7 @@ use teledsp_sim::loadtest::{self, LoadConfig};
 mod common;
 mod relays;
 
-use relays::{PUBLIC, command, free_port, relays, start};
+use relays::{PUBLIC, command, free_port, relays, start, start_with};
 
 const TOKEN: &str = "e2e-token";
 
@@ -388,5 +388,45 @@ async fn sigterm_drains_as_a_load_balancer_needs() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         assert!(status.success(), "{kind}: exit status {status}");
+    }
+}
+
+/// The log filter (issue 27): at each relay's most verbose level, a call's
+/// log carries neither the model's API key nor audio (no base64 run of 200
+/// characters or more: a 20 ms frame is 216). Shown to fail: without the
+/// Python relays' NEVER_VERBOSE cap, websockets logs every frame at DEBUG.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_carry_no_keys_or_audio_at_the_most_verbose_level() {
+    const KEY: &str = "sk-e2e-NEVER-LOGGED-0123456789";
+    for kind in relays() {
+        let fake = fake(FakeConfig { mode: Mode::EchoFrames, echo_delta_ms: 100, ..Default::default() }).await;
+        let path = std::env::temp_dir().join(format!("teledsp-e2e-log-{kind}-{}.txt", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        let relay = start_with(&kind, free_port(), &fake.url(), None, &[], |c| {
+            // Both streams: Nest's logger writes its log and debug lines to stdout.
+            let out = file.try_clone().unwrap();
+            c.env("OPENAI_API_KEY", KEY)
+                .env("RUST_LOG", "trace")
+                .env("RELAY_LOG_LEVEL", "DEBUG")
+                .stderr(file)
+                .stdout(out);
+        })
+        .await;
+        let report = caller::run(CallerConfig::new(relay.media(), tone_ulaw(1000), 0)).await.unwrap();
+        assert_eq!(report.received, report.sent, "{kind}: the call went through");
+        // Every relay logs the call's end (INFO): wait for it, then stop the relay.
+        let until = Instant::now() + Duration::from_secs(3);
+        while !std::fs::read_to_string(&path).unwrap().contains("ended") && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(relay);
+        let log = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(log.contains("ended"), "{kind}: no line on the call's end at its most verbose level:\n{log}");
+        assert!(!log.contains(KEY), "{kind}: the API key is in the log");
+        let longest =
+            log.split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/')).map(str::len).max().unwrap_or(0);
+        assert!(longest < 200, "{kind}: a base64 run of {longest} characters (audio) is in the log");
+        eprintln!("{kind}: {} log lines, no key, longest base64-like run {longest}", log.lines().count());
     }
 }

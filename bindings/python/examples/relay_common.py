@@ -120,11 +120,23 @@ def call_config(a: argparse.Namespace) -> dict:
     return call
 
 
+# Libraries whose DEBUG lines carry the model's upgrade headers (the API
+# key) or whole messages (caller audio): capped at INFO whatever
+# RELAY_LOG_LEVEL says, as the Rust relay caps its crates (NEVER_VERBOSE).
+NEVER_VERBOSE = ("websockets", "uvicorn", "fastapi", "starlette", "httpx", "httpcore", "urllib3", "werkzeug",
+                 "simple_websocket", "flask_sock", "wsproto", "h11", "asyncio")
+
+
 def setup_logging() -> None:
-    """Log lines as `LEVEL name: message`, at RELAY_LOG_LEVEL (default INFO)."""
+    """Log lines as `LEVEL name: message`, at RELAY_LOG_LEVEL (default
+    INFO), with the NEVER_VERBOSE libraries at INFO or quieter."""
     import logging
 
     logging.basicConfig(level=os.environ.get("RELAY_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+    for name in NEVER_VERBOSE:
+        lib = logging.getLogger(name)
+        if lib.getEffectiveLevel() < logging.INFO:
+            lib.setLevel(logging.INFO)
 
 
 def openai_headers(api_key: str, api: str) -> dict:

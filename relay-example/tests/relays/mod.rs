@@ -80,6 +80,18 @@ pub async fn start(kind: &str, model_url: &str, token: Option<&str>, extra: &[&s
 
 /// [`start`] on `port` (a relay restarted where a proxy expects it).
 pub async fn start_at(kind: &str, port: u16, model_url: &str, token: Option<&str>, extra: &[&str]) -> Relay {
+    start_with(kind, port, model_url, token, extra, |_| {}).await
+}
+
+/// [`start_at`], with `tweak` applied to the command (its environment, its stderr).
+pub async fn start_with(
+    kind: &str,
+    port: u16,
+    model_url: &str,
+    token: Option<&str>,
+    extra: &[&str],
+    tweak: impl FnOnce(&mut Command),
+) -> Relay {
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec!["--listen", &listen, "--public-url", PUBLIC, "--model-url", model_url];
     args.extend_from_slice(extra);
@@ -91,6 +103,7 @@ pub async fn start_at(kind: &str, port: u16, model_url: &str, token: Option<&str
         Some(t) => cmd.env("TWILIO_AUTH_TOKEN", t),
         None => cmd.env_remove("TWILIO_AUTH_TOKEN"),
     };
+    tweak(&mut cmd);
     let child = cmd.spawn().unwrap_or_else(|e| panic!("{kind} relay: {e}"));
     let relay = Relay { kind: kind.into(), child, port };
     let http = reqwest::Client::new();

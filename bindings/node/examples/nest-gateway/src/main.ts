@@ -33,7 +33,16 @@ async function main(): Promise<void> {
     console.error((e as Error).message);
     process.exit(2);
   }
-  const app = await createApp(settings, ['warn', 'error']);
+  // RELAY_LOG_LEVEL as the Python relays read it (default: warnings). No
+  // library here logs headers or messages (ws does not log), and the
+  // gateway never logs a key or audio, at any level.
+  const levels: Record<string, LogLevel[]> = {
+    DEBUG: ['verbose', 'debug', 'log', 'warn', 'error'],
+    INFO: ['log', 'warn', 'error'],
+    WARNING: ['warn', 'error'],
+    ERROR: ['error'],
+  };
+  const app = await createApp(settings, levels[(process.env.RELAY_LOG_LEVEL ?? 'WARNING').toUpperCase()] ?? levels.WARNING);
   // Slow request heads are cut (Node checks every 30 s: its
   // connectionsCheckingInterval), and so are idle keep-alives.
   const server = app.getHttpServer();
