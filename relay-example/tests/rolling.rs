@@ -89,6 +89,12 @@ fn haproxy_bin() -> Option<String> {
 /// and the timeouts a WebSocket needs. `X-Served-By` names the instance that
 /// took a call (on the upgrade's answer).
 fn proxy(bin: &str, backends: &[u16]) -> Proxy {
+    proxy_with(bin, backends, 10)
+}
+
+/// [`proxy`] with `timeout http-request` of `head_s` seconds: the request
+/// head's bound uvicorn does not have.
+fn proxy_with(bin: &str, backends: &[u16], head_s: u64) -> Proxy {
     let (port, stats) = (free_port(), free_port());
     let servers: String = backends
         .iter()
@@ -97,7 +103,7 @@ fn proxy(bin: &str, backends: &[u16]) -> Proxy {
         .collect();
     let cfg = format!(
         "global\n  maxconn 4096\n\
-         defaults\n  mode http\n  timeout connect 2s\n  timeout client 60s\n  timeout server 60s\n  timeout tunnel 120s\n  timeout http-request 10s\n\
+         defaults\n  mode http\n  timeout connect 2s\n  timeout client 60s\n  timeout server 60s\n  timeout tunnel 120s\n  timeout http-request {head_s}s\n\
          frontend calls\n  bind 127.0.0.1:{port}\n  default_backend relays\n\
          frontend stats\n  bind 127.0.0.1:{stats}\n  stats enable\n  stats uri /stats\n\
          backend relays\n  balance roundrobin\n  option httpchk GET /healthz\n  http-response set-header X-Served-By %s\n{servers}"
@@ -428,4 +434,39 @@ fn check(kind: &str, shape: Shape, calls: &[Call], rolls: &[Roll], samples: &[Sa
         samples.len() - unread
     );
     assert!(cut >= rolls.len(), "{kind}: a cut call per roll at least");
+}
+
+/// uvicorn has no header-read timeout; HAProxy's `timeout http-request` is
+/// the bound in front of the FastAPI relay (issue 27). A client that sends
+/// half a request head and stalls: uvicorn alone still holds the
+/// connection after 4 s; through HAProxy (2 s) it gets 408 and is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_request_head_is_cut_by_the_proxy() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(bin) = haproxy_bin() else {
+        eprintln!("SKIPPED: no haproxy on PATH (scripts/test.sh installs Debian's)");
+        return;
+    };
+    if !relays().iter().any(|k| k == "python") {
+        return;
+    }
+    let relay = relays::start("python", "ws://127.0.0.1:9/", None, &[]).await;
+    let proxy = proxy_with(&bin, &[relay.port], 2);
+    let http = reqwest::Client::new();
+    until_up(&http, proxy.stats, 0, Duration::from_secs(10)).await;
+    // What came back within `wait`, and whether the connection was closed.
+    async fn half_a_head(port: u16, wait: Duration) -> (String, bool) {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: relay\r\n").await.unwrap();
+        let mut got = Vec::new();
+        let closed = tokio::time::timeout(wait, s.read_to_end(&mut got)).await.is_ok();
+        (String::from_utf8_lossy(&got).into_owned(), closed)
+    }
+    let (direct, closed) = half_a_head(relay.port, Duration::from_secs(4)).await;
+    assert!(!closed && direct.is_empty(), "uvicorn alone cut a slow head ({direct:?}): the proxy is not needed");
+    let t0 = Instant::now();
+    let (answer, closed) = half_a_head(proxy.port, Duration::from_secs(6)).await;
+    assert!(closed, "HAProxy kept a half-sent head open for 6 s");
+    assert!(answer.starts_with("HTTP/1.1 408"), "HAProxy answered {answer:?}");
+    eprintln!("python behind HAProxy: a stalled head got 408 after {:.1} s", t0.elapsed().as_secs_f64());
 }
