@@ -40,7 +40,7 @@ step "clippy (-D warnings)"
 cargo clippy --workspace --all-targets --release -- -D warnings
 
 step "cargo features: each capability alone builds warning-free; G.711 alone pulls no JSON, base64 or FFT"
-for f in "" audioop resample frame vad echo call signature; do
+for f in "" audioop resample frame vad echo call signature providers; do
   out=$(cargo check -q -p teledsp --lib --no-default-features ${f:+--features $f} --message-format short 2>&1)
   if [ -n "$out" ]; then
     printf 'features "%s":\n%s\n' "${f:-none}" "$out" >&2
@@ -51,7 +51,7 @@ if cargo tree -p teledsp --no-default-features -e normal --prefix none | grep -E
   echo "the G.711-only build depends on the crates above" >&2
   exit 1
 fi
-echo "cargo features: none, audioop, resample, frame, vad, echo, call, signature: each builds warning-free"
+echo "cargo features: none, audioop, resample, frame, vad, echo, call, signature, providers: each builds warning-free"
 
 step "MSRV: the library with the declared rust-version (rustup, minimal profile)"
 msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)

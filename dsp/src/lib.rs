@@ -25,6 +25,9 @@ pub mod frame;
 pub mod g711;
 pub mod isa;
 pub mod pcm;
+#[cfg(feature = "providers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "providers")))]
+pub mod providers;
 #[cfg(feature = "resample")]
 #[cfg_attr(docsrs, doc(cfg(feature = "resample")))]
 pub mod resample;

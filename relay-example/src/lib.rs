@@ -6,7 +6,8 @@
 //! Every protocol decision is `teledsp::call`'s; this crate is I/O.
 //!
 //! - [`server`]: `serve`, the axum server the phone provider talks to;
-//! - [`providers`]: the answer webhooks' signatures, per provider;
+//! - the answer webhooks' paths, documents and signatures are the
+//!   library's (`teledsp::providers`), shared with the Python and Node relays;
 //! - [`metrics`]: Prometheus metrics;
 //! - [`process`]: logging and shutdown signals.
 //!
@@ -17,7 +18,5 @@
 pub mod metrics;
 #[cfg(feature = "runtime")]
 pub mod process;
-#[cfg(feature = "runtime")]
-pub mod providers;
 #[cfg(feature = "runtime")]
 pub mod server;

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use teledsp::call::{CallConfig, ModelApi, ModelAudio, RealtimeVersion, Telephony};
+use teledsp::providers;
 use teledsp::signature::{CallToken, RequestValidator};
 use teledsp_relay::process::{init_logging, shutdown_signal};
-use teledsp_relay::providers;
 use teledsp_relay::server::{self, App, Drain, Limits, Settings};
 use tracing::{error, info};
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use base64_simd::STANDARD as B64;
 use common::{fake, relay_with, tone_ulaw};
 use teledsp::call::{ModelApi, Telephony};
-use teledsp_relay::providers::WebhookKey;
+use teledsp::providers::WebhookKey;
 use teledsp_sim::caller::{self, CallerConfig, CallerReport};
 use teledsp_sim::fake_models::{self, Api, ModelFakeConfig};
 use teledsp_sim::fake_openai::FakeConfig;
@@ -208,13 +208,8 @@ async fn answer_webhooks_check_signatures() {
     })
     .await;
     let params = [("CallUUID".to_string(), "c-1".to_string()), ("From".into(), "+15551230000".into())];
-    let sig = teledsp_relay::providers::plivo_v3_signature(
-        "PlivoToken",
-        "POST",
-        "https://relay.example.com/answer",
-        &params,
-        "n1",
-    );
+    let sig =
+        teledsp::providers::plivo_v3_signature("PlivoToken", "POST", "https://relay.example.com/answer", &params, "n1");
     let post = |sig: &str| {
         http.post(relay.http("/answer"))
             .header("X-Plivo-Signature-V3", sig.to_owned())

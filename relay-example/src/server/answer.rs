@@ -2,13 +2,13 @@
 //! connects a call to `/media`, after its signature is checked.
 
 use super::{App, CALL_TOKEN_PARAMETER};
-use crate::providers::{self, WebhookKey, xml_attr};
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use teledsp::call::Telephony;
+use teledsp::providers::{self, WebhookKey, xml_attr};
 use tracing::warn;
 
 /// The URL Twilio requested, on the public base.

@@ -42,7 +42,6 @@
 //! `teledsp_relay_active_calls` (started calls, per instance).
 
 use crate::metrics::Metrics;
-use crate::providers::WebhookKey;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
@@ -53,6 +52,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use teledsp::call::CallConfig;
+use teledsp::providers::WebhookKey;
 use teledsp::signature::{CallToken, RequestValidator};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::timeout;

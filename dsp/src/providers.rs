@@ -1,7 +1,8 @@
 //! What differs per telephony provider outside the media stream: the
 //! answer webhook (the document that connects the call to `/media`) and how
 //! its requests are signed. The media stream itself is the engine's
-//! (`teledsp::call`'s adapters).
+//! ([`crate::call`]'s adapters). Every relay takes these facts from here,
+//! so they are written once (issue 27).
 //!
 //! | provider | answer endpoint | document | signature |
 //! |---|---|---|---|
@@ -15,11 +16,33 @@
 //! Only Twilio and SignalWire sign the `/media` upgrade itself; for the
 //! others, the answer webhook is what is authenticated.
 
+//!
+//! ```
+//! use teledsp::call::Telephony;
+//! use teledsp::providers;
+//! assert_eq!(providers::answer_path(Telephony::Telnyx), Some("/texml"));
+//! assert_eq!(providers::answer_path(Telephony::Exotel), None);
+//! assert!(providers::plivo_xml("wss://relay.example.com/media").contains(r#"bidirectional="true""#));
+//! ```
+
+use crate::call::Telephony;
 use base64_simd::STANDARD as B64;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use teledsp::call::Telephony;
+use url::form_urlencoded;
+
+/// Where `telephony`'s answer webhook is served: `/twiml` (Twilio,
+/// SignalWire), `/texml` (Telnyx), `/answer` (Plivo, Vonage), none (Exotel:
+/// its applet's URL is set in Exotel's dashboard).
+pub fn answer_path(telephony: Telephony) -> Option<&'static str> {
+    match telephony {
+        Telephony::Twilio | Telephony::SignalWire => Some("/twiml"),
+        Telephony::Telnyx => Some("/texml"),
+        Telephony::Plivo | Telephony::Vonage => Some("/answer"),
+        Telephony::Exotel => None,
+    }
+}
 
 /// How far a signed request's timestamp may be from now, seconds.
 pub const TOLERANCE_S: u64 = 300;
