@@ -18,6 +18,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use teledsp::signature::RequestValidator;
 use teledsp_sim::caller::{self, CallerConfig};
+use teledsp_sim::fake_models::{self, Api, ModelFakeConfig};
 use teledsp_sim::fake_openai::{self, Fake, FakeConfig, Mode};
 use teledsp_sim::loadtest::{self, LoadConfig};
 
@@ -428,5 +429,75 @@ async fn logs_carry_no_keys_or_audio_at_the_most_verbose_level() {
             log.split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/')).map(str::len).max().unwrap_or(0);
         assert!(longest < 200, "{kind}: a base64 run of {longest} characters (audio) is in the log");
         eprintln!("{kind}: {} log lines, no key, longest base64-like run {longest}", log.lines().count());
+    }
+}
+
+/// The same flags on every relay (issue 27): `--model azure|gemini|elevenlabs`
+/// (and `--audio pcm16k` for ElevenLabs), the key from the variable teledsp
+/// names for the model. Each model's fake cuts a 2 s answer 600 ms in with
+/// its own barge-in signal; the caller hears about 600 ms of it, and the
+/// fake refused none of the relay's messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_relay_against_every_model() {
+    for kind in relays() {
+        // Azure: the fake OpenAI, which takes `api-key` as Azure does.
+        let azure = async {
+            let fake = fake(FakeConfig {
+                turn_after_ms: Some(1000),
+                items: 1,
+                barge_in_at_ms: Some(600),
+                ..Default::default()
+            })
+            .await;
+            let relay = start_with(&kind, free_port(), &fake.url(), None, &["--model", "azure"], |c| {
+                c.env_remove("OPENAI_API_KEY").env("AZURE_OPENAI_API_KEY", "azure-e2e");
+            })
+            .await;
+            let r = caller::run(CallerConfig::new(relay.media(), tone_ulaw(1000), 60)).await.unwrap();
+            assert_no_fake_errors(&kind, &fake);
+            let truncates = fake.events("conversation.item.truncate");
+            assert_eq!(truncates.len(), 1, "{kind} --model azure: {truncates:?}");
+            let told = truncates[0]["audio_end_ms"].as_u64().unwrap();
+            eprintln!("{kind} --model azure: truncated at {told} ms; the caller heard {} ms", r.heard_ms);
+            assert!(told.abs_diff(r.heard_ms) <= 50, "{kind} --model azure: truncated at {told}, heard {}", r.heard_ms);
+        };
+        let other = |api: Api, model: &'static str, env: &'static str| {
+            let kind = kind.clone();
+            async move {
+                let cfg = ModelFakeConfig { api, turn_after_ms: 1000, answer_ms: 2000, barge_in_at_ms: Some(600) };
+                let fake =
+                    fake_models::spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), cfg).unwrap();
+                let mut args = vec!["--model", model];
+                if api == Api::ElevenLabs {
+                    args.extend(["--audio", "pcm16k"]);
+                }
+                let relay = start_with(&kind, free_port(), &fake.url(), None, &args, |c| {
+                    c.env_remove("OPENAI_API_KEY").env(env, "model-e2e");
+                })
+                .await;
+                // The answer starts 1 s in and is cut 600 ms later: 1.2 s of tail covers it.
+                let r = caller::run(CallerConfig::new(relay.media(), tone_ulaw(1000), 60)).await.unwrap();
+                let log = fake.log.lock().unwrap().clone();
+                assert!(log.errors.is_empty(), "{kind} --model {model}: the fake refused: {:?}", log.errors);
+                assert!(log.key_header, "{kind} --model {model}: no API key header");
+                assert!(
+                    log.appended_ms >= 1000,
+                    "{kind} --model {model}: {} ms of caller audio reached it",
+                    log.appended_ms
+                );
+                assert_eq!(r.clears, 1, "{kind} --model {model}: the model's barge-in cleared the phone");
+                eprintln!("{kind} --model {model}: the caller heard {} ms of {} ms", r.heard_ms, log.answered_ms);
+                assert!(
+                    r.heard_ms >= 300 && r.heard_ms < 1000,
+                    "{kind} --model {model}: cut about 600 ms in: {}",
+                    r.heard_ms
+                );
+            }
+        };
+        tokio::join!(
+            azure,
+            other(Api::Gemini, "gemini", "GEMINI_API_KEY"),
+            other(Api::ElevenLabs, "elevenlabs", "ELEVENLABS_API_KEY")
+        );
     }
 }

@@ -5,7 +5,9 @@ gateway (Node), with the same command line and endpoints:
     python fastapi_relay.py serve --listen 0.0.0.0:8080 --public-url https://relay.example.com \\
         --model-url wss://api.openai.com/v1/realtime?model=gpt-realtime [--tools-webhook URL]
 
-OPENAI_API_KEY and TWILIO_AUTH_TOKEN come from the environment; without the
+The model's key (OPENAI_API_KEY, or by --model AZURE_OPENAI_API_KEY,
+GEMINI_API_KEY, ELEVENLABS_API_KEY) and TWILIO_AUTH_TOKEN come from the
+environment; without the
 token it refuses to start unless --insecure-no-signature. `uvicorn
 fastapi_relay:app` works too, with the settings in the environment
 (PUBLIC_URL, OPENAI_REALTIME_URL, RELAY_TOOLS_WEBHOOK,
@@ -46,7 +48,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
 import teledsp
-from relay_common import (setup_logging, LIFE, DEFAULT_OPENAI_URL, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL,
+from relay_common import (setup_logging, model_key, LIFE, DEFAULT_OPENAI_URL, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL,
                           WEBHOOK_TIMEOUT, PhoneOut, call_config, serve, serve_parser, tool_output,
                           twilio_app)
 
@@ -57,7 +59,7 @@ log = logging.getLogger("fastapi_relay")
 class Settings:
     public_url: str
     model_url: str
-    openai_api_key: str
+    model_api_key: str
     validator: teledsp.RequestValidator | None
     tools_webhook: str | None = None
     call: dict = field(default_factory=dict)  # teledsp.Call's settings
@@ -74,7 +76,7 @@ class Settings:
         return cls(
             public_url=os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"),
             model_url=os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL),
-            openai_api_key=os.environ.get("OPENAI_API_KEY", ""),
+            model_api_key=os.environ.get("OPENAI_API_KEY", ""),
             validator=teledsp.RequestValidator(token) if token else None,
             tools_webhook=os.environ.get("RELAY_TOOLS_WEBHOOK"),
             call=call,
@@ -190,7 +192,7 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
         LIFE.call_started()
         # Connected and session.updated, both within the session bound.
         session_deadline = asyncio.get_running_loop().time() + settings.session_timeout
-        headers = dict(call.model_headers(settings.openai_api_key))
+        headers = dict(call.model_headers(settings.model_api_key))
         async with asyncio.timeout(settings.session_timeout):
             upstream = await connect(settings.model_url, additional_headers=headers, max_size=MAX_MESSAGE)
     except Exception as e:  # noqa: BLE001 - no start, or no upstream: end this call only
@@ -238,7 +240,7 @@ def main(argv=None) -> int:
         print(NO_TOKEN, file=sys.stderr)
         return 2
     call = call_config(a)
-    settings = Settings(a.public_url, a.model_url, os.environ.get("OPENAI_API_KEY", ""),
+    settings = Settings(a.public_url, a.model_url, model_key(call),
                         teledsp.RequestValidator(token) if token else None, a.tools_webhook, call,
                         insecure=a.insecure_no_signature, start_timeout=a.start_timeout,
                         media_timeout=a.media_timeout, session_timeout=a.session_timeout,

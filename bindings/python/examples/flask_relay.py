@@ -6,7 +6,9 @@ with the same command line and endpoints:
     python flask_relay.py serve --listen 0.0.0.0:8080 --public-url https://relay.example.com \\
         --model-url wss://api.openai.com/v1/realtime?model=gpt-realtime [--tools-webhook URL]
 
-OPENAI_API_KEY and TWILIO_AUTH_TOKEN come from the environment; without the
+The model's key (OPENAI_API_KEY, or by --model AZURE_OPENAI_API_KEY,
+GEMINI_API_KEY, ELEVENLABS_API_KEY) and TWILIO_AUTH_TOKEN come from the
+environment; without the
 token it refuses to start unless --insecure-no-signature. POST /twiml, GET
 /media (flask-sock; also /voice/stream, the seed's path), GET /healthz.
 
@@ -55,7 +57,7 @@ from websockets.sync.client import connect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 import teledsp
-from relay_common import (setup_logging, LIFE, MAX_MEDIA_MESSAGE, MAX_MESSAGE, NO_TOKEN, PHONE_QUEUE, WARNINGS_PER_CALL, call_config,
+from relay_common import (setup_logging, model_key, LIFE, MAX_MEDIA_MESSAGE, MAX_MESSAGE, NO_TOKEN, PHONE_QUEUE, WARNINGS_PER_CALL, call_config,
                           serve_parser, tool_output, twiml)
 
 log = logging.getLogger("flask_relay")
@@ -65,7 +67,7 @@ log = logging.getLogger("flask_relay")
 class Settings:
     public_url: str
     model_url: str
-    openai_api_key: str
+    model_api_key: str
     validator: teledsp.RequestValidator | None
     tools_webhook: str | None = None
     call: dict = field(default_factory=dict)  # teledsp.Call's settings
@@ -223,7 +225,7 @@ class Relay:
                     self.engine("receive_phone", text)
             LIFE.call_started()
             session_deadline = time.monotonic() + s.session_timeout
-            self.upstream = connect(s.model_url, additional_headers=dict(self.call.model_headers(s.openai_api_key)),
+            self.upstream = connect(s.model_url, additional_headers=dict(self.call.model_headers(s.model_api_key)),
                                     max_size=MAX_MESSAGE, open_timeout=s.session_timeout)
             send_timeout(self.upstream.socket, s.write_timeout)
         except Exception as e:  # noqa: BLE001 - no start, or no upstream: end this call only
@@ -335,8 +337,9 @@ def main(argv=None) -> int:
     if not token and not a.insecure_no_signature:
         print(NO_TOKEN, file=sys.stderr)
         return 2
-    settings = Settings(a.public_url, a.model_url, os.environ.get("OPENAI_API_KEY", ""),
-                        teledsp.RequestValidator(token) if token else None, a.tools_webhook, call_config(a),
+    call = call_config(a)
+    settings = Settings(a.public_url, a.model_url, model_key(call),
+                        teledsp.RequestValidator(token) if token else None, a.tools_webhook, call,
                         start_timeout=a.start_timeout, media_timeout=a.media_timeout,
                         session_timeout=a.session_timeout, write_timeout=a.write_timeout)
     app = create_app(settings)

@@ -76,9 +76,13 @@ def serve_parser(prog: str, description: str, server: str) -> argparse.ArgumentP
     s.add_argument("--model-url", "--openai-url", dest="model_url",
                    default=os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL),
                    help="the model's WebSocket URL (--openai-url: its old name)")
+    s.add_argument("--model", choices=["openai", "azure", "gemini", "elevenlabs"], default="openai",
+                   help="the model API; its key comes from OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GEMINI_API_KEY "
+                        "or ELEVENLABS_API_KEY (teledsp says which: Call.model_key_env)")
     s.add_argument("--openai-api", choices=["ga", "beta"], default="ga")
-    s.add_argument("--audio", choices=["pcm", "pcmu"], default="pcm",
-                   help="the model's audio: pcm (PCM16 24 kHz, resampled here) or pcmu (G.711 mu-law 8 kHz, passed through)")
+    s.add_argument("--audio", choices=list(AUDIO), default="pcm",
+                   help="the model side's audio: pcm (24 kHz PCM16, converted here), pcmu (passed through from a "
+                        "mu-law phone), pcma, pcm16k (ElevenLabs)")
     s.add_argument("--instructions")
     s.add_argument("--voice", default="marin")
     s.add_argument("--tools-webhook", help="POST tool calls here: {call_id, name, arguments, call_sid, custom_parameters}")
@@ -102,6 +106,10 @@ def serve_parser(prog: str, description: str, server: str) -> argparse.ArgumentP
     return p
 
 
+# --audio's names (the Rust relay's) -> teledsp.Call's.
+AUDIO = {"pcm": "pcm24k", "pcmu": "pcmu", "pcma": "pcma", "pcm16k": "pcm16k"}
+
+
 def call_config(a: argparse.Namespace) -> dict:
     """teledsp.Call's settings from the command line; checked here, so a bad
     setting fails at start, not on the first call."""
@@ -109,7 +117,7 @@ def call_config(a: argparse.Namespace) -> dict:
 
     if a.echo_cancel_to_model and not a.echo_cancel:
         raise SystemExit("--echo-cancel-to-model needs --echo-cancel")
-    call = {"api": a.openai_api, "audio": "pcmu" if a.audio == "pcmu" else "pcm24k", "voice": a.voice, "local_vad": a.local_vad,
+    call = {"model": a.model, "api": a.openai_api, "audio": AUDIO[a.audio], "voice": a.voice, "local_vad": a.local_vad,
             "echo_cancel": a.echo_cancel, "echo_cancel_to_model": a.echo_cancel_to_model}
     if a.instructions:
         call["instructions"] = a.instructions
@@ -125,6 +133,14 @@ def call_config(a: argparse.Namespace) -> dict:
 # RELAY_LOG_LEVEL says, as the Rust relay caps its crates (NEVER_VERBOSE).
 NEVER_VERBOSE = ("websockets", "uvicorn", "fastapi", "starlette", "httpx", "httpcore", "urllib3", "werkzeug",
                  "simple_websocket", "flask_sock", "wsproto", "h11", "asyncio")
+
+
+def model_key(call: dict) -> str:
+    """The model's API key, from the variable teledsp names for the model
+    (OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GEMINI_API_KEY, ELEVENLABS_API_KEY)."""
+    import teledsp
+
+    return os.environ.get(teledsp.Call(**call).model_key_env, "")
 
 
 def setup_logging() -> None:

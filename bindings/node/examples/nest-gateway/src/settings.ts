@@ -2,7 +2,7 @@
 // fastapi_relay.py, from the same command line and environment.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { RequestValidator } from 'teledsp';
+import { Call, RequestValidator } from 'teledsp';
 import type { CallOptions } from 'teledsp';
 
 export const SETTINGS = Symbol('RelaySettings');
@@ -13,10 +13,10 @@ export interface RelaySettings {
   port: number;
   /** The https base URL Twilio reaches (Stream URL and signature checks). */
   publicUrl: string;
-  /** The OpenAI Realtime WebSocket URL. */
-  openaiUrl: string;
-  /** Bearer token for OpenAI (never logged). */
-  openaiApiKey: string;
+  /** The model's WebSocket URL. */
+  modelUrl: string;
+  /** The model's API key, from the variable teledsp names for --model (never logged). */
+  modelApiKey: string;
   /** Checks X-Twilio-Signature; null only with --insecure-no-signature. */
   validator: RequestValidator | null;
   /** Where tool calls are POSTed. */
@@ -48,12 +48,18 @@ export const NO_TOKEN =
   'TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests (pass --insecure-no-signature for local development)';
 
 const USAGE = `usage: node dist/main.js serve [--listen HOST:PORT] [--public-url URL] [--model-url URL]
-       [--openai-api ga|beta] [--audio pcm|pcmu] [--instructions TEXT] [--voice NAME]
+       [--model openai|azure|gemini|elevenlabs] [--openai-api ga|beta] [--audio pcm|pcmu|pcma|pcm16k]
+       [--instructions TEXT] [--voice NAME]
        [--tools-webhook URL] [--tools-file FILE] [--local-vad] [--echo-cancel] [--echo-cancel-to-model]
        [--insecure-no-signature]
        [--drain-timeout S] [--pre-stop S] [--header-read-timeout S] [--start-timeout S] [--media-timeout S]
        [--session-timeout S] [--write-timeout S]
-OPENAI_API_KEY and TWILIO_AUTH_TOKEN come from the environment.`;
+The model's key (OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GEMINI_API_KEY or
+ELEVENLABS_API_KEY, by --model) and TWILIO_AUTH_TOKEN come from the environment.`;
+
+/** --audio's names (the Rust relay's) -> Call's. */
+const AUDIO = { pcm: 'pcm24k', pcmu: 'pcmu', pcma: 'pcma', pcm16k: 'pcm16k' } as const;
+const MODELS = ['openai', 'azure', 'gemini', 'elevenlabs'] as const;
 
 /** Settings from `argv` (after the script name) and `env`; throws a usage error. */
 export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings {
@@ -66,6 +72,7 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
       'model-url': { type: 'string' },
       // The old name of --model-url.
       'openai-url': { type: 'string' },
+      model: { type: 'string', default: 'openai' },
       'openai-api': { type: 'string', default: 'ga' },
       audio: { type: 'string', default: 'pcm' },
       instructions: { type: 'string' },
@@ -99,11 +106,13 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
   const colon = listen.lastIndexOf(':');
   const port = Number(listen.slice(colon + 1));
   if (colon < 0 || !Number.isInteger(port)) throw new Error(`--listen takes HOST:PORT, got ${listen}\n${USAGE}`);
-  if (!['pcm', 'pcmu'].includes(values.audio!)) throw new Error(`--audio takes pcm or pcmu\n${USAGE}`);
+  if (!(values.audio! in AUDIO)) throw new Error(`--audio takes pcm, pcmu, pcma or pcm16k\n${USAGE}`);
+  if (!(MODELS as readonly string[]).includes(values.model!)) throw new Error(`--model takes ${MODELS.join(', ')}\n${USAGE}`);
   if (values['echo-cancel-to-model'] && !values['echo-cancel']) throw new Error(`--echo-cancel-to-model needs --echo-cancel\n${USAGE}`);
   const call: CallOptions = {
+    model: values.model as (typeof MODELS)[number],
     api: values['openai-api'] as 'ga' | 'beta',
-    audio: values.audio === 'pcmu' ? 'pcmu' : 'pcm24k',
+    audio: AUDIO[values.audio as keyof typeof AUDIO],
     voice: values.voice,
     localVad: values['local-vad'],
     echoCancel: values['echo-cancel'],
@@ -115,8 +124,8 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
     host: listen.slice(0, colon) || '127.0.0.1',
     port,
     publicUrl: values['public-url']!,
-    openaiUrl: values['model-url'] ?? values['openai-url'] ?? env.OPENAI_REALTIME_URL ?? 'wss://api.openai.com/v1/realtime?model=gpt-realtime',
-    openaiApiKey: env.OPENAI_API_KEY ?? '',
+    modelUrl: values['model-url'] ?? values['openai-url'] ?? env.OPENAI_REALTIME_URL ?? 'wss://api.openai.com/v1/realtime?model=gpt-realtime',
+    modelApiKey: env[new Call(call).modelKeyEnv] ?? '',
     validator: token ? new RequestValidator(token) : null,
     toolsWebhook: values['tools-webhook'] ?? null,
     call,

@@ -154,8 +154,8 @@ export class TwilioMediaStreamGateway implements OnGatewayConnection {
   private connect(call: Call, dispatch: (o: Outputs) => void, receive: (side: 'model', d: Buffer) => void, end: () => void): WebSocket {
     const s = this.settings;
     // The API's key header (and OpenAI's beta header), as the engine says.
-    const headers: Record<string, string> = Object.fromEntries(call.modelHeaders(s.openaiApiKey));
-    const openai = new WebSocket(s.openaiUrl, { headers, handshakeTimeout: s.limits.sessionMs, maxPayload: MAX_MESSAGE });
+    const headers: Record<string, string> = Object.fromEntries(call.modelHeaders(s.modelApiKey));
+    const openai = new WebSocket(s.modelUrl, { headers, handshakeTimeout: s.limits.sessionMs, maxPayload: MAX_MESSAGE });
     openai.on('open', () => dispatch(call.openModel()));
     openai.on('message', (data: Buffer) => receive('model', data));
     openai.on('error', (e) => {
