@@ -17,7 +17,9 @@ pub fn relays() -> Vec<String> {
     let list = std::env::var("TELEDSP_E2E_RELAYS").unwrap_or_else(|_| "rust".into());
     let list: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
     if list.is_empty() {
-        eprintln!("SKIPPED: every relay (TELEDSP_E2E_RELAYS is empty; scripts/test.sh runs them in a step of their own)");
+        eprintln!(
+            "SKIPPED: every relay (TELEDSP_E2E_RELAYS is empty; scripts/test.sh runs them in a step of their own)"
+        );
     }
     for k in ["python", "flask", "node"] {
         if !list.iter().any(|l| l == k) {
