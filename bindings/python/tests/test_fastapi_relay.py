@@ -7,6 +7,7 @@ import importlib.util
 import json
 import pathlib
 import threading
+import time
 
 import pytest
 
@@ -104,6 +105,11 @@ def test_relay_carries_a_call_both_ways(relay):
     # equal to teledsp's streaming conversion of the caller's audio.
     assert fake.headers["Authorization"] == "Bearer sk-test"
     assert fake.received[0]["type"] == "session.update"
+    # The fake records on its own thread: the last appends may land just
+    # after the call closed (a loaded machine); wait for them, bounded.
+    deadline = time.monotonic() + 5
+    while sum(x["type"] == "input_audio_buffer.append" for x in fake.received) < 30 and time.monotonic() < deadline:
+        time.sleep(0.02)
     appends = [x for x in fake.received if x["type"] == "input_audio_buffer.append"]
     assert len(appends) == 30
     up = teledsp.Resampler(8000, 24000)
