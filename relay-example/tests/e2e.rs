@@ -25,18 +25,12 @@ use teledsp_sim::loadtest::{self, LoadConfig};
 mod common;
 mod relays;
 
-use relays::{PUBLIC, command, free_port, relays, start, start_with};
+use relays::{PUBLIC, command, free_port, relays, start, start_with, tone_ulaw};
 
 const TOKEN: &str = "e2e-token";
 
 async fn fake(cfg: FakeConfig) -> Fake {
     fake_openai::spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), cfg).unwrap()
-}
-
-fn tone_ulaw(ms: usize) -> Vec<u8> {
-    let pcm: Vec<i16> =
-        (0..ms * 8).map(|i| (6000.0 * (2.0 * std::f64::consts::PI * 300.0 * i as f64 / 8000.0).sin()) as i16).collect();
-    teledsp::g711::ulaw_encode_vec(&pcm)
 }
 
 fn assert_no_fake_errors(kind: &str, fake: &Fake) {

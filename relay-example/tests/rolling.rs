@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 mod relays;
 
-use relays::{Relay, free_port, relays, start_at};
+use relays::{Relay, free_port, relays, start_at, tone_ulaw};
 
 /// One run's shape.
 #[derive(Debug, Clone, Copy)]
@@ -142,12 +142,6 @@ async fn until_up(http: &reqwest::Client, stats: u16, i: usize, within: Duration
         assert!(Instant::now() < deadline, "HAProxy did not see r{i} up within {within:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn tone(ms: usize) -> Vec<u8> {
-    let pcm: Vec<i16> =
-        (0..ms * 8).map(|i| (6000.0 * (2.0 * std::f64::consts::PI * 300.0 * i as f64 / 8000.0).sin()) as i16).collect();
-    teledsp::g711::ulaw_encode_vec(&pcm)
 }
 
 /// One call as the test saw it, times from the run's start.
@@ -279,7 +273,7 @@ async fn roll(bin: &str, kind: &str, shape: Shape) {
             for n in 0..shape.calls {
                 tokio::time::sleep_until(t0 + Duration::from_secs_f64(n as f64 * shape.every)).await;
                 let ms = if n % shape.long_every == shape.long_every - 1 { shape.long_ms } else { shape.call_ms };
-                let cfg = CallerConfig::new(media.clone(), tone(ms), 0);
+                let cfg = CallerConfig::new(media.clone(), tone_ulaw(ms), 0);
                 calls.push(tokio::spawn(async move {
                     let at = secs();
                     let report = caller::run(cfg).await;
@@ -297,7 +291,7 @@ async fn roll(bin: &str, kind: &str, shape: Shape) {
     for i in 0..3 {
         until_up(&http, proxy.stats, i, Duration::from_secs(15)).await;
         // A call longer than the drain, on this instance for sure.
-        let cfg = CallerConfig::new(format!("ws://127.0.0.1:{}/media", ports[i]), tone(shape.long_ms), 0);
+        let cfg = CallerConfig::new(format!("ws://127.0.0.1:{}/media", ports[i]), tone_ulaw(shape.long_ms), 0);
         direct.push(tokio::spawn(async move {
             let at = secs();
             let report = caller::run(cfg).await;

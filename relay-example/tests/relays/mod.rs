@@ -123,3 +123,10 @@ pub async fn start_with(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A 300 Hz tone of `ms` milliseconds, mu-law: the callers' audio.
+pub fn tone_ulaw(ms: usize) -> Vec<u8> {
+    let pcm: Vec<i16> =
+        (0..ms * 8).map(|i| (6000.0 * (2.0 * std::f64::consts::PI * 300.0 * i as f64 / 8000.0).sin()) as i16).collect();
+    teledsp::g711::ulaw_encode_vec(&pcm)
+}
