@@ -57,7 +57,8 @@ pub enum Error {
         /// The parser's account of it (serde_json's or base64's), or empty.
         detail: String,
     },
-    /// A configuration that does not parse (unknown field, wrong type).
+    /// A configuration that does not parse (unknown field, wrong type), or
+    /// settings that do not go together (a provider without its secret).
     InvalidConfig(String),
     /// A tool result for a call id the model has no pending call with.
     UnknownToolCall {
@@ -125,7 +126,7 @@ impl fmt::Display for Error {
             Error::UnsupportedFrame { frame_ms, supported } => {
                 write!(f, "unsupported frame duration {frame_ms} ms; supported: {supported:?} ms")
             }
-            Error::InvalidConfig(detail) => write!(f, "invalid call config: {detail}"),
+            Error::InvalidConfig(detail) => write!(f, "invalid config: {detail}"),
             Error::UnknownToolCall { call_id } => {
                 write!(f, "no tool call {call_id:?} is pending (answered already, or never made)")
             }

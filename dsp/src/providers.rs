@@ -14,7 +14,9 @@
 //! | Exotel | none: the Voicebot applet's URL is set in Exotel's dashboard | | none (restrict `/media` at the network edge) |
 //!
 //! Only Twilio and SignalWire sign the `/media` upgrade itself; for the
-//! others, the answer webhook is what is authenticated.
+//! others, the answer webhook is what is authenticated. [`Gate`] puts it
+//! together, sans I/O: every relay hands it its answer webhooks' requests,
+//! its `/media` upgrades and each stream's `start`.
 
 //!
 //! ```
@@ -24,6 +26,9 @@
 //! assert_eq!(providers::answer_path(Telephony::Exotel), None);
 //! assert!(providers::plivo_xml("wss://relay.example.com/media").contains(r#"bidirectional="true""#));
 //! ```
+
+mod gate;
+pub use gate::{CALL_TOKEN_PARAMETER, DEFAULT_CALL_TOKEN_TTL_S, Gate, GateConfig, Reply, Request, Upgrade};
 
 use crate::call::Telephony;
 use base64_simd::STANDARD as B64;

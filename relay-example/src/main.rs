@@ -7,7 +7,6 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use teledsp::call::{CallConfig, ModelApi, ModelAudio, RealtimeVersion, Telephony};
 use teledsp::providers;
-use teledsp::signature::{CallToken, RequestValidator};
 use teledsp_relay::process::{init_logging, shutdown_signal};
 use teledsp_relay::server::{self, App, Drain, Limits, Settings};
 use tracing::{error, info};
@@ -206,37 +205,18 @@ async fn run(cli: Cli) -> Result<(), String> {
                 session: secs("session-timeout", session_timeout)?,
                 write: secs("write-timeout", write_timeout)?,
             };
-            // Each provider's signing secret, from its own variable.
-            let env = telephony.secret_env();
-            let secret = env.and_then(|v| std::env::var(v).ok()).filter(|t| !t.is_empty());
-            let twilio_scheme = matches!(telephony, Telephony::Twilio | Telephony::SignalWire);
-            let token = if twilio_scheme { secret.clone() } else { None };
-            // SignalWire signs no stream upgrade: its per-call bearer token
-            // is how /media knows the call, so it is always on.
-            let call_tokens = match (&token, call_tokens || telephony == Telephony::SignalWire) {
-                (Some(t), true) => Some(CallToken::new(t)),
-                (None, true) if call_tokens => {
-                    return Err("--call-tokens needs TWILIO_AUTH_TOKEN or SIGNALWIRE_SIGNING_KEY (the tokens' key is derived from it)".into());
-                }
-                _ => None,
-            };
-            let webhook_key = match (&secret, twilio_scheme) {
-                (Some(s), false) => providers::WebhookKey::from_env_value(telephony, s)?,
-                _ => None,
-            };
-            let validator = token.map(|t| RequestValidator::new(&t));
-            if validator.is_none() && webhook_key.is_none() && !insecure_no_signature {
-                return Err(match env {
-                    Some(v) => format!(
-                        "{v} is not set: refusing to accept unsigned {} requests (pass --insecure-no-signature for local development)",
-                        telephony.name()
-                    ),
-                    None => {
-                        "exotel signs nothing: pass --insecure-no-signature and restrict /media at the network edge"
-                            .into()
-                    }
-                });
-            }
+            // Each provider's signing secret, from its own variable; what
+            // it keys is teledsp's (the same in every relay).
+            let secret = telephony.secret_env().and_then(|v| std::env::var(v).ok());
+            let gate = providers::GateConfig::from_secret(
+                telephony,
+                &public_url,
+                secret.as_deref(),
+                call_tokens,
+                call_token_ttl,
+                insecure_no_signature,
+            )
+            .map_err(|e| e.to_string())?;
             let tools = match tools_file {
                 Some(p) => Some(
                     serde_json::from_str(&std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?)
@@ -265,9 +245,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 model_api_key: std::env::var(key_env).unwrap_or_default(),
                 call,
                 tools_webhook,
-                validator,
-                webhook_key,
-                call_tokens,
+                validator: gate.validator,
+                webhook_key: gate.webhook_key,
+                call_tokens: gate.call_tokens,
                 call_token_ttl: Duration::from_secs(call_token_ttl),
                 limits,
                 ..Settings::new(public_url, model_url)

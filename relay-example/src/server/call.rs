@@ -2,21 +2,21 @@
 //! phone's and the model's messages and the time, and carries out what it
 //! returns.
 
-use super::answer::{public, signed, stopping, unix_now};
+use super::answer::{header_pairs, stopping, unix_now};
 use super::phone_out::{PhoneOut, WriterEnd, bounded};
 use super::upstream::connect_upstream;
-use super::{App, CALL_TOKEN_PARAMETER, MAX_MEDIA_MESSAGE, PHONE_READ_BUFFER, WARNINGS_PER_CALL};
+use super::{App, MAX_MEDIA_MESSAGE, PHONE_READ_BUFFER, WARNINGS_PER_CALL};
 use crate::metrics::Phase;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use teledsp::call::Telephony;
 use teledsp::call::{Call, Event, Output, PhoneKind};
+use teledsp::providers::Upgrade;
 use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::{self};
@@ -31,24 +31,13 @@ pub(super) async fn media(
     if let Some(r) = stopping(&app) {
         return r;
     }
-    // Only Twilio documents a signature on the upgrade itself. SignalWire
-    // documents `Authorization: Bearer <authBearerToken>` (the call token
-    // /twiml put in the <Stream>, checked against the call's SID once
-    // `start` names it).
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(|t| t.trim().to_owned());
-    let refused = match app.settings.call.telephony {
-        Telephony::Twilio => {
-            (!signed(&app, &headers, &public(&app, &uri, true), &[])).then_some("invalid X-Twilio-Signature")
-        }
-        Telephony::SignalWire if app.settings.call_tokens.is_some() && bearer.is_none() => {
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/media");
+    let (refused, bearer) = match app.gate.upgrade(path, &header_pairs(&headers)) {
+        Upgrade::Accept { bearer } => (None, bearer),
+        Upgrade::Refuse(reason) => {
             app.metrics.signature_rejections.inc();
-            Some("no Authorization: Bearer token")
+            (Some(reason), None)
         }
-        _ => None,
     };
     let ws =
         ws.max_message_size(MAX_MEDIA_MESSAGE).max_frame_size(MAX_MEDIA_MESSAGE).read_buffer_size(PHONE_READ_BUFFER);
@@ -220,20 +209,12 @@ pub(super) async fn run_call(app: &Arc<App>, socket: WebSocket, bearer: Option<S
 /// The per-call token, when required: issued by `/twiml` for this call SID,
 /// back as the upgrade's bearer token (SignalWire) or a `<Parameter>`.
 pub(super) fn check_token(app: &App, call: &Call, sid: &str, bearer: Option<&str>) -> Result<(), End> {
-    let Some(tokens) = &app.settings.call_tokens else { return Ok(()) };
-    let param = || call.stream().and_then(|s| s.custom_parameters.get(CALL_TOKEN_PARAMETER)).and_then(|v| v.as_str());
-    let token = if app.settings.call.telephony == Telephony::SignalWire { bearer } else { param() }.unwrap_or("");
-    let why = if token.is_empty() {
-        format!("no {CALL_TOKEN_PARAMETER} parameter or bearer token")
-    } else {
-        match tokens.verify(token, sid, unix_now()) {
-            Ok(()) => return Ok(()),
-            Err(e) => e.to_string(),
-        }
-    };
-    app.metrics.signature_rejections.inc();
-    warn!(call_sid = sid, "call refused: {why}");
-    Err(End::Unauthorized)
+    let Some(stream) = call.stream() else { return Ok(()) };
+    app.gate.admit(stream, bearer, unix_now()).map_err(|why| {
+        app.metrics.signature_rejections.inc();
+        warn!(call_sid = sid, "call refused: {why}");
+        End::Unauthorized
+    })
 }
 
 /// Logs (rate-limited) a message the engine did not know.

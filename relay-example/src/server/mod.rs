@@ -52,7 +52,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use teledsp::call::CallConfig;
-use teledsp::providers::WebhookKey;
+use teledsp::providers::{Gate, GateConfig, WebhookKey};
 use teledsp::signature::{CallToken, RequestValidator};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::timeout;
@@ -88,7 +88,7 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// counted and summed up in the call's last line.
 pub const WARNINGS_PER_CALL: u32 = 3;
 /// The `<Parameter>` that carries the per-call token.
-pub const CALL_TOKEN_PARAMETER: &str = "teledspCallToken";
+pub use teledsp::providers::CALL_TOKEN_PARAMETER;
 
 /// How the relay leaves on SIGTERM (see the module docs).
 ///
@@ -202,12 +202,23 @@ pub struct App {
     /// Set when the drain ends: live calls close with 1001.
     cut: watch::Sender<bool>,
     http: reqwest::Client,
+    /// The answer webhooks' and `/media`'s checks, from `settings`.
+    gate: Gate,
 }
 
 impl App {
     /// The state for `settings`.
     pub fn new(settings: Settings) -> Arc<Self> {
+        let gate = Gate::new(GateConfig {
+            telephony: settings.call.telephony,
+            public_url: settings.public_url.clone(),
+            validator: settings.validator.clone(),
+            webhook_key: settings.webhook_key.clone(),
+            call_tokens: settings.call_tokens.clone(),
+            call_token_ttl_s: settings.call_token_ttl.as_secs(),
+        });
         Arc::new(App {
+            gate,
             settings,
             metrics: Metrics::new(),
             draining: AtomicBool::new(false),
@@ -272,8 +283,8 @@ impl App {
 /// The routes.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/twiml", post(answer::twiml))
-        .route("/texml", post(answer::texml))
+        .route("/twiml", post(answer::answer))
+        .route("/texml", post(answer::answer))
         .route("/answer", get(answer::answer).post(answer::answer))
         .route("/media", get(call::media))
         .route("/healthz", get(healthz))
