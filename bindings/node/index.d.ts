@@ -177,6 +177,47 @@ export declare class Framer {
 }
 
 /**
+ * What a relay checks and answers before a call's media flows, for one
+ * telephony provider: its answer webhook (`/twiml`, `/texml` or `/answer`:
+ * signature, document, call token), the `/media` upgrade, and the
+ * stream's `start` (the call token). Without the provider's secret it
+ * throws `ERR_TELEDSP_CONFIG` unless `insecureNoSignature`.
+ *
+ * ```js
+ * const { Gate } = require('teledsp');
+ * const gate = new Gate({ telephony: 'plivo', publicUrl: 'https://relay.example.com', insecureNoSignature: true });
+ * gate.answer('POST', '/answer', {}, Buffer.from('CallUUID=c1')).status; // 200, Plivo XML to wss://relay.example.com/media
+ * gate.answer('POST', '/twiml', {}, Buffer.alloc(0)).status;             // 404: Twilio's path
+ * ```
+ */
+export declare class Gate {
+  /** See `GateOptions`. */
+  constructor(options: GateOptions)
+  /** The variable that holds `telephony`'s signing secret (null: Exotel signs nothing). */
+  static secretEnv(telephony: string): string | null
+  /** The provider's name. */
+  get telephony(): string
+  /** Where its answer webhook is served (null for Exotel). */
+  get answerPath(): string | null
+  /** Whether streams need a call token at `start`. */
+  get callTokens(): boolean
+  /**
+   * The answer to a request on an answer webhook (any of `/twiml`,
+   * `/texml`, `/answer`: another provider's gets 404). `path` with its
+   * query, as received; `nowS`: Unix seconds (default: the clock).
+   */
+  answer(method: string, path: string, headers: Record<string, string | string[] | undefined> | Array<[string, string]>, body: Buffer | string, nowS?: number): Reply
+  /** Whether the `/media` upgrade of `path` (with its query) may open a stream. */
+  upgrade(path: string, headers: Record<string, string | string[] | undefined> | Array<[string, string]>): Upgrade
+  /**
+   * null if the started `call` (a Call or Pipeline) may run; else why
+   * not (close the stream with 1008). With call tokens, its token must
+   * be its call SID's and valid at `nowS` (Unix seconds).
+   */
+  admit(call: Call | Pipeline, bearer?: string | undefined | null, nowS?: number | undefined | null): string | null
+}
+
+/**
  * A cascaded agent's call (speech-to-text -> LLM -> text-to-speech), with
  * no I/O: the phone's messages, the TTS audio per utterance and the time
  * in; frames and marks for the phone, caller audio for the recogniser and
@@ -507,6 +548,22 @@ export interface FramerOptions {
   pad?: number
 }
 
+/** Settings of `new Gate(options)`. */
+export interface GateOptions {
+  /** The telephony provider. */
+  telephony: 'twilio' | 'telnyx' | 'plivo' | 'vonage' | 'exotel' | 'signalwire'
+  /** The https base URL the provider reaches. */
+  publicUrl: string
+  /** The value of the provider's variable (`Gate.secretEnv(telephony)`). */
+  secret?: string
+  /** Issue a call token in the answer and require it at `start` (Twilio, SignalWire). */
+  callTokens?: boolean
+  /** Seconds a call token is valid (60). */
+  callTokenTtl?: number
+  /** Accept unsigned requests (development only). */
+  insecureNoSignature?: boolean
+}
+
 /**
  * The SIMD instruction set the kernels use on this CPU: "avx512", "avx2",
  * "neon" or "scalar".
@@ -546,6 +603,18 @@ export interface PipelineOptions {
   echoCancel?: boolean
 }
 
+/** The answer to an answer webhook. */
+export interface Reply {
+  /** 200; 400 (no CallSid to issue a call token for); 403 (a bad signature); 404 (another provider's path). */
+  status: number
+  /** Its content type. */
+  contentType: string
+  /** The document, or a line that says what was wrong. */
+  body: string
+  /** Why a signature was refused (for the log), if it was. */
+  refused?: string
+}
+
 /** Options for `new Resampler(inRate, outRate, options)`. */
 export interface ResamplerOptions {
   /**
@@ -569,6 +638,14 @@ export interface TwilioBridgeOptions {
   audio?: 'pcm24k' | 'pcmu' | 'audio/pcm' | 'audio/pcmu' | 'pcm16' | 'g711_ulaw'
   /** Resampler preset, "telephony" by default. */
   quality?: 'telephony' | 'transparent' | 'low_latency'
+}
+
+/** What a `/media` upgrade gets. */
+export interface Upgrade {
+  /** Close the stream with 1008 and this reason; absent: take it. */
+  refused?: string
+  /** SignalWire's `Authorization: Bearer` token, for `admit`. */
+  bearer?: string
 }
 
 /** A speech boundary found by the last `process` call. */

@@ -5,5 +5,5 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const native = require('./index.js');
 
-export const { mulaw, alaw, Resampler, Framer, Vad, EchoCanceller, TwilioBridge, Call, Pipeline, RequestValidator, isa } = native;
+export const { mulaw, alaw, Resampler, Framer, Vad, EchoCanceller, TwilioBridge, Call, Pipeline, RequestValidator, Gate, isa } = native;
 export default native;

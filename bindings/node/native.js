@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.Call = nativeBinding.Call
 module.exports.EchoCanceller = nativeBinding.EchoCanceller
 module.exports.Framer = nativeBinding.Framer
+module.exports.Gate = nativeBinding.Gate
 module.exports.Pipeline = nativeBinding.Pipeline
 module.exports.RequestValidator = nativeBinding.RequestValidator
 module.exports.Resampler = nativeBinding.Resampler

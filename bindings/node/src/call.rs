@@ -161,6 +161,13 @@ fn config<T: Default>(options: Option<Json>, parse: fn(&str) -> std::result::Res
     }
 }
 
+impl Call {
+    /// The stream, once `start` came (for `Gate.admit`).
+    pub(crate) fn stream(&self) -> Option<&teledsp::call::Stream> {
+        self.inner.stream()
+    }
+}
+
 #[napi]
 impl Call {
     /// See `CallOptions`.
@@ -387,6 +394,13 @@ pub struct PipelineOptions {
 pub struct Pipeline {
     inner: InnerPipeline,
     out: Vec<Output>,
+}
+
+impl Pipeline {
+    /// The stream, once `start` came (for `Gate.admit`).
+    pub(crate) fn stream(&self) -> Option<&teledsp::call::Stream> {
+        self.inner.stream()
+    }
 }
 
 #[napi]

@@ -13,6 +13,7 @@ pub mod call;
 pub mod echo;
 pub mod frame;
 pub mod g711;
+pub mod gate;
 pub mod js;
 mod raw;
 pub mod resample;

@@ -121,6 +121,13 @@ fn counters<'py>(py: Python<'py>, c: teledsp::call::Counters) -> PyResult<Bound<
     json_loads(py, &serde_json::to_string(&c).expect("counters serialize"))
 }
 
+impl PyCall {
+    /// The stream, once `start` came (for `Gate.admit`).
+    pub(crate) fn stream(&self) -> Option<&Stream> {
+        self.inner.stream()
+    }
+}
+
 #[pymethods]
 impl PyCall {
     #[new]
@@ -309,6 +316,13 @@ impl PyCall {
 pub struct PyPipeline {
     inner: Pipeline,
     out: Vec<Output>,
+}
+
+impl PyPipeline {
+    /// The stream, once `start` came (for `Gate.admit`).
+    pub(crate) fn stream(&self) -> Option<&Stream> {
+        self.inner.stream()
+    }
 }
 
 #[pymethods]

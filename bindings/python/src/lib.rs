@@ -16,6 +16,7 @@ mod call;
 mod echo;
 mod frame;
 mod g711;
+mod gate;
 mod raw;
 mod resample;
 mod vad;
@@ -88,5 +89,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     echo::register(m)?;
     bridge::register(m)?;
     call::register(m)?;
+    gate::register(m)?;
     Ok(())
 }

@@ -16,7 +16,9 @@ unheard item, exact playout from Twilio's marks, tools) as a sans-I/O object,
 the same in Rust, Python and Node. ``Pipeline`` is the same for a cascaded
 agent (speech-to-text -> LLM -> TTS): TTS audio in per utterance, exact
 frames and marks out, barge-ins that say what was heard of each utterance.
-``RequestValidator`` checks Twilio's request signatures.
+``RequestValidator`` checks Twilio's request signatures; ``Gate`` is all a
+relay checks and answers before a call's media flows, for every telephony
+provider (answer webhooks, the ``/media`` upgrade, call tokens).
 """
 
 from teledsp._native import (
@@ -32,8 +34,11 @@ from teledsp._native import (
     UnsupportedRateError,
     UnknownToolCallError,
     Call,
+    Gate,
     Pipeline,
+    Reply,
     RequestValidator,
+    Upgrade,
     RatecvState,
     Vad,
     VadEvent,
@@ -59,8 +64,11 @@ __all__ = [
     "TeledspError",
     "TwilioBridge",
     "Call",
+    "Gate",
     "Pipeline",
+    "Reply",
     "RequestValidator",
+    "Upgrade",
     "RatecvState",
     "UnsupportedRateError",
     "UnknownToolCallError",

@@ -1,4 +1,5 @@
 # Hand-written stubs of the native module; teledsp/__init__.pyi re-exports them.
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypedDict, final
 
 from typing_extensions import Buffer as _Buffer
@@ -355,3 +356,57 @@ class RequestValidator:
     def __init__(self, auth_token: str) -> None: ...
     def sign(self, url: str, params: dict[str, str] | list[tuple[str, str]] | None = None) -> str: ...
     def validate(self, url: str, params: dict[str, str] | list[tuple[str, str]] | None, signature: str) -> bool: ...
+
+_Headers = Mapping[str, str] | Iterable[tuple[str, str]] | None
+
+@final
+class Reply:
+    """The answer to an answer webhook."""
+    status: int
+    """200; 400 (no CallSid to issue a call token for); 403 (bad signature); 404 (another provider's path)."""
+    content_type: str
+    body: str
+    """The document, or a line that says what was wrong."""
+    refused: str | None
+    """Why a signature was refused (for the log), else None."""
+
+@final
+class Upgrade:
+    """What a /media upgrade gets."""
+    refused: str | None
+    """Close the stream with 1008 and this reason; None: take it."""
+    bearer: str | None
+    """SignalWire's Authorization: Bearer token, for Gate.admit."""
+
+@final
+class Gate:
+    """What a relay checks and answers before a call's media flows, for one
+    telephony provider: the answer webhook (/twiml, /texml or /answer:
+    signature, document, call token), the /media upgrade, and the stream's
+    start (the call token). ``secret`` is the provider's variable's value
+    (``Gate.secret_env(telephony)``); without one, ConfigError unless
+    ``insecure_no_signature``."""
+    def __init__(
+        self,
+        telephony: Literal["twilio", "telnyx", "plivo", "vonage", "exotel", "signalwire"],
+        public_url: str,
+        secret: str | None = None,
+        call_tokens: bool = False,
+        call_token_ttl: int = 60,
+        insecure_no_signature: bool = False,
+    ) -> None: ...
+    @staticmethod
+    def secret_env(telephony: str) -> str | None:
+        """TWILIO_AUTH_TOKEN, SIGNALWIRE_SIGNING_KEY, TELNYX_PUBLIC_KEY, PLIVO_AUTH_TOKEN, VONAGE_SIGNATURE_SECRET; None for exotel."""
+    @property
+    def telephony(self) -> str: ...
+    @property
+    def answer_path(self) -> str | None: ...
+    @property
+    def call_tokens(self) -> bool: ...
+    def answer(self, method: str, path: str, headers: _Headers, body: bytes, now: int | None = None) -> Reply:
+        """The answer to a request on /twiml, /texml or /answer; ``path`` with its query; ``now`` in Unix seconds."""
+    def upgrade(self, path: str, headers: _Headers) -> Upgrade:
+        """Whether the /media upgrade of ``path`` (with its query) may open a stream."""
+    def admit(self, call: Call | Pipeline, bearer: str | None = None, now: int | None = None) -> str | None:
+        """None if the started call may run; else why not (close with 1008)."""
