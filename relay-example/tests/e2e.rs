@@ -495,3 +495,215 @@ async fn every_relay_against_every_model() {
         );
     }
 }
+
+/// Every relay with every telephony (`--telephony`): each provider's
+/// simulated phone (its own messages; binary L16 for Vonage; playback 120 ms
+/// after receipt, confirmed the provider's way) against the fake OpenAI,
+/// which answers with items A and B and reports the caller talking 600 ms
+/// into the response. A is truncated at what the caller heard, B deleted:
+/// the same checks as adapters.rs makes of the Rust relay alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_relay_against_every_telephony() {
+    use teledsp::call::Telephony;
+    for kind in relays() {
+        let runs = Telephony::ALL.into_iter().map(|t| {
+            let kind = kind.clone();
+            async move {
+                let fake = fake(FakeConfig {
+                    turn_after_ms: Some(1000),
+                    items: 2,
+                    barge_in_at_ms: Some(600),
+                    ..Default::default()
+                })
+                .await;
+                let relay = start(&kind, &fake.url(), None, &["--telephony", t.name()]).await;
+                let mut c = CallerConfig::new(relay.media(), tone_ulaw(1000), 100);
+                c.telephony = t;
+                let r = caller::run(c).await.unwrap();
+                assert_eq!(r.bad_messages, 0, "{kind} {t:?}: messages not in the provider's shape");
+                assert_no_fake_errors(&kind, &fake);
+                let truncates = fake.events("conversation.item.truncate");
+                let deletes = fake.events("conversation.item.delete");
+                assert_eq!((truncates.len(), deletes.len()), (1, 1), "{kind} {t:?}: {truncates:?} {deletes:?}");
+                assert!(r.clears >= 1, "{kind} {t:?}: no clear");
+                let told = truncates[0]["audio_end_ms"].as_u64().unwrap();
+                eprintln!(
+                    "{kind} --telephony {}: A truncated at {told} ms; the caller heard {} ms",
+                    t.name(),
+                    r.heard_ms
+                );
+                assert!(told.abs_diff(r.heard_ms) <= 50, "{kind} {t:?}: truncated at {told}, heard {}", r.heard_ms);
+                assert!(r.heard_ms > 300 && r.heard_ms < 1000, "{kind} {t:?}: the cut was mid-A: {}", r.heard_ms);
+            }
+        });
+        futures_util::future::join_all(runs).await;
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A relay for `telephony` with its signing secret in its variable (and
+/// no --insecure-no-signature): the Twilio token passed is not its secret
+/// unless the provider is Twilio.
+async fn signed_relay(kind: &str, telephony: &str, env: &str, secret: &str, extra: &[&str]) -> relays::Relay {
+    let mut args = vec!["--telephony", telephony];
+    args.extend_from_slice(extra);
+    let (env, secret) = (env.to_owned(), secret.to_owned());
+    start_with(kind, free_port(), "ws://127.0.0.1:9/unused", Some("not-this-providers-secret"), &args, move |c| {
+        c.env(env, secret);
+    })
+    .await
+}
+
+/// Every relay answers each provider's webhook as teledsp's Gate does: the
+/// document with a good signature (Telnyx Ed25519, Plivo V3, Vonage JWT),
+/// 403 with a bad one, 404 on another provider's path; Twilio's call
+/// tokens (`--call-tokens`) and SignalWire's bearer tokens bind a stream to
+/// the call the relay answered (1008 for another call's token, or none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_relay_answers_and_checks_every_providers_webhook() {
+    use base64_simd::STANDARD as B64;
+    use ed25519_dalek::Signer;
+    let http = reqwest::Client::new();
+    for kind in relays() {
+        // Telnyx: Ed25519 over "timestamp|body".
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let public = B64.encode_to_string(sk.verifying_key().as_bytes());
+        let relay = signed_relay(&kind, "telnyx", "TELNYX_PUBLIC_KEY", &public, &[]).await;
+        let body = r#"{"data":{"event_type":"call.initiated","payload":{"call_control_id":"v3:1"}}}"#;
+        let ts = unix_now().to_string();
+        let texml = |sig: String| {
+            http.post(format!("{}/texml", relay.base()))
+                .header("content-type", "application/json")
+                .header("telnyx-timestamp", ts.clone())
+                .header("telnyx-signature-ed25519", sig)
+                .body(body)
+                .send()
+        };
+        let ok = texml(B64.encode_to_string(sk.sign(format!("{ts}|{body}").as_bytes()).to_bytes())).await.unwrap();
+        assert_eq!(ok.status(), 200, "{kind} telnyx");
+        let xml = ok.text().await.unwrap();
+        assert!(xml.contains(r#"<Stream url="wss://relay.example.com/media" codec="PCMU""#), "{kind}: {xml}");
+        let bad = texml(B64.encode_to_string(sk.sign(b"another body").to_bytes())).await.unwrap();
+        assert_eq!(bad.status(), 403, "{kind} telnyx: a bad signature");
+        let twiml = http.post(format!("{}/twiml", relay.base())).send().await.unwrap();
+        assert_eq!(twiml.status(), 404, "{kind} telnyx: Twilio's path");
+        drop(relay);
+
+        // Plivo: V3, HMAC-SHA256 of URL, sorted params and nonce.
+        let relay = signed_relay(&kind, "plivo", "PLIVO_AUTH_TOKEN", "PlivoToken", &[]).await;
+        let params = [("CallUUID".to_string(), "c-1".to_string()), ("From".into(), "+15551230000".into())];
+        let good =
+            teledsp::providers::plivo_v3_signature("PlivoToken", "POST", &format!("{PUBLIC}/answer"), &params, "n1");
+        let answer = |sig: String| {
+            http.post(format!("{}/answer", relay.base()))
+                .header("X-Plivo-Signature-V3", sig)
+                .header("X-Plivo-Signature-V3-Nonce", "n1")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("CallUUID=c-1&From=%2B15551230000")
+                .send()
+        };
+        let ok = answer(good).await.unwrap();
+        assert_eq!(ok.status(), 200, "{kind} plivo");
+        assert!(ok.text().await.unwrap().contains(r#"<Stream bidirectional="true""#), "{kind} plivo");
+        assert_eq!(answer("AAAA".into()).await.unwrap().status(), 403, "{kind} plivo: a bad signature");
+        drop(relay);
+
+        // Vonage: a JWT (HS256) in Authorization; the uuid from the query.
+        let relay = signed_relay(
+            &kind,
+            "vonage",
+            "VONAGE_SIGNATURE_SECRET",
+            "VonageSecret",
+            &["--model", "elevenlabs", "--audio", "pcm16k"],
+        )
+        .await;
+        let jwt = |secret: &[u8]| {
+            let claims = json!({"iat": unix_now(), "jti": "j1", "iss": "Vonage"});
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                &claims,
+                &jsonwebtoken::EncodingKey::from_secret(secret),
+            )
+            .unwrap()
+        };
+        let get = |token: String| {
+            http.get(format!("{}/answer?uuid=u-42&from=15551230000", relay.base())).bearer_auth(token).send()
+        };
+        let ok = get(jwt(b"VonageSecret")).await.unwrap();
+        assert_eq!(ok.status(), 200, "{kind} vonage");
+        let ncco: Value = ok.json().await.unwrap();
+        assert_eq!(ncco[0]["endpoint"][0]["headers"]["uuid"], "u-42", "{kind} vonage: {ncco}");
+        assert_eq!(get(jwt(b"wrong")).await.unwrap().status(), 403, "{kind} vonage: a bad JWT");
+        drop(relay);
+
+        // Twilio with call tokens: the stream /twiml answered runs; a
+        // replayed upgrade signature with another call's token, or none, does not.
+        let fake = fake(FakeConfig { mode: Mode::EchoFrames, ..Default::default() }).await;
+        let relay = start(&kind, &fake.url(), Some(TOKEN), &["--call-tokens"]).await;
+        let v = RequestValidator::new(TOKEN);
+        let params = [("CallSid".to_string(), "CA9".to_string())];
+        let r = http
+            .post(format!("{}/twiml", relay.base()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", v.sign(&format!("{PUBLIC}/twiml"), &params))
+            .body("CallSid=CA9")
+            .send()
+            .await
+            .unwrap();
+        let xml = r.text().await.unwrap();
+        let marker = r#"<Parameter name="teledspCallToken" value=""#;
+        let at = xml.find(marker).unwrap_or_else(|| panic!("{kind}: no call token in {xml}")) + marker.len();
+        let token = xml[at..at + xml[at..].find('"').unwrap()].to_owned();
+        let media_sig = v.sign("wss://relay.example.com/media", &[]);
+        let attempt = |call_sid: &str, params: Value| {
+            let mut c = CallerConfig::new(relay.media(), tone_ulaw(200), 0);
+            c.signature = Some(media_sig.clone());
+            c.call_sid = call_sid.into();
+            c.params = params;
+            caller::run(c)
+        };
+        let ok = attempt("CA9", json!({"CallSid": "CA9", "teledspCallToken": token})).await.unwrap();
+        assert!(ok.received > 0 && ok.close_code == Some(1000), "{kind}: the call /twiml answered runs: {ok:?}");
+        let other = attempt("CA10", json!({"CallSid": "CA10", "teledspCallToken": token})).await.unwrap();
+        assert_eq!((other.close_code, other.received), (Some(1008), 0), "{kind}: a token is for one call SID");
+        let none = attempt("CA11", json!({"CallSid": "CA11"})).await.unwrap();
+        assert_eq!((none.close_code, none.received), (Some(1008), 0), "{kind}: no token, no call");
+        drop(relay);
+
+        // SignalWire: the token travels as the stream's bearer.
+        let relay = signed_relay(&kind, "signalwire", "SIGNALWIRE_SIGNING_KEY", "sw-key", &[]).await;
+        let sw = RequestValidator::new("sw-key");
+        let r = http
+            .post(format!("{}/twiml", relay.base()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("X-SignalWire-Signature", sw.sign(&format!("{PUBLIC}/twiml"), &params))
+            .body("CallSid=CA9")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{kind} signalwire");
+        let xml = r.text().await.unwrap();
+        let marker = r#"authBearerToken=""#;
+        let at = xml.find(marker).unwrap_or_else(|| panic!("{kind}: no authBearerToken in {xml}")) + marker.len();
+        let bearer = xml[at..at + xml[at..].find('"').unwrap()].to_owned();
+        let attempt = |call_sid: &str, bearer: Option<String>| {
+            let mut c = CallerConfig::new(relay.media(), tone_ulaw(200), 0);
+            c.telephony = teledsp::call::Telephony::SignalWire;
+            c.call_sid = call_sid.into();
+            c.bearer = bearer;
+            caller::run(c)
+        };
+        // The right bearer passes the gate (the model here is unreachable: the
+        // stream then closes with 1000, so the cXML fallback would play).
+        let ok = attempt("CA9", Some(bearer.clone())).await.unwrap();
+        assert_eq!(ok.close_code, Some(1000), "{kind} signalwire: the call /twiml answered: {ok:?}");
+        let other = attempt("CA10", Some(bearer.clone())).await.unwrap();
+        assert_eq!((other.close_code, other.received), (Some(1008), 0), "{kind} signalwire: another call's bearer");
+        let none = attempt("CA9", None).await.unwrap();
+        assert_eq!((none.close_code, none.received), (Some(1008), 0), "{kind} signalwire: no bearer");
+        drop(relay);
+    }
+}

@@ -1,22 +1,28 @@
-"""A Twilio Media Streams <-> OpenAI Realtime relay in FastAPI, on teledsp's
-call engine. The same relay as `teledsp-relay serve` (Rust) and the Nest
-gateway (Node), with the same command line and endpoints:
+"""A phone <-> voice-model relay in FastAPI (Twilio Media Streams <->
+OpenAI Realtime by default), on teledsp's call engine. The same relay as
+`teledsp-relay serve` (Rust), flask_relay.py and the Nest gateway (Node),
+with the same command line and endpoints:
 
     python fastapi_relay.py serve --listen 0.0.0.0:8080 --public-url https://relay.example.com \\
-        --model-url wss://api.openai.com/v1/realtime?model=gpt-realtime [--tools-webhook URL]
+        [--telephony twilio|telnyx|plivo|vonage|exotel|signalwire] [--model openai|azure|gemini|elevenlabs] \\
+        [--model-url URL] [--call-tokens] [--tools-webhook URL]
 
 The model's key (OPENAI_API_KEY, or by --model AZURE_OPENAI_API_KEY,
-GEMINI_API_KEY, ELEVENLABS_API_KEY) and TWILIO_AUTH_TOKEN come from the
-environment; without the
-token it refuses to start unless --insecure-no-signature. `uvicorn
-fastapi_relay:app` works too, with the settings in the environment
-(PUBLIC_URL, OPENAI_REALTIME_URL, RELAY_TOOLS_WEBHOOK,
-RELAY_INSECURE_NO_SIGNATURE=1, RELAY_INSTRUCTIONS, RELAY_VOICE).
+GEMINI_API_KEY, ELEVENLABS_API_KEY) and the provider's signing secret
+(TWILIO_AUTH_TOKEN, TELNYX_PUBLIC_KEY, PLIVO_AUTH_TOKEN,
+VONAGE_SIGNATURE_SECRET, SIGNALWIRE_SIGNING_KEY) come from the
+environment; without the secret it refuses to start unless
+--insecure-no-signature. `uvicorn fastapi_relay:app` works too, with the
+settings in the environment (RELAY_TELEPHONY, PUBLIC_URL,
+OPENAI_REALTIME_URL, RELAY_TOOLS_WEBHOOK, RELAY_INSECURE_NO_SIGNATURE=1,
+RELAY_INSTRUCTIONS, RELAY_VOICE).
 
-- POST /twiml: <Connect><Stream url="wss://PUBLIC/media"> with CallSid,
-  From and To as <Parameter>s, and a <Say> fallback if the stream ends early.
-- GET /media: the Media Stream (X-Twilio-Signature checked; 1008 if bad).
-- GET /healthz.
+- The provider's answer webhook (POST /twiml, POST /texml, GET or POST
+  /answer): the document that connects the call to wss://PUBLIC/media,
+  signature checked, with a call token under --call-tokens (teledsp.Gate).
+- GET /media: the media stream (the upgrade and `start` checked by the
+  Gate; 1008 and why if refused).
+- GET /healthz, /livez, /metrics.
 
 This file is I/O only: every protocol decision (audio, framing, marks,
 barge-in, truncation, tools) is teledsp.Call's. Bounds, as in the Rust
@@ -48,22 +54,19 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
 import teledsp
-from relay_common import (setup_logging, model_key, LIFE, DEFAULT_OPENAI_URL, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL,
-                          WEBHOOK_TIMEOUT, PhoneOut, call_config, serve, serve_parser, tool_output,
-                          twilio_app)
+from relay_common import (setup_logging, model_key, gate, LIFE, DEFAULT_OPENAI_URL, MAX_MESSAGE, WARNINGS_PER_CALL,
+                          WEBHOOK_TIMEOUT, PhoneOut, call_config, relay_app, serve, serve_parser, tool_output)
 
 log = logging.getLogger("fastapi_relay")
 
 
 @dataclass
 class Settings:
-    public_url: str
+    gate: teledsp.Gate  # the answer webhook's, the upgrade's and start's checks
     model_url: str
     model_api_key: str
-    validator: teledsp.RequestValidator | None
     tools_webhook: str | None = None
     call: dict = field(default_factory=dict)  # teledsp.Call's settings
-    insecure: bool = False  # no validator on purpose (--insecure-no-signature)
     start_timeout: float = 5.0
     media_timeout: float = 10.0
     session_timeout: float = 10.0
@@ -71,16 +74,21 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        token = os.environ.get("TWILIO_AUTH_TOKEN")
+        """The settings `uvicorn fastapi_relay:app` runs with. Raises
+        teledsp.ConfigError when the provider's secret is missing (and
+        unsigned requests were not asked for) or malformed."""
+        telephony = os.environ.get("RELAY_TELEPHONY", "twilio")
+        env = teledsp.Gate.secret_env(telephony)
         call = {k: os.environ[f"RELAY_{k.upper()}"] for k in ("instructions", "voice") if f"RELAY_{k.upper()}" in os.environ}
+        g = teledsp.Gate(telephony, os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"),
+                         os.environ.get(env) if env else None,
+                         insecure_no_signature=os.environ.get("RELAY_INSECURE_NO_SIGNATURE") == "1")
         return cls(
-            public_url=os.environ.get("PUBLIC_URL", "http://127.0.0.1:8080"),
+            gate=g,
             model_url=os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL),
             model_api_key=os.environ.get("OPENAI_API_KEY", ""),
-            validator=teledsp.RequestValidator(token) if token else None,
             tools_webhook=os.environ.get("RELAY_TOOLS_WEBHOOK"),
-            call=call,
-            insecure=os.environ.get("RELAY_INSECURE_NO_SIGNATURE") == "1",
+            call={"telephony": telephony, **call},
         )
 
 
@@ -95,10 +103,10 @@ async def run_tool(settings: Settings, call: teledsp.Call, ev: dict) -> str:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    return twilio_app("teledsp FastAPI relay", settings, run_call, ("/media", "/media-stream"))  # and the seeds' path
+    return relay_app("teledsp FastAPI relay", settings, run_call, ("/media", "/media-stream"))  # and the seeds' path
 
 
-async def run_call(settings: Settings, twilio: WebSocket) -> None:
+async def run_call(settings: Settings, twilio: WebSocket, bearer: str | None = None) -> None:
     call = teledsp.Call(**settings.call)
     out = PhoneOut(twilio, settings.write_timeout)
     writer = asyncio.create_task(out.run())
@@ -135,28 +143,28 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
         output = await run_tool(settings, call, ev)
         await dispatch(call.tool_result(ev["call_id"], output))
 
-    async def receive(text: str, side: str) -> None:
+    async def receive(msg: str | bytes, side: str) -> None:
         try:
-            await dispatch(call.receive_phone(text) if side == "phone" else call.receive_model(text))
+            if side == "model":
+                await dispatch(call.receive_model(msg))
+            elif isinstance(msg, bytes):  # Vonage's audio; refused (and counted) by the engine for the others
+                await dispatch(call.receive_phone_binary(msg))
+            else:
+                await dispatch(call.receive_phone(msg))
         except teledsp.TeledspError as e:  # counted by the engine; the call goes on
             warn("malformed", "skipped a %s message: %s", side, e)
 
-    async def phone_text() -> str | None:
-        """The next Twilio message; None for a binary frame (not Twilio's: skipped)."""
+    async def phone_message() -> str | bytes:
+        """The phone's next message, text or binary."""
         msg = await twilio.receive()
         if msg["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(msg.get("code", 1000))
-        if msg.get("text") is None:
-            warn("malformed", "skipped a binary frame: Twilio sends text")
-            return None
-        return msg["text"]
+        return msg["text"] if msg.get("text") is not None else msg.get("bytes") or b""
 
     async def from_twilio() -> None:
         try:
             while not stopped.is_set():
-                text = await phone_text()
-                if text is not None:
-                    await receive(text, "phone")
+                await receive(await phone_message(), "phone")
         except Exception:  # noqa: BLE001 - disconnect
             pass
         stopped.set()
@@ -186,9 +194,25 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
         # Twilio sends start first; caller audio meanwhile is held by the engine.
         async with asyncio.timeout(settings.start_timeout):
             while call.stream_sid is None:
-                text = await phone_text()
-                if text is not None:
-                    await receive(text, "phone")
+                await receive(await phone_message(), "phone")
+    except Exception as e:  # noqa: BLE001 - no start: end this call only
+        log.warning("call %s: not started (%r); closing so the TwiML fallback plays", call.call_sid, e)
+        out.done = True
+        out.wake.set()
+        await writer
+        with contextlib.suppress(Exception):
+            await twilio.close(1000)
+        return
+    why = settings.gate.admit(call, bearer)
+    if why:  # a call token missing, expired or another call's
+        log.warning("call %s refused: %s", call.call_sid, why)
+        out.done = True
+        out.wake.set()
+        await writer
+        with contextlib.suppress(Exception):
+            await twilio.close(1008, "invalid call token")
+        return
+    try:
         LIFE.call_started()
         # Connected and session.updated, both within the session bound.
         session_deadline = asyncio.get_running_loop().time() + settings.session_timeout
@@ -228,23 +252,32 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
              call.call_sid, call.counters, out.dropped, not_logged)
 
 
-app = create_app(Settings.from_env())
+def refusing_app(why: str) -> FastAPI:
+    """An app that will not start, and says why: `uvicorn fastapi_relay:app`
+    without the provider's secret (the relay never runs unsigned by accident)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        raise RuntimeError(why)
+        yield  # noqa: unreachable - a lifespan is a generator
+
+    return FastAPI(lifespan=lifespan)
+
+
+try:  # `uvicorn fastapi_relay:app`
+    app = create_app(Settings.from_env())
+except teledsp.ConfigError as e:
+    app = refusing_app(str(e))
 
 
 def main(argv=None) -> int:
     p = serve_parser("fastapi_relay.py", __doc__.split("\n\n")[0], "uvicorn has none: accepted for the common command line; use a proxy")
     a = p.parse_args(argv)
     setup_logging()
-    token = os.environ.get("TWILIO_AUTH_TOKEN")
-    if not token and not a.insecure_no_signature:
-        print(NO_TOKEN, file=sys.stderr)
-        return 2
     call = call_config(a)
-    settings = Settings(a.public_url, a.model_url, model_key(call),
-                        teledsp.RequestValidator(token) if token else None, a.tools_webhook, call,
-                        insecure=a.insecure_no_signature, start_timeout=a.start_timeout,
-                        media_timeout=a.media_timeout, session_timeout=a.session_timeout,
-                        write_timeout=a.write_timeout)
+    settings = Settings(gate(a), a.model_url, model_key(call), a.tools_webhook, call,
+                        start_timeout=a.start_timeout, media_timeout=a.media_timeout,
+                        session_timeout=a.session_timeout, write_timeout=a.write_timeout)
     host, _, port = a.listen.rpartition(":")
     asyncio.run(serve(create_app(settings), host or "127.0.0.1", int(port), a.drain_timeout, a.pre_stop))
     return 0

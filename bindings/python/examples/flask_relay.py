@@ -1,16 +1,22 @@
-"""A Twilio Media Streams <-> OpenAI Realtime relay in Flask (seed 003's
-stack: synchronous, threads, no asyncio), on teledsp's call engine. The
-same relay as fastapi_relay.py, `teledsp-relay serve` and the Nest gateway,
-with the same command line and endpoints:
+"""A phone <-> voice-model relay in Flask (seed 003's stack: synchronous,
+threads, no asyncio), on teledsp's call engine; Twilio Media Streams <->
+OpenAI Realtime by default. The same relay as fastapi_relay.py,
+`teledsp-relay serve` and the Nest gateway, with the same command line and
+endpoints:
 
     python flask_relay.py serve --listen 0.0.0.0:8080 --public-url https://relay.example.com \\
-        --model-url wss://api.openai.com/v1/realtime?model=gpt-realtime [--tools-webhook URL]
+        [--telephony twilio|telnyx|plivo|vonage|exotel|signalwire] [--model openai|azure|gemini|elevenlabs] \\
+        [--model-url URL] [--call-tokens] [--tools-webhook URL]
 
 The model's key (OPENAI_API_KEY, or by --model AZURE_OPENAI_API_KEY,
-GEMINI_API_KEY, ELEVENLABS_API_KEY) and TWILIO_AUTH_TOKEN come from the
-environment; without the
-token it refuses to start unless --insecure-no-signature. POST /twiml, GET
-/media (flask-sock; also /voice/stream, the seed's path), GET /healthz.
+GEMINI_API_KEY, ELEVENLABS_API_KEY) and the provider's signing secret
+(TWILIO_AUTH_TOKEN, TELNYX_PUBLIC_KEY, PLIVO_AUTH_TOKEN,
+VONAGE_SIGNATURE_SECRET, SIGNALWIRE_SIGNING_KEY) come from the
+environment; without the secret it refuses to start unless
+--insecure-no-signature. The provider's answer webhook (POST /twiml, POST
+/texml, GET or POST /answer; teledsp.Gate answers and checks), GET /media
+(flask-sock; also /voice/stream, the seed's path), GET /healthz, /livez,
+/metrics.
 
 Threads per call: Flask's (reads Twilio), one reading OpenAI (websockets'
 sync client), one writing to Twilio, one per tool call. One lock guards the
@@ -41,14 +47,12 @@ under gunicorn with threads (``create_app(settings)``).
 import collections
 import contextlib
 import logging
-import os
 import signal
 import socket
 import struct
 import sys
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 
 from flask import Flask, Response, request
@@ -57,18 +61,17 @@ from websockets.sync.client import connect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 import teledsp
-from relay_common import (setup_logging, model_key, LIFE, MAX_MEDIA_MESSAGE, MAX_MESSAGE, NO_TOKEN, PHONE_QUEUE, WARNINGS_PER_CALL, call_config,
-                          serve_parser, tool_output, twiml)
+from relay_common import (setup_logging, model_key, gate, ANSWER_PATHS, LIFE, MAX_MEDIA_MESSAGE, MAX_MESSAGE, PHONE_QUEUE,
+                          WARNINGS_PER_CALL, call_config, serve_parser, tool_output)
 
 log = logging.getLogger("flask_relay")
 
 
 @dataclass
 class Settings:
-    public_url: str
+    gate: teledsp.Gate  # the answer webhook's, the upgrade's and start's checks
     model_url: str
     model_api_key: str
-    validator: teledsp.RequestValidator | None
     tools_webhook: str | None = None
     call: dict = field(default_factory=dict)  # teledsp.Call's settings
     start_timeout: float = 5.0
@@ -94,14 +97,15 @@ class PhoneOut:
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
-    def put(self, target: str, text: str) -> None:
+    def put(self, target: str, msg: str | bytes) -> None:
+        """Text for every telephony; binary audio for Vonage (sent as a binary frame)."""
         with self.cv:
             if target == "clear":
                 self.queue.clear()
             elif len(self.queue) >= PHONE_QUEUE:
                 self.dropped += 1
                 return
-            self.queue.append(text)
+            self.queue.append(msg)
             self.cv.notify()
 
     def close(self) -> None:
@@ -118,8 +122,8 @@ class PhoneOut:
                         self.cv.wait()
                     if not self.queue:
                         return
-                    text = self.queue.popleft()
-                self.ws.send(text)
+                    msg = self.queue.popleft()
+                self.ws.send(msg)
         except Exception:  # noqa: BLE001 - a write past its bound, or the peer is gone: the call ends
             self.failed.set()
 
@@ -127,8 +131,8 @@ class PhoneOut:
 class Relay:
     """One call: the engine, its lock, and the threads around it."""
 
-    def __init__(self, settings: Settings, ws):
-        self.settings, self.ws = settings, ws
+    def __init__(self, settings: Settings, ws, bearer: str | None = None):
+        self.settings, self.ws, self.bearer = settings, ws, bearer
         self.call = teledsp.Call(**settings.call)
         self.lock = threading.RLock()  # warn() reads the engine while a method holds it
         self.out = PhoneOut(ws)
@@ -136,6 +140,7 @@ class Relay:
         self.upstream = None
         self.warned = collections.Counter()
         self.was_cut = False  # by the drain's deadline: the phone gets 1001
+        self.refused = False  # by the gate at start (a call token): the phone gets 1008
 
     def cut(self) -> None:
         """The drain's deadline (called on the drain's thread): run() ends
@@ -193,14 +198,14 @@ class Relay:
         with self.lock:
             return getattr(self.call, name)
 
-    def phone_text(self, timeout: float) -> str | None:
-        """The next Twilio message, or None (nothing within `timeout`, or a
-        binary frame, which is not Twilio's and is skipped)."""
+    def phone_message(self, timeout: float) -> None:
+        """The phone's next message (text, or Vonage's binary audio) into
+        the engine; nothing if none came within `timeout`."""
         msg = self.ws.receive(timeout=timeout)
-        if isinstance(msg, bytes):
-            self.warn("malformed", "skipped a binary frame: Twilio sends text")
-            return None
-        return msg
+        if isinstance(msg, bytes):  # refused (and counted) by the engine for the others
+            self.engine("receive_phone_binary", msg)
+        elif msg is not None:
+            self.engine("receive_phone", msg)
 
     def from_openai(self) -> None:
         try:
@@ -220,16 +225,22 @@ class Relay:
                     raise TimeoutError(f"no start within {s.start_timeout}s")
                 if self.stopped.is_set():
                     raise ConnectionAbortedError("cut by the drain before start")
-                text = self.phone_text(left)
-                if text is not None:
-                    self.engine("receive_phone", text)
+                self.phone_message(left)
+            with self.lock:
+                why = s.gate.admit(self.call, self.bearer)
+            if why:  # a call token missing, expired or another call's
+                self.refused = True
+                raise PermissionError(why)
             LIFE.call_started()
             session_deadline = time.monotonic() + s.session_timeout
             self.upstream = connect(s.model_url, additional_headers=dict(self.call.model_headers(s.model_api_key)),
                                     max_size=MAX_MESSAGE, open_timeout=s.session_timeout)
             send_timeout(self.upstream.socket, s.write_timeout)
-        except Exception as e:  # noqa: BLE001 - no start, or no upstream: end this call only
-            log.warning("call %s: not started (%r); closing so the TwiML fallback plays", self.state("call_sid"), e)
+        except Exception as e:  # noqa: BLE001 - no start, refused, or no upstream: end this call only
+            if self.refused:
+                log.warning("call %s refused: %s", self.state("call_sid"), e)
+            else:
+                log.warning("call %s: not started (%r); closing so the TwiML fallback plays", self.state("call_sid"), e)
             self.out.close()
             return
         with self.upstream:  # closed at the end of the block (websockets 17 wants the with)
@@ -239,9 +250,7 @@ class Relay:
             last_media, frames = time.monotonic(), self.state("counters")["frames_in"]
             try:
                 while not self.stopped.is_set():
-                    text = self.phone_text(0.1)
-                    if text is not None:
-                        self.engine("receive_phone", text)
+                    self.phone_message(0.1)
                     now = time.monotonic()
                     if not self.state("model_ready") and now > session_deadline:
                         self.warn("timeout", "no session.updated within %ss; closing so the TwiML fallback plays", s.session_timeout)
@@ -269,15 +278,10 @@ def create_app(settings: Settings) -> Flask:
     # Twilio's side: 16 KiB per message (simple-websocket closes with 1009 beyond).
     app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_MEDIA_MESSAGE}
     sock = Sock(app)
-    base = settings.public_url.rstrip("/")
-    ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
 
-    def signed(url: str, params: list, signature: str | None) -> bool:
-        return settings.validator is None or settings.validator.validate(url, params, signature or "")
-
-    def full(url_base: str) -> str:
+    def path() -> str:
         q = request.query_string.decode()
-        return url_base + request.path + (f"?{q}" if q else "")
+        return request.path + (f"?{q}" if q else "")
 
     @app.get("/healthz")
     def healthz():
@@ -296,7 +300,7 @@ def create_app(settings: Settings) -> Flask:
     @app.before_request
     def refuse_when_stopping():
         # Before the upgrade: a stopping relay answers /media with 503 too.
-        if LIFE.stopping and request.path in ("/twiml", "/media", "/voice/stream"):
+        if LIFE.stopping and request.path in (*ANSWER_PATHS, "/media", "/voice/stream"):
             return Response("stopping\n", status=503)
         return None
 
@@ -306,21 +310,26 @@ def create_app(settings: Settings) -> Flask:
             response.headers["Connection"] = "close"
         return response
 
-    @app.post("/twiml")
-    def twiml_route():
-        params = urllib.parse.parse_qsl(request.get_data(as_text=True), keep_blank_values=True)
-        if not signed(full(base), params, request.headers.get("x-twilio-signature")):
-            return Response("invalid X-Twilio-Signature\n", status=403)
-        return Response(twiml(params, ws_base), mimetype="text/xml")
+    def answer():
+        r = settings.gate.answer(request.method, path(), request.headers, request.get_data())
+        if r.refused:
+            log.warning("answer webhook refused: %s", r.refused)
+        return Response(r.body, status=r.status, content_type=r.content_type)
+
+    for p in ANSWER_PATHS:
+        app.add_url_rule(p, endpoint=p, view_func=answer, methods=["GET", "POST"] if p == "/answer" else ["POST"])
 
     def media(ws):
-        if not signed(full(ws_base), [], request.headers.get("x-twilio-signature")):
-            ws.close(reason=1008, message="invalid X-Twilio-Signature")
+        up = settings.gate.upgrade(path(), request.headers)
+        if up.refused:
+            ws.close(reason=1008, message=up.refused)
             return
-        relay = Relay(settings, ws)
+        relay = Relay(settings, ws, up.bearer)
         LIFE.run_socket_blocking(relay.run, relay.cut)
         if relay.was_cut:
             ws.close(reason=1001, message="relay shutting down")
+        elif relay.refused:
+            ws.close(reason=1008, message="invalid call token")
         else:
             ws.close(reason=1000)  # Twilio then runs the TwiML after <Connect>
 
@@ -333,13 +342,8 @@ def main(argv=None) -> int:
     p = serve_parser("flask_relay.py", __doc__.split("\n\n")[0], "the socket's timeout, Werkzeug's server")
     a = p.parse_args(argv)
     setup_logging()
-    token = os.environ.get("TWILIO_AUTH_TOKEN")
-    if not token and not a.insecure_no_signature:
-        print(NO_TOKEN, file=sys.stderr)
-        return 2
     call = call_config(a)
-    settings = Settings(a.public_url, a.model_url, model_key(call),
-                        teledsp.RequestValidator(token) if token else None, a.tools_webhook, call,
+    settings = Settings(gate(a), a.model_url, model_key(call), a.tools_webhook, call,
                         start_timeout=a.start_timeout, media_timeout=a.media_timeout,
                         session_timeout=a.session_timeout, write_timeout=a.write_timeout)
     app = create_app(settings)

@@ -76,7 +76,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 
 import teledsp
-from relay_common import setup_logging, LIFE, MAX_MESSAGE, NO_TOKEN, WARNINGS_PER_CALL, PhoneOut, serve, twilio_app
+from relay_common import setup_logging, LIFE, MAX_MESSAGE, WARNINGS_PER_CALL, PhoneOut, relay_app, serve
 
 log = logging.getLogger("pipeline_relay")
 
@@ -98,7 +98,7 @@ class Settings:
     public_url: str
     deepgram_url: str
     deepgram_api_key: str
-    validator: teledsp.RequestValidator | None
+    gate: teledsp.Gate  # /twiml, the upgrade's and start's checks (Twilio)
     llm: Callable[[list[dict]], Any] = echo_llm
     barge_in: str = "vad"  # vad | transcript | both
     greeting: str | None = "Hello! How can I help you today?"
@@ -109,7 +109,6 @@ class Settings:
     chars_per_second: float = 14.0
     echo_loss_db: float = 6.0  # teledsp's echo guard on the local VAD (0: off)
     echo_cancel: bool = False  # teledsp's echo canceller: the VAD and the recogniser hear the cancelled audio
-    insecure: bool = False
     start_timeout: float = 5.0
     media_timeout: float = 10.0
     session_timeout: float = 10.0
@@ -205,10 +204,10 @@ async def llm_chunks(llm, history):
 
 
 def create_app(settings: Settings) -> FastAPI:
-    return twilio_app("teledsp pipeline relay", settings, run_call, ("/media", "/api/v1/voice/media-stream"))  # and the seed's
+    return relay_app("teledsp pipeline relay", settings, run_call, ("/media", "/api/v1/voice/media-stream"))  # and the seed's
 
 
-async def run_call(settings: Settings, twilio: WebSocket) -> None:
+async def run_call(settings: Settings, twilio: WebSocket, bearer: str | None = None) -> None:
     call = teledsp.Pipeline(encoding="linear16", sample_rate=24000, local_vad=settings.barge_in in ("vad", "both"),
                             echo_loss_db=settings.echo_loss_db, echo_cancel=settings.echo_cancel)
     conv = Conversation(settings.instructions, settings.chars_per_second)
@@ -401,6 +400,9 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
                 text = await phone_text()
                 if text is not None:
                     await receive_phone(text)
+        why = settings.gate.admit(call, bearer)
+        if why:  # a call token missing, expired or another call's
+            raise PermissionError(why)
         LIFE.call_started()
         async with asyncio.timeout(settings.session_timeout):
             stt = await connect(f"{base}/v1/listen?{urllib.parse.urlencode(stt_q)}", additional_headers=headers, max_size=MAX_MESSAGE)
@@ -414,7 +416,8 @@ async def run_call(settings: Settings, twilio: WebSocket) -> None:
         out.wake.set()
         await writer
         with contextlib.suppress(Exception):
-            await twilio.close(1000)
+            # 1008: refused by the gate (no fallback for a stranger's stream).
+            await twilio.close(*((1008, "invalid call token") if isinstance(e, PermissionError) else (1000,)))
         return
 
     async with stt, tts:
@@ -505,22 +508,22 @@ def main(argv=None) -> int:
     s.add_argument("--llm-timeout", type=seconds, default=20.0, help="seconds an LLM answer may take")
     a = p.parse_args(argv)
     setup_logging()
-    token = os.environ.get("TWILIO_AUTH_TOKEN")
     insecure = a.insecure_no_signature or os.environ.get("RELAY_INSECURE_NO_SIGNATURE") == "1"
-    if not token and not insecure:
-        print(NO_TOKEN, file=sys.stderr)
+    try:
+        gate = teledsp.Gate("twilio", a.public_url, os.environ.get("TWILIO_AUTH_TOKEN"), insecure_no_signature=insecure)
+    except teledsp.ConfigError as e:
+        print(e, file=sys.stderr)
         return 2
     key = os.environ.get("DEEPGRAM_API_KEY", "")
     why = check_deepgram_key(a.deepgram_url, key)
     if why:
         print(f"{why}: refusing to start (every call would fail)", file=sys.stderr)
         return 2
-    settings = Settings(a.public_url, a.deepgram_url, key,
-                        teledsp.RequestValidator(token) if token else None,
+    settings = Settings(a.public_url, a.deepgram_url, key, gate,
                         llm=load_llm(a.llm) if a.llm else echo_llm, barge_in=a.barge_in, greeting=a.greeting or None,
                         instructions=a.instructions, chars_per_second=a.chars_per_second, echo_loss_db=a.echo_loss_db,
                         echo_cancel=a.echo_cancel,
-                        insecure=insecure, start_timeout=a.start_timeout, media_timeout=a.media_timeout,
+                        start_timeout=a.start_timeout, media_timeout=a.media_timeout,
                         session_timeout=a.session_timeout, write_timeout=a.write_timeout, llm_timeout=a.llm_timeout)
     host, _, port = a.listen.rpartition(":")
     asyncio.run(serve(create_app(settings), host or "127.0.0.1", int(port), a.drain_timeout, a.pre_stop))

@@ -10,8 +10,8 @@ import asyncio
 import collections
 import contextlib
 import contextvars
-import html
 import json
+import logging
 import os
 import threading
 import time
@@ -28,18 +28,8 @@ CLOSE_GRACE = 1.0  # after the drain, time live calls get to send their close fr
 DEFAULT_OPENAI_URL = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
 NO_TOKEN = ("TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests "
             "(pass --insecure-no-signature, or set RELAY_INSECURE_NO_SIGNATURE=1, for local development)")
-
-
-def twiml(params: list[tuple[str, str]], ws_base: str) -> str:
-    """<Connect><Stream> to ws_base/media with CallSid, From and To as
-    <Parameter>s, and a <Say> fallback if the stream ends early."""
-    attr = lambda s: html.escape(s, quote=True).replace("&#x27;", "&apos;")  # noqa: E731
-    p = dict(params)
-    parts = "".join(f'<Parameter name="{k}" value="{attr(p[k])}"/>' for k in ("CallSid", "From", "To") if k in p)
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="{attr(ws_base + "/media")}">{parts}'
-        "</Stream></Connect><Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>"
-    )
+ANSWER_PATHS = ("/twiml", "/texml", "/answer")  # every provider's; teledsp.Gate answers the one of --telephony
+TELEPHONIES = ["twilio", "telnyx", "plivo", "vonage", "exotel", "signalwire"]
 
 
 def post_json(url: str, body: dict) -> str:
@@ -76,6 +66,10 @@ def serve_parser(prog: str, description: str, server: str) -> argparse.ArgumentP
     s.add_argument("--model-url", "--openai-url", dest="model_url",
                    default=os.environ.get("OPENAI_REALTIME_URL", DEFAULT_OPENAI_URL),
                    help="the model's WebSocket URL (--openai-url: its old name)")
+    s.add_argument("--telephony", choices=TELEPHONIES, default="twilio",
+                   help="the phone side: its answer webhook (/twiml, /texml, /answer), signature and media messages; "
+                        "its signing secret from TWILIO_AUTH_TOKEN, TELNYX_PUBLIC_KEY, PLIVO_AUTH_TOKEN, "
+                        "VONAGE_SIGNATURE_SECRET or SIGNALWIRE_SIGNING_KEY (teledsp says which: Gate.secret_env)")
     s.add_argument("--model", choices=["openai", "azure", "gemini", "elevenlabs"], default="openai",
                    help="the model API; its key comes from OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GEMINI_API_KEY "
                         "or ELEVENLABS_API_KEY (teledsp says which: Call.model_key_env)")
@@ -92,6 +86,10 @@ def serve_parser(prog: str, description: str, server: str) -> argparse.ArgumentP
                    help="run teledsp's echo canceller on the caller's audio (the local VAD hears the cancelled audio)")
     s.add_argument("--echo-cancel-to-model", action="store_true",
                    help="with --echo-cancel, send the model the cancelled audio too")
+    s.add_argument("--call-tokens", action="store_true",
+                   help="issue a per-call token in /twiml and require it in start (Twilio, SignalWire; needs the "
+                        "signing secret): a replayed /media signature then opens no call this relay did not answer")
+    s.add_argument("--call-token-ttl", type=int, default=60, help="seconds a call token stays valid after /twiml")
     s.add_argument("--insecure-no-signature", action="store_true", help="accept unsigned requests (development only)")
     seconds = lambda v: float(v) if float(v) > 0 else p.error(f"not a positive number of seconds: {v}")  # noqa: E731
     s.add_argument("--drain-timeout", type=seconds, default=30.0, help="seconds live calls get after SIGTERM")
@@ -117,7 +115,7 @@ def call_config(a: argparse.Namespace) -> dict:
 
     if a.echo_cancel_to_model and not a.echo_cancel:
         raise SystemExit("--echo-cancel-to-model needs --echo-cancel")
-    call = {"model": a.model, "api": a.openai_api, "audio": AUDIO[a.audio], "voice": a.voice, "local_vad": a.local_vad,
+    call = {"telephony": a.telephony, "model": a.model, "api": a.openai_api, "audio": AUDIO[a.audio], "voice": a.voice, "local_vad": a.local_vad,
             "echo_cancel": a.echo_cancel, "echo_cancel_to_model": a.echo_cancel_to_model}
     if a.instructions:
         call["instructions"] = a.instructions
@@ -126,6 +124,21 @@ def call_config(a: argparse.Namespace) -> dict:
             call["tools"] = json.load(f)
     teledsp.Call(**call)
     return call
+
+
+def gate(a: argparse.Namespace):
+    """teledsp.Gate from the command line and the provider's secret (its
+    variable is teledsp's to name). Exits with teledsp's message when the
+    secret is missing or malformed (and not --insecure-no-signature)."""
+    import teledsp
+
+    env = teledsp.Gate.secret_env(a.telephony)
+    insecure = a.insecure_no_signature or os.environ.get("RELAY_INSECURE_NO_SIGNATURE") == "1"
+    try:
+        return teledsp.Gate(a.telephony, a.public_url, os.environ.get(env) if env else None, a.call_tokens,
+                            a.call_token_ttl, insecure)
+    except teledsp.ConfigError as e:
+        raise SystemExit(str(e)) from None
 
 
 # Libraries whose DEBUG lines carry the model's upgrade headers (the API
@@ -146,8 +159,6 @@ def model_key(call: dict) -> str:
 def setup_logging() -> None:
     """Log lines as `LEVEL name: message`, at RELAY_LOG_LEVEL (default
     INFO), with the NEVER_VERBOSE libraries at INFO or quieter."""
-    import logging
-
     logging.basicConfig(level=os.environ.get("RELAY_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
     for name in NEVER_VERBOSE:
         lib = logging.getLogger(name)
@@ -227,15 +238,15 @@ class Lifecycle:
             if box[0]:
                 self.active_calls.dec()
 
-    async def run_socket(self, run, settings, ws) -> None:
-        """`run(settings, ws)` for one media socket `ws` of an ASGI relay;
+    async def run_socket(self, run, ws) -> None:
+        """`run()` (a coroutine) for one media socket `ws` of an ASGI relay;
         at the drain's deadline it is cancelled and `ws` closed with 1001."""
         loop = asyncio.get_running_loop()
         # A future of this socket's loop (tests run apps in several loops).
         cut = loop.create_future()
         # The task is made inside: it copies the context that call_started reads.
         with self._socket(lambda: loop.call_soon_threadsafe(lambda: cut.done() or cut.set_result(None))):
-            task = asyncio.ensure_future(run(settings, ws))
+            task = asyncio.ensure_future(run())
             try:
                 await asyncio.wait({task, cut}, return_when=asyncio.FIRST_COMPLETED)
                 if not task.done():
@@ -258,8 +269,6 @@ class Lifecycle:
     def drain(self, drain_timeout: float, pre_stop: float, stop) -> None:
         """From the signal, on a thread of its own: the pre-stop window, the
         drain, the cut; then `stop()` (the server's exit)."""
-        import logging
-
         log = logging.getLogger("relay")
         self.draining = True
         deadline = time.monotonic() + drain_timeout
@@ -308,13 +317,13 @@ class PhoneOut:
         self.ws, self.queue, self.wake, self.dropped, self.done = ws, collections.deque(), asyncio.Event(), 0, False
         self.write_timeout, self.failed = write_timeout, asyncio.Event()
 
-    def put(self, target: str, text: str) -> None:
+    def put(self, target: str, msg: str | bytes) -> None:
         if target == "clear":
             self.queue.clear()
         elif len(self.queue) >= PHONE_QUEUE:
             self.dropped += 1
             return
-        self.queue.append(text)
+        self.queue.append(msg)
         self.wake.set()
 
     async def run(self) -> None:
@@ -323,35 +332,28 @@ class PhoneOut:
                 await self.wake.wait()
                 self.wake.clear()
                 while self.queue:
-                    await asyncio.wait_for(self.ws.send_text(self.queue.popleft()), self.write_timeout)
+                    msg = self.queue.popleft()
+                    # Text for every telephony; binary audio for Vonage.
+                    send = self.ws.send_bytes if isinstance(msg, bytes) else self.ws.send_text
+                    await asyncio.wait_for(send(msg), self.write_timeout)
                 if self.done:
                     return
         except Exception:  # noqa: BLE001 - a write past its bound, or the peer is gone: the call ends
             self.failed.set()
 
 
-def twilio_app(title: str, settings, run, media_paths: tuple[str, ...]):
-    """A FastAPI app with the relays' Twilio endpoints: GET /healthz, POST
-    /twiml and the Media Stream at `media_paths` (X-Twilio-Signature
-    checked; 1008 if bad), each call handed to `run(settings, websocket)`.
-    `settings` has public_url, validator and insecure; without a validator
-    the app refuses to start unless insecure."""
+def relay_app(title: str, settings, run, media_paths: tuple[str, ...]):
+    """A FastAPI app with the relays' endpoints: GET /healthz, /livez,
+    /metrics; the answer webhooks (POST /twiml, /texml, GET and POST
+    /answer), answered by `settings.gate` (a teledsp.Gate: another
+    provider's path gets 404); and the media stream at `media_paths`,
+    its upgrade checked by the gate (1008 and why if refused), each call
+    handed to `run(settings, websocket, bearer)`."""
 
     # Imported here: the Flask relay shares this module without FastAPI.
     from fastapi import FastAPI, Request, Response, WebSocket
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_app):
-        if settings.validator is None and not settings.insecure:
-            raise RuntimeError(NO_TOKEN)
-        yield
-
-    app = FastAPI(title=title, lifespan=lifespan)
-    base = settings.public_url.rstrip("/")
-    ws_base = base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-
-    def signed(url: str, params: list, signature: str | None) -> bool:
-        return settings.validator is None or settings.validator.validate(url, params, signature or "")
+    app = FastAPI(title=title)
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -374,26 +376,29 @@ def twilio_app(title: str, settings, run, media_paths: tuple[str, ...]):
             response.headers["connection"] = "close"
         return response
 
-    @app.post("/twiml")
-    async def twiml_route(request: Request) -> Response:
+    async def answer(request: Request) -> Response:
         if LIFE.stopping:
             return Response("stopping\n", status_code=503)
-        params = urllib.parse.parse_qsl((await request.body()).decode(), keep_blank_values=True)
-        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        if not signed(url, params, request.headers.get("x-twilio-signature")):
-            return Response("invalid X-Twilio-Signature\n", status_code=403)
-        return Response(twiml(params, ws_base), media_type="text/xml")
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        r = settings.gate.answer(request.method, path, request.headers, await request.body())
+        if r.refused:
+            logging.getLogger("relay").warning("answer webhook refused: %s", r.refused)
+        return Response(r.body, status_code=r.status, media_type=r.content_type)
 
-    async def media(twilio: WebSocket) -> None:
+    for path in ANSWER_PATHS:
+        app.add_api_route(path, answer, methods=["GET", "POST"] if path == "/answer" else ["POST"])
+
+    async def media(ws: WebSocket) -> None:
         if LIFE.stopping:  # refused before the upgrade (an HTTP 403)
-            await twilio.close(1013, "relay stopping")
+            await ws.close(1013, "relay stopping")
             return
-        url = ws_base + twilio.url.path + (f"?{twilio.url.query}" if twilio.url.query else "")
-        await twilio.accept()
-        if not signed(url, [], twilio.headers.get("x-twilio-signature")):
-            await twilio.close(1008, "invalid X-Twilio-Signature")
+        path = ws.url.path + (f"?{ws.url.query}" if ws.url.query else "")
+        up = settings.gate.upgrade(path, ws.headers)
+        await ws.accept()
+        if up.refused:
+            await ws.close(1008, up.refused)
             return
-        await LIFE.run_socket(run, settings, twilio)
+        await LIFE.run_socket(lambda: run(settings, ws, up.bearer), ws)
 
     for path in media_paths:
         app.add_api_websocket_route(path, media)

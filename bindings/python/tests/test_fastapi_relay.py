@@ -132,3 +132,14 @@ def test_relay_carries_a_call_both_ways(relay):
     [truncate] = [x for x in fake.received if x["type"] == "conversation.item.truncate"]
     assert truncate["item_id"] == "item_001" and truncate["audio_end_ms"] <= 120
     assert all(x["streamSid"] == m.SID for x in got)
+
+
+def test_without_the_providers_secret_the_app_will_not_start(monkeypatch):
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("RELAY_INSECURE_NO_SIGNATURE", raising=False)
+    spec = importlib.util.spec_from_file_location("fastapi_relay_unsigned", EXAMPLE)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(RuntimeError, match="TWILIO_AUTH_TOKEN is not set"):
+        with TestClient(mod.app):
+            pass

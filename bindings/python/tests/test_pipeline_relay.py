@@ -55,8 +55,9 @@ class Relay:
             yield REPLY[:20]
             yield REPLY[20:]
 
-        s = pipeline_relay.Settings("https://relay.example.com", fake.url, fake.key, kw.pop("validator", None),
-                                    llm=kw.pop("llm", llm), insecure=True, on_call_end=self.calls.append, **kw)
+        gate = kw.pop("gate", None) or teledsp.Gate("twilio", "https://relay.example.com", insecure_no_signature=True)
+        s = pipeline_relay.Settings("https://relay.example.com", fake.url, fake.key, gate,
+                                    llm=kw.pop("llm", llm), on_call_end=self.calls.append, **kw)
         self.server = uvicorn.Server(uvicorn.Config(pipeline_relay.create_app(s), "127.0.0.1", self.port, log_level="warning"))
         threading.Thread(target=self.server.run, daemon=True).start()
         deadline = time.monotonic() + 10
@@ -165,7 +166,7 @@ def phone_sim_voice(ms: int) -> bytes:
 def test_signatures_and_twiml():
     fake = fake_deepgram.FakeDeepgram().start_in_thread()
     v = teledsp.RequestValidator("tok")
-    relay = Relay(fake, validator=v)
+    relay = Relay(fake, gate=teledsp.Gate("twilio", "https://relay.example.com", "tok"))
     import urllib.request
 
     body = b"CallSid=CA9&From=%2B15550001"

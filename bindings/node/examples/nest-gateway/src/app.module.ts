@@ -1,11 +1,11 @@
-import { Controller, DynamicModule, Get, Header, HttpCode, Inject, Module, Post, Req, Res } from '@nestjs/common';
+import { Controller, DynamicModule, Get, Header, Inject, Logger, Module, Post, Req, Res } from '@nestjs/common';
 import { TwilioMediaStreamGateway } from './twilio-media-stream.gateway';
 import { LIFE } from './lifecycle';
 import { RelaySettings, SETTINGS } from './settings';
 
 /** What this controller uses of Express's request and response. */
-interface Request {
-  body?: Record<string, string>;
+interface Request extends AsyncIterable<Buffer> {
+  method: string;
   headers: Record<string, string | string[] | undefined>;
   originalUrl: string;
 }
@@ -15,11 +15,25 @@ interface Response {
   send(body: string | Buffer): void;
 }
 
-const attr = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;');
+/** Largest answer-webhook body (the providers' posts are a few KiB), as the Rust relay's. */
+const MAX_ANSWER_BODY = 64 * 1024;
+
+/** The request's body as sent (signatures cover the raw bytes), at most MAX_ANSWER_BODY. */
+async function rawBody(req: Request): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > MAX_ANSWER_BODY) return null;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
 
 @Controller()
 export class RelayController {
+  private readonly logger = new Logger(RelayController.name);
+
   constructor(@Inject(SETTINGS) private readonly settings: RelaySettings) {}
 
   /** Readiness: red from SIGTERM on (the load balancer stops sending calls). */
@@ -41,33 +55,33 @@ export class RelayController {
     res.type(LIFE.registry.contentType).send(await LIFE.registry.metrics());
   }
 
-  /** <Connect><Stream> to /media, with CallSid/From/To as <Parameter>s. */
-  @Post('twiml')
-  @HttpCode(200)
-  twiml(@Req() req: Request, @Res() res: Response): void {
+  /**
+   * Every provider's answer webhook (/twiml, /texml, /answer): teledsp's Gate
+   * checks the signature and writes the document (another provider's path: 404).
+   */
+  @Post(['twiml', 'texml', 'answer'])
+  async answerPost(@Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.answer(req, res);
+  }
+
+  @Get('answer')
+  async answerGet(@Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.answer(req, res);
+  }
+
+  private async answer(req: Request, res: Response): Promise<void> {
     if (LIFE.stopping) {
       res.status(503).type('text/plain').send('stopping\n');
       return;
     }
-    const base = this.settings.publicUrl.replace(/\/+$/, '');
-    const params = Object.entries((req.body ?? {}) as Record<string, string>);
-    const sig = req.headers['x-twilio-signature'];
-    if (this.settings.validator && !this.settings.validator.validate(base + req.originalUrl, params, typeof sig === 'string' ? sig : '')) {
-      res.status(403).type('text/plain').send('invalid X-Twilio-Signature\n');
+    const body = await rawBody(req);
+    if (body === null) {
+      res.status(413).type('text/plain').send(`request body over ${MAX_ANSWER_BODY} bytes\n`);
       return;
     }
-    const stream = base.replace(/^https:\/\//, 'wss://').replace(/^http:\/\//, 'ws://') + '/media';
-    const p = Object.fromEntries(params);
-    const parts = ['CallSid', 'From', 'To']
-      .filter((k) => k in p)
-      .map((k) => `<Parameter name="${k}" value="${attr(p[k])}"/>`)
-      .join('');
-    res
-      .type('text/xml')
-      .send(
-        `<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="${attr(stream)}">${parts}</Stream></Connect>` +
-          '<Say>Sorry, the assistant is unavailable. Goodbye.</Say></Response>',
-      );
+    const r = this.settings.gate.answer(req.method, req.originalUrl, req.headers, body);
+    if (r.refused) this.logger.warn(`answer webhook refused: ${r.refused}`);
+    res.status(r.status).type(r.contentType).send(r.body);
   }
 }
 

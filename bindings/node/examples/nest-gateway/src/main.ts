@@ -1,9 +1,11 @@
 // The Nest relay: the same relay as `teledsp-relay serve` (Rust) and
 // fastapi_relay.py (Python), with the same command line:
 //   npm run build:example && node examples/nest-gateway/dist/main.js serve \
-//     --listen 0.0.0.0:8080 --public-url https://relay.example.com --model-url wss://... [--tools-webhook URL]
-// POST /twiml, GET /media (the Media Stream), GET /healthz, /livez and
-// /metrics. SIGTERM or SIGINT drains it (lifecycle.ts: /healthz red, calls
+//     --listen 0.0.0.0:8080 --public-url https://relay.example.com --model-url wss://... \
+//     [--telephony twilio|telnyx|plivo|vonage|exotel|signalwire] [--model ...] [--call-tokens] [--tools-webhook URL]
+// The provider's answer webhook (POST /twiml, POST /texml, GET or POST
+// /answer; teledsp's Gate checks and answers), GET /media (the media
+// stream), GET /healthz, /livez and /metrics. SIGTERM or SIGINT drains it (lifecycle.ts: /healthz red, calls
 // taken for --pre-stop, then refused, 1001 at --drain-timeout) and it exits
 // with status 0; a second signal exits at once (status 1).
 import 'reflect-metadata';
@@ -15,7 +17,8 @@ import { LIFE } from './lifecycle';
 import { RelaySettings, fromArgs } from './settings';
 
 export async function createApp(settings: RelaySettings, logger: LogLevel[] = ['log', 'warn', 'error']): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot(settings), { logger });
+  // No body parser: the answer webhooks' signatures cover the raw body, read there (bounded).
+  const app = await NestFactory.create(AppModule.forRoot(settings), { logger, bodyParser: false });
   app.useWebSocketAdapter(new WsAdapter(app));
   // From the signal on, no connection is kept alive for a next request.
   app.use((_req: unknown, res: { setHeader(k: string, v: string): void }, next: () => void) => {

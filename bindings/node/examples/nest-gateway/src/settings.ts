@@ -2,7 +2,7 @@
 // fastapi_relay.py, from the same command line and environment.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Call, RequestValidator } from 'teledsp';
+import { Call, Gate } from 'teledsp';
 import type { CallOptions } from 'teledsp';
 
 export const SETTINGS = Symbol('RelaySettings');
@@ -11,14 +11,14 @@ export interface RelaySettings {
   /** Where to listen. */
   host: string;
   port: number;
-  /** The https base URL Twilio reaches (Stream URL and signature checks). */
+  /** The https base URL the provider reaches (stream URL and signature checks). */
   publicUrl: string;
   /** The model's WebSocket URL. */
   modelUrl: string;
   /** The model's API key, from the variable teledsp names for --model (never logged). */
   modelApiKey: string;
-  /** Checks X-Twilio-Signature; null only with --insecure-no-signature. */
-  validator: RequestValidator | null;
+  /** The answer webhook's, the upgrade's and start's checks (teledsp's, per --telephony). */
+  gate: Gate;
   /** Where tool calls are POSTed. */
   toolsWebhook: string | null;
   /** teledsp's Call options. */
@@ -44,22 +44,23 @@ export interface Limits {
   preStopMs: number;
 }
 
-export const NO_TOKEN =
-  'TWILIO_AUTH_TOKEN is not set: refusing to accept unsigned Twilio requests (pass --insecure-no-signature for local development)';
-
 const USAGE = `usage: node dist/main.js serve [--listen HOST:PORT] [--public-url URL] [--model-url URL]
+       [--telephony twilio|telnyx|plivo|vonage|exotel|signalwire]
        [--model openai|azure|gemini|elevenlabs] [--openai-api ga|beta] [--audio pcm|pcmu|pcma|pcm16k]
        [--instructions TEXT] [--voice NAME]
        [--tools-webhook URL] [--tools-file FILE] [--local-vad] [--echo-cancel] [--echo-cancel-to-model]
-       [--insecure-no-signature]
+       [--call-tokens] [--call-token-ttl S] [--insecure-no-signature]
        [--drain-timeout S] [--pre-stop S] [--header-read-timeout S] [--start-timeout S] [--media-timeout S]
        [--session-timeout S] [--write-timeout S]
 The model's key (OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GEMINI_API_KEY or
-ELEVENLABS_API_KEY, by --model) and TWILIO_AUTH_TOKEN come from the environment.`;
+ELEVENLABS_API_KEY, by --model) and the provider's signing secret
+(TWILIO_AUTH_TOKEN, TELNYX_PUBLIC_KEY, PLIVO_AUTH_TOKEN, VONAGE_SIGNATURE_SECRET
+or SIGNALWIRE_SIGNING_KEY, by --telephony) come from the environment.`;
 
 /** --audio's names (the Rust relay's) -> Call's. */
 const AUDIO = { pcm: 'pcm24k', pcmu: 'pcmu', pcma: 'pcma', pcm16k: 'pcm16k' } as const;
 const MODELS = ['openai', 'azure', 'gemini', 'elevenlabs'] as const;
+const TELEPHONIES = ['twilio', 'telnyx', 'plivo', 'vonage', 'exotel', 'signalwire'] as const;
 
 /** Settings from `argv` (after the script name) and `env`; throws a usage error. */
 export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings {
@@ -72,6 +73,7 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
       'model-url': { type: 'string' },
       // The old name of --model-url.
       'openai-url': { type: 'string' },
+      telephony: { type: 'string', default: 'twilio' },
       model: { type: 'string', default: 'openai' },
       'openai-api': { type: 'string', default: 'ga' },
       audio: { type: 'string', default: 'pcm' },
@@ -82,6 +84,8 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
       'local-vad': { type: 'boolean', default: false },
       'echo-cancel': { type: 'boolean', default: false },
       'echo-cancel-to-model': { type: 'boolean', default: false },
+      'call-tokens': { type: 'boolean', default: false },
+      'call-token-ttl': { type: 'string', default: '60' },
       'insecure-no-signature': { type: 'boolean', default: false },
       'drain-timeout': { type: 'string', default: '30' },
       'pre-stop': { type: 'string', default: '5' },
@@ -100,8 +104,21 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
   const preStop = Number(values['pre-stop']);
   if (!(preStop >= 0)) throw new Error(`--pre-stop takes 0 or more seconds, got ${values['pre-stop']}\n${USAGE}`);
   if (positionals[0] !== 'serve' || positionals.length !== 1) throw new Error(USAGE);
-  const token = env.TWILIO_AUTH_TOKEN;
-  if (!token && !values['insecure-no-signature']) throw new Error(NO_TOKEN);
+  const telephony = values.telephony as (typeof TELEPHONIES)[number];
+  if (!(TELEPHONIES as readonly string[]).includes(telephony)) throw new Error(`--telephony takes ${TELEPHONIES.join(', ')}\n${USAGE}`);
+  const ttl = Number(values['call-token-ttl']);
+  if (!(Number.isInteger(ttl) && ttl > 0)) throw new Error(`--call-token-ttl takes a positive whole number of seconds\n${USAGE}`);
+  // The provider's secret, from the variable teledsp names; the Gate says
+  // what is missing or malformed (ERR_TELEDSP_CONFIG).
+  const secretEnv = Gate.secretEnv(telephony);
+  const gate = new Gate({
+    telephony,
+    publicUrl: values['public-url']!,
+    secret: secretEnv ? env[secretEnv] : undefined,
+    callTokens: values['call-tokens'],
+    callTokenTtl: ttl,
+    insecureNoSignature: values['insecure-no-signature'],
+  });
   const listen = values.listen!;
   const colon = listen.lastIndexOf(':');
   const port = Number(listen.slice(colon + 1));
@@ -110,6 +127,7 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
   if (!(MODELS as readonly string[]).includes(values.model!)) throw new Error(`--model takes ${MODELS.join(', ')}\n${USAGE}`);
   if (values['echo-cancel-to-model'] && !values['echo-cancel']) throw new Error(`--echo-cancel-to-model needs --echo-cancel\n${USAGE}`);
   const call: CallOptions = {
+    telephony,
     model: values.model as (typeof MODELS)[number],
     api: values['openai-api'] as 'ga' | 'beta',
     audio: AUDIO[values.audio as keyof typeof AUDIO],
@@ -126,7 +144,7 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
     publicUrl: values['public-url']!,
     modelUrl: values['model-url'] ?? values['openai-url'] ?? env.OPENAI_REALTIME_URL ?? 'wss://api.openai.com/v1/realtime?model=gpt-realtime',
     modelApiKey: env[new Call(call).modelKeyEnv] ?? '',
-    validator: token ? new RequestValidator(token) : null,
+    gate,
     toolsWebhook: values['tools-webhook'] ?? null,
     call,
     limits: {

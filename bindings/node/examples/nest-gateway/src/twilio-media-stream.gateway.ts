@@ -1,4 +1,5 @@
-// The Twilio Media Stream gateway of seed 001, on teledsp's call engine.
+// The media stream gateway of seed 001 (Twilio's, or --telephony's), on
+// teledsp's call engine.
 // I/O only: every protocol decision (audio, framing, marks, barge-in,
 // truncation, tools) is Call's; this file moves its outputs to sockets.
 //
@@ -26,7 +27,7 @@ const MAX_MEDIA_MESSAGE = 16 * 1024;
 const WARNINGS_PER_CALL = 3;
 const CHECK_MS = 100;
 
-type Outputs = ReturnType<Call['receivePhone']>;
+type Outputs = ReturnType<Call['receivePhone']> | ReturnType<Call['receivePhoneBinary']>;
 
 /** A stopping relay refuses the upgrade itself (503), as the other relays. */
 const verifyClient = (_info: unknown, done: (ok: boolean, code?: number, message?: string) => void) =>
@@ -40,13 +41,11 @@ export class TwilioMediaStreamGateway implements OnGatewayConnection {
 
   handleConnection(twilio: WebSocket, req: IncomingMessage): void {
     const s = this.settings;
-    if (s.validator) {
-      const base = s.publicUrl.replace(/\/+$/, '').replace(/^https:\/\//, 'wss://').replace(/^http:\/\//, 'ws://');
-      const sig = req.headers['x-twilio-signature'];
-      if (!s.validator.validate(base + (req.url ?? '/media'), [], typeof sig === 'string' ? sig : '')) {
-        twilio.close(1008, 'invalid X-Twilio-Signature');
-        return;
-      }
+    // The upgrade's check (Twilio's signature, SignalWire's bearer) is teledsp's.
+    const up = s.gate.upgrade(req.url ?? '/media', req.headers);
+    if (up.refused) {
+      twilio.close(1008, up.refused);
+      return;
     }
     const call = new Call(s.call);
     // At the drain's deadline: 1001, then the call's end.
@@ -120,9 +119,12 @@ export class TwilioMediaStreamGateway implements OnGatewayConnection {
         }
       }
     };
-    const receive = (side: 'phone' | 'model', data: Buffer) => {
+    const receive = (side: 'phone' | 'phone-binary' | 'model', data: Buffer) => {
       try {
-        dispatch(side === 'phone' ? call.receivePhone(data) : call.receiveModel(data));
+        if (side === 'phone') dispatch(call.receivePhone(data));
+        // Vonage's audio; refused (and counted) by the engine for the others.
+        else if (side === 'phone-binary') dispatch(call.receivePhoneBinary(data));
+        else dispatch(call.receiveModel(data));
       } catch (e) {
         // Counted by the engine; the call goes on.
         warn('malformed', `skipped a ${side} message: ${(e as Error).message}`);
@@ -134,9 +136,17 @@ export class TwilioMediaStreamGateway implements OnGatewayConnection {
     }, s.limits.startMs);
 
     twilio.on('message', (data: Buffer, isBinary: boolean) => {
-      if (isBinary) return warn('malformed', 'skipped a binary frame: Twilio sends text');
-      receive('phone', data); // the Buffer as received: no toString()
+      receive(isBinary ? 'phone-binary' : 'phone', data); // the Buffer as received: no toString()
       if (openai === null && call.streamSid !== null && !ended) {
+        const why = s.gate.admit(call, up.bearer);
+        if (why) {
+          // A call token missing, expired or another call's.
+          warn('refused', `call refused: ${why}`);
+          ended = true;
+          clearTimeout(startTimer);
+          twilio.close(1008, 'invalid call token');
+          return;
+        }
         life.started();
         clearTimeout(startTimer);
         started = lastMedia = Date.now();
