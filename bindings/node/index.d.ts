@@ -506,6 +506,18 @@ export interface CallOptions {
   echoCancelToModel?: boolean
   /** Caller audio held until `openModel`, ms (default 1000). */
   holdMs?: number
+  /**
+   * Pause, then commit or resume (needs `localVad`; OpenAI, Azure): the
+   * caller's sound over the agent pauses it (a `paused` event); speech
+   * lasting `commitAfterMs`, a new turn or `bargeIn` commits (`barge_in`);
+   * a sound that ends first resumes from what was heard (`resumed`), the
+   * model told nothing (default false).
+   */
+  resumeFalseInterruptions?: boolean
+  /** Speech this long over the agent is an interruption, ms (default 600). */
+  commitAfterMs?: number
+  /** A resume goes back up to this far, to the quietest frame, ms (default 300). */
+  resumeRewindMs?: number
 }
 
 /** Options for `new EchoCanceller(options)`; every field is optional. */

@@ -314,7 +314,7 @@ fn local_vad_onset_on_real_speech_barges_in_while_the_agent_talks() {
     let Some(prompt) = recorded_prompt("tt-weasels") else { return };
     let mut sim = Sim::new(pipeline(Encoding::Linear16, 24000, true));
     let e = caller_speech_over(&mut sim, 5000, 1000, &prompt).expect("the caller's speech barged in");
-    let Event::BargeIn { at_ms, cause: Cause::Vad, items } = e else { panic!("{e:?}") };
+    let Event::BargeIn { at_ms, cause: Cause::Vad, items, .. } = e else { panic!("{e:?}") };
     assert!((1000..1500).contains(&at_ms), "onset at {at_ms} ms, speech began at 1000");
     assert!(items[0].heard_ms.abs_diff(sim.played_ms("u1")) <= 20, "{items:?}, played {}", sim.played_ms("u1"));
     assert_eq!(sim.clears, 1);

@@ -79,6 +79,14 @@ enum Cmd {
         /// hearing the agent).
         #[arg(long, requires = "echo_cancel")]
         echo_cancel_to_model: bool,
+        /// Pause on the caller's sound over the agent, then commit the
+        /// barge-in (speech lasting --commit-after-ms, or a new turn) or
+        /// resume the agent from what was heard (a backchannel, a cough).
+        #[arg(long, requires = "local_vad")]
+        resume_false_interruptions: bool,
+        /// With --resume-false-interruptions: speech this long is an interruption, ms.
+        #[arg(long, default_value_t = 600)]
+        commit_after_ms: u32,
         /// Seconds live calls may take to finish after SIGTERM; then they are
         /// closed (1001) and the process exits. A second signal exits at once.
         #[arg(long, default_value_t = 30)]
@@ -176,6 +184,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             local_vad,
             echo_cancel,
             echo_cancel_to_model,
+            resume_false_interruptions,
+            commit_after_ms,
             drain_timeout,
             pre_stop,
             header_read_timeout,
@@ -236,10 +246,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 local_vad,
                 echo_cancel,
                 echo_cancel_to_model,
+                resume_false_interruptions,
+                commit_after_ms,
                 ..d
             };
             // Refuse a model/audio pair the model cannot take, before serving.
             call.model.adapter(&call).map_err(|e| format!("--model {} --audio: {e}", call.model.name()))?;
+            // And every other setting the engine checks (e.g. what pausing needs).
+            teledsp::call::Call::new(call.clone()).map_err(|e| e.to_string())?;
             let key_env = model.key_env();
             let settings = Settings {
                 model_api_key: std::env::var(key_env).unwrap_or_default(),

@@ -65,6 +65,16 @@ pub struct CallOptions {
     pub echo_cancel_to_model: Option<bool>,
     /// Caller audio held until `openModel`, ms (default 1000).
     pub hold_ms: Option<u32>,
+    /// Pause, then commit or resume (needs `localVad`; OpenAI, Azure): the
+    /// caller's sound over the agent pauses it (a `paused` event); speech
+    /// lasting `commitAfterMs`, a new turn or `bargeIn` commits (`barge_in`);
+    /// a sound that ends first resumes from what was heard (`resumed`), the
+    /// model told nothing (default false).
+    pub resume_false_interruptions: Option<bool>,
+    /// Speech this long over the agent is an interruption, ms (default 600).
+    pub commit_after_ms: Option<u32>,
+    /// A resume goes back up to this far, to the quietest frame, ms (default 300).
+    pub resume_rewind_ms: Option<u32>,
 }
 
 /// Milliseconds on this process's monotonic clock (the default `nowMs`).

@@ -86,6 +86,11 @@ def serve_parser(prog: str, description: str, server: str) -> argparse.ArgumentP
                    help="run teledsp's echo canceller on the caller's audio (the local VAD hears the cancelled audio)")
     s.add_argument("--echo-cancel-to-model", action="store_true",
                    help="with --echo-cancel, send the model the cancelled audio too")
+    s.add_argument("--resume-false-interruptions", action="store_true",
+                   help="with --local-vad: pause on the caller's sound over the agent, then commit the barge-in (speech "
+                        "lasting --commit-after-ms, or a new turn) or resume from what was heard (a backchannel, a cough)")
+    s.add_argument("--commit-after-ms", type=int, default=600,
+                   help="with --resume-false-interruptions: speech this long is an interruption")
     s.add_argument("--call-tokens", action="store_true",
                    help="issue a per-call token in /twiml and require it in start (Twilio, SignalWire; needs the "
                         "signing secret): a replayed /media signature then opens no call this relay did not answer")
@@ -116,13 +121,17 @@ def call_config(a: argparse.Namespace) -> dict:
     if a.echo_cancel_to_model and not a.echo_cancel:
         raise SystemExit("--echo-cancel-to-model needs --echo-cancel")
     call = {"telephony": a.telephony, "model": a.model, "api": a.openai_api, "audio": AUDIO[a.audio], "voice": a.voice, "local_vad": a.local_vad,
-            "echo_cancel": a.echo_cancel, "echo_cancel_to_model": a.echo_cancel_to_model}
+            "echo_cancel": a.echo_cancel, "echo_cancel_to_model": a.echo_cancel_to_model,
+            "resume_false_interruptions": a.resume_false_interruptions, "commit_after_ms": a.commit_after_ms}
     if a.instructions:
         call["instructions"] = a.instructions
     if a.tools_file:
         with open(a.tools_file) as f:
             call["tools"] = json.load(f)
-    teledsp.Call(**call)
+    try:
+        teledsp.Call(**call)
+    except teledsp.ConfigError as e:
+        raise SystemExit(str(e)) from None
     return call
 
 

@@ -45,12 +45,15 @@ fn json_dumps(obj: &Bound<'_, PyAny>) -> PyResult<String> {
 /// (teledsp's echo canceller on the caller's audio, for the local VAD;
 /// default False), echo_cancel_to_model (the model gets the cancelled
 /// audio too; default False), hold_ms (caller audio held until
-/// open_model, default 1000).
+/// open_model, default 1000), resume_false_interruptions (pause on the
+/// caller's sound, then commit the barge-in after commit_after_ms of speech
+/// or resume from what was heard, rewound up to resume_rewind_ms; needs
+/// local_vad; default False).
 ///
 /// Every method returns a list of ``(target, payload)`` pairs, in order:
 /// "media", "mark" and "clear" (text for the phone), "model" (text for the
 /// model), "event" (a dict for the application: started, dtmf, stopped,
-/// tool_call, barge_in, model_error). ``now_ms`` is monotonic milliseconds;
+/// tool_call, barge_in, paused, resumed, model_error). ``now_ms`` is monotonic milliseconds;
 /// when omitted, this process's monotonic clock is used (pass it always or
 /// never).
 ///

@@ -92,6 +92,12 @@ pub(crate) struct LocalBarge {
     at_ms: u64,
     /// Spans (start, end) of caller-audio time, ms, when the caller was heard.
     speech: VecDeque<(u64, u64)>,
+    /// With pause mode: the caller's sound is over after this much quiet,
+    /// ms, within the VAD's segment (whose hangover is longer), and the
+    /// next sound is an onset again.
+    sound_end_ms: Option<u64>,
+    /// Quiet (VAD probability under its off threshold) since the last sound, ms.
+    quiet_ms: u64,
 }
 
 impl LocalBarge {
@@ -111,7 +117,20 @@ impl LocalBarge {
             frame,
             at_ms: 0,
             speech: VecDeque::new(),
+            sound_end_ms: None,
+            quiet_ms: 0,
         })
+    }
+
+    /// Pause mode: a sound is over after `ms` of quiet (see `sound_end_ms`).
+    pub fn end_sounds_after(&mut self, ms: u64) {
+        self.sound_end_ms = Some(ms);
+    }
+
+    /// Whether the caller's sound that had its onset is still going: by
+    /// the VAD's segment, or with `end_sounds_after`, until that much quiet.
+    pub fn in_speech(&self) -> bool {
+        self.fired
     }
 
     /// Milliseconds of `[from_ms, to_ms)` (caller-audio time) when the
@@ -163,6 +182,13 @@ impl LocalBarge {
                             Self::heard(&mut self.speech, start);
                         }
                         onset |= fired;
+                        if let Some(end) = self.sound_end_ms {
+                            let sound = caller && self.vad.probability() >= self.vad.config().threshold_off;
+                            self.quiet_ms = if sound { 0 } else { self.quiet_ms + FRAME_MS };
+                            if self.fired && self.quiet_ms >= end {
+                                self.fired = false;
+                            }
+                        }
                     }
                     Err(e) => {
                         result = Err(e);

@@ -75,6 +75,23 @@ pub struct CallConfig {
     pub echo_cancel_to_model: bool,
     /// Inbound audio held while the model connection opens, ms.
     pub hold_ms: u32,
+    /// Pause, then commit or resume (needs `local_vad`; OpenAI or Azure):
+    /// the caller's sound over the agent clears the phone at once but
+    /// keeps the agent's audio; speech that lasts `commit_after_ms`, a new
+    /// turn or [`Call::barge_in`](super::Call::barge_in) commits the barge-in
+    /// (truncate, `barge_in` event); a sound that ends first (a backchannel,
+    /// a cough) resumes the agent from what was heard, and the model is
+    /// told nothing. Off (false, the default) keeps every onset a barge-in
+    /// at once. With OpenAI's server turn detection the engine sets
+    /// `interrupt_response` and `create_response` to false and decides
+    /// itself: `response.create` at the end of a real turn, the
+    /// backchannel's input item deleted after a resume.
+    pub resume_false_interruptions: bool,
+    /// Caller speech this long over the agent is an interruption, ms.
+    pub commit_after_ms: u32,
+    /// A resume may go back this far before the heard point, to the
+    /// quietest 20 ms frame there (a pause between words), ms; 0: none.
+    pub resume_rewind_ms: u32,
 }
 
 impl Default for CallConfig {
@@ -95,6 +112,9 @@ impl Default for CallConfig {
             echo_cancel: false,
             echo_cancel_to_model: false,
             hold_ms: 1000,
+            resume_false_interruptions: false,
+            commit_after_ms: 600,
+            resume_rewind_ms: 300,
         }
     }
 }

@@ -67,6 +67,30 @@ pub enum Event {
         cause: Cause,
         /// The interrupted items and what was heard of each.
         items: Vec<Heard>,
+        /// With `resume_false_interruptions`: how long the agent was paused
+        /// before this commit, ms (absent when it was not paused).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        paused_ms: Option<u64>,
+    },
+    /// With `resume_false_interruptions`: the caller made a sound over the
+    /// agent; the phone was cleared and the agent's audio is held. Either
+    /// a `barge_in` (it was an interruption) or a `resumed` follows.
+    Paused {
+        /// When, ms.
+        at_ms: u64,
+        /// What detected it.
+        cause: Cause,
+    },
+    /// The sound ended before it became an interruption (a backchannel, a
+    /// cough): the agent's audio is playing again from what the caller had
+    /// heard, `rewound_ms` earlier; the model was told nothing.
+    Resumed {
+        /// When, ms.
+        at_ms: u64,
+        /// How long the agent was silent, ms.
+        paused_ms: u64,
+        /// How far before the heard point playback restarted, ms.
+        rewound_ms: u64,
     },
     /// The model sent an `error` event.
     ModelError {
@@ -125,6 +149,12 @@ pub struct Counters {
     pub unknown_phone: u64,
     /// Model messages of a type the adapter does not know.
     pub unknown_model: u64,
+    /// Pauses on a caller's sound (`resume_false_interruptions`; absent when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pauses: u64,
+    /// Pauses that resumed: false interruptions (absent when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub resumes: u64,
     /// With the echo canceller on: its ERLE estimate, dB (absent when 0).
     #[serde(skip_serializing_if = "is_zero")]
     pub echo_erle_db: u64,

@@ -135,6 +135,11 @@ pub struct Call {
     pending_tools: Vec<String>,
     /// A `response.create` waits for the current response to end.
     want_response: bool,
+    /// Paused since (instant, cause) (`resume_false_interruptions`).
+    paused: Option<(u64, Cause)>,
+    /// A pause resumed since the model's last committed turn: that turn
+    /// was the backchannel, and its input item is deleted.
+    resumed_turn: bool,
     now: u64,
     // Scratch, reused across messages.
     bytes: Vec<u8>,
@@ -147,7 +152,26 @@ pub struct Call {
 impl Call {
     /// A call over the config's `telephony` and `model` (by default
     /// Twilio <-> OpenAI).
-    pub fn new(cfg: CallConfig) -> Result<Self, Error> {
+    pub fn new(mut cfg: CallConfig) -> Result<Self, Error> {
+        if cfg.resume_false_interruptions {
+            if !cfg.local_vad {
+                return Err(Error::InvalidConfig(
+                    "resume_false_interruptions needs local_vad: the engine decides on the caller's audio".into(),
+                ));
+            }
+            if !matches!(cfg.model, ModelApi::OpenAi | ModelApi::Azure) {
+                return Err(Error::InvalidConfig(format!(
+                    "resume_false_interruptions needs a model whose answer the engine can hold (OpenAI, Azure): {} cuts its own answers",
+                    cfg.model.name()
+                )));
+            }
+            // The server must not cancel or answer on its own: the engine
+            // decides (OpenAI's `interrupt_response`, `create_response`).
+            if let Some(td) = cfg.turn_detection.as_object_mut() {
+                td.insert("interrupt_response".into(), false.into());
+                td.insert("create_response".into(), false.into());
+            }
+        }
         let model = cfg.model.adapter(&cfg)?;
         Self::with_adapters(cfg.clone(), cfg.telephony.adapter(), model)
     }
@@ -160,9 +184,13 @@ impl Call {
     ) -> Result<Self, Error> {
         let phone_format = phone.default_format();
         let (model_in, model_out) = model.formats();
+        let mut leg = PhoneLeg::new(phone, model_out, cfg.quality, cfg.echo_loss_db, cfg.local_vad, cfg.echo_cancel)?;
+        if cfg.resume_false_interruptions {
+            leg.keep_audio();
+        }
         Ok(Call {
             up: Converter::new(phone_format, model_in, cfg.quality)?,
-            leg: PhoneLeg::new(phone, model_out, cfg.quality, cfg.echo_loss_db, cfg.local_vad, cfg.echo_cancel)?,
+            leg,
             cfg,
             model,
             held: Some(VecDeque::new()),
@@ -172,6 +200,8 @@ impl Call {
             cancelled_responses: Recent::default(),
             pending_tools: Vec::new(),
             want_response: false,
+            paused: None,
+            resumed_turn: false,
             now: 0,
             bytes: Vec::new(),
             converted: Vec::new(),
@@ -315,6 +345,12 @@ impl Call {
         self.interrupt(now, Cause::Application, out);
     }
 
+    /// Whether the agent is paused on a caller's sound (see
+    /// [`CallConfig::resume_false_interruptions`]).
+    pub fn paused(&self) -> bool {
+        self.paused.is_some()
+    }
+
     /// The output of tool call `call_id` (what the model reads; an error
     /// text it can speak about is fine). Sends it, then asks for the next
     /// response once every pending call of the turn is answered and no
@@ -362,6 +398,10 @@ impl Call {
                     self.inbound(i, b64.as_deref(), now, out)?;
                 }
             }
+        }
+        // The caller hung up: a pause ends with nothing resumed.
+        if self.leg.stopped() {
+            self.paused = None;
         }
         Ok(())
     }
@@ -427,9 +467,42 @@ impl Call {
             }
         }
         if onset && self.interruptible(now) {
-            self.interrupt(now, Cause::Vad, out);
+            self.onset(now, Cause::Vad, out);
         }
+        self.decide(now, out);
         Ok(())
+    }
+
+    /// The caller's sound over the agent: a barge-in at once, or with
+    /// `resume_false_interruptions` a pause (falling back to the barge-in
+    /// where a pause cannot be resumed).
+    fn onset(&mut self, now: u64, cause: Cause, out: &mut Vec<Output>) {
+        if !self.cfg.resume_false_interruptions {
+            return self.interrupt(now, cause, out);
+        }
+        if self.paused.is_some() {
+            return;
+        }
+        if self.leg.pause(now, self.response.is_some(), out) {
+            self.paused = Some((now, cause));
+            out.push(Output::Event(Event::Paused { at_ms: now, cause }));
+        } else {
+            self.interrupt(now, cause, out);
+        }
+    }
+
+    /// A pause's end, decided on the caller's audio: speech that lasted
+    /// `commit_after_ms` commits it; a sound that ended first resumes.
+    fn decide(&mut self, now: u64, out: &mut Vec<Output>) {
+        let Some((at, cause)) = self.paused else { return };
+        if !self.leg.caller_speaking() && self.leg.outbound.resumable() {
+            self.paused = None;
+            self.resumed_turn = true;
+            let r = self.leg.resume(u64::from(self.cfg.resume_rewind_ms), now, out);
+            out.push(Output::Event(Event::Resumed { at_ms: now, paused_ms: now - at, rewound_ms: r.rewound_ms }));
+        } else if now - at >= u64::from(self.cfg.commit_after_ms) || !self.leg.outbound.resumable() {
+            self.interrupt(now, cause, out);
+        }
     }
 
     fn on_model(&mut self, text: &str, now: u64, out: &mut Vec<Output>) -> Result<(), Error> {
@@ -452,13 +525,39 @@ impl Call {
                     self.leg.outbound.announce(&item_id, response_id.as_deref());
                 }
             }
-            ModelEvent::ResponseCreated { response_id } => self.response = Some(response_id.unwrap_or_default()),
+            ModelEvent::ResponseCreated { response_id } => {
+                // A new turn while paused: the sound was an interruption.
+                if self.paused.is_some() {
+                    self.interrupt(now, Cause::Model, out);
+                }
+                self.response = Some(response_id.unwrap_or_default())
+            }
             ModelEvent::ResponseDone { .. } => {
                 self.leg.all_done(now, out);
                 self.response = None;
                 self.maybe_respond(out);
             }
+            // With resume_false_interruptions the engine decides on its own
+            // VAD (the server's `interrupt_response` is off).
+            ModelEvent::SpeechStarted if self.cfg.resume_false_interruptions => {}
             ModelEvent::SpeechStarted => self.interrupt(now, Cause::Model, out),
+            ModelEvent::InputCommitted { item_id } if self.cfg.resume_false_interruptions => {
+                // The server ended a caller turn and, by our settings, does
+                // not answer it: a backchannel that resumed is deleted; a
+                // real turn commits a pause still on, and is answered.
+                if self.paused.is_some() {
+                    self.interrupt(now, Cause::Model, out);
+                }
+                if std::mem::take(&mut self.resumed_turn) {
+                    if let Some(id) = item_id {
+                        out.extend(self.model.delete(&id).map(Output::Model));
+                    }
+                } else {
+                    self.want_response = true;
+                    self.maybe_respond(out);
+                }
+            }
+            ModelEvent::InputCommitted { .. } => {}
             ModelEvent::SessionUpdated => self.model_ready = true,
             ModelEvent::ToolCall { call_id, name, arguments } => {
                 self.pending_tools.push(call_id.clone());
@@ -504,6 +603,9 @@ impl Call {
     }
 
     fn interrupt(&mut self, now: u64, cause: Cause, out: &mut Vec<Output>) {
+        // A commit: the turn is the caller's, not a backchannel.
+        let paused_ms = self.paused.take().map(|(at, _)| now - at);
+        self.resumed_turn = false;
         let cuts = self.leg.interrupt(now, out);
         let mut interrupted = false;
         if let Some(r) = self.response.take() {
@@ -531,7 +633,7 @@ impl Call {
         interrupted |= !items.is_empty();
         if interrupted {
             self.leg.counters.barge_ins += 1;
-            out.push(Output::Event(Event::BargeIn { at_ms: now, cause, items }));
+            out.push(Output::Event(Event::BargeIn { at_ms: now, cause, items, paused_ms }));
         }
     }
 

@@ -44,6 +44,17 @@ pub const UNLEARNED_LATENCY_MS: u64 = 200;
 /// longer item are not echo-guarded.
 const MAX_LEVELS: usize = 30_000;
 
+/// Audio kept per item for a resume (pause mode only), ms: an item longer
+/// than this cannot be resumed, and a pause in it commits.
+pub const KEEP_MS: u64 = 60_000;
+
+/// What a resume did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Resumed {
+    /// How far before the heard point playback restarted (to a quiet frame), ms.
+    pub rewound_ms: u64,
+}
+
 /// A FIFO set of at most [`REMEMBERED`] ids.
 #[derive(Debug, Default)]
 pub(crate) struct Recent(VecDeque<String>);
@@ -74,6 +85,16 @@ struct Item {
     done: bool,
     /// Level of each frame sent, dBFS (see [`Outbound::agent_level`]).
     levels: Vec<i8>,
+    /// Item time (ms) where the playout timeline's account of this item
+    /// starts: 0, or where a resume re-sent it from.
+    offset_ms: u64,
+    /// With [`Outbound::keep`]: every chunk made for the phone, in order
+    /// (sent, or held during a pause), at most [`KEEP_MS`] of audio.
+    kept: Vec<u8>,
+    /// More than [`KEEP_MS`] was made: it cannot be resumed.
+    overflow: bool,
+    /// Paused: what the caller had heard of it at the pause, ms.
+    paused_at: Option<u64>,
 }
 
 /// An interrupted item: what was heard of it, and its response.
@@ -98,6 +119,10 @@ pub(crate) struct Outbound {
     frames_out: u64,
     /// What the phone plays, for the echo canceller (when it runs).
     pub far: Option<FarQueue>,
+    /// Keep each item's audio, so a pause can be resumed (pause mode).
+    pub keep: bool,
+    /// Paused since this instant: audio made meanwhile is held, not sent.
+    paused: Option<u64>,
     // Scratch, reused across chunks.
     sink: Vec<u8>,
     frames: Vec<u8>,
@@ -123,6 +148,8 @@ impl Outbound {
             interrupted: Recent::default(),
             frames_out: 0,
             far: None,
+            keep: false,
+            paused: None,
             sink: Vec::new(),
             frames: Vec::new(),
             pcm: Vec::new(),
@@ -168,8 +195,20 @@ impl Outbound {
     fn add(&mut self, id: &str, response_id: Option<&str>) -> usize {
         self.next_key += 1;
         let response_id = response_id.map(str::to_owned);
-        let item =
-            Item { key: self.next_key, id: id.to_owned(), response_id, generated: 0, done: false, levels: Vec::new() };
+        // An item that starts during a pause has been heard of nothing.
+        let paused_at = self.paused.map(|_| 0);
+        let item = Item {
+            key: self.next_key,
+            id: id.to_owned(),
+            response_id,
+            generated: 0,
+            done: false,
+            levels: Vec::new(),
+            offset_ms: 0,
+            kept: Vec::new(),
+            overflow: false,
+            paused_at,
+        };
         self.items.push(item);
         self.items.len() - 1
     }
@@ -242,7 +281,20 @@ impl Outbound {
     /// Milliseconds of `id` heard by `now`, if tracked.
     pub fn heard_ms(&self, id: &str, now: u64) -> Option<u64> {
         let it = &self.items[self.find(id)?];
-        Some(self.playout.heard(it.key, now).min(self.generated_ms(it)))
+        Some(self.heard(it, now).min(self.generated_ms(it)))
+    }
+
+    /// Item time heard at `now` (during a pause: at the pause).
+    fn heard(&self, it: &Item, now: u64) -> u64 {
+        match it.paused_at {
+            Some(h) => h,
+            None => it.offset_ms + self.playout.heard(it.key, now),
+        }
+    }
+
+    /// Item time sent to the phone.
+    fn sent(&self, it: &Item) -> u64 {
+        it.offset_ms + self.playout.sent_ms(it.key)
     }
 
     /// Whether any item is not wholly heard at `now` (a barge-in would cut it).
@@ -260,8 +312,8 @@ impl Outbound {
             return None;
         }
         // Items play in order; the first not wholly played is playing.
-        let it = self.items.iter().find(|it| self.playout.heard(it.key, now) < self.playout.sent_ms(it.key))?;
-        let pos = (self.playout.heard(it.key, now) / FRAME_MS) as usize;
+        let it = self.items.iter().find(|it| self.heard(it, now) < self.sent(it))?;
+        let pos = (self.heard(it, now) / FRAME_MS) as usize;
         let back = ECHO_WINDOW_MS + if self.playout.latency_ms().is_some() { 0 } else { UNLEARNED_LATENCY_MS };
         let lo = pos.saturating_sub((back / FRAME_MS) as usize);
         let hi = (pos + 1).min(it.levels.len().saturating_sub(1));
@@ -278,10 +330,10 @@ impl Outbound {
             if self.wholly_heard(&it, now) {
                 continue;
             }
-            let heard_ms = self.playout.heard(it.key, now).min(self.generated_ms(&it));
+            let heard_ms = self.heard(&it, now).min(self.generated_ms(&it));
             self.interrupted.insert(&it.id);
             let heard = Heard {
-                sent_ms: self.playout.sent_ms(it.key),
+                sent_ms: self.sent(&it).max(heard_ms),
                 generated_ms: self.generated_ms(&it),
                 item_id: it.id,
                 heard_ms,
@@ -290,6 +342,7 @@ impl Outbound {
             cuts.push(Cut { heard, response_id: it.response_id });
         }
         self.current = None;
+        self.paused = None;
         self.playout.clear();
         if let Some(far) = &mut self.far {
             far.clear();
@@ -299,12 +352,99 @@ impl Outbound {
         cuts
     }
 
+    /// Whether a pause is on.
+    pub fn paused(&self) -> Option<u64> {
+        self.paused
+    }
+
+    /// The caller started talking at `now`, maybe only for a moment: what
+    /// plays is cleared (the caller sends the clear), what each item not
+    /// wholly heard had been heard is noted, and audio made from now on is
+    /// held, not sent. Then [`Outbound::resume`] or [`Outbound::interrupt`]
+    /// (the commit). False (and nothing done) when nothing would be cut and
+    /// nothing is `generating`, or an item is too long to resume.
+    pub fn pause(&mut self, now: u64, generating: bool) -> bool {
+        if self.paused.is_some() || !(generating || self.unheard(now)) || self.items.iter().any(|it| it.overflow) {
+            return false;
+        }
+        for i in 0..self.items.len() {
+            let it = &self.items[i];
+            if !self.wholly_heard(it, now) {
+                let heard = self.heard(it, now).min(self.generated_ms(it));
+                self.items[i].paused_at = Some(heard);
+            }
+        }
+        self.paused = Some(now);
+        self.playout.clear();
+        if let Some(far) = &mut self.far {
+            far.clear();
+        }
+        true
+    }
+
+    /// Whether the paused items can still be resumed (none outgrew [`KEEP_MS`]).
+    pub fn resumable(&self) -> bool {
+        self.items.iter().all(|it| !it.overflow)
+    }
+
+    /// The caller's sound ended before the commit: every paused item's
+    /// audio is sent again from what was heard, rewound by up to
+    /// `rewind_ms` to the quietest frame before it (a pause between words:
+    /// the frame levels kept for the echo guard say where), then what was
+    /// held. Nothing is told upstream: nothing was lost.
+    pub fn resume(&mut self, phone: &dyn PhoneAdapter, rewind_ms: u64, now: u64, out: &mut Vec<Output>) -> Resumed {
+        let mut rewound_ms = 0;
+        let chunk = self.framer.frame_bytes();
+        let bytes_per_ms = chunk as u64 / self.chunk_ms;
+        let first = self.items.iter().position(|it| it.paused_at.is_some());
+        for i in 0..self.items.len() {
+            let Some(heard) = self.items[i].paused_at.take() else { continue };
+            // Restart at a chunk boundary at or before the heard point; the
+            // first item may go back further, to its quietest frame.
+            let mut start = heard - heard % self.chunk_ms;
+            if Some(i) == first && rewind_ms > 0 {
+                let levels = &self.items[i].levels;
+                let hi = (start / FRAME_MS) as usize;
+                let lo = hi.saturating_sub((rewind_ms / FRAME_MS) as usize);
+                if let Some(q) = (lo..hi.min(levels.len())).rev().min_by_key(|&f| levels[f]) {
+                    let at = q as u64 * FRAME_MS;
+                    start = at - at % self.chunk_ms;
+                }
+                rewound_ms = heard - start;
+            }
+            let it = &mut self.items[i];
+            it.offset_ms = start;
+            let from = ((start * bytes_per_ms) as usize).min(it.kept.len());
+            let n = ((it.kept.len() - from) / chunk) as u64;
+            if n == 0 {
+                continue;
+            }
+            let key = it.key;
+            for c in it.kept[from..from + n as usize * chunk].chunks_exact(chunk) {
+                out.push(match phone.media(c) {
+                    Message::Text(text) => Output::Phone { kind: PhoneKind::Media, text },
+                    Message::Binary(b) => Output::PhoneBinary(b),
+                });
+                if let Some(far) = &mut self.far {
+                    convert::decode(self.conv.to(), c, &mut self.pcm);
+                    far.push(&self.pcm);
+                }
+            }
+            self.frames_out += n * self.chunk_ms / FRAME_MS;
+            let name = self.playout.sent(key, n * self.chunk_ms, now);
+            out.push(Output::Phone { kind: PhoneKind::Mark, text: phone.mark(&name) });
+        }
+        self.paused = None;
+        self.forget_heard();
+        Resumed { rewound_ms }
+    }
+
     fn generated_ms(&self, it: &Item) -> u64 {
         it.generated * 1000 / u64::from(self.source().rate())
     }
 
     fn wholly_heard(&self, it: &Item, now: u64) -> bool {
-        it.done && self.playout.heard(it.key, now) >= self.playout.sent_ms(it.key)
+        it.paused_at.is_none() && it.done && self.heard(it, now) >= self.sent(it)
     }
 
     /// Sends `self.frames` (whole chunks of item `i`) and their mark.
@@ -314,25 +454,42 @@ impl Outbound {
         if n == 0 || !live {
             return;
         }
+        if self.keep {
+            let it = &mut self.items[i];
+            let cap = (KEEP_MS / self.chunk_ms) as usize * chunk;
+            if it.kept.len() + self.frames.len() <= cap {
+                it.kept.extend_from_slice(&self.frames);
+            } else {
+                it.overflow = true;
+            }
+        }
         let sink = self.sink();
         let per_frame = chunk / (self.chunk_ms / FRAME_MS) as usize;
+        let held = self.paused.is_some();
         let levels = &mut self.items[i].levels;
         for c in self.frames.chunks_exact(chunk) {
-            out.push(match phone.media(c) {
-                Message::Text(text) => Output::Phone { kind: PhoneKind::Media, text },
-                Message::Binary(b) => Output::PhoneBinary(b),
-            });
+            // Paused: held (in `kept`) for the resume, not sent.
+            if !held {
+                out.push(match phone.media(c) {
+                    Message::Text(text) => Output::Phone { kind: PhoneKind::Media, text },
+                    Message::Binary(b) => Output::PhoneBinary(b),
+                });
+            }
             for f in c.chunks_exact(per_frame) {
-                if levels.len() < MAX_LEVELS || self.far.is_some() {
+                let far = if held { None } else { self.far.as_mut() };
+                if levels.len() < MAX_LEVELS || far.is_some() {
                     convert::decode(sink, f, &mut self.pcm);
                 }
                 if levels.len() < MAX_LEVELS {
                     levels.push(convert::dbfs(&self.pcm).round() as i8);
                 }
-                if let Some(far) = &mut self.far {
+                if let Some(far) = far {
                     far.push(&self.pcm);
                 }
             }
+        }
+        if held {
+            return;
         }
         self.frames_out += n * self.chunk_ms / FRAME_MS;
         let name = self.playout.sent(self.items[i].key, n * self.chunk_ms, now);
@@ -360,8 +517,10 @@ impl Outbound {
         let mut i = 0;
         while i < self.items.len() {
             let it = &self.items[i];
-            let heard =
-                it.done && self.current != Some(i) && self.playout.confirmed_ms(it.key) >= self.playout.sent_ms(it.key);
+            let heard = it.done
+                && it.paused_at.is_none()
+                && self.current != Some(i)
+                && self.playout.confirmed_ms(it.key) >= self.playout.sent_ms(it.key);
             if heard {
                 self.playout.forget(it.key);
                 self.items.remove(i);

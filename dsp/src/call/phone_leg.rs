@@ -18,7 +18,7 @@ use super::barge::LocalBarge;
 use super::convert;
 use super::echo_leg::{EchoLeg, FarQueue};
 use super::events::{Counters, Event, Stream};
-use super::outbound::{Cut, Outbound};
+use super::outbound::{Cut, Outbound, Resumed};
 use super::playout::MarkEcho;
 use super::protocol::{Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind, b64_decode};
 use super::reorder::Reorder;
@@ -64,7 +64,14 @@ pub(crate) struct PhoneLeg {
     /// The chunk last asked for its onset, decoded once: the VAD's input,
     /// and the converter's where it takes PCM (see [`PhoneLeg::decoded`]).
     pcm: Vec<i16>,
+    /// Pause mode: sounds end after [`SOUND_END_MS`] of quiet.
+    sound_end: bool,
 }
+
+/// In pause mode, the caller's sound is over after this much quiet, ms:
+/// longer than the gaps inside a word or a backchannel ("mm-hm"), shorter
+/// than the VAD's 400 ms hangover, which would lengthen every resume's gap.
+pub const SOUND_END_MS: u64 = 200;
 
 impl PhoneLeg {
     /// A leg over `phone`, for agent audio in `source`; with a local VAD
@@ -96,6 +103,7 @@ impl PhoneLeg {
             released: Vec::new(),
             chunks: Vec::new(),
             pcm: Vec::new(),
+            sound_end: false,
         })
     }
 
@@ -181,9 +189,15 @@ impl PhoneLeg {
                     let (outbound, echo) =
                         Self::parts(&*self.phone, self.source, format, self.quality, self.echo.is_some())?;
                     if self.vad.is_some() {
-                        self.vad = Some(LocalBarge::new(self.echo_loss_db, format)?);
+                        let mut vad = LocalBarge::new(self.echo_loss_db, format)?;
+                        if self.sound_end {
+                            vad.end_sounds_after(SOUND_END_MS);
+                        }
+                        self.vad = Some(vad);
                     }
+                    let keep = self.outbound.keep;
                     self.outbound = outbound;
+                    self.outbound.keep = keep;
                     self.echo = echo;
                 }
                 self.phone.set_stream(&stream_id, format);
@@ -338,9 +352,45 @@ impl PhoneLeg {
     /// A barge-in's phone side: `clear` to a live phone, and every item
     /// not wholly heard cut at what was heard.
     pub fn interrupt(&mut self, now: u64, out: &mut Vec<Output>) -> Vec<Cut> {
-        if self.live() {
+        // A commit after a pause: the phone was cleared at the pause.
+        if self.live() && self.outbound.paused().is_none() {
             out.push(Output::Phone { kind: PhoneKind::Clear, text: self.phone.clear() });
         }
         self.outbound.interrupt(now)
+    }
+
+    /// Keeps the agent's audio so that pauses can be resumed (pause mode).
+    pub fn keep_audio(&mut self) {
+        self.outbound.keep = true;
+        self.sound_end = true;
+        if let Some(vad) = &mut self.vad {
+            vad.end_sounds_after(SOUND_END_MS);
+        }
+    }
+
+    /// Pauses the agent at `now` (see [`Outbound::pause`]): the phone is
+    /// cleared. False when nothing would be cut (or an item is too long).
+    pub fn pause(&mut self, now: u64, generating: bool, out: &mut Vec<Output>) -> bool {
+        if !self.outbound.pause(now, generating) {
+            return false;
+        }
+        if self.live() {
+            out.push(Output::Phone { kind: PhoneKind::Clear, text: self.phone.clear() });
+        }
+        self.counters.pauses += 1;
+        true
+    }
+
+    /// Resumes a pause (see [`Outbound::resume`]).
+    pub fn resume(&mut self, rewind_ms: u64, now: u64, out: &mut Vec<Output>) -> Resumed {
+        self.counters.resumes += 1;
+        let mut gone = Vec::new();
+        let out = if self.live() { out } else { &mut gone };
+        self.outbound.resume(&*self.phone, rewind_ms, now, out)
+    }
+
+    /// Whether the caller's speech segment that had an onset is still going.
+    pub fn caller_speaking(&self) -> bool {
+        self.vad.as_ref().is_some_and(LocalBarge::in_speech)
     }
 }

@@ -327,7 +327,7 @@ impl Pipeline {
         let items: Vec<_> = self.leg.interrupt(now, out).into_iter().map(|c| c.heard).collect();
         if !items.is_empty() {
             self.leg.counters.barge_ins += 1;
-            out.push(Output::Event(Event::BargeIn { at_ms: now, cause, items }));
+            out.push(Output::Event(Event::BargeIn { at_ms: now, cause, items, paused_ms: None }));
         }
     }
 }

@@ -211,6 +211,12 @@ pub enum ModelEvent<'a> {
     SessionUpdated,
     /// The model heard the caller start speaking.
     SpeechStarted,
+    /// The model's turn detection ended a caller turn: its audio is now
+    /// input item `item_id` (OpenAI `input_audio_buffer.committed`).
+    InputCommitted {
+        /// The user item made of it.
+        item_id: Option<String>,
+    },
     /// The model called a function.
     ToolCall {
         /// Id to answer with.

@@ -253,8 +253,20 @@ class Call:
         echo_cancel: bool = False,
         echo_cancel_to_model: bool = False,
         hold_ms: int = 1000,
+        resume_false_interruptions: bool = False,
+        commit_after_ms: int = 600,
+        resume_rewind_ms: int = 300,
     ) -> None:
-        """``echo_cancel`` runs teledsp's echo canceller on the caller's audio
+        """``resume_false_interruptions`` (needs ``local_vad``; OpenAI or
+        Azure): the caller's sound over the agent pauses it (a "paused"
+        event, the phone cleared); speech lasting ``commit_after_ms``, a new
+        turn or ``barge_in`` commits it (the "barge_in" event, with
+        ``paused_ms``); a sound that ends first (a backchannel, a cough)
+        resumes the agent from what was heard, rewound up to
+        ``resume_rewind_ms`` to a quiet frame (a "resumed" event), and the
+        model is told nothing.
+
+        ``echo_cancel`` runs teledsp's echo canceller on the caller's audio
         (phone streams at 8 or 16 kHz): the local VAD hears the cancelled
         audio, and with ``echo_cancel_to_model`` the model does too (turn it on
         when the model API cancels no echo itself; OpenAI Realtime, Gemini

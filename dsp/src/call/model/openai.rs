@@ -222,6 +222,7 @@ impl OpenAi {
         } else {
             match kind {
                 "input_audio_buffer.speech_started" => ModelEvent::SpeechStarted,
+                "input_audio_buffer.committed" => ModelEvent::InputCommitted { item_id: owned(e.item_id) },
                 "session.updated" => ModelEvent::SessionUpdated,
                 "response.created" => ModelEvent::ResponseCreated { response_id: e.response.and_then(|r| r.id) },
                 "response.done" => ModelEvent::ResponseDone { response_id: e.response.and_then(|r| r.id) },
@@ -268,7 +269,6 @@ const KNOWN: &[&str] = &[
     "conversation.item.input_audio_transcription.delta",
     "conversation.item.input_audio_transcription.failed",
     "conversation.item.input_audio_transcription.segment",
-    "input_audio_buffer.committed",
     "input_audio_buffer.cleared",
     "input_audio_buffer.speech_stopped",
     "input_audio_buffer.timeout_triggered",

@@ -49,6 +49,7 @@ const USAGE = `usage: node dist/main.js serve [--listen HOST:PORT] [--public-url
        [--model openai|azure|gemini|elevenlabs] [--openai-api ga|beta] [--audio pcm|pcmu|pcma|pcm16k]
        [--instructions TEXT] [--voice NAME]
        [--tools-webhook URL] [--tools-file FILE] [--local-vad] [--echo-cancel] [--echo-cancel-to-model]
+       [--resume-false-interruptions] [--commit-after-ms MS]
        [--call-tokens] [--call-token-ttl S] [--insecure-no-signature]
        [--drain-timeout S] [--pre-stop S] [--header-read-timeout S] [--start-timeout S] [--media-timeout S]
        [--session-timeout S] [--write-timeout S]
@@ -84,6 +85,8 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
       'local-vad': { type: 'boolean', default: false },
       'echo-cancel': { type: 'boolean', default: false },
       'echo-cancel-to-model': { type: 'boolean', default: false },
+      'resume-false-interruptions': { type: 'boolean', default: false },
+      'commit-after-ms': { type: 'string', default: '600' },
       'call-tokens': { type: 'boolean', default: false },
       'call-token-ttl': { type: 'string', default: '60' },
       'insecure-no-signature': { type: 'boolean', default: false },
@@ -135,7 +138,10 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
     localVad: values['local-vad'],
     echoCancel: values['echo-cancel'],
     echoCancelToModel: values['echo-cancel-to-model'],
+    resumeFalseInterruptions: values['resume-false-interruptions'],
+    commitAfterMs: Number(values['commit-after-ms']),
   };
+  if (!(Number.isInteger(call.commitAfterMs) && call.commitAfterMs! > 0)) throw new Error(`--commit-after-ms takes a positive whole number\n${USAGE}`);
   if (values.instructions) call.instructions = values.instructions;
   if (values['tools-file']) call.tools = JSON.parse(readFileSync(values['tools-file'], 'utf8'));
   return {
@@ -143,6 +149,7 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
     port,
     publicUrl: values['public-url']!,
     modelUrl: values['model-url'] ?? values['openai-url'] ?? env.OPENAI_REALTIME_URL ?? 'wss://api.openai.com/v1/realtime?model=gpt-realtime',
+    // new Call checks every setting (ERR_TELEDSP_CONFIG says what is wrong).
     modelApiKey: env[new Call(call).modelKeyEnv] ?? '',
     gate,
     toolsWebhook: values['tools-webhook'] ?? null,

@@ -1,0 +1,94 @@
+"""Writes the pause / commit / resume conformance scenarios (tests/scenarios
+34-39): Twilio and OpenAI with `local_vad` and `resume_false_interruptions`
+(commit after 600 ms of speech, rewind up to 300 ms). The agent's answer
+(item A, 2 s, in one delta at 100 ms) plays from 100 ms; the caller's line
+is mu-law silence with bursts of the runners' `ulaw` generator (loud,
+noise-like: the VAD takes it for speech) where each scenario puts them.
+
+Only the inputs are written here; `TELEDSP_BLESS=1 cargo test -p teledsp
+--test conformance` fills in `expect`, `counters` and `digest`, which are
+then reviewed against each description.
+
+    python tests/make_resume_scenarios.py
+"""
+
+import json
+import pathlib
+
+HERE = pathlib.Path(__file__).parent / "scenarios"
+CONFIG = {"local_vad": True, "resume_false_interruptions": True, "commit_after_ms": 600, "resume_rewind_ms": 300}
+START = {"event": "start", "streamSid": "MZ1", "start": {"streamSid": "MZ1", "callSid": "CA1"}}
+ANSWER = [
+    {"at": 0, "phone": START},
+    {"at": 0, "open_model": True},
+    {"at": 0, "model": {"type": "session.updated", "session": {}}},
+    {"at": 100, "model": {"type": "response.created", "response": {"id": "R1"}}},
+    {"at": 100, "model": {"type": "response.output_item.added", "response_id": "R1",
+                          "item": {"id": "A", "type": "message", "role": "assistant"}}},
+    {"at": 100, "model": {"type": "response.output_audio.delta", "item_id": "A", "response_id": "R1",
+                          "delta": {"gen": "pcm24k", "ms": 2000, "seed": 3}}},
+    {"at": 100, "model": {"type": "response.output_audio.done", "item_id": "A"}},
+    {"at": 100, "model": {"type": "response.done", "response": {"id": "R1"}}},
+]
+
+
+def media(seed):
+    return {"event": "media", "streamSid": "MZ1", "media": {"payload": {"gen": "ulaw", "ms": 20, "seed": seed}}}
+
+
+def line(until_ms, bursts, extra=None):
+    """Caller frames every 20 ms to `until_ms`: silence, or the generator
+    inside the (start_ms, end_ms) `bursts`; `extra` maps an instant to steps
+    inserted after that instant's frame."""
+    steps = []
+    for t in range(0, until_ms, 20):
+        loud = any(a <= t < b for a, b in bursts)
+        steps.append({"at": t, "phone": media(1 + t // 20 if loud else 0)})
+        steps.extend((extra or {}).get(t, []))
+    return steps
+
+
+COMMITTED = lambda item: {"type": "input_audio_buffer.committed", "item_id": item, "previous_item_id": "A"}  # noqa: E731
+
+SCENARIOS = {
+    "34_resume_backchannel": dict(
+        description="A backchannel (300 ms of sound at 600 ms) over the agent's 2 s answer: the VAD's onset pauses the "
+                    "agent (clear, a paused event; the model is told nothing), the sound's end resumes it (a resumed "
+                    "event with the pause's length and the rewind; A's audio sent again from what had been heard, "
+                    "rewound to a quiet frame, then a mark). The server's committed turn (item U1) is the backchannel: "
+                    "it is deleted, and no response.create is sent. Counters: one pause, one resume, no barge-in.",
+        steps=ANSWER + line(2000, [(600, 900)], {1500: [{"at": 1500, "model": COMMITTED("U1")}]}),
+    ),
+    "35_resume_cough": dict(
+        description="A cough (120 ms of loud sound at 1000 ms): paused and resumed as scenario 34, a shorter pause.",
+        steps=ANSWER + line(2000, [(1000, 1120)]),
+    ),
+    "36_resume_real_interruption_committed": dict(
+        description="A real interruption (1.5 s of speech from 600 ms): paused at the onset, committed 600 ms later: "
+                    "the barge_in event (cause vad, paused_ms 600) with A truncated at what was heard at the pause "
+                    "(no second clear). The server's committed turn (U1) is then answered: response.create.",
+        steps=ANSWER + line(2400, [(600, 2100)], {2300: [{"at": 2300, "model": COMMITTED("U1")}]}),
+    ),
+    "37_resume_second_onset": dict(
+        description="Two sounds: 200 ms at 600 ms (paused, then resumed when it ends), and from 1200 ms a long one "
+                    "(paused again, committed 600 ms after its onset; A truncated at what was heard at that pause).",
+        steps=ANSWER + line(2400, [(600, 800), (1200, 2300)]),
+    ),
+    "38_resume_new_model_turn": dict(
+        description="Speech from 600 ms; 300 ms into the pause the model starts a new response (R2): the pause is "
+                    "committed at once (cause model, paused_ms about 300), A truncated at what was heard at the pause.",
+        steps=ANSWER + line(1400, [(600, 1400)], {1000: [{"at": 1000, "model": {"type": "response.created",
+                                                                                "response": {"id": "R2"}}}]}),
+    ),
+    "39_resume_stop_during_pause": dict(
+        description="The caller hangs up during a pause: the stopped event; nothing is resumed or sent after it.",
+        steps=ANSWER + line(800, [(600, 800)]) + [{"at": 800, "phone": {"event": "stop", "streamSid": "MZ1"}}]
+        + line(1200, [])[40:],
+    ),
+}
+
+if __name__ == "__main__":
+    for name, sc in SCENARIOS.items():
+        doc = {"description": sc["description"], "kind": "call", "config": CONFIG, "steps": sc["steps"]}
+        (HERE / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"wrote {name}.json")
