@@ -1,5 +1,5 @@
 """Writes the pause / commit / resume conformance scenarios (tests/scenarios
-34-39): Twilio and OpenAI with `local_vad` and `resume_false_interruptions`
+34-40): Twilio and OpenAI with `local_vad` and `resume_false_interruptions`
 (commit after 600 ms of speech, rewind up to 300 ms). The agent's answer
 (item A, 2 s, in one delta at 100 ms) plays from 100 ms; the caller's line
 is mu-law silence with bursts of the runners' `ulaw` generator (loud,
@@ -85,10 +85,25 @@ SCENARIOS = {
         steps=ANSWER + line(800, [(600, 800)]) + [{"at": 800, "phone": {"event": "stop", "streamSid": "MZ1"}}]
         + line(1200, [])[40:],
     ),
+    "40_pipeline_resume_backchannel": dict(
+        kind="pipeline",
+        config={"resume_false_interruptions": True, "commit_after_ms": 600, "resume_rewind_ms": 300},
+        description="Pipeline (TTS linear16 at 24 kHz): utterance u1 (2 s) pushed at 100 ms; a 300 ms sound at 600 ms "
+                    "pauses it (clear, paused), u2 pushed during the pause is held; the sound's end resumes u1 from "
+                    "what was heard (rewound to a quiet frame) and sends u2 after it; then 1.2 s of speech from 1400 ms "
+                    "pauses again and commits 600 ms later (barge_in with paused_ms 600: u1 truncated, u2 heard in part "
+                    "or deleted).",
+        steps=[{"at": 0, "phone": START},
+               {"at": 100, "push_audio": {"id": "u1", "audio": {"gen": "pcm24k", "ms": 2000, "seed": 3}}},
+               {"at": 100, "end_utterance": "u1"}]
+        + line(2800, [(600, 900), (1400, 2600)], {700: [{"at": 700, "push_audio": {"id": "u2", "audio": {
+            "gen": "pcm24k", "ms": 500, "seed": 5}}}, {"at": 700, "end_utterance": "u2"}]}),
+    ),
 }
 
 if __name__ == "__main__":
     for name, sc in SCENARIOS.items():
-        doc = {"description": sc["description"], "kind": "call", "config": CONFIG, "steps": sc["steps"]}
+        doc = {"description": sc["description"], "kind": sc.get("kind", "call"), "config": sc.get("config", CONFIG),
+               "steps": sc["steps"]}
         (HERE / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
         print(f"wrote {name}.json")

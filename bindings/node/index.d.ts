@@ -613,6 +613,17 @@ export interface PipelineOptions {
    * transcribing the agent (default false).
    */
   echoCancel?: boolean
+  /**
+   * Pause, then commit or resume (needs `localVad`): the caller's sound
+   * over the agent pauses it (`paused`; audio pushed meanwhile is held);
+   * speech lasting `commitAfterMs` or `bargeIn` commits (`barge_in`); a
+   * sound that ends first resumes from what was heard (`resumed`).
+   */
+  resumeFalseInterruptions?: boolean
+  /** Speech this long over the agent is an interruption, ms (default 600). */
+  commitAfterMs?: number
+  /** A resume goes back up to this far, to the quietest frame, ms (default 300). */
+  resumeRewindMs?: number
 }
 
 /** The answer to an answer webhook. */

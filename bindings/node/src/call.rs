@@ -377,6 +377,15 @@ pub struct PipelineOptions {
     /// `caller_audio` get the cancelled audio, so the recogniser stops
     /// transcribing the agent (default false).
     pub echo_cancel: Option<bool>,
+    /// Pause, then commit or resume (needs `localVad`): the caller's sound
+    /// over the agent pauses it (`paused`; audio pushed meanwhile is held);
+    /// speech lasting `commitAfterMs` or `bargeIn` commits (`barge_in`); a
+    /// sound that ends first resumes from what was heard (`resumed`).
+    pub resume_false_interruptions: Option<bool>,
+    /// Speech this long over the agent is an interruption, ms (default 600).
+    pub commit_after_ms: Option<u32>,
+    /// A resume goes back up to this far, to the quietest frame, ms (default 300).
+    pub resume_rewind_ms: Option<u32>,
 }
 
 /// A cascaded agent's call (speech-to-text -> LLM -> text-to-speech), with

@@ -295,7 +295,9 @@ impl PyCall {
 /// audio this much quieter than the agent's playing audio is taken for line
 /// echo; default 6, 0 is off), echo_cancel (teledsp's echo canceller on
 /// the caller's audio: the VAD and "caller_audio" get the cancelled audio;
-/// default False).
+/// default False), resume_false_interruptions (pause on the caller's sound:
+/// commit after commit_after_ms of speech or on barge_in, else resume from
+/// what was heard, rewound up to resume_rewind_ms; default False).
 ///
 /// Methods return ``(target, payload)`` pairs as ``Call``'s do, with
 /// "caller_audio" (bytes: 8 kHz mu-law for the recogniser) in place of

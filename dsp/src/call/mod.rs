@@ -135,8 +135,6 @@ pub struct Call {
     pending_tools: Vec<String>,
     /// A `response.create` waits for the current response to end.
     want_response: bool,
-    /// Paused since (instant, cause) (`resume_false_interruptions`).
-    paused: Option<(u64, Cause)>,
     /// A pause resumed since the model's last committed turn: that turn
     /// was the backchannel, and its input item is deleted.
     resumed_turn: bool,
@@ -186,7 +184,7 @@ impl Call {
         let (model_in, model_out) = model.formats();
         let mut leg = PhoneLeg::new(phone, model_out, cfg.quality, cfg.echo_loss_db, cfg.local_vad, cfg.echo_cancel)?;
         if cfg.resume_false_interruptions {
-            leg.keep_audio();
+            leg.pause_mode(cfg.commit_after_ms, cfg.resume_rewind_ms);
         }
         Ok(Call {
             up: Converter::new(phone_format, model_in, cfg.quality)?,
@@ -200,7 +198,6 @@ impl Call {
             cancelled_responses: Recent::default(),
             pending_tools: Vec::new(),
             want_response: false,
-            paused: None,
             resumed_turn: false,
             now: 0,
             bytes: Vec::new(),
@@ -348,7 +345,7 @@ impl Call {
     /// Whether the agent is paused on a caller's sound (see
     /// [`CallConfig::resume_false_interruptions`]).
     pub fn paused(&self) -> bool {
-        self.paused.is_some()
+        self.leg.paused().is_some()
     }
 
     /// The output of tool call `call_id` (what the model reads; an error
@@ -401,7 +398,7 @@ impl Call {
         }
         // The caller hung up: a pause ends with nothing resumed.
         if self.leg.stopped() {
-            self.paused = None;
+            self.leg.end_pause(now);
         }
         Ok(())
     }
@@ -474,34 +471,21 @@ impl Call {
     }
 
     /// The caller's sound over the agent: a barge-in at once, or with
-    /// `resume_false_interruptions` a pause (falling back to the barge-in
-    /// where a pause cannot be resumed).
+    /// `resume_false_interruptions` a pause (the barge-in where a pause
+    /// cannot be resumed).
     fn onset(&mut self, now: u64, cause: Cause, out: &mut Vec<Output>) {
-        if !self.cfg.resume_false_interruptions {
-            return self.interrupt(now, cause, out);
-        }
-        if self.paused.is_some() {
-            return;
-        }
-        if self.leg.pause(now, self.response.is_some(), out) {
-            self.paused = Some((now, cause));
-            out.push(Output::Event(Event::Paused { at_ms: now, cause }));
-        } else {
+        if !self.leg.pause(now, cause, self.response.is_some(), out) {
             self.interrupt(now, cause, out);
         }
     }
 
-    /// A pause's end, decided on the caller's audio: speech that lasted
-    /// `commit_after_ms` commits it; a sound that ended first resumes.
+    /// A pause's end, decided on the caller's audio (see [`PhoneLeg::decide`]).
     fn decide(&mut self, now: u64, out: &mut Vec<Output>) {
-        let Some((at, cause)) = self.paused else { return };
-        if !self.leg.caller_speaking() && self.leg.outbound.resumable() {
-            self.paused = None;
-            self.resumed_turn = true;
-            let r = self.leg.resume(u64::from(self.cfg.resume_rewind_ms), now, out);
-            out.push(Output::Event(Event::Resumed { at_ms: now, paused_ms: now - at, rewound_ms: r.rewound_ms }));
-        } else if now - at >= u64::from(self.cfg.commit_after_ms) || !self.leg.outbound.resumable() {
-            self.interrupt(now, cause, out);
+        let was = self.leg.paused().is_some();
+        match self.leg.decide(now, out) {
+            Some(cause) => self.interrupt(now, cause, out),
+            None if was && self.leg.paused().is_none() => self.resumed_turn = true,
+            None => {}
         }
     }
 
@@ -527,7 +511,7 @@ impl Call {
             }
             ModelEvent::ResponseCreated { response_id } => {
                 // A new turn while paused: the sound was an interruption.
-                if self.paused.is_some() {
+                if self.leg.paused().is_some() {
                     self.interrupt(now, Cause::Model, out);
                 }
                 self.response = Some(response_id.unwrap_or_default())
@@ -545,7 +529,7 @@ impl Call {
                 // The server ended a caller turn and, by our settings, does
                 // not answer it: a backchannel that resumed is deleted; a
                 // real turn commits a pause still on, and is answered.
-                if self.paused.is_some() {
+                if self.leg.paused().is_some() {
                     self.interrupt(now, Cause::Model, out);
                 }
                 if std::mem::take(&mut self.resumed_turn) {
@@ -604,7 +588,7 @@ impl Call {
 
     fn interrupt(&mut self, now: u64, cause: Cause, out: &mut Vec<Output>) {
         // A commit: the turn is the caller's, not a backchannel.
-        let paused_ms = self.paused.take().map(|(at, _)| now - at);
+        let paused_ms = self.leg.end_pause(now);
         self.resumed_turn = false;
         let cuts = self.leg.interrupt(now, out);
         let mut interrupted = false;

@@ -17,8 +17,8 @@ use std::ops::Range;
 use super::barge::LocalBarge;
 use super::convert;
 use super::echo_leg::{EchoLeg, FarQueue};
-use super::events::{Counters, Event, Stream};
-use super::outbound::{Cut, Outbound, Resumed};
+use super::events::{Cause, Counters, Event, Stream};
+use super::outbound::{Cut, Outbound};
 use super::playout::MarkEcho;
 use super::protocol::{Output, Payload, PhoneAdapter, PhoneEvent, PhoneKind, b64_decode};
 use super::reorder::Reorder;
@@ -64,8 +64,10 @@ pub(crate) struct PhoneLeg {
     /// The chunk last asked for its onset, decoded once: the VAD's input,
     /// and the converter's where it takes PCM (see [`PhoneLeg::decoded`]).
     pcm: Vec<i16>,
-    /// Pause mode: sounds end after [`SOUND_END_MS`] of quiet.
-    sound_end: bool,
+    /// Pause mode: (commit after, rewind up to), ms.
+    pausing: Option<(u64, u64)>,
+    /// Paused since (instant, cause).
+    paused: Option<(u64, Cause)>,
 }
 
 /// In pause mode, the caller's sound is over after this much quiet, ms:
@@ -103,7 +105,8 @@ impl PhoneLeg {
             released: Vec::new(),
             chunks: Vec::new(),
             pcm: Vec::new(),
-            sound_end: false,
+            pausing: None,
+            paused: None,
         })
     }
 
@@ -190,7 +193,7 @@ impl PhoneLeg {
                         Self::parts(&*self.phone, self.source, format, self.quality, self.echo.is_some())?;
                     if self.vad.is_some() {
                         let mut vad = LocalBarge::new(self.echo_loss_db, format)?;
-                        if self.sound_end {
+                        if self.pausing.is_some() {
                             vad.end_sounds_after(SOUND_END_MS);
                         }
                         self.vad = Some(vad);
@@ -359,38 +362,67 @@ impl PhoneLeg {
         self.outbound.interrupt(now)
     }
 
-    /// Keeps the agent's audio so that pauses can be resumed (pause mode).
-    pub fn keep_audio(&mut self) {
+    /// Pause mode (`resume_false_interruptions`): the agent's audio is
+    /// kept, a caller's sound pauses it, and [`PhoneLeg::decide`] ends the
+    /// pause: speech lasting `commit_after_ms` commits, a sound that ends
+    /// first resumes, rewound up to `rewind_ms`.
+    pub fn pause_mode(&mut self, commit_after_ms: u32, rewind_ms: u32) {
         self.outbound.keep = true;
-        self.sound_end = true;
+        self.pausing = Some((u64::from(commit_after_ms), u64::from(rewind_ms)));
         if let Some(vad) = &mut self.vad {
             vad.end_sounds_after(SOUND_END_MS);
         }
     }
 
-    /// Pauses the agent at `now` (see [`Outbound::pause`]): the phone is
-    /// cleared. False when nothing would be cut (or an item is too long).
-    pub fn pause(&mut self, now: u64, generating: bool, out: &mut Vec<Output>) -> bool {
-        if !self.outbound.pause(now, generating) {
+    /// Paused since (instant, cause).
+    pub fn paused(&self) -> Option<(u64, Cause)> {
+        self.paused
+    }
+
+    /// The caller's sound at `now`: in pause mode, pauses the agent (the
+    /// phone cleared, a `paused` event) and true; false when a pause is
+    /// not possible (nothing would be cut and nothing is `generating`, or
+    /// an item is too long to resume): the caller barges in instead.
+    pub fn pause(&mut self, now: u64, cause: Cause, generating: bool, out: &mut Vec<Output>) -> bool {
+        if self.paused.is_some() {
+            return true;
+        }
+        if self.pausing.is_none() || !self.outbound.pause(now, generating) {
             return false;
         }
         if self.live() {
             out.push(Output::Phone { kind: PhoneKind::Clear, text: self.phone.clear() });
         }
         self.counters.pauses += 1;
+        self.paused = Some((now, cause));
+        out.push(Output::Event(Event::Paused { at_ms: now, cause }));
         true
     }
 
-    /// Resumes a pause (see [`Outbound::resume`]).
-    pub fn resume(&mut self, rewind_ms: u64, now: u64, out: &mut Vec<Output>) -> Resumed {
-        self.counters.resumes += 1;
-        let mut gone = Vec::new();
-        let out = if self.live() { out } else { &mut gone };
-        self.outbound.resume(&*self.phone, rewind_ms, now, out)
+    /// A pause's end, decided on the caller's audio at `now`: a sound that
+    /// ended resumes the agent (a `resumed` event; nothing for the
+    /// upstream to do); speech that lasted `commit_after_ms` (or audio too
+    /// long to keep) is an interruption: the cause to commit it with.
+    pub fn decide(&mut self, now: u64, out: &mut Vec<Output>) -> Option<Cause> {
+        let (at, cause) = self.paused?;
+        let (commit_after, rewind) = self.pausing?;
+        let resumable = self.outbound.resumable();
+        let speaking = self.vad.as_ref().is_some_and(LocalBarge::in_speech);
+        if !speaking && resumable && self.live() {
+            self.paused = None;
+            self.counters.resumes += 1;
+            let r = self.outbound.resume(&*self.phone, rewind, now, out);
+            out.push(Output::Event(Event::Resumed { at_ms: now, paused_ms: now - at, rewound_ms: r.rewound_ms }));
+            None
+        } else if now - at >= commit_after || !resumable {
+            Some(cause)
+        } else {
+            None
+        }
     }
 
-    /// Whether the caller's speech segment that had an onset is still going.
-    pub fn caller_speaking(&self) -> bool {
-        self.vad.as_ref().is_some_and(LocalBarge::in_speech)
+    /// Ends a pause without a resume (a commit, a hang-up): how long it was, ms.
+    pub fn end_pause(&mut self, now: u64) -> Option<u64> {
+        self.paused.take().map(|(at, _)| now - at)
     }
 }

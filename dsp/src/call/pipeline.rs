@@ -82,6 +82,17 @@ pub struct PipelineConfig {
     /// ([`Output::CallerAudio`] is the cancelled audio), so it stops
     /// transcribing the agent. Phone streams at 8 or 16 kHz.
     pub echo_cancel: bool,
+    /// Pause, then commit or resume (needs `local_vad`): the caller's sound
+    /// over the agent clears the phone but keeps the TTS audio (a `paused`
+    /// event; audio pushed meanwhile is held); speech lasting
+    /// `commit_after_ms` or [`Pipeline::barge_in`] (the recogniser's new
+    /// turn) commits the barge-in; a sound that ends first resumes the
+    /// agent from what was heard (a `resumed` event). Off by default.
+    pub resume_false_interruptions: bool,
+    /// Caller speech this long over the agent is an interruption, ms.
+    pub commit_after_ms: u32,
+    /// A resume may go back this far, to the quietest frame, ms.
+    pub resume_rewind_ms: u32,
 }
 
 impl Default for PipelineConfig {
@@ -94,6 +105,9 @@ impl Default for PipelineConfig {
             local_vad: true,
             echo_loss_db: 6.0,
             echo_cancel: false,
+            resume_false_interruptions: false,
+            commit_after_ms: 600,
+            resume_rewind_ms: 300,
         }
     }
 }
@@ -166,7 +180,15 @@ impl Pipeline {
     pub fn with_phone(cfg: PipelineConfig, phone: Box<dyn PhoneAdapter>) -> Result<Self, Error> {
         // The VAD runs even without local barge-in: it also keeps when the
         // caller was heard (see `caller_speech_ms`).
-        let leg = PhoneLeg::new(phone, cfg.source()?, cfg.quality, cfg.echo_loss_db, true, cfg.echo_cancel)?;
+        let mut leg = PhoneLeg::new(phone, cfg.source()?, cfg.quality, cfg.echo_loss_db, true, cfg.echo_cancel)?;
+        if cfg.resume_false_interruptions {
+            if !cfg.local_vad {
+                return Err(Error::InvalidConfig(
+                    "resume_false_interruptions needs local_vad: the engine decides on the caller's audio".into(),
+                ));
+            }
+            leg.pause_mode(cfg.commit_after_ms, cfg.resume_rewind_ms);
+        }
         Ok(Pipeline { cfg, leg, now: 0 })
     }
 
@@ -315,19 +337,36 @@ impl Pipeline {
                     }
                     None => out.push(Output::CallerAudio(self.leg.chunk(i).to_vec())),
                 }
-                if onset && self.cfg.local_vad && self.leg.outbound.unheard(now) {
+                if onset
+                    && self.cfg.local_vad
+                    && self.leg.outbound.unheard(now)
+                    && !self.leg.pause(now, Cause::Vad, false, out)
+                {
                     self.interrupt(now, Cause::Vad, out);
                 }
+                if let Some(cause) = self.leg.decide(now, out) {
+                    self.interrupt(now, cause, out);
+                }
             }
+        }
+        if self.leg.stopped() {
+            self.leg.end_pause(now);
         }
         Ok(())
     }
 
+    /// Whether the agent is paused on a caller's sound (see
+    /// [`PipelineConfig::resume_false_interruptions`]).
+    pub fn paused(&self) -> bool {
+        self.leg.paused().is_some()
+    }
+
     fn interrupt(&mut self, now: u64, cause: Cause, out: &mut Vec<Output>) {
+        let paused_ms = self.leg.end_pause(now);
         let items: Vec<_> = self.leg.interrupt(now, out).into_iter().map(|c| c.heard).collect();
         if !items.is_empty() {
             self.leg.counters.barge_ins += 1;
-            out.push(Output::Event(Event::BargeIn { at_ms: now, cause, items, paused_ms: None }));
+            out.push(Output::Event(Event::BargeIn { at_ms: now, cause, items, paused_ms }));
         }
     }
 }

@@ -327,6 +327,9 @@ class Pipeline:
         local_vad: bool = True,
         echo_loss_db: float = 6.0,
         echo_cancel: bool = False,
+        resume_false_interruptions: bool = False,
+        commit_after_ms: int = 600,
+        resume_rewind_ms: int = 300,
     ) -> None:
         """``echo_cancel`` runs teledsp's echo canceller on the caller's audio:
         the local VAD hears the cancelled audio, and "caller_audio" is the
