@@ -70,8 +70,10 @@ SCENARIOS = {
         steps=ANSWER + line(2400, [(600, 2100)], {2300: [{"at": 2300, "model": COMMITTED("U1")}]}),
     ),
     "37_resume_second_onset": dict(
-        description="Two sounds: 200 ms at 600 ms (paused, then resumed when it ends), and from 1200 ms a long one "
-                    "(paused again, committed 600 ms after its onset; A truncated at what was heard at that pause).",
+        description="Two sounds: 200 ms at 600 ms (paused, then resumed when it ends), and from 1200 ms a long one: "
+                    "within 1 s of the resume it continues the same exchange, so it is paused again and committed "
+                    "600 ms after the first onset (paused_ms 40); A truncated at what was heard at the second pause "
+                    "(the replay after the resume counted from where it restarted).",
         steps=ANSWER + line(2400, [(600, 800), (1200, 2300)]),
     ),
     "38_resume_new_model_turn": dict(
@@ -90,9 +92,9 @@ SCENARIOS = {
         config={"resume_false_interruptions": True, "commit_after_ms": 600, "resume_rewind_ms": 300},
         description="Pipeline (TTS linear16 at 24 kHz): utterance u1 (2 s) pushed at 100 ms; a 300 ms sound at 600 ms "
                     "pauses it (clear, paused), u2 pushed during the pause is held; the sound's end resumes u1 from "
-                    "what was heard (rewound to a quiet frame) and sends u2 after it; then 1.2 s of speech from 1400 ms "
-                    "pauses again and commits 600 ms later (barge_in with paused_ms 600: u1 truncated, u2 heard in part "
-                    "or deleted).",
+                    "what was heard (rewound to a quiet frame) and sends u2 after it; then speech from 1400 ms, within "
+                    "1 s of the resume, continues the exchange: paused again and committed at once, 800 ms after the "
+                    "first onset (u1 truncated at what was heard, u2 never heard: deleted).",
         steps=[{"at": 0, "phone": START},
                {"at": 100, "push_audio": {"id": "u1", "audio": {"gen": "pcm24k", "ms": 2000, "seed": 3}}},
                {"at": 100, "end_utterance": "u1"}]

@@ -85,7 +85,7 @@ enum Cmd {
         #[arg(long, requires = "local_vad")]
         resume_false_interruptions: bool,
         /// With --resume-false-interruptions: speech this long is an interruption, ms.
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = 700)]
         commit_after_ms: u32,
         /// Seconds live calls may take to finish after SIGTERM; then they are
         /// closed (1001) and the process exits. A second signal exits at once.

@@ -71,7 +71,7 @@ pub struct CallOptions {
     /// a sound that ends first resumes from what was heard (`resumed`), the
     /// model told nothing (default false).
     pub resume_false_interruptions: Option<bool>,
-    /// Speech this long over the agent is an interruption, ms (default 600).
+    /// Speech this long over the agent is an interruption, ms (default 700).
     pub commit_after_ms: Option<u32>,
     /// A resume goes back up to this far, to the quietest frame, ms (default 300).
     pub resume_rewind_ms: Option<u32>,
@@ -382,7 +382,7 @@ pub struct PipelineOptions {
     /// speech lasting `commitAfterMs` or `bargeIn` commits (`barge_in`); a
     /// sound that ends first resumes from what was heard (`resumed`).
     pub resume_false_interruptions: Option<bool>,
-    /// Speech this long over the agent is an interruption, ms (default 600).
+    /// Speech this long over the agent is an interruption, ms (default 700).
     pub commit_after_ms: Option<u32>,
     /// A resume goes back up to this far, to the quietest frame, ms (default 300).
     pub resume_rewind_ms: Option<u32>,

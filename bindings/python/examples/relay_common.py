@@ -89,7 +89,7 @@ def serve_parser(prog: str, description: str, server: str) -> argparse.ArgumentP
     s.add_argument("--resume-false-interruptions", action="store_true",
                    help="with --local-vad: pause on the caller's sound over the agent, then commit the barge-in (speech "
                         "lasting --commit-after-ms, or a new turn) or resume from what was heard (a backchannel, a cough)")
-    s.add_argument("--commit-after-ms", type=int, default=600,
+    s.add_argument("--commit-after-ms", type=int, default=700,
                    help="with --resume-false-interruptions: speech this long is an interruption")
     s.add_argument("--call-tokens", action="store_true",
                    help="issue a per-call token in /twiml and require it in start (Twilio, SignalWire; needs the "

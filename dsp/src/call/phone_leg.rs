@@ -68,12 +68,21 @@ pub(crate) struct PhoneLeg {
     pausing: Option<(u64, u64)>,
     /// Paused since (instant, cause).
     paused: Option<(u64, Cause)>,
+    /// The caller's sounds since the first onset of an exchange: (that
+    /// onset, the last resume). A sound within [`EPISODE_MS`] of a resume
+    /// continues it: speech with pauses between its words commits by its
+    /// whole length, not its first word's.
+    episode: Option<(u64, u64)>,
 }
 
 /// In pause mode, the caller's sound is over after this much quiet, ms:
 /// longer than the gaps inside a word or a backchannel ("mm-hm"), shorter
 /// than the VAD's 400 ms hangover, which would lengthen every resume's gap.
 pub const SOUND_END_MS: u64 = 200;
+
+/// A caller's sound this soon after a resume continues the same exchange
+/// (see `PhoneLeg::decide`), ms.
+pub const EPISODE_MS: u64 = 1000;
 
 impl PhoneLeg {
     /// A leg over `phone`, for agent audio in `source`; with a local VAD
@@ -107,6 +116,7 @@ impl PhoneLeg {
             pcm: Vec::new(),
             pausing: None,
             paused: None,
+            episode: None,
         })
     }
 
@@ -401,20 +411,28 @@ impl PhoneLeg {
 
     /// A pause's end, decided on the caller's audio at `now`: a sound that
     /// ended resumes the agent (a `resumed` event; nothing for the
-    /// upstream to do); speech that lasted `commit_after_ms` (or audio too
-    /// long to keep) is an interruption: the cause to commit it with.
+    /// upstream to do); speech that lasted `commit_after_ms` from the
+    /// exchange's first onset (sounds less than [`EPISODE_MS`] apart are
+    /// one exchange), or audio too long to keep, is an interruption: the
+    /// cause to commit it with.
     pub fn decide(&mut self, now: u64, out: &mut Vec<Output>) -> Option<Cause> {
         let (at, cause) = self.paused?;
         let (commit_after, rewind) = self.pausing?;
+        // Speech is timed from the exchange's first onset.
+        let from = match self.episode {
+            Some((first, resumed)) if at.saturating_sub(resumed) <= EPISODE_MS => first,
+            _ => at,
+        };
         let resumable = self.outbound.resumable();
         let speaking = self.vad.as_ref().is_some_and(LocalBarge::in_speech);
         if !speaking && resumable && self.live() {
             self.paused = None;
             self.counters.resumes += 1;
+            self.episode = Some((from, now));
             let r = self.outbound.resume(&*self.phone, rewind, now, out);
             out.push(Output::Event(Event::Resumed { at_ms: now, paused_ms: now - at, rewound_ms: r.rewound_ms }));
             None
-        } else if now - at >= commit_after || !resumable {
+        } else if now - from >= commit_after || !resumable {
             Some(cause)
         } else {
             None
@@ -423,6 +441,7 @@ impl PhoneLeg {
 
     /// Ends a pause without a resume (a commit, a hang-up): how long it was, ms.
     pub fn end_pause(&mut self, now: u64) -> Option<u64> {
+        self.episode = None;
         self.paused.take().map(|(at, _)| now - at)
     }
 }

@@ -106,7 +106,7 @@ impl Default for PipelineConfig {
             echo_loss_db: 6.0,
             echo_cancel: false,
             resume_false_interruptions: false,
-            commit_after_ms: 600,
+            commit_after_ms: 700,
             resume_rewind_ms: 300,
         }
     }

@@ -254,7 +254,7 @@ class Call:
         echo_cancel_to_model: bool = False,
         hold_ms: int = 1000,
         resume_false_interruptions: bool = False,
-        commit_after_ms: int = 600,
+        commit_after_ms: int = 700,
         resume_rewind_ms: int = 300,
     ) -> None:
         """``resume_false_interruptions`` (needs ``local_vad``; OpenAI or
@@ -328,7 +328,7 @@ class Pipeline:
         echo_loss_db: float = 6.0,
         echo_cancel: bool = False,
         resume_false_interruptions: bool = False,
-        commit_after_ms: int = 600,
+        commit_after_ms: int = 700,
         resume_rewind_ms: int = 300,
     ) -> None:
         """``echo_cancel`` runs teledsp's echo canceller on the caller's audio:

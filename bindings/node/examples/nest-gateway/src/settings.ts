@@ -86,7 +86,7 @@ export function fromArgs(argv: string[], env: NodeJS.ProcessEnv): RelaySettings 
       'echo-cancel': { type: 'boolean', default: false },
       'echo-cancel-to-model': { type: 'boolean', default: false },
       'resume-false-interruptions': { type: 'boolean', default: false },
-      'commit-after-ms': { type: 'string', default: '600' },
+      'commit-after-ms': { type: 'string', default: '700' },
       'call-tokens': { type: 'boolean', default: false },
       'call-token-ttl': { type: 'string', default: '60' },
       'insecure-no-signature': { type: 'boolean', default: false },
