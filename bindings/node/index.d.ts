@@ -514,7 +514,7 @@ export interface CallOptions {
    * model told nothing (default false).
    */
   resumeFalseInterruptions?: boolean
-  /** Speech this long over the agent is an interruption, ms (default 600). */
+  /** Speech this long over the agent is an interruption, ms (default 700). */
   commitAfterMs?: number
   /** A resume goes back up to this far, to the quietest frame, ms (default 300). */
   resumeRewindMs?: number
@@ -620,7 +620,7 @@ export interface PipelineOptions {
    * sound that ends first resumes from what was heard (`resumed`).
    */
   resumeFalseInterruptions?: boolean
-  /** Speech this long over the agent is an interruption, ms (default 600). */
+  /** Speech this long over the agent is an interruption, ms (default 700). */
   commitAfterMs?: number
   /** A resume goes back up to this far, to the quietest frame, ms (default 300). */
   resumeRewindMs?: number
