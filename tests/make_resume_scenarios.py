@@ -1,5 +1,5 @@
 """Writes the pause / commit / resume conformance scenarios (tests/scenarios
-34-40): Twilio and OpenAI with `local_vad` and `resume_false_interruptions`
+34-41): Twilio and OpenAI with `local_vad` and `resume_false_interruptions`
 (commit after 600 ms of speech, rewind up to 300 ms). The agent's answer
 (item A, 2 s, in one delta at 100 ms) plays from 100 ms; the caller's line
 is mu-law silence with bursts of the runners' `ulaw` generator (loud,
@@ -86,6 +86,13 @@ SCENARIOS = {
         description="The caller hangs up during a pause: the stopped event; nothing is resumed or sent after it.",
         steps=ANSWER + line(800, [(600, 800)]) + [{"at": 800, "phone": {"event": "stop", "streamSid": "MZ1"}}]
         + line(1200, [])[40:],
+    ),
+    "41_resume_then_own_turn": dict(
+        description="A cough at 600 ms is paused and resumed, and the server commits no turn for it. The answer ends "
+                    "(2.1 s); from 2.6 s the caller speaks with nothing playing (an onset that pauses nothing): their "
+                    "own turn. The server's committed turn (U2) at 3.9 s is answered (response.create), not deleted "
+                    "as a backchannel.",
+        steps=ANSWER + line(4000, [(600, 720), (2600, 3400)], {3900: [{"at": 3900, "model": COMMITTED("U2")}]}),
     ),
     "40_pipeline_resume_backchannel": dict(
         kind="pipeline",

@@ -87,6 +87,8 @@ export declare class Call {
   get modelReady(): boolean
   /** Whether a model response is in progress. */
   get responding(): boolean
+  /** Whether the agent is paused on a caller's sound (`resumeFalseInterruptions`). */
+  get paused(): boolean
   /**
    * The environment variable the model API's key is read from
    * (`OPENAI_API_KEY`, `AZURE_OPENAI_API_KEY`, `GEMINI_API_KEY` or `ELEVENLABS_API_KEY`).
@@ -284,6 +286,8 @@ export declare class Pipeline {
    * agent's own voice. A transcript of a span with none is echo.
    */
   callerSpeechMs(fromMs: number, toMs: number): number
+  /** Whether the agent is paused on a caller's sound (`resumeFalseInterruptions`). */
+  get paused(): boolean
   /** Twilio's streamSid, once the stream started. */
   get streamSid(): string | null
   /** Twilio's callSid, from `start`. */

@@ -321,6 +321,11 @@ impl Call {
     pub fn responding(&self) -> bool {
         self.inner.responding()
     }
+    /// Whether the agent is paused on a caller's sound (`resumeFalseInterruptions`).
+    #[napi(getter)]
+    pub fn paused(&self) -> bool {
+        self.inner.paused()
+    }
     /// The environment variable the model API's key is read from
     /// (`OPENAI_API_KEY`, `AZURE_OPENAI_API_KEY`, `GEMINI_API_KEY` or `ELEVENLABS_API_KEY`).
     #[napi(getter)]
@@ -537,6 +542,11 @@ impl Pipeline {
         Ok(self.inner.caller_speech_ms(from_ms as u64, to_ms as u64) as f64)
     }
 
+    /// Whether the agent is paused on a caller's sound (`resumeFalseInterruptions`).
+    #[napi(getter)]
+    pub fn paused(&self) -> bool {
+        self.inner.paused()
+    }
     /// Twilio's streamSid, once the stream started.
     #[napi(getter)]
     pub fn stream_sid(&self) -> Option<String> {

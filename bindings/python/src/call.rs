@@ -260,6 +260,11 @@ impl PyCall {
     fn responding(&self) -> bool {
         self.inner.responding()
     }
+    /// Whether the agent is paused on a caller's sound (resume_false_interruptions).
+    #[getter]
+    fn paused(&self) -> bool {
+        self.inner.paused()
+    }
     /// The environment variable the model API's key is read from
     /// (OPENAI_API_KEY, AZURE_OPENAI_API_KEY, GEMINI_API_KEY or ELEVENLABS_API_KEY).
     #[getter]
@@ -440,6 +445,11 @@ impl PyPipeline {
     #[getter]
     fn custom_parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         custom_parameters(py, self.inner.stream())
+    }
+    /// Whether the agent is paused on a caller's sound (resume_false_interruptions).
+    #[getter]
+    fn paused(&self) -> bool {
+        self.inner.paused()
     }
     /// Whether the phone stream ended.
     #[getter]

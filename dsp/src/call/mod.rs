@@ -94,6 +94,11 @@ pub use protocol::{
     RealtimeVersion, Session,
 };
 
+/// How long after a resume the model's committed turn is taken for the
+/// resumed backchannel, ms: OpenAI's server VAD commits a turn after 500 ms
+/// of silence by default; a turn committed later is the caller's own.
+pub const RESUMED_TURN_MS: u64 = 1500;
+
 /// One call. See the module docs.
 ///
 /// ```
@@ -135,9 +140,10 @@ pub struct Call {
     pending_tools: Vec<String>,
     /// A `response.create` waits for the current response to end.
     want_response: bool,
-    /// A pause resumed since the model's last committed turn: that turn
-    /// was the backchannel, and its input item is deleted.
-    resumed_turn: bool,
+    /// When a pause last resumed, if no caller turn began since: the
+    /// model's next committed turn within [`RESUMED_TURN_MS`] is that
+    /// backchannel, and its input item is deleted.
+    resumed_turn: Option<u64>,
     now: u64,
     // Scratch, reused across messages.
     bytes: Vec<u8>,
@@ -198,7 +204,7 @@ impl Call {
             cancelled_responses: Recent::default(),
             pending_tools: Vec::new(),
             want_response: false,
-            resumed_turn: false,
+            resumed_turn: None,
             now: 0,
             bytes: Vec::new(),
             converted: Vec::new(),
@@ -465,6 +471,10 @@ impl Call {
         }
         if onset && self.interruptible(now) {
             self.onset(now, Cause::Vad, out);
+        } else if onset {
+            // The caller starts a turn of their own (nothing playing): the
+            // next committed turn is theirs, not a backchannel's.
+            self.resumed_turn = None;
         }
         self.decide(now, out);
         Ok(())
@@ -484,7 +494,7 @@ impl Call {
         let was = self.leg.paused().is_some();
         match self.leg.decide(now, out) {
             Some(cause) => self.interrupt(now, cause, out),
-            None if was && self.leg.paused().is_none() => self.resumed_turn = true,
+            None if was && self.leg.paused().is_none() => self.resumed_turn = Some(now),
             None => {}
         }
     }
@@ -532,7 +542,8 @@ impl Call {
                 if self.leg.paused().is_some() {
                     self.interrupt(now, Cause::Model, out);
                 }
-                if std::mem::take(&mut self.resumed_turn) {
+                let backchannel = self.resumed_turn.take().is_some_and(|at| now - at <= RESUMED_TURN_MS);
+                if backchannel {
                     if let Some(id) = item_id {
                         out.extend(self.model.delete(&id).map(Output::Model));
                     }
@@ -589,7 +600,7 @@ impl Call {
     fn interrupt(&mut self, now: u64, cause: Cause, out: &mut Vec<Output>) {
         // A commit: the turn is the caller's, not a backchannel.
         let paused_ms = self.leg.end_pause(now);
-        self.resumed_turn = false;
+        self.resumed_turn = None;
         let cuts = self.leg.interrupt(now, out);
         let mut interrupted = false;
         if let Some(r) = self.response.take() {

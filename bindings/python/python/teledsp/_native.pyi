@@ -297,6 +297,9 @@ class Call:
     @property
     def responding(self) -> bool: ...
     @property
+    def paused(self) -> bool:
+        """Whether the agent is paused on a caller's sound (resume_false_interruptions)."""
+    @property
     def model_key_env(self) -> str:
         """The environment variable the model API's key is read from."""
     def model_headers(self, api_key: str) -> list[tuple[str, str]]:
@@ -358,6 +361,9 @@ class Pipeline:
     def call_sid(self) -> str | None: ...
     @property
     def custom_parameters(self) -> dict[str, Any]: ...
+    @property
+    def paused(self) -> bool:
+        """Whether the agent is paused on a caller's sound (resume_false_interruptions)."""
     @property
     def stopped(self) -> bool: ...
     @property
