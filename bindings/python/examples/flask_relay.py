@@ -325,13 +325,19 @@ def create_app(settings: Settings) -> Flask:
             ws.close(reason=1008, message=up.refused)
             return
         relay = Relay(settings, ws, up.bearer)
-        LIFE.run_socket_blocking(relay.run, relay.cut)
-        if relay.was_cut:
-            ws.close(reason=1001, message="relay shutting down")
-        elif relay.refused:
-            ws.close(reason=1008, message="invalid call token")
-        else:
-            ws.close(reason=1000)  # Twilio then runs the TwiML after <Connect>
+
+        def call():
+            relay.run()
+            # Inside the socket's count: the drain waits for this close frame
+            # before the process exits (after it, the phone would see none).
+            if relay.was_cut:
+                ws.close(reason=1001, message="relay shutting down")
+            elif relay.refused:
+                ws.close(reason=1008, message="invalid call token")
+            else:
+                ws.close(reason=1000)  # Twilio then runs the TwiML after <Connect>
+
+        LIFE.run_socket_blocking(call, relay.cut)
 
     sock.route("/media")(media)
     sock.route("/voice/stream", endpoint="seed_stream")(media)  # the seed's path

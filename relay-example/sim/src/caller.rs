@@ -41,6 +41,10 @@ pub const PLAYOUT_DELAY: Duration = Duration::from_millis(120);
 /// flight (fewer frames back than sent) and for its playback to finish
 /// before hanging up.
 const LINGER: Duration = Duration::from_secs(2);
+/// After hanging up (`stop`), how long a caller waits for the relay's close
+/// frame before it reports none (`close_code: None`): generous, because the
+/// rolling-restart test runs twelve relay processes on two cores.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// One simulated call.
 #[derive(Debug, Clone)]
@@ -233,7 +237,7 @@ pub async fn run(cfg: CallerConfig) -> Result<CallerReport, String> {
                         }
                     }
                 }
-                if hangup_at.is_some_and(|t| t.elapsed() > Duration::from_secs(2)) { break; }
+                if hangup_at.is_some_and(|t| t.elapsed() > CLOSE_WAIT) { break; }
             }
             msg = rx.next() => {
                 let got = match msg {
