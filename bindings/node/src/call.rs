@@ -589,6 +589,20 @@ pub struct RequestValidator {
     inner: InnerValidator,
 }
 
+/// `[name, value]` string pairs (POST parameters, headers); `None` if any
+/// element is not one.
+pub(crate) fn string_pairs(a: Vec<Json>) -> Option<Vec<(String, String)>> {
+    a.into_iter()
+        .map(|pair| match pair {
+            Json::Array(kv) => match <[Json; 2]>::try_from(kv) {
+                Ok([Json::String(k), Json::String(v)]) => Some((k, v)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
 /// POST parameters: an object of strings, or `[name, value]` pairs.
 fn params(p: Option<Json>) -> Result<Vec<(String, String)>> {
     let bad = || err(Code::ArgType, "params must be an object of strings or an array of [name, value] string pairs");
@@ -601,16 +615,7 @@ fn params(p: Option<Json>) -> Result<Vec<(String, String)>> {
                 _ => Err(bad()),
             })
             .collect(),
-        Some(Json::Array(a)) => a
-            .into_iter()
-            .map(|pair| match pair {
-                Json::Array(kv) => match <[Json; 2]>::try_from(kv) {
-                    Ok([Json::String(k), Json::String(v)]) => Ok((k, v)),
-                    _ => Err(bad()),
-                },
-                _ => Err(bad()),
-            })
-            .collect(),
+        Some(Json::Array(a)) => string_pairs(a).ok_or_else(bad),
         Some(_) => Err(bad()),
     }
 }

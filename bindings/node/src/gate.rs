@@ -39,16 +39,7 @@ fn headers(h: Option<Json>) -> Result<Vec<(String, String)>> {
             }
             Ok(out)
         }
-        Some(Json::Array(a)) => a
-            .into_iter()
-            .map(|pair| match pair {
-                Json::Array(kv) => match <[Json; 2]>::try_from(kv) {
-                    Ok([Json::String(k), Json::String(v)]) => Ok((k, v)),
-                    _ => Err(bad()),
-                },
-                _ => Err(bad()),
-            })
-            .collect(),
+        Some(Json::Array(a)) => crate::call::string_pairs(a).ok_or_else(bad),
         Some(_) => Err(bad()),
     }
 }

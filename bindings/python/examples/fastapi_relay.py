@@ -190,6 +190,15 @@ async def run_call(settings: Settings, twilio: WebSocket, bearer: str | None = N
                 break
         stopped.set()
 
+    async def give_up(code: int, reason: str | None = None) -> None:
+        """Ends a call that never ran: what is queued goes out, then the close
+        (1000: the TwiML fallback plays; 1008: refused)."""
+        out.done = True
+        out.wake.set()
+        await writer
+        with contextlib.suppress(Exception):
+            await twilio.close(code, reason)
+
     try:
         # Twilio sends start first; caller audio meanwhile is held by the engine.
         async with asyncio.timeout(settings.start_timeout):
@@ -197,21 +206,11 @@ async def run_call(settings: Settings, twilio: WebSocket, bearer: str | None = N
                 await receive(await phone_message(), "phone")
     except Exception as e:  # noqa: BLE001 - no start: end this call only
         log.warning("call %s: not started (%r); closing so the TwiML fallback plays", call.call_sid, e)
-        out.done = True
-        out.wake.set()
-        await writer
-        with contextlib.suppress(Exception):
-            await twilio.close(1000)
-        return
+        return await give_up(1000)
     why = settings.gate.admit(call, bearer)
     if why:  # a call token missing, expired or another call's
         log.warning("call %s refused: %s", call.call_sid, why)
-        out.done = True
-        out.wake.set()
-        await writer
-        with contextlib.suppress(Exception):
-            await twilio.close(1008, "invalid call token")
-        return
+        return await give_up(1008, "invalid call token")
     try:
         LIFE.call_started()
         # Connected and session.updated, both within the session bound.
@@ -221,12 +220,7 @@ async def run_call(settings: Settings, twilio: WebSocket, bearer: str | None = N
             upstream = await connect(settings.model_url, additional_headers=headers, max_size=MAX_MESSAGE)
     except Exception as e:  # noqa: BLE001 - no start, or no upstream: end this call only
         log.warning("call %s: not started (%r); closing so the TwiML fallback plays", call.call_sid, e)
-        out.done = True
-        out.wake.set()
-        await writer
-        with contextlib.suppress(Exception):
-            await twilio.close(1000)
-        return
+        return await give_up(1000)
 
     async def from_openai() -> None:
         try:
