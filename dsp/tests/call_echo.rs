@@ -81,6 +81,9 @@ fn unit(h: Vec<f32>) -> Vec<f32> {
 
 struct Run {
     barge_ins: Vec<u64>,
+    /// Pause mode's `paused` and `resumed` events, ms.
+    pauses: Vec<u64>,
+    resumes: Vec<u64>,
     /// What the recogniser got, decoded, and what the line carried, per 20 ms.
     caller_audio: Vec<i16>,
     line: Vec<i16>,
@@ -88,9 +91,10 @@ struct Run {
 
 /// `secs` of call: the agent speaks `agent` from 0 (again after any
 /// barge-in), the caller says `caller` from `caller_at` ms at `caller_db`
-/// relative to the agent's level.
+/// relative to the agent's level; in pause mode if `resume`.
 fn run(
     echo_cancel: bool,
+    resume: bool,
     guard_db: f32,
     line: &Line,
     agent: &[i16],
@@ -102,6 +106,7 @@ fn run(
         sample_rate: 8000,
         echo_cancel,
         echo_loss_db: guard_db,
+        resume_false_interruptions: resume,
         ..PipelineConfig::default()
     };
     let mut p = Pipeline::new(cfg).unwrap();
@@ -123,12 +128,21 @@ fn run(
     say(&mut p, 0, &mut out);
     let (mut played, mut played_frames) = (Vec::<f32>::new(), 0);
     let mut marks: VecDeque<(u64, String)> = VecDeque::new();
-    let mut r = Run { barge_ins: Vec::new(), caller_audio: Vec::new(), line: Vec::new() };
+    let mut r = Run {
+        barge_ins: Vec::new(),
+        pauses: Vec::new(),
+        resumes: Vec::new(),
+        caller_audio: Vec::new(),
+        line: Vec::new(),
+    };
     let mut noise = 1u32;
     for tick in 0..secs * 50 {
         let now = tick * 20;
-        // Engine outputs to the phone and the recogniser.
-        for o in out.drain(..) {
+        // Engine outputs to the phone and the recogniser, one tick after
+        // they were made (the agent's first words too: every spurt has
+        // the same way to the phone).
+        let due: Vec<Output> = if tick > 0 { std::mem::take(&mut out) } else { Vec::new() };
+        for o in due {
             match o {
                 Output::Phone { text, .. } => {
                     for m in phone.receive(&text, "agent", now) {
@@ -137,6 +151,8 @@ fn run(
                 }
                 Output::CallerAudio(b) => r.caller_audio.extend(teledsp::g711::ulaw_decode_vec(&b)),
                 Output::Event(Event::BargeIn { at_ms, .. }) => r.barge_ins.push(at_ms),
+                Output::Event(Event::Paused { at_ms, .. }) => r.pauses.push(at_ms),
+                Output::Event(Event::Resumed { at_ms, .. }) => r.resumes.push(at_ms),
                 _ => {}
             }
         }
@@ -198,13 +214,13 @@ fn echo_alone_never_barges_in_with_the_canceller() {
     let Some(agent) = prompts("TELEDSP_SPEECH_DIR", 20) else { return };
     for erl in [6.0, 10.0] {
         for guard in [6.0, 0.0] {
-            let on = run(true, guard, &Line::hybrid(erl), &agent, None, 20);
+            let on = run(true, false, guard, &Line::hybrid(erl), &agent, None, 20);
             assert!(on.barge_ins.is_empty(), "ERL {erl} dB, guard {guard}: barged in on echo at {:?} ms", on.barge_ins);
         }
-        let guard_only = run(false, 6.0, &Line::hybrid(erl), &agent, None, 20);
+        let guard_only = run(false, false, 6.0, &Line::hybrid(erl), &agent, None, 20);
         eprintln!("ERL {erl} dB: the level guard alone barged in at {:?} ms", guard_only.barge_ins);
     }
-    let neither = run(false, 0.0, &Line::hybrid(6.0), &agent, None, 20);
+    let neither = run(false, false, 0.0, &Line::hybrid(6.0), &agent, None, 20);
     assert!(!neither.barge_ins.is_empty(), "with neither canceller nor guard the echo barges in");
 }
 
@@ -219,7 +235,7 @@ fn echo_alone_never_barges_in_with_the_canceller() {
 fn a_room_over_a_silent_line_never_barges_in() {
     let Some(agent) = prompts("TELEDSP_SPEECH_DIR", 20) else { return };
     for (erl, back_ms) in [(6.0, 130), (10.0, 130), (6.0, 260)] {
-        let on = run(true, 6.0, &Line::room(erl, back_ms), &agent, None, 20);
+        let on = run(true, false, 6.0, &Line::room(erl, back_ms), &agent, None, 20);
         assert!(
             on.barge_ins.is_empty(),
             "room, ERL {erl} dB, {back_ms} ms back: barged in on echo at {:?} ms",
@@ -236,8 +252,8 @@ fn a_soft_caller_barges_in_over_the_echo() {
     let Some(agent) = prompts("TELEDSP_SPEECH_DIR", 20) else { return };
     let Some(caller) = prompts("TELEDSP_CALLER_SPEECH_DIR", 6) else { return };
     for at in [4000, 6000, 8000, 10000] {
-        let on = run(true, 6.0, &Line::hybrid(6.0), &agent, Some((&caller, at, -10.0)), at / 1000 + 3);
-        let off = run(false, 6.0, &Line::hybrid(6.0), &agent, Some((&caller, at, -10.0)), at / 1000 + 3);
+        let on = run(true, false, 6.0, &Line::hybrid(6.0), &agent, Some((&caller, at, -10.0)), at / 1000 + 3);
+        let off = run(false, false, 6.0, &Line::hybrid(6.0), &agent, Some((&caller, at, -10.0)), at / 1000 + 3);
         eprintln!(
             "soft caller at {at} ms: barge-ins at {:?} ms with the canceller, {:?} with the guard alone",
             on.barge_ins, off.barge_ins
@@ -258,11 +274,45 @@ fn the_recogniser_hears_the_cancelled_audio() {
     let Some(agent) = prompts("TELEDSP_SPEECH_DIR", 12) else { return };
     let (a, b) = (3 * 8000, 12 * 8000 - 320);
     let below = |r: &Run| 10.0 * (power(&r.line[a..b]) / power(&r.caller_audio[a..b])).log10();
-    let on = below(&run(true, 6.0, &Line::hybrid(6.0), &agent, None, 12));
-    let off = below(&run(false, 6.0, &Line::hybrid(6.0), &agent, None, 12));
+    let on = below(&run(true, false, 6.0, &Line::hybrid(6.0), &agent, None, 12));
+    let off = below(&run(false, false, 6.0, &Line::hybrid(6.0), &agent, None, 12));
     eprintln!("recogniser's audio {on:.1} dB below the line with the canceller, {off:.1} dB without");
     assert!(on > 20.0, "the recogniser's audio is only {on:.1} dB below the line");
     assert!(off.abs() < 0.5, "without the canceller the recogniser gets the line: {off:.1} dB");
+}
+
+/// Pause mode: a 350 ms sound of the caller's 4 s into the agent's
+/// speech pauses it and resumes it, and the resumed audio's echo is
+/// cancelled from its first frames, as before the pause: the audio the
+/// phone dropped at the clear never played (the canceller forgets it), and
+/// the resumed spurt's echo comes the same delay after its sending as the
+/// rest (the far end places it by its time). Otherwise the filter, learnt
+/// for the old alignment, adds echo for a while, and the echo pauses the
+/// agent again.
+#[test]
+fn a_resumed_answers_echo_is_cancelled_at_once() {
+    let Some(agent) = prompts("TELEDSP_SPEECH_DIR", 12) else { return };
+    let Some(caller) = prompts("TELEDSP_CALLER_SPEECH_DIR", 6) else { return };
+    let from = caller.iter().position(|v| v.unsigned_abs() > 2000).unwrap_or(0);
+    let sound = &caller[from..from + 2800];
+    let r = run(true, true, 6.0, &Line::hybrid(10.0), &agent, Some((sound, 4000, 0.0)), 10);
+    assert_eq!((r.pauses.len(), r.resumes.len(), r.barge_ins.len()), (1, 1, 0), "{:?} {:?}", r.pauses, r.resumes);
+    // The resumed audio's echo: from the phone's playing it (120 ms) and
+    // the line's 80 ms, for a second.
+    let at = (r.resumes[0] as usize + 200) * 8;
+    let (a, b) = (at, at + 8000);
+    let below = 10.0 * (power(&r.line[a..b]) / power(&r.caller_audio[a..b])).log10();
+    eprintln!("resumed audio's echo: the recogniser's audio {below:.1} dB below the line in its first second");
+    assert!(below > 20.0, "the resumed echo is only {below:.1} dB below the line");
+    // During the pause, once the line's echo has ended (the clear reaches
+    // the phone 20 ms after it is sent, the line returns 80 ms later), the
+    // canceller has nothing to take out: the recogniser gets the line
+    // (the caller), not the line less an echo of audio the phone dropped.
+    let (a, b) = ((r.pauses[0] as usize + 120) * 8, (r.pauses[0] as usize + 220) * 8);
+    let diff: Vec<i16> = r.line[a..b].iter().zip(&r.caller_audio[a..b]).map(|(x, y)| x - y).collect();
+    let added = 10.0 * (power(&diff) / power(&r.line[a..b])).log10();
+    eprintln!("during the pause, the recogniser's audio differs from the line by {added:.1} dB");
+    assert!(added < -20.0, "during the pause the canceller took out {added:.1} dB of an echo that never played");
 }
 
 mod chunking {

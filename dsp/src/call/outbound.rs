@@ -427,7 +427,7 @@ impl Outbound {
                 });
                 if let Some(far) = &mut self.far {
                     convert::decode(self.conv.to(), c, &mut self.pcm);
-                    far.push(&self.pcm);
+                    far.push(&self.pcm, now);
                 }
             }
             self.frames_out += n * self.chunk_ms / FRAME_MS;
@@ -484,7 +484,7 @@ impl Outbound {
                     levels.push(convert::dbfs(&self.pcm).round() as i8);
                 }
                 if let Some(far) = far {
-                    far.push(&self.pcm);
+                    far.push(&self.pcm, now);
                 }
             }
         }

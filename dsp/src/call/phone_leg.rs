@@ -310,7 +310,7 @@ impl PhoneLeg {
             Some(echo) => {
                 let latency = self.outbound.latency_ms();
                 let far = self.outbound.far.as_mut().expect("queued while the canceller runs");
-                echo.process(&self.pcm, far, latency)?;
+                echo.process(&self.pcm, far, latency, now)?;
                 (&echo.out[..], Some(echo.guard()))
             }
             None => (&self.pcm[..], None),

@@ -114,7 +114,7 @@ impl DelayEstimator {
         self.delay.is_some()
     }
 
-    fn bits(&mut self, power: &[f32], near: bool) -> Option<u32> {
+    fn bits(&mut self, power: &[f32], near: bool, learn: bool) -> Option<u32> {
         let mut total = 0.0;
         for (k, b) in self.bands.iter_mut().enumerate() {
             let from = self.first_bin + k * self.band_bins;
@@ -143,7 +143,9 @@ impl DelayEstimator {
         let mut ratio = [0.0f32; BANDS];
         for ((r, &b), t) in ratio.iter_mut().zip(&self.bands).zip(threshold.iter_mut()) {
             *r = b / t.max(1e-12);
-            *t += (b - *t) * THRESHOLD_ALPHA;
+            if learn {
+                *t += (b - *t) * THRESHOLD_ALPHA;
+            }
         }
         let level = ratio.iter().sum::<f32>() / BANDS as f32;
         let mut bits = 0u32;
@@ -157,16 +159,32 @@ impl DelayEstimator {
 
     /// The far end's newest frame, as power per bin (of the frame-pair spectrum).
     pub fn push_far(&mut self, power: &[f32]) {
-        let bits = self.bits(power, false);
+        let bits = self.bits(power, false, true);
         self.head = (self.head + self.far.len() - 1) % self.far.len();
         self.far[self.head] = bits;
         self.filled = (self.filled + 1).min(self.far.len());
     }
 
+    /// The newest far-end frame was, after all, `power` (see
+    /// `EchoCanceller::amend_far`): its bits, the band means not moved
+    /// twice for one frame.
+    pub fn amend_far(&mut self, power: &[f32]) {
+        self.far[self.head] = self.bits(power, false, false);
+    }
+
+    /// The newest `frames` far-end frames were never played: no delay
+    /// can be learnt from them.
+    pub fn forget_far(&mut self, frames: usize) {
+        for l in 0..frames.min(self.far.len()) {
+            let at = (self.head + l) % self.far.len();
+            self.far[at] = None;
+        }
+    }
+
     /// The caller's frame matching the last far frame pushed, as power per
     /// bin: updates the counts and the delay.
     pub fn push_near(&mut self, power: &[f32], may_switch: bool) {
-        let Some(near) = self.bits(power, true) else { return };
+        let Some(near) = self.bits(power, true, true) else { return };
         let lags = self.far.len();
         let mut any = false;
         for (l, c) in self.cost.iter_mut().enumerate() {

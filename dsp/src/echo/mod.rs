@@ -317,6 +317,78 @@ impl EchoCanceller {
         self.delay.hint((ms * self.cfg.sample_rate / 1000) as usize / self.n);
     }
 
+    /// The far end's newest `ms` were never played: the phone dropped
+    /// them (a barge-in's `clear` empties its buffer, and what the
+    /// canceller was given as playing within the phone's latency never
+    /// plays). They are silence in the history, so the filter neither
+    /// predicts an echo of them (its output would be the echo's negative,
+    /// over the caller) nor adapts toward a path that returns nothing.
+    ///
+    /// ```
+    /// use teledsp::echo::EchoCanceller;
+    ///
+    /// let mut aec = EchoCanceller::new(8000, 20).unwrap();
+    /// let (far, near, mut out) = (vec![3000i16; 160], vec![0i16; 160], vec![0i16; 160]);
+    /// aec.process(&far, &near, &mut out).unwrap();
+    /// aec.forget_far(20);
+    /// assert_eq!(aec.far_level_dbfs(), -120.0); // nothing that could echo
+    /// ```
+    pub fn forget_far(&mut self, ms: u32) {
+        let frames = ((ms / self.cfg.frame_ms) as usize).min(self.slots);
+        let bins = self.n + 1;
+        for lag in 0..frames {
+            let s = self.slot(lag);
+            self.xf[s..s + bins].fill(C::new(0.0, 0.0));
+            self.xpow[s..s + bins].fill(0.0);
+            self.far_msq[(self.head + lag) % self.slots] = 0.0;
+        }
+        if frames > 0 {
+            // The next spectrum's first half is the newest frame.
+            self.far.fill(0.0);
+        }
+        self.delay.forget_far(frames);
+    }
+
+    /// The far end's newest frame (the last [`process`](Self::process)'s)
+    /// was, after all, `far`: audio sent to the phone within the frame
+    /// just paired with caller audio (a spurt that began in it) belongs in
+    /// it, at the time it was sent. Its echo has not come back yet (the
+    /// delay is at least the phone's buffer), so nothing is lost.
+    ///
+    /// ```
+    /// use teledsp::echo::EchoCanceller;
+    ///
+    /// let mut aec = EchoCanceller::new(8000, 20).unwrap();
+    /// let (silence, near, mut out) = (vec![0i16; 160], vec![0i16; 160], vec![0i16; 160]);
+    /// aec.process(&silence, &near, &mut out).unwrap();
+    /// let mut late = vec![0i16; 160];
+    /// late[80..].fill(3000); // sent half way through the frame
+    /// aec.amend_far(&late).unwrap();
+    /// assert!((aec.far_level_dbfs() - -23.8).abs() < 0.1);
+    /// assert!(aec.amend_far(&[0; 80]).is_err()); // not a frame
+    /// ```
+    pub fn amend_far(&mut self, far: &[i16]) -> Result<(), Error> {
+        let n = self.n;
+        if far.len() != n {
+            return Err(Error::InvalidLength {
+                what: "far-end frame",
+                expected: Expected::Exactly(n),
+                actual: far.len(),
+            });
+        }
+        let bins = n + 1;
+        for (d, &s) in self.far[n..].iter_mut().zip(far) {
+            *d = f32::from(s) / 32768.0;
+        }
+        self.far_msq[self.head] = self.far[n..].iter().map(|v| v * v).sum::<f32>() / n as f32;
+        let at = self.slot(0);
+        self.fft.forward(&self.far, &mut self.xf[at..at + bins]);
+        self.xpow[at..at + bins].fill(0.0);
+        kernels::power_add(self.isa, &mut self.xpow[at..at + bins], &self.xf[at..at + bins]);
+        self.delay.amend_far(&self.xpow[at..at + bins]);
+        Ok(())
+    }
+
     fn slot(&self, lag: usize) -> usize {
         (self.head + lag) % self.slots * (self.n + 1)
     }
