@@ -198,15 +198,18 @@ step "Node binding: npm install (lockfile), napi build (release), then node --te
 ) 2>&1 | tee -a "$log"
 
 step "the four relays, end to end (Rust, FastAPI, Flask, Nest): the same tests, each started from its command line"
+# --workspace as in the Rust tests step: the same features, so the same
+# build (with -p teledsp-relay, cargo would unify features afresh and
+# rebuild the relay and its dependencies: 100 s).
 TELEDSP_E2E_RELAYS=rust,python,flask,node TELEDSP_PYTHON="$PWD/$venv/bin/python" \
-  cargo test --release -p teledsp-relay --test e2e 2>&1 | tee -a "$log"
+  cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release --test e2e 2>&1 | tee -a "$log"
 
 step "a rolling restart of each relay behind HAProxy (Debian's 2.6): 3 instances, 150 real-time calls (short form; long: scripts/rolling_restart.sh)"
 if ! command -v haproxy >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq haproxy) >/dev/null 2>&1 || { echo "could not install haproxy" >&2; exit 1; }
 fi
 TELEDSP_HAPROXY=$(command -v haproxy) TELEDSP_E2E_RELAYS=rust,python,flask,node TELEDSP_PYTHON="$PWD/$venv/bin/python" \
-  cargo test --release -p teledsp-relay --test rolling -- --nocapture 2>&1 | grep -v '^\[WARNING\]' | tee -a "$log"
+  cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release --test rolling -- --nocapture 2>&1 | grep -v '^\[WARNING\]' | tee -a "$log"
 
 step "benchmarks run once each (criterion test mode, same release build)"
 cargo test --workspace --exclude teledsp-python --exclude teledsp-node --release --benches >/dev/null
@@ -226,6 +229,9 @@ if cargo +nightly --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz from crates.io"
     cargo install cargo-fuzz --locked --quiet
   fi
+  # Every target in one build (both cores, one dependency graph), then
+  # each run takes its binary as built.
+  cargo +nightly fuzz build --fuzz-dir fuzz 2>&1 | tail -n 1
   for t in $(cargo fuzz list --fuzz-dir fuzz); do
     echo "fuzzing $t"
     cargo +nightly fuzz run --fuzz-dir fuzz "$t" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 2>&1 | tail -n 2

@@ -276,8 +276,13 @@ def main() -> int:
     summary = {}
     for kind, rs in rows.items():
         n = len(rs)
+        if n == 0:
+            continue
         paused = sum(r["pauses"] > 0 for r in rs)
+        # A real interruption's later pauses are the caller's next words
+        # (after a resume between them), not the echo's.
         extra = sum(max(0, r["pauses"] - (0 if kind == "echo only" else 1)) for r in rs)
+        extra_cell = "-" if kind == "real interruption" else extra
         resumed = sum(r["resumed_at"] is not None and r["committed_at"] is None for r in rs)
         committed = sum(r["committed_at"] is not None for r in rs)
         gaps = [r["gap_ms"] for r in rs if "gap_ms" in r]
@@ -288,9 +293,10 @@ def main() -> int:
         kept = n - committed
         within = sum(g <= 400 for g in gaps)
         print(f"| {kind} | {n} | {paused} | {resumed} ({within} with a gap <= 400 ms) | {kept} ({100 * kept / n:.0f}%) "
-              f"| {committed} ({100 * committed / n:.0f}%) | {extra} | {fmt(gaps)} | {fmt(lost)} | {fmt(rep)} "
+              f"| {committed} ({100 * committed / n:.0f}%) | {extra_cell} | {fmt(gaps)} | {fmt(lost)} | {fmt(rep)} "
               f"| {fmt(lat_onset)} | {fmt(lat)} |")
         summary[kind] = dict(trials=n, paused=paused, resumed=resumed, committed=committed, later_pauses=extra,
+                             echo_pauses=None if kind == "real interruption" else extra,
                              gaps=gaps, lost=lost,
                              replayed=rep, commit_after_onset=lat_onset, commit_latency=lat)
     if a.json:

@@ -131,6 +131,16 @@ export declare class EchoCanceller {
   process(far: Int16Array | Buffer, near: Int16Array | Buffer): Int16Array
   /** The bulk delay to assume until it is estimated, ms. */
   setDelayHint(ms: number): void
+  /**
+   * The far end's newest `ms` were never played (the phone dropped
+   * them at a clear): forgotten, so no echo of them is taken out.
+   */
+  forgetFar(ms: number): void
+  /**
+   * The far end's newest frame (the last `process`'s) was, after all,
+   * `far` (`frameLen` samples): audio sent within that frame.
+   */
+  amendFar(far: Int16Array | Buffer): void
   /** What has been measured so far. */
   get stats(): EchoStats
   /** Whether the filter has learnt the echo path (ERLE past 10 dB). */

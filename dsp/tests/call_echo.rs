@@ -388,3 +388,20 @@ mod chunking {
         }
     }
 }
+
+/// Pause mode with the level guard alone, a caller talking over the
+/// agent: a sound starts only where the VAD is sure of it. A frame in the
+/// VAD's hangover that passes the guard used to start a sound that was
+/// over as it began: a pause and a resume at one instant (a clear and the
+/// audio again, for nothing).
+#[test]
+fn no_pause_ends_as_it_begins() {
+    let Some(agent) = prompts("TELEDSP_SPEECH_DIR", 12) else { return };
+    let Some(caller) = prompts("TELEDSP_CALLER_SPEECH_DIR", 4) else { return };
+    let mut instant = Vec::new();
+    for at in (3000..6000).step_by(250) {
+        let r = run(false, true, 10.0, &Line::hybrid(10.0), &agent, Some((&caller, at, 0.0)), at / 1000 + 5);
+        instant.extend(r.resumes.iter().filter(|t| r.pauses.contains(t)).map(|t| (at, *t)));
+    }
+    assert!(instant.is_empty(), "(caller at, paused and resumed at) ms: {instant:?}");
+}

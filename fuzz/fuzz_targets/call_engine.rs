@@ -1,5 +1,6 @@
 //! The call engine on arbitrary phone and model messages, application
-//! calls and clock steps: no panic; a refused input produces nothing;
+//! calls and clock steps, with the local VAD, pause mode and the echo
+//! canceller on or off: no panic; a refused input produces nothing;
 //! every output is JSON; what a barge-in tells the model never exceeds what
 //! was sent or generated, and an item is deleted exactly when none of it
 //! was heard.
@@ -9,10 +10,15 @@ use libfuzzer_sys::fuzz_target;
 use teledsp::call::{Call, CallConfig, Event, Output};
 
 fuzz_target!(|data: &[u8]| {
+    let flag = |bit: u8| data.first().is_some_and(|b| b & bit == bit);
+    // Pause mode needs the local VAD; the canceller runs behind it.
+    let resume_false_interruptions = flag(4);
     let cfg = CallConfig {
-        local_vad: data.first().is_some_and(|b| b & 1 == 1),
-        audio: if data.first().is_some_and(|b| b & 2 == 2) { "pcmu" } else { "pcm24k" }.parse().unwrap(),
+        local_vad: flag(1) || resume_false_interruptions,
+        audio: if flag(2) { "pcmu" } else { "pcm24k" }.parse().unwrap(),
         hold_ms: 100,
+        echo_cancel: flag(8),
+        resume_false_interruptions,
         ..Default::default()
     };
     let mut call = Call::new(cfg).unwrap();

@@ -1,6 +1,8 @@
 //! Arbitrary far and near audio, at both rates and frame sizes, with the
-//! suppressor on or off and any delay hint: nothing panics, every frame
-//! is processed, and with a far end of zeros the near end passes unchanged.
+//! suppressor on or off and any delay hint, the far end now and then
+//! forgotten (a clear) or its newest frame amended (a spurt sent within
+//! it): nothing panics, every frame is processed, and with a far end of
+//! zeros the near end passes unchanged.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -27,6 +29,11 @@ fuzz_target!(|data: &[u8]| {
         aec.process(far, near, &mut out).unwrap();
         if silent_far {
             assert_eq!(out, near, "no far end, nothing to cancel");
+        }
+        match near[0] as u16 % 16 {
+            0 => aec.forget_far(near[n - 1] as u16 as u32 % 2000),
+            1 => aec.amend_far(far).unwrap(),
+            _ => {}
         }
     }
     let s = aec.stats();

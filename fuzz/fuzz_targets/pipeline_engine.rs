@@ -1,5 +1,6 @@
 //! The cascaded-agent engine (`Pipeline`) on arbitrary phone messages, TTS
-//! audio, utterance calls, barge-ins and clock steps: no panic; a refused
+//! audio, utterance calls, barge-ins and clock steps, with the local VAD,
+//! pause mode and the echo canceller on or off: no panic; a refused
 //! input produces nothing; every phone message is JSON and every frame 20
 //! ms; a barge-in never says more was heard than was sent or pushed, and an
 //! utterance is deleted exactly when none of it was heard.
@@ -15,8 +16,19 @@ fuzz_target!(|data: &[u8]| {
         2 => (Encoding::Linear16, 8000),
         _ => (Encoding::Mulaw, 8000),
     };
-    let local_vad = data.first().is_some_and(|b| b & 4 == 4);
-    let cfg = PipelineConfig { encoding, sample_rate, local_vad, ..Default::default() };
+    let flag = |bit: u8| data.first().is_some_and(|b| b & bit == bit);
+    // Pause mode (it needs the local VAD) and the canceller, whose far end
+    // is cleared, forgotten and placed as audio stops and starts.
+    let resume_false_interruptions = flag(8);
+    let local_vad = flag(4) || resume_false_interruptions;
+    let cfg = PipelineConfig {
+        encoding,
+        sample_rate,
+        local_vad,
+        echo_cancel: flag(16),
+        resume_false_interruptions,
+        ..Default::default()
+    };
     let mut p = Pipeline::new(cfg).unwrap();
     let mut out = Vec::new();
     let mut now = 0u64;

@@ -98,6 +98,21 @@ impl EchoCanceller {
         self.inner.set_delay_hint(ms);
     }
 
+    /// The far end's newest `ms` were never played (the phone dropped
+    /// them at a clear): forgotten, so no echo of them is taken out.
+    #[napi]
+    pub fn forget_far(&mut self, ms: u32) {
+        self.inner.forget_far(ms);
+    }
+
+    /// The far end's newest frame (the last `process`'s) was, after all,
+    /// `far` (`frameLen` samples): audio sent within that frame.
+    #[napi(ts_args_type = "far: Int16Array | Buffer", catch_unwind)]
+    pub fn amend_far(&mut self, far: Unknown<'_>) -> Result<()> {
+        let f = Bytes::arg(&far)?;
+        self.inner.amend_far(&as_i16(f.pcm16("far")?)).map_err(to_js)
+    }
+
     /// What has been measured so far.
     #[napi(getter)]
     pub fn stats(&self) -> EchoStats {

@@ -45,6 +45,19 @@ test('echo is cancelled and its delay found', () => {
   assert.ok(level >= db[last - 5] - 0.01 && level <= Math.max(...db.slice(last - 14, last - 2)) + 0.01, `${level}`);
 });
 
+test('the far end forgotten and amended', () => {
+  const aec = new EchoCanceller();
+  aec.process(new Int16Array(160).fill(3000), new Int16Array(160));
+  assert.ok(Math.abs(aec.farLevelDbfs + 20.8) < 0.1, `${aec.farLevelDbfs}`);
+  aec.forgetFar(20); // the phone dropped it
+  assert.equal(aec.farLevelDbfs, -120);
+  const late = new Int16Array(160);
+  late.fill(3000, 80); // sent half way through the frame
+  aec.amendFar(late);
+  assert.ok(Math.abs(aec.farLevelDbfs + 23.8) < 0.1, `${aec.farLevelDbfs}`);
+  assert.throws(() => aec.amendFar(new Int16Array(159)), (e) => e.code === 'ERR_TELEDSP_INVALID_LENGTH' && /far-end frame/.test(e.message));
+});
+
 test('bad input says what was wrong', () => {
   const cases = [
     [() => new EchoCanceller({ sampleRate: 24000 }), 'ERR_TELEDSP_UNSUPPORTED_RATE', /24000 Hz; supported: \[8000, 16000\] Hz/],

@@ -69,6 +69,19 @@ impl PyEchoCanceller {
         self.inner.set_delay_hint(ms);
     }
 
+    /// The far end's newest `ms` were never played (the phone dropped
+    /// them at a clear): forgotten, so no echo of them is taken out.
+    fn forget_far(&mut self, ms: u32) {
+        self.inner.forget_far(ms);
+    }
+
+    /// The far end's newest frame (the last `process`'s) was, after all,
+    /// `far` (`frame_len` samples): audio sent within that frame.
+    fn amend_far(&mut self, far: &Bound<'_, PyAny>) -> PyResult<()> {
+        let aec = &mut self.inner;
+        with_buffer(far, |f| aec.amend_far(&as_i16(f.pcm16("far")?)).map_err(to_py))
+    }
+
     /// What has been measured: frames, erle_db, delay_ms, delay_found,
     /// delay_changes, double_talk_frames.
     #[getter]

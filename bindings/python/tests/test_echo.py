@@ -51,6 +51,21 @@ def test_echo_is_cancelled_and_the_delay_found():
     assert db[last - 5] - 0.01 <= aec.far_level_dbfs <= max(db[last - 14 : last - 2]) + 0.01, aec.far_level_dbfs
 
 
+def test_forget_and_amend_the_far_end():
+    aec = teledsp.EchoCanceller(8000, 20)
+    loud = (np.ones(160) * 3000).astype(np.int16).tobytes()
+    aec.process(loud, bytes(320))
+    assert abs(aec.far_level_dbfs - -20.8) < 0.1
+    aec.forget_far(20)  # the phone dropped it
+    assert aec.far_level_dbfs == -120.0
+    late = np.zeros(160, np.int16)
+    late[80:] = 3000  # sent half way through the frame
+    aec.amend_far(late.tobytes())
+    assert abs(aec.far_level_dbfs - -23.8) < 0.1
+    with pytest.raises(teledsp.InvalidLengthError, match="far-end frame"):
+        aec.amend_far(bytes(318))
+
+
 def test_bad_input_says_what_was_wrong():
     with pytest.raises(teledsp.UnsupportedRateError, match=r"24000 Hz; supported: \[8000, 16000\] Hz"):
         teledsp.EchoCanceller(24000, 20)

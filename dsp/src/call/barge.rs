@@ -177,18 +177,25 @@ impl LocalBarge {
                 let stepped = self.step(outbound, now, canceller);
                 self.frame.clear();
                 match stepped {
-                    Ok((caller, fired)) => {
+                    Ok((caller, mut fired)) => {
                         if caller {
                             Self::heard(&mut self.speech, start);
                         }
-                        onset |= fired;
                         if let Some(end) = self.sound_end_ms {
                             let sound = caller && self.vad.probability() >= self.vad.config().threshold_off;
                             self.quiet_ms = if sound { 0 } else { self.quiet_ms + FRAME_MS };
+                            if fired && !sound {
+                                // A frame in the VAD's hangover (under its
+                                // off threshold) starts no sound: it would
+                                // be over as it began, a pause and a resume
+                                // at one instant.
+                                (fired, self.fired) = (false, false);
+                            }
                             if self.fired && self.quiet_ms >= end {
                                 self.fired = false;
                             }
                         }
+                        onset |= fired;
                     }
                     Err(e) => {
                         result = Err(e);

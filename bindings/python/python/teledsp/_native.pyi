@@ -180,6 +180,13 @@ class EchoCanceller:
     ) -> None: ...
     def process(self, far: _Buffer, near: _Buffer) -> bytes: ...
     def set_delay_hint(self, ms: int) -> None: ...
+    def forget_far(self, ms: int) -> None:
+        """The far end's newest `ms` were never played (the phone dropped
+        them at a clear): forgotten, so no echo of them is taken out."""
+    def amend_far(self, far: _Buffer) -> None:
+        """The far end's newest frame (the last `process`'s) was, after
+        all, `far` (`frame_len` samples): audio sent within that frame.
+        Raises InvalidLengthError for another length."""
     @property
     def stats(self) -> EchoStats: ...
     @property
