@@ -82,6 +82,8 @@ enum Cmd {
         /// Pause on the caller's sound over the agent, then commit the
         /// barge-in (speech lasting --commit-after-ms, or a new turn) or
         /// resume the agent from what was heard (a backchannel, a cough).
+        /// Use with --echo-cancel: the level guard alone hears a caller's
+        /// next words late under the resumed echo.
         #[arg(long, requires = "local_vad")]
         resume_false_interruptions: bool,
         /// With --resume-false-interruptions: speech this long is an interruption, ms.

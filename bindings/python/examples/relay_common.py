@@ -88,7 +88,9 @@ def serve_parser(prog: str, description: str, server: str) -> argparse.ArgumentP
                    help="with --echo-cancel, send the model the cancelled audio too")
     s.add_argument("--resume-false-interruptions", action="store_true",
                    help="with --local-vad: pause on the caller's sound over the agent, then commit the barge-in (speech "
-                        "lasting --commit-after-ms, or a new turn) or resume from what was heard (a backchannel, a cough)")
+                        "lasting --commit-after-ms, or a new turn) or resume from what was heard (a backchannel, a cough); "
+                        "use with --echo-cancel: the level guard alone hears a caller's next words late under the "
+                        "resumed echo")
     s.add_argument("--commit-after-ms", type=int, default=700,
                    help="with --resume-false-interruptions: speech this long is an interruption")
     s.add_argument("--call-tokens", action="store_true",

@@ -144,6 +144,10 @@ impl FarQueue {
     /// [`EchoLeg::process`]).
     pub fn clear(&mut self) {
         self.samples.clear();
+        // The frame that left last was in the phone's buffer too: a spurt
+        // sent within it goes into silence.
+        self.last.fill(0);
+        self.last_filled = 0;
         self.cleared = true;
         self.placed_at = None;
         self.cursor = None;
@@ -304,5 +308,14 @@ mod tests {
         assert!(q.take_amended().is_none());
         assert!(std::mem::take(&mut q.cleared));
         assert_eq!(popped(&mut q, 120), vec![0; 160]);
+        // A resume at the instant of a clear: the frame that left, dropped
+        // with the rest, is silence before the resumed audio.
+        let mut q = FarQueue::new(8000);
+        q.push(&[7; 160], 0);
+        popped(&mut q, 0);
+        q.clear();
+        q.push(&[9; 160], 10);
+        let amended = q.take_amended().unwrap().to_vec();
+        assert_eq!((&amended[..80], &amended[80..]), (&[0; 80][..], &[9; 80][..]));
     }
 }
