@@ -10,7 +10,7 @@
 //! | SignalWire | `POST /twiml` | cXML, the same | `X-SignalWire-Signature` or `X-Twilio-Signature`, the same scheme with the signing key |
 //! | Telnyx | `POST /texml` | TeXML `<Connect><Stream codec="PCMU" bidirectionalMode="rtp" bidirectionalCodec="PCMU">` | `telnyx-signature-ed25519` over `timestamp|body` (Ed25519, `ed25519-dalek`), 5 min tolerance |
 //! | Plivo | `POST /answer` | Plivo XML `<Stream bidirectional="true">` | `X-Plivo-Signature-V3` (HMAC-SHA256 of URL, sorted params and nonce) |
-//! | Vonage | `GET`/`POST /answer` | NCCO `connect` to a `websocket` endpoint | signed webhooks: a JWT (HS256, `jsonwebtoken`) whose `payload_hash` is the body's SHA-256, 5 min tolerance |
+//! | Vonage | `GET`/`POST /answer` | NCCO `connect` to a `websocket` endpoint | signed webhooks: a JWT (HS256 only, checked with `hmac`) whose `payload_hash` is the body's SHA-256, 5 min tolerance |
 //! | Exotel | none: the Voicebot applet's URL is set in Exotel's dashboard | | none (restrict `/media` at the network edge) |
 //!
 //! Only Twilio and SignalWire sign the `/media` upgrade itself; for the
@@ -194,13 +194,8 @@ struct VonageClaims {
 pub fn vonage_verify(secret: &str, headers: &[(String, String)], body: &[u8], now: u64) -> Result<(), String> {
     let auth = header(headers, "authorization");
     let token = auth.strip_prefix("Bearer ").ok_or("no Authorization: Bearer token")?;
-    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-    v.required_spec_claims = ["iat"].into_iter().map(String::from).collect();
-    v.validate_exp = false;
-    let data =
-        jsonwebtoken::decode::<VonageClaims>(token, &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()), &v)
-            .map_err(|e| format!("the webhook JWT does not verify: {e}"))?;
-    let c = data.claims;
+    let c: VonageClaims =
+        hs256_claims(secret.as_bytes(), token).map_err(|e| format!("the webhook JWT does not verify: {e}"))?;
     if c.iat.abs_diff(now) > TOLERANCE_S {
         return Err(format!("the webhook JWT was issued {} s from now (at most {TOLERANCE_S})", c.iat.abs_diff(now)));
     }
@@ -211,6 +206,39 @@ pub fn vonage_verify(secret: &str, headers: &[(String, String)], body: &[u8], no
         }
     }
     Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct JwtHeader {
+    alg: String,
+}
+
+/// The claims of a JWT (RFC 7519, compact form: header, payload and
+/// signature in base64url, dot-separated) signed HS256 with `key`. The
+/// algorithm is the key's, not the token's: a header naming another
+/// (`none`, an asymmetric one) is refused. HS256 is what Vonage signs
+/// with, and the `hmac` crate checks the MAC in constant time; the
+/// `jsonwebtoken` crate did this before, but it cannot be built without
+/// RSA and elliptic curves (and `rsa` has an advisory with no fixed
+/// version), which would have sat in every build of this library.
+fn hs256_claims<T: serde::de::DeserializeOwned>(key: &[u8], token: &str) -> Result<T, String> {
+    let mut parts = token.split('.');
+    let (Some(head), Some(payload), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err("not three dot-separated parts".into());
+    };
+    let b64 = |what: &str, part: &str| {
+        base64_simd::URL_SAFE_NO_PAD.decode_to_vec(part).map_err(|_| format!("its {what} is not base64url"))
+    };
+    let h: JwtHeader = serde_json::from_slice(&b64("header", head)?).map_err(|e| format!("its header: {e}"))?;
+    if h.alg != "HS256" {
+        return Err(format!("its algorithm is {:?}, not HS256", h.alg));
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(head.as_bytes());
+    mac.update(b".");
+    mac.update(payload.as_bytes());
+    mac.verify_slice(&b64("signature", sig)?).map_err(|_| "its signature does not match".to_string())?;
+    serde_json::from_slice(&b64("payload", payload)?).map_err(|e| format!("its claims: {e}"))
 }
 
 /// `s` escaped for an XML attribute value (or text).
@@ -314,5 +342,40 @@ mod tests {
         assert!(vonage_verify("sekrit", &headers, b"{}", 1_700_000_010).unwrap_err().contains("payload_hash"));
         assert!(vonage_verify("sekrit", &headers, body, 1_700_009_999).unwrap_err().contains("issued"));
         assert!(vonage_verify("sekrit", &[], body, 1_700_000_010).unwrap_err().contains("Bearer"));
+    }
+
+    #[test]
+    fn a_jwt_is_refused_unless_hs256_and_whole() {
+        let enc = |s: &[u8]| base64_simd::URL_SAFE_NO_PAD.encode_to_string(s);
+        let claims = br#"{"iat":1700000000}"#;
+        let sign = |head: &str, payload: &str| {
+            let mut mac = Hmac::<Sha256>::new_from_slice(b"k").unwrap();
+            mac.update(format!("{head}.{payload}").as_bytes());
+            enc(&mac.finalize().into_bytes())
+        };
+        let (h, p) = (enc(br#"{"alg":"HS256","typ":"JWT"}"#), enc(claims));
+        let good = format!("{h}.{p}.{}", sign(&h, &p));
+        #[derive(serde::Deserialize, Debug)]
+        struct C {
+            #[allow(dead_code)]
+            iat: u64,
+        }
+        assert!(hs256_claims::<C>(b"k", &good).is_ok());
+        // "none", and another algorithm with the same MAC: the key decides.
+        let none = enc(br#"{"alg":"none"}"#);
+        assert!(hs256_claims::<C>(b"k", &format!("{none}.{p}.")).unwrap_err().contains("\"none\""));
+        let hs512 = enc(br#"{"alg":"HS512"}"#);
+        assert!(hs256_claims::<C>(b"k", &format!("{hs512}.{p}.{}", sign(&hs512, &p))).unwrap_err().contains("HS512"));
+        // A payload changed under its signature; missing and extra parts; bad base64.
+        let other = enc(br#"{"iat":1800000000}"#);
+        assert!(
+            hs256_claims::<C>(b"k", &format!("{h}.{other}.{}", sign(&h, &p))).unwrap_err().contains("does not match")
+        );
+        assert!(hs256_claims::<C>(b"k", &format!("{h}.{p}")).unwrap_err().contains("three"));
+        assert!(hs256_claims::<C>(b"k", &format!("{good}.x")).unwrap_err().contains("three"));
+        assert!(hs256_claims::<C>(b"k", &format!("{h}.{p}.***")).unwrap_err().contains("base64url"));
+        // Signed right, but without the claim Vonage always sends.
+        let empty = enc(b"{}");
+        assert!(hs256_claims::<C>(b"k", &format!("{h}.{empty}.{}", sign(&h, &empty))).unwrap_err().contains("iat"));
     }
 }
